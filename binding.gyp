@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "tls_session_cache",
+      "sources": [
+        "native/addon.cc",
+        "native/context_access.cc",
+        "native/cache_controls.cc",
+        "native/self_signed.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
+    }
+  ]
+}

@@ -1,0 +1,23 @@
+// Module entry: each concern registers its own functions. Context-aware (NODE_API_MODULE), so it
+// loads in worker_threads; all process-wide state is OpenSSL's own (ex_data indexes).
+#include <napi.h>
+
+#include "cache_controls.h"
+#include "context_access.h"
+#include "self_signed.h"
+
+namespace tsc {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitContextAccess(env, exports);
+  InitCacheControls(env, exports);
+  InitSelfSigned(env, exports);
+  exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
+  return exports;
+}
+
+}  // namespace tsc
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tsc::Init(env, exports); }
+
+NODE_API_MODULE(tls_session_cache, InitModule)

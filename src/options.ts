@@ -1,0 +1,178 @@
+/**
+ * Options accepted by `attach()` and `configure()`, their defaults, and their validation.
+ * Validation runs completely before anything native is touched, so a bad option never leaves a
+ * context half-configured.
+ */
+
+/** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
+export const CacheMode = Object.freeze({
+  /** SSL_SESS_CACHE_NO_AUTO_CLEAR: do not purge expired sessions every 255 handshakes. */
+  NO_AUTO_CLEAR: 0x0080,
+  /** SSL_SESS_CACHE_NO_INTERNAL_LOOKUP: store in the internal cache but only look up through callbacks. */
+  NO_INTERNAL_LOOKUP: 0x0100,
+  /** SSL_SESS_CACHE_NO_INTERNAL_STORE: look up in the internal cache but do not add new sessions. */
+  NO_INTERNAL_STORE: 0x0200,
+});
+
+const MODE_MASK = CacheMode.NO_AUTO_CLEAR | CacheMode.NO_INTERNAL_LOOKUP | CacheMode.NO_INTERNAL_STORE;
+
+/** Bounds OpenSSL and this package accept. */
+export const Limits = Object.freeze({
+  /** `cache.size`: 0 (OpenSSL: no limit) to 2^31-1 sessions. */
+  maxCacheSize: 0x7fffffff,
+  /** `cache.timeoutSeconds`: 1 s to 2^31-1 s (OpenSSL stores a signed 32-bit-safe long). */
+  maxTimeoutSeconds: 0x7fffffff,
+  /** `tickets.tls13Count`: tickets sent after a TLS 1.3 handshake, 0 to 16. */
+  maxTls13Count: 16,
+});
+
+/** OpenSSL's own server session cache on the context. */
+export interface CacheOptions {
+  /** Turn the internal server cache on (mode SERVER). Default: true. Off restores Node's mode. */
+  enabled?: boolean;
+  /** Most sessions kept; 0 means no limit (OpenSSL). Default: 20480. */
+  size?: number;
+  /** Session lifetime in seconds; also the ticket lifetime hint. Default: the context's (Node servers: 300). */
+  timeoutSeconds?: number;
+  /** Extra raw mode flags from `CacheMode`, OR-ed together. Default: 0. */
+  mode?: number;
+}
+
+/** Session tickets on the context. */
+export interface TicketOptions {
+  /** Issue and accept session tickets (clears/sets SSL_OP_NO_TICKET). Default: as the context had it (Node: true). */
+  enabled?: boolean;
+  /** Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets). Default: as the context had it (OpenSSL: 2). */
+  tls13Count?: number;
+}
+
+/** Everything `attach()` accepts. Every field is optional. */
+export interface AttachOptions {
+  cache?: CacheOptions;
+  tickets?: TicketOptions;
+}
+
+/** Options after defaults were filled in: what is applied natively. */
+export interface ResolvedOptions {
+  cache: Required<CacheOptions>;
+  tickets: Required<TicketOptions>;
+}
+
+type Kind = 'boolean' | 'integer' | 'object';
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return `the number ${value}`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  return `a value of type ${typeof value}`;
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Rejects keys a field does not know, naming the nearest known one. */
+export function checkKeys(field: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = known.map((k) => [k, levenshtein(key.toLowerCase(), k.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
+    const hint = near && near[1] <= 3 ? ` Did you mean "${field}.${near[0]}"?` : ` Known options: ${known.join(', ')}.`;
+    throw new TypeError(`Unknown option "${field}.${key}".${hint}`);
+  }
+}
+
+/** Type check: TypeError naming the field and the expected type. */
+export function expectKind(field: string, value: unknown, kind: Kind): void {
+  const ok =
+    kind === 'boolean' ? typeof value === 'boolean'
+    : kind === 'integer' ? typeof value === 'number' && Number.isInteger(value)
+    : typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!ok) {
+    const expected = kind === 'integer' ? 'an integer' : kind === 'object' ? 'an object' : 'a boolean';
+    throw new TypeError(`Option "${field}" must be ${expected}, got ${describe(value)}.`);
+  }
+}
+
+/** Range check on an integer: RangeError naming the field and the accepted range (with units). */
+export function expectRange(field: string, value: number, min: number, max: number, unit = ''): void {
+  if (value < min || value > max) {
+    const u = unit ? ` ${unit}` : '';
+    throw new RangeError(`Option "${field}" must be between ${min} and ${max}${u}, got ${value}.`);
+  }
+}
+
+function optionalInteger(field: string, value: unknown, min: number, max: number, unit?: string): number | undefined {
+  if (value === undefined) return undefined;
+  expectKind(field, value, 'integer');
+  expectRange(field, value as number, min, max, unit);
+  return value as number;
+}
+
+function optionalBoolean(field: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  expectKind(field, value, 'boolean');
+  return value as boolean;
+}
+
+/** The option groups a given `attach` understands; feature modules add their own. */
+export const KNOWN_GROUPS = ['cache', 'tickets'] as const;
+
+/**
+ * Validates `options` and merges it over `base` (the current settings, or the defaults on first
+ * attach). Throws TypeError / RangeError naming the field; returns a fresh object.
+ */
+export function resolveOptions(options: unknown, base: ResolvedOptions, extraGroups: readonly string[] = []): ResolvedOptions {
+  if (options === undefined) return { cache: { ...base.cache }, tickets: { ...base.tickets } };
+  expectKind('options', options, 'object');
+  const o = options as Record<string, unknown>;
+  checkKeys('options', o, [...KNOWN_GROUPS, ...extraGroups]);
+
+  const cache = { ...base.cache };
+  if (o.cache !== undefined) {
+    expectKind('cache', o.cache, 'object');
+    const c = o.cache as Record<string, unknown>;
+    checkKeys('cache', c, ['enabled', 'size', 'timeoutSeconds', 'mode']);
+    cache.enabled = optionalBoolean('cache.enabled', c.enabled) ?? cache.enabled;
+    cache.size = optionalInteger('cache.size', c.size, 0, Limits.maxCacheSize, 'sessions') ?? cache.size;
+    cache.timeoutSeconds =
+      optionalInteger('cache.timeoutSeconds', c.timeoutSeconds, 1, Limits.maxTimeoutSeconds, 'seconds') ?? cache.timeoutSeconds;
+    if (c.mode !== undefined) {
+      expectKind('cache.mode', c.mode, 'integer');
+      if (((c.mode as number) & ~MODE_MASK) !== 0 || (c.mode as number) < 0) {
+        throw new RangeError(
+          `Option "cache.mode" accepts only CacheMode flags (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200), got 0x${(c.mode as number).toString(16)}.`,
+        );
+      }
+      cache.mode = c.mode as number;
+    }
+  }
+
+  const tickets = { ...base.tickets };
+  if (o.tickets !== undefined) {
+    expectKind('tickets', o.tickets, 'object');
+    const t = o.tickets as Record<string, unknown>;
+    checkKeys('tickets', t, ['enabled', 'tls13Count']);
+    tickets.enabled = optionalBoolean('tickets.enabled', t.enabled) ?? tickets.enabled;
+    tickets.tls13Count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets') ?? tickets.tls13Count;
+  }
+  return { cache, tickets };
+}
+
+/** Defaults on first attach: the cache on; tickets and timeout as the context had them. */
+export function defaultOptions(node: { timeoutSeconds: number; ticketsEnabled: boolean; tls13Count: number }): ResolvedOptions {
+  return {
+    cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
+    tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count },
+  };
+}

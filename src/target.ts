@@ -1,0 +1,42 @@
+/**
+ * Resolves what `attach()` was given to the SecureContext whose SSL_CTX we configure:
+ * a tls.Server (https.Server and http2 secure servers are tls.Server subclasses) or a
+ * tls.SecureContext. Internal.
+ */
+import * as tls from 'node:tls';
+
+/** Node's native SecureContext wrapper: `secureContext.context`, holding `_external`. */
+export interface NodeNativeContext {
+  _external: unknown;
+}
+
+/** The shape of a tls.SecureContext as Node builds it. */
+export interface NodeSecureContext {
+  context: NodeNativeContext;
+}
+
+export type AttachTarget = tls.Server | tls.SecureContext;
+
+function isSecureContext(value: unknown): value is NodeSecureContext {
+  if (typeof value !== 'object' || value === null) return false;
+  const inner = (value as { context?: unknown }).context;
+  return typeof inner === 'object' && inner !== null && '_external' in inner && inner.constructor?.name === 'SecureContext';
+}
+
+/** The server's current default context (the one setSecureContext replaces). */
+export function serverContext(server: tls.Server): NodeSecureContext {
+  const creds = (server as unknown as { _sharedCreds?: unknown })._sharedCreds;
+  if (!isSecureContext(creds)) {
+    throw new TypeError('attach: this tls.Server has no secure context (was it built by tls.createServer, https.createServer or http2.createSecureServer?)');
+  }
+  return creds;
+}
+
+export function resolveTarget(target: unknown): { server?: tls.Server; context: NodeSecureContext } {
+  if (target instanceof tls.Server) return { server: target, context: serverContext(target) };
+  if (isSecureContext(target)) return { context: target };
+  const what = target === null ? 'null' : typeof target === 'object' ? `an instance of ${target.constructor?.name ?? 'Object'}` : typeof target;
+  throw new TypeError(
+    `attach: target must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got ${what}.`,
+  );
+}
