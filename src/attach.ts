@@ -81,6 +81,11 @@ function toStats(raw: NativeStats): SessionCacheStats {
   };
 }
 
+const ZERO_COUNTERS: CacheCounters = {
+  sessions: 0, hits: 0, misses: 0, timeouts: 0, cacheFull: 0, callbackHits: 0,
+  accepts: 0, acceptsGood: 0, acceptsRenegotiate: 0, connects: 0, connectsGood: 0, connectsRenegotiate: 0,
+};
+
 const handles = new WeakMap<object, SessionCache>();
 
 /** A live attachment to one server or secure context. */
@@ -112,6 +117,12 @@ export class SessionCache {
   /** True until `detach()`. */
   get attached(): boolean {
     return this.#native !== undefined;
+  }
+
+  /** What Node had configured on the context before attach; `detach()` puts exactly this back. */
+  get nodeSettings(): SettingsStats {
+    const n = native.nodeDefaults(this.#live());
+    return toStats({ ...n, ...ZERO_COUNTERS }).settings;
   }
 
   /** The options in force, defaults filled in. */

@@ -32,7 +32,7 @@ export interface CacheOptions {
   enabled?: boolean;
   /** Most sessions kept; 0 means no limit (OpenSSL). Default: 20480. */
   size?: number;
-  /** Session lifetime in seconds; also the ticket lifetime hint. Default: the context's (Node servers: 300). */
+  /** Session lifetime in seconds; also the ticket lifetime hint. Default: the context's own (OpenSSL's 7200 unless the server was given `sessionTimeout`). */
   timeoutSeconds?: number;
   /** Extra raw mode flags from `CacheMode`, OR-ed together. Default: 0. */
   mode?: number;
