@@ -7,6 +7,9 @@ import * as tls from 'node:tls';
 import { native, NativeAttachment, NativeStats } from './native';
 import { AttachOptions, ResolvedOptions, defaultOptions, resolveOptions } from './options';
 import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';
+import { resolveFleet } from './fleet/options';
+import { sealedBox } from './fleet/sealed-box';
+import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
 
 /** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
 export interface CacheCounters {
@@ -58,6 +61,8 @@ export interface SettingsStats {
 /** What `stats()` returns. */
 export interface SessionCacheStats extends CacheCounters {
   settings: SettingsStats;
+  /** Present when attached with `fleet`. */
+  fleet?: FleetSessionStats;
 }
 
 /** Options for `flush()`. */
@@ -95,6 +100,7 @@ export class SessionCache {
   #native: NativeAttachment | undefined;
   #options: ResolvedOptions;
   #restoreSetSecureContext: (() => void) | undefined;
+  #fleet: FleetSessionStore | undefined;
 
   /** @internal use `attach()` */
   constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
@@ -103,8 +109,10 @@ export class SessionCache {
     const handle = native.attach(context.context._external);
     // Validate against the context's own defaults before anything is applied; a bad option
     // leaves the context exactly as Node had it.
+    let fleet: FleetSessionStore | undefined;
     try {
-      this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)));
+      this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)), ['fleet']);
+      fleet = this.#makeFleet(server, (options as AttachOptions | undefined)?.fleet);
     } catch (err) {
       native.detach(handle);
       throw err;
@@ -112,6 +120,40 @@ export class SessionCache {
     this.#native = handle;
     this.#apply(handle, this.#options);
     if (server) this.#followSetSecureContext(server);
+    if (fleet && server) {
+      this.#fleet = fleet;
+      fleet.on('error', (err: Error) => this.#onFleetError(err));
+      fleet.install(server);
+    }
+  }
+
+  #makeFleet(server: tls.Server | undefined, value: unknown): FleetSessionStore | undefined {
+    if (value === undefined) return undefined;
+    if (!server) throw new TypeError('Option "fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
+    const f = resolveFleet(value);
+    const box = sealedBox(f.secret, 'fleet/sessions');
+    f.secret.fill(0);
+    return new FleetSessionStore({
+      redis: f.redis,
+      box,
+      prefix: f.prefix,
+      lookupTimeoutMs: f.lookupTimeoutMs,
+      timeoutSeconds: () => this.#options.cache.timeoutSeconds,
+      maxLocal: Math.max(1024, this.#options.cache.size || 20480),
+    });
+  }
+
+  // Fleet failures are reported, never thrown: 'fleetError' listeners on the handle hear them.
+  #onFleetError(err: Error): void {
+    this.#fleetErrorListeners.forEach((listener) => listener(err));
+  }
+
+  #fleetErrorListeners = new Set<(err: Error) => void>();
+
+  /** Listen for Redis failures of the fleet session store (the handshake already went on as a full one). */
+  onFleetError(listener: (err: Error) => void): () => void {
+    this.#fleetErrorListeners.add(listener);
+    return () => this.#fleetErrorListeners.delete(listener);
   }
 
   /** True until `detach()`. */
@@ -132,7 +174,9 @@ export class SessionCache {
 
   /** Counters and current settings. Cheap: one native call reading OpenSSL's counters. */
   stats(): SessionCacheStats {
-    return toStats(native.stats(this.#live()));
+    const out = toStats(native.stats(this.#live()));
+    if (this.#fleet) out.fleet = { ...this.#fleet.counters };
+    return out;
   }
 
   /**
@@ -140,6 +184,9 @@ export class SessionCache {
    * first: on error nothing changes.
    */
   configure(options: AttachOptions): this {
+    if (options && typeof options === 'object' && 'fleet' in options) {
+      throw new TypeError('Option "fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
+    }
     const next = resolveOptions(options, this.#options);
     this.#apply(this.#live(), next);
     this.#options = next;
@@ -150,7 +197,9 @@ export class SessionCache {
   flush(options: FlushOptions = {}): number {
     const all = options.all ?? false;
     if (typeof all !== 'boolean') throw new TypeError(`Option "all" must be a boolean, got ${typeof all}.`);
-    return native.flush(this.#live(), all);
+    const removed = native.flush(this.#live(), all);
+    if (all) this.#fleet?.forgetLocal();
+    return removed;
   }
 
   /** Restores exactly what Node had set (mode, size, timeout, ticket options, callbacks). Idempotent. */
@@ -159,6 +208,8 @@ export class SessionCache {
     if (!handle) return;
     this.#native = undefined;
     this.#restoreSetSecureContext?.();
+    this.#fleet?.uninstall();
+    this.#fleet = undefined;
     native.detach(handle);
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);

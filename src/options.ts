@@ -3,6 +3,7 @@
  * Validation runs completely before anything native is touched, so a bad option never leaves a
  * context half-configured.
  */
+import type { FleetOptions } from './fleet/options';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -50,6 +51,8 @@ export interface TicketOptions {
 export interface AttachOptions {
   cache?: CacheOptions;
   tickets?: TicketOptions;
+  /** Redis-backed session IDs across machines (servers only; set at attach, not by configure). */
+  fleet?: FleetOptions;
 }
 
 /** Options after defaults were filled in: what is applied natively. */

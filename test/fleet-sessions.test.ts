@@ -1,0 +1,174 @@
+import { ChildProcess, fork } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import Redis from 'ioredis';
+
+import { attach } from '../src/attach';
+import { startRedis, RedisServer } from './support/redis';
+import { close, connect, listen, tlsServer } from './support/tls';
+
+interface Member {
+  child: ChildProcess;
+  port: number;
+}
+
+function startMember(env: Record<string, string>): Promise<Member> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'support', 'fleet-server.js'), { env: { ...process.env, ...env }, stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('message', (m: { port: number }) => resolve({ child, port: m.port }));
+  });
+}
+
+function ask<T>(m: Member): Promise<T> {
+  return new Promise((resolve) => {
+    m.child.once('message', (msg) => resolve(msg as T));
+    m.child.send('stats');
+  });
+}
+
+function stopMember(m: Member): Promise<void> {
+  return new Promise((resolve) => {
+    m.child.once('exit', () => resolve());
+    m.child.send('exit');
+    setTimeout(() => m.child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+/** Clients with their own sessions, each connection to a random member. Ratio after each client's first. */
+async function population(ports: number[], clients: number, rounds: number): Promise<number> {
+  const sessions: Array<Buffer | undefined> = Array.from({ length: clients }, () => undefined);
+  let resumed = 0;
+  for (let r = 0; r < rounds; r++) {
+    await Promise.all(
+      sessions.map(async (session, i) => {
+        const port = ports[crypto.randomInt(ports.length)]!;
+        const res = await connect(port, { version: 'TLSv1.2', session });
+        if (r > 0 && res.reused) resumed++;
+        sessions[i] = res.session ?? session;
+      }),
+    );
+  }
+  return resumed / (clients * (rounds - 1));
+}
+
+describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
+  let redis: RedisServer;
+  const secret = crypto.randomBytes(32).toString('hex');
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  test('two members with the same Redis resume >= 0.97 of returning clients; control ~0.5', async () => {
+    const env = { REDIS_PORT: String(redis.port), FLEET_SECRET: secret };
+    const fleet = [await startMember({ ...env, FLEET: '1' }), await startMember({ ...env, FLEET: '1' })];
+    const ratio = await population(fleet.map((m) => m.port), 30, 8);
+    const stats = await Promise.all(fleet.map((m) => ask<{ stats: { fleet: { hits: number; errors: number } } }>(m)));
+    await Promise.all(fleet.map(stopMember));
+
+    const control = [await startMember({ ...env, FLEET: '0' }), await startMember({ ...env, FLEET: '0' })];
+    const controlRatio = await population(control.map((m) => m.port), 30, 8);
+    await Promise.all(control.map(stopMember));
+
+    expect(ratio).toBeGreaterThanOrEqual(0.97);
+    expect(stats[0]!.stats.fleet.hits + stats[1]!.stats.fleet.hits).toBeGreaterThan(0);
+    expect(stats[0]!.stats.fleet.errors + stats[1]!.stats.fleet.errors).toBe(0);
+    expect(controlRatio).toBeGreaterThan(0.3);
+    expect(controlRatio).toBeLessThan(0.7);
+  });
+
+  test('Redis stores sessions sealed, never in the clear, and with the session timeout as TTL', async () => {
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    const server = tlsServer({ noTickets: true });
+    const cache = attach(server, { cache: { timeoutSeconds: 120 }, fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'seal-test:' } });
+    const port = await listen(server);
+    const first = await connect(port, { version: 'TLSv1.2' });
+    await new Promise((r) => setTimeout(r, 100));
+    const keys = await client.keys('seal-test:*');
+    expect(keys).toHaveLength(1);
+    const stored = await client.get(keys[0]!);
+    const ttl = await client.ttl(keys[0]!);
+    expect(ttl).toBeGreaterThan(100);
+    expect(ttl).toBeLessThanOrEqual(120);
+    // The DER session (which carries the master secret) does not appear in what Redis holds.
+    expect(Buffer.from(stored!, 'base64').includes(first.session!.subarray(-48))).toBe(false);
+    expect(cache.stats().fleet!.stores).toBe(1);
+    cache.detach();
+    await close(server);
+    client.disconnect();
+  });
+
+  test('fail-open: Redis down at start, slow (paused past the deadline), or garbage: handshakes complete', async () => {
+    const down = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    down.on('error', () => undefined);
+    const server = tlsServer({ noTickets: true });
+    const cache = attach(server, { fleet: { redis: down, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 30 } });
+    const heard: Error[] = [];
+    cache.onFleetError((e) => heard.push(e));
+    const port = await listen(server);
+    // A session made elsewhere: this server does not know it and asks Redis, which is down.
+    const elsewhere = tlsServer({ noTickets: true });
+    attach(elsewhere);
+    const otherPort = await listen(elsewhere);
+    const foreign = await connect(otherPort, { version: 'TLSv1.2' });
+    const r1 = await connect(port, { version: 'TLSv1.2', session: foreign.session });
+    expect(r1.reused).toBe(false);
+    expect(r1.protocol).toBe('TLSv1.2');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(cache.stats().fleet!.errors).toBeGreaterThan(0);
+    expect(heard.length).toBeGreaterThan(0);
+    cache.detach();
+    down.disconnect();
+
+    // Slow: the server is paused, so the lookup hits its deadline.
+    const slowClient = new Redis({ port: redis.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    await slowClient.ping();
+    const slow = attach(server, { fleet: { redis: slowClient, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 25 } });
+    redis.pause();
+    const t0 = Date.now();
+    const r2 = await connect(port, { version: 'TLSv1.2', session: foreign.session });
+    const took = Date.now() - t0;
+    redis.resume();
+    expect(r2.reused).toBe(false);
+    expect(slow.stats().fleet!.timeouts).toBe(1);
+    expect(took).toBeLessThan(2000);
+
+    // Garbage under the key the server will look up: a miss counted as an error, never a crash.
+    const ids: Buffer[] = [];
+    elsewhere.on('newSession', (id: Buffer, _data: Buffer, done: () => void) => (ids.push(id), done()));
+    const marked = await connect(otherPort, { version: 'TLSv1.2' });
+    expect(ids).toHaveLength(1);
+    for (const garbage of ['this is not a sealed session', Buffer.from([0, 1, 2, 3]).toString('base64'), '']) {
+      await slowClient.set('tls:session:' + ids[0]!.toString('hex'), garbage);
+      const errorsBefore = slow.stats().fleet!.errors;
+      const r3 = await connect(port, { version: 'TLSv1.2', session: marked.session });
+      expect(r3.reused).toBe(false);
+      expect(r3.protocol).toBe('TLSv1.2');
+      expect(slow.stats().fleet!.errors).toBe(errorsBefore + 1);
+    }
+    slow.detach();
+    slowClient.disconnect();
+    await close(server);
+    await close(elsewhere);
+  });
+
+  test('fleet options are validated: missing client, bad secret, bad deadline, bare context', () => {
+    const server = tlsServer({ noTickets: true });
+    const client = new Redis({ lazyConnect: true });
+    expect(() => attach(server, { fleet: { secret: Buffer.alloc(32) } as never })).toThrow(/"fleet.redis" is required/);
+    expect(() => attach(server, { fleet: { redis: {} as never, secret: Buffer.alloc(32) } })).toThrow(/"fleet.redis" must be an ioredis or node-redis client/);
+    expect(() => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } })).toThrow(RangeError);
+    expect(() => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } })).toThrow(/"fleet.secret" must be exactly 32 bytes, got 16 bytes/);
+    expect(() => attach(server, { fleet: { redis: client, secret: 'x'.repeat(32) as never } })).toThrow(/"fleet.secret" must be a Buffer of 32 bytes/);
+    expect(() => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), lookupTimeoutMs: 0 } })).toThrow(/"fleet.lookupTimeoutMs" must be between 1 and 5000 milliseconds, got 0/);
+    expect(() => attach(tls.createSecureContext({}), { fleet: { redis: client, secret: Buffer.alloc(32) } })).toThrow(/needs a server target/);
+    const cache = attach(server);
+    expect(() => cache.configure({ fleet: { redis: client, secret: Buffer.alloc(32) } })).toThrow(/cannot be changed by configure/);
+    cache.detach();
+    client.disconnect();
+  });
+});
