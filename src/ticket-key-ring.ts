@@ -435,7 +435,9 @@ export class TicketKeyRing {
   /** Ring counters (shared by every context the ring is attached to). */
   stats(): TicketRingStats {
     const raw = native.ringStats(this.#handle);
-    return { issued: raw.issued, resumed: raw.resumed, renewed: raw.renewed, unknownKey: raw.unknownKey, failed: raw.failed, keys: raw.keys };
+    const keys: Record<string, TicketKeyCounters> = {};
+    for (const [id, k] of Object.entries(raw.keys)) keys[id] = { encrypted: k.encrypted, decrypted: k.decrypted };
+    return { issued: raw.issued, resumed: raw.resumed, renewed: raw.renewed, unknownKey: raw.unknownKey, failed: raw.failed, keys };
   }
 
   /** JSON shows the key list only. */
@@ -445,7 +447,7 @@ export class TicketKeyRing {
 
   [util.inspect.custom](depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
     const summary = { mode: this.#mode, rotateEverySeconds: this.rotateEverySeconds, keepKeys: this.keepKeys, keys: this.list() };
-    return `TicketKeyRing ${inspect(summary, { ...options, depth: options.depth == null ? null : options.depth - 1 })}`;
+    return `TicketKeyRing ${inspect(summary, { ...options, depth: options.depth == null ? null : options.depth + 1 })}`;
   }
 
   /** @internal the native ring, for attach(). */
