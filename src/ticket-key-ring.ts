@@ -119,6 +119,8 @@ interface KeyMeta {
   source: TicketKeyInfo['source'];
   bits: 128 | 256;
   addedAt: number;
+  /** Insertion order, to order keys added within the same millisecond. */
+  seq: number;
   epoch?: number;
   secretId?: string;
 }
@@ -201,6 +203,7 @@ export class TicketKeyRing {
   /** fromSecret: `${secretId}:${epoch}` removed by the user; never derived again. */
   readonly #revoked = new Set<string>();
   readonly #users = new Set<object>();
+  #seq = 0;
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(mode: 'generated' | 'secret', options: ResolvedRingOptions) {
@@ -283,7 +286,7 @@ export class TicketKeyRing {
     } finally {
       key.fill(0);
     }
-    this.#meta.set(id, { source: 'generated', bits: 256, addedAt: this.#options.now() });
+    this.#meta.set(id, { source: 'generated', bits: 256, addedAt: this.#options.now(), seq: this.#seq++ });
     this.#makeEncrypting(id);
     this.#lastRotation = this.#options.now();
     this.#schedule();
@@ -317,7 +320,7 @@ export class TicketKeyRing {
       if (format === 'haproxy') haproxyToNginx(copy);
       const id = native.ringAddKey(this.#handle, copy);
       if (!this.#meta.has(id)) {
-        this.#meta.set(id, { source: 'added', bits: copy.length === 80 ? 256 : 128, addedAt: this.#options.now() });
+        this.#meta.set(id, { source: 'added', bits: copy.length === 80 ? 256 : 128, addedAt: this.#options.now(), seq: this.#seq++ });
       }
       if (encrypt) this.#makeEncrypting(id);
       return id;
@@ -415,7 +418,7 @@ export class TicketKeyRing {
   /** The keys: ids, roles, sources and ages, the encrypting key first, then newest first. Never key bytes. */
   list(): TicketKeyInfo[] {
     const now = this.#options.now();
-    const out: TicketKeyInfo[] = [];
+    const out: Array<{ info: TicketKeyInfo; start: number; seq: number }> = [];
     for (const [id, m] of this.#meta) {
       const start = m.source === 'derived' ? m.epoch! * this.#options.rotateEverySeconds * 1000 : m.addedAt;
       const info: TicketKeyInfo = {
@@ -427,9 +430,12 @@ export class TicketKeyRing {
       };
       if (m.epoch !== undefined) info.epoch = m.epoch;
       if (m.secretId !== undefined) info.secretId = m.secretId;
-      out.push(info);
+      out.push({ info, start, seq: m.seq });
     }
-    return out.sort((a, b) => (a.role === b.role ? a.ageSeconds - b.ageSeconds : a.role === 'encrypt' ? -1 : 1));
+    out.sort((a, b) =>
+      a.info.role !== b.info.role ? (a.info.role === 'encrypt' ? -1 : 1) : b.start - a.start || b.seq - a.seq,
+    );
+    return out.map((o) => o.info);
   }
 
   /** Ring counters (shared by every context the ring is attached to). */
@@ -480,7 +486,10 @@ export class TicketKeyRing {
     this.#rotation = this.#rotation.filter((r) => r !== id);
     this.#rotation.push(id);
     const meta = this.#meta.get(id);
-    if (meta) meta.addedAt = this.#options.now();
+    if (meta) {
+      meta.addedAt = this.#options.now();
+      meta.seq = this.#seq++;
+    }
     while (this.#rotation.length > this.#options.keepKeys) {
       const old = this.#rotation.shift()!;
       native.ringRemoveKey(this.#handle, old);
@@ -501,7 +510,7 @@ export class TicketKeyRing {
       for (let e = epoch - this.#options.keepKeys + 1; e <= epoch + 1; e++) {
         if (e < 0 || this.#revoked.has(`${secretId}:${e}`)) continue;
         const id = this.#derivedId(secretId, e) ?? native.ringDeriveKey(this.#handle, secretId, e);
-        if (!this.#meta.has(id)) this.#meta.set(id, { source: 'derived', bits: 256, addedAt: this.#options.now(), epoch: e, secretId });
+        if (!this.#meta.has(id)) this.#meta.set(id, { source: 'derived', bits: 256, addedAt: this.#options.now(), seq: this.#seq++, epoch: e, secretId });
         wanted.add(id);
         if (secretId === this.#primarySecret && e === epoch) encrypting = id;
       }
