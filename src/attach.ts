@@ -10,6 +10,8 @@ import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from '.
 import { resolveFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
+import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
+import { hangRingOnSniContexts } from './ticket-ring-sni';
 
 /** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
 export interface CacheCounters {
@@ -63,6 +65,8 @@ export interface SessionCacheStats extends CacheCounters {
   settings: SettingsStats;
   /** Present when attached with `fleet`. */
   fleet?: FleetSessionStats;
+  /** Ticket key ring counters, when `tickets.keyRing` is set (shared by every context using that ring). */
+  tickets?: TicketRingStats;
 }
 
 /** Options for `flush()`. */
@@ -101,6 +105,8 @@ export class SessionCache {
   #options: ResolvedOptions;
   #restoreSetSecureContext: (() => void) | undefined;
   #fleet: FleetSessionStore | undefined;
+  #ring: TicketKeyRing | null = null;
+  #unhangRing: (() => void) | undefined;
 
   /** @internal use `attach()` */
   constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
@@ -174,9 +180,10 @@ export class SessionCache {
 
   /** Counters and current settings. Cheap: one native call reading OpenSSL's counters. */
   stats(): SessionCacheStats {
-    const out = toStats(native.stats(this.#live()));
-    if (this.#fleet) out.fleet = { ...this.#fleet.counters };
-    return out;
+    const stats = toStats(native.stats(this.#live()));
+    if (this.#ring) stats.tickets = this.#ring.stats();
+    if (this.#fleet) stats.fleet = { ...this.#fleet.counters };
+    return stats;
   }
 
   /**
@@ -210,6 +217,10 @@ export class SessionCache {
     this.#restoreSetSecureContext?.();
     this.#fleet?.uninstall();
     this.#fleet = undefined;
+    this.#unhangRing?.();
+    this.#unhangRing = undefined;
+    this.#ring?._release(this);
+    this.#ring = null;
     native.detach(handle);
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);
@@ -229,6 +240,23 @@ export class SessionCache {
   #apply(handle: NativeAttachment, o: ResolvedOptions): void {
     native.applyCache(handle, o.cache.enabled, o.cache.mode, o.cache.size, o.cache.timeoutSeconds);
     native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count);
+    this.#applyRing(handle, o.tickets.keyRing);
+  }
+
+  // The ring's evp callback on this context; SNI contexts carry the same ring (ticket-ring-sni);
+  // the ring's rotation timer runs while some attached context uses it.
+  #applyRing(handle: NativeAttachment, ring: TicketKeyRing | null): void {
+    native.ringAttach(handle, ring ? ring._native() : null);
+    if (ring === this.#ring) return;
+    const old = this.#ring;
+    this.#unhangRing?.();
+    this.#unhangRing = undefined;
+    this.#ring = ring;
+    if (ring) {
+      ring._use(this);
+      if (this.#server) this.#unhangRing = hangRingOnSniContexts(this.#server, ring, () => this.#context.context);
+    }
+    old?._release(this);
   }
 
   // setSecureContext() swaps the server's SSL_CTX; the attachment moves to the new one with the

@@ -8,3 +8,15 @@ export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from
 export type { AttachTarget } from './target';
 export { selfSignedCertificate } from './certificate';
 export type { SelfSignedCertificate } from './certificate';
+export { TicketKeyRing } from './ticket-key-ring';
+export type {
+  AddKeyFileOptions,
+  AddKeyOptions,
+  AddSecretOptions,
+  TicketKeyCounters,
+  TicketKeyFormat,
+  TicketKeyInfo,
+  TicketKeyRingOptions,
+  TicketKeyRole,
+  TicketRingStats,
+} from './ticket-key-ring';

@@ -29,6 +29,19 @@ export interface NativeStats {
   tls13Count: number;
 }
 
+/** Opaque handle to a native ticket key ring (shared_ptr held by the addon). */
+export type NativeRing = { readonly __brand: 'NativeRing' };
+
+export interface NativeRingStats {
+  issued: number;
+  resumed: number;
+  renewed: number;
+  unknownKey: number;
+  failed: number;
+  keys: Record<string, { encrypted: number; decrypted: number; bits: number }>;
+  encrypting: string | null;
+}
+
 export interface NativeNodeDefaults {
   mode: number;
   size: number;
@@ -46,6 +59,16 @@ export interface NativeBinding {
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
   detach(h: NativeAttachment): void;
+  ringNew(): NativeRing;
+  ringAddKey(r: NativeRing, key: Buffer): string;
+  ringRemoveKey(r: NativeRing, id: string): boolean;
+  ringSetEncrypting(r: NativeRing, id: string): boolean;
+  ringAddSecret(r: NativeRing, secret: Buffer): string;
+  ringRemoveSecret(r: NativeRing, id: string): boolean;
+  ringDeriveKey(r: NativeRing, secretId: string, epoch: number): string;
+  ringStats(r: NativeRing): NativeRingStats;
+  ringAttach(h: NativeAttachment, r: NativeRing | null): void;
+  ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
   opensslVersion: string;
 }

@@ -4,6 +4,7 @@
  * context half-configured.
  */
 import type { FleetOptions } from './fleet/options';
+import { TicketKeyRing } from './ticket-key-ring';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -45,6 +46,12 @@ export interface TicketOptions {
   enabled?: boolean;
   /** Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets). Default: as the context had it (OpenSSL: 2). */
   tls13Count?: number;
+  /**
+   * A ticket key ring (`TicketKeyRing.generate()` / `fromSecret()`) that encrypts and decrypts
+   * this context's tickets instead of Node's single key; several contexts may share one ring.
+   * `null` gives the tickets back to Node. Default: none (Node's key).
+   */
+  keyRing?: TicketKeyRing | null;
 }
 
 /** Everything `attach()` accepts. Every field is optional. */
@@ -165,7 +172,13 @@ export function resolveOptions(options: unknown, base: ResolvedOptions, extraGro
   if (o.tickets !== undefined) {
     expectKind('tickets', o.tickets, 'object');
     const t = o.tickets as Record<string, unknown>;
-    checkKeys('tickets', t, ['enabled', 'tls13Count']);
+    checkKeys('tickets', t, ['enabled', 'tls13Count', 'keyRing']);
+    if (t.keyRing !== undefined) {
+      if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing)) {
+        throw new TypeError(`Option "tickets.keyRing" must be a TicketKeyRing or null, got ${describe(t.keyRing)}.`);
+      }
+      tickets.keyRing = t.keyRing as TicketKeyRing | null;
+    }
     tickets.enabled = optionalBoolean('tickets.enabled', t.enabled) ?? tickets.enabled;
     tickets.tls13Count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets') ?? tickets.tls13Count;
   }
@@ -176,6 +189,6 @@ export function resolveOptions(options: unknown, base: ResolvedOptions, extraGro
 export function defaultOptions(node: { timeoutSeconds: number; ticketsEnabled: boolean; tls13Count: number }): ResolvedOptions {
   return {
     cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
-    tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count },
+    tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null },
   };
 }

@@ -1,0 +1,386 @@
+#include "ticket_ring.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "context_access.h"
+
+namespace tsc {
+namespace {
+
+// Domain separation for everything derived from a ring secret. Changing these changes every
+// derived key, so they are part of the wire contract between processes sharing a secret.
+constexpr char kKeySalt[] = "tls-session-cache/ticket-key/v1";
+constexpr char kSecretIdInfo[] = "tls-session-cache/secret-id/v1";
+
+using EvpKdfPtr = std::unique_ptr<EVP_KDF, OpenSslDeleter<EVP_KDF, EVP_KDF_free>>;
+using EvpKdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, OpenSslDeleter<EVP_KDF_CTX, EVP_KDF_CTX_free>>;
+
+std::string Hex(const unsigned char* data, size_t len) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (size_t i = 0; i < len; i++) {
+    out.push_back(digits[data[i] >> 4]);
+    out.push_back(digits[data[i] & 0xf]);
+  }
+  return out;
+}
+
+// HKDF-SHA256 (extract and expand) through the EVP_KDF that Node's OpenSSL provides.
+bool Hkdf(const std::vector<unsigned char>& secret, const unsigned char* info, size_t info_len, unsigned char* out,
+          size_t out_len) {
+  EvpKdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  if (!kdf) return false;
+  EvpKdfCtxPtr kctx(EVP_KDF_CTX_new(kdf.get()));
+  if (!kctx) return false;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(secret.data()), secret.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(kKeySalt), sizeof(kKeySalt) - 1),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<unsigned char*>(info), info_len),
+      OSSL_PARAM_construct_end(),
+  };
+  return EVP_KDF_derive(kctx.get(), out, out_len, params) == 1;
+}
+
+// Points the MAC context at this key's HMAC-SHA256 key (OpenSSL 3 evp callback contract).
+bool SetHmacKey(EVP_MAC_CTX* hctx, const TicketRing::Key& key) {
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key.hmac.data()), key.secret_len),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+      OSSL_PARAM_construct_end(),
+  };
+  return EVP_MAC_CTX_set_params(hctx, params) == 1;
+}
+
+const EVP_CIPHER* CipherFor(const TicketRing::Key& key) {
+  return key.secret_len == 32 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
+}
+
+}  // namespace
+
+TicketRing::Key::~Key() {
+  OPENSSL_cleanse(name.data(), name.size());
+  OPENSSL_cleanse(hmac.data(), hmac.size());
+  OPENSSL_cleanse(aes.data(), aes.size());
+}
+
+TicketRing::Secret::~Secret() {
+  if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());
+}
+
+TicketRing::TicketRing() : snapshot_(std::make_shared<const Snapshot>()) {}
+
+std::shared_ptr<const TicketRing::Snapshot> TicketRing::Current() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return snapshot_;
+}
+
+void TicketRing::Publish(std::shared_ptr<const Snapshot> next) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  snapshot_ = std::move(next);
+}
+
+std::string TicketRing::AddKey(const unsigned char* data, size_t len) {
+  if (len != 48 && len != 80) return std::string();
+  auto key = std::make_shared<Key>();
+  key->secret_len = (len - kNameBytes) / 2;
+  std::memcpy(key->name.data(), data, kNameBytes);
+  std::memcpy(key->hmac.data(), data + kNameBytes, key->secret_len);
+  std::memcpy(key->aes.data(), data + kNameBytes + key->secret_len, key->secret_len);
+  key->id = Hex(key->name.data(), kNameBytes);
+  // Writers are JS calls on one thread at a time per ring, but worker_threads could share a ring
+  // in future: copy-modify-publish keeps readers lock-free apart from the pointer copy.
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& existing : snapshot_->keys) {
+    if (existing->id == key->id) return key->id;
+  }
+  auto next = std::make_shared<Snapshot>(*snapshot_);
+  next->keys.push_back(key);
+  snapshot_ = std::move(next);
+  return key->id;
+}
+
+bool TicketRing::RemoveKey(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto next = std::make_shared<Snapshot>(*snapshot_);
+  auto it = std::find_if(next->keys.begin(), next->keys.end(), [&](const auto& k) { return k->id == id; });
+  if (it == next->keys.end()) return false;
+  if (next->encrypting == *it) next->encrypting.reset();
+  next->keys.erase(it);
+  snapshot_ = std::move(next);
+  return true;
+}
+
+bool TicketRing::SetEncrypting(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto next = std::make_shared<Snapshot>(*snapshot_);
+  if (id.empty()) {
+    next->encrypting.reset();
+  } else {
+    auto it = std::find_if(next->keys.begin(), next->keys.end(), [&](const auto& k) { return k->id == id; });
+    if (it == next->keys.end()) return false;
+    next->encrypting = *it;
+  }
+  snapshot_ = std::move(next);
+  return true;
+}
+
+std::string TicketRing::AddSecret(const unsigned char* data, size_t len) {
+  auto secret = std::make_shared<Secret>();
+  secret->bytes.assign(data, data + len);
+  unsigned char fingerprint[8];
+  if (!Hkdf(secret->bytes, reinterpret_cast<const unsigned char*>(kSecretIdInfo), sizeof(kSecretIdInfo) - 1,
+            fingerprint, sizeof(fingerprint))) {
+    return std::string();
+  }
+  secret->id = Hex(fingerprint, sizeof(fingerprint));
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& existing : secrets_) {
+    if (existing->id == secret->id) return secret->id;
+  }
+  secrets_.push_back(secret);
+  return secret->id;
+}
+
+bool TicketRing::RemoveSecret(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = std::find_if(secrets_.begin(), secrets_.end(), [&](const auto& s) { return s->id == id; });
+  if (it == secrets_.end()) return false;
+  secrets_.erase(it);
+  return true;
+}
+
+std::string TicketRing::DeriveKey(const std::string& secret_id, int64_t epoch) {
+  std::shared_ptr<Secret> secret;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& s : secrets_) {
+      if (s->id == secret_id) secret = s;
+    }
+  }
+  if (!secret) return std::string();
+  // info = "epoch" || epoch as 8 bytes big-endian: the same (secret, epoch) gives the same key
+  // in every process, whatever its language or word size.
+  unsigned char info[5 + 8] = {'e', 'p', 'o', 'c', 'h'};
+  for (int i = 0; i < 8; i++) info[5 + i] = static_cast<unsigned char>(static_cast<uint64_t>(epoch) >> (56 - 8 * i));
+  unsigned char material[80];
+  std::string id;
+  if (Hkdf(secret->bytes, info, sizeof(info), material, sizeof(material))) id = AddKey(material, sizeof(material));
+  OPENSSL_cleanse(material, sizeof(material));
+  return id;
+}
+
+int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
+                            EVP_MAC_CTX* hctx, int enc) noexcept {
+  try {
+    std::shared_ptr<const Snapshot> snap = Current();
+    if (enc == 1) {
+      const std::shared_ptr<Key>& key = snap->encrypting;
+      if (!key) return 0;  // no encrypting key (revoked, not yet derived): no ticket, full handshake next time
+      const EVP_CIPHER* cipher = CipherFor(*key);
+      const int iv_len = EVP_CIPHER_get_iv_length(cipher);
+      if (iv_len <= 0 || RAND_bytes(iv, iv_len) != 1 ||
+          EVP_EncryptInit_ex(cctx, cipher, nullptr, key->aes.data(), iv) != 1 || !SetHmacKey(hctx, *key)) {
+        counters_.failed.fetch_add(1, std::memory_order_relaxed);
+        return -1;  // OpenSSL then sends no ticket; the connection itself goes on
+      }
+      std::memcpy(key_name, key->name.data(), kNameBytes);
+      key->encrypted.fetch_add(1, std::memory_order_relaxed);
+      counters_.issued.fetch_add(1, std::memory_order_relaxed);
+      return 1;
+    }
+    std::shared_ptr<Key> key;
+    for (const auto& k : snap->keys) {
+      if (std::memcmp(k->name.data(), key_name, kNameBytes) == 0) {
+        key = k;
+        break;
+      }
+    }
+    if (!key) {
+      counters_.unknown_key.fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
+    if (!SetHmacKey(hctx, *key) || EVP_DecryptInit_ex(cctx, CipherFor(*key), nullptr, key->aes.data(), iv) != 1) {
+      counters_.failed.fetch_add(1, std::memory_order_relaxed);
+      return 0;  // treated like an unknown ticket: full handshake
+    }
+    key->decrypted.fetch_add(1, std::memory_order_relaxed);
+    counters_.resumed.fetch_add(1, std::memory_order_relaxed);
+    const bool old_key = key != snap->encrypting;
+    if (old_key) counters_.renewed.fetch_add(1, std::memory_order_relaxed);
+    // 2 = "use it, and issue a fresh ticket": always for a key that no longer encrypts (so the
+    // client moves to the current key), and always on TLS 1.3 so a client that uses each ticket
+    // once keeps resuming (DESIGN fact 6).
+    return old_key || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
+  } catch (...) {
+    counters_.failed.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+}
+
+namespace {
+
+// The callback finds the ring on the connection's current context: the default context, or
+// the one an SNICallback switched to (attach hangs the same ring there, see ringHang).
+int TicketKeyEvpCb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx, EVP_MAC_CTX* hctx,
+                   int enc) noexcept {
+  ContextState* state = ContextStateOf(SSL_get_SSL_CTX(ssl));
+  if (state == nullptr) return 0;
+  std::shared_ptr<TicketRing> ring = state->ring;
+  if (!ring) return 0;
+  return ring->OnTicketKey(ssl, key_name, iv, cctx, hctx, enc);
+}
+
+struct RingHandle {
+  std::shared_ptr<TicketRing> ring;
+};
+
+constexpr napi_type_tag kRingTag = {0x1f2e3d4c5b6a7988ULL, 0x99a8b7c6d5e4f302ULL};
+
+std::shared_ptr<TicketRing> RingFrom(const Napi::Value& value) {
+  bool tagged = false;
+  if (value.IsExternal()) napi_check_object_type_tag(value.Env(), value, &kRingTag, &tagged);
+  if (!tagged) throw Napi::TypeError::New(value.Env(), "expected a ticket key ring handle");
+  return value.As<Napi::External<RingHandle>>().Data()->ring;
+}
+
+Napi::Buffer<unsigned char> BufferArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsBuffer()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer");
+  return info[i].As<Napi::Buffer<unsigned char>>();
+}
+
+Napi::Value RingNew(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto holder = std::make_unique<RingHandle>();
+  holder->ring = std::make_shared<TicketRing>();
+  auto external = Napi::External<RingHandle>::New(env, holder.release(),
+                                                  [](Napi::Env, RingHandle* h) { std::unique_ptr<RingHandle> owned(h); });
+  napi_type_tag_object(env, external, &kRingTag);
+  return external;
+}
+
+Napi::Value RingAddKey(const Napi::CallbackInfo& info) {
+  auto ring = RingFrom(info[0]);
+  auto buf = BufferArg(info, 1, "key");
+  std::string id = ring->AddKey(buf.Data(), buf.Length());
+  if (id.empty()) throw Napi::RangeError::New(info.Env(), "key must be 48 or 80 bytes");
+  return Napi::String::New(info.Env(), id);
+}
+
+Napi::Value RingRemoveKey(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), RingFrom(info[0])->RemoveKey(info[1].ToString()));
+}
+
+Napi::Value RingSetEncrypting(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), RingFrom(info[0])->SetEncrypting(info[1].ToString()));
+}
+
+Napi::Value RingAddSecret(const Napi::CallbackInfo& info) {
+  auto ring = RingFrom(info[0]);
+  auto buf = BufferArg(info, 1, "secret");
+  std::string id = ring->AddSecret(buf.Data(), buf.Length());
+  if (id.empty()) throw Napi::Error::New(info.Env(), "HKDF-SHA256 is not available in this OpenSSL");
+  return Napi::String::New(info.Env(), id);
+}
+
+Napi::Value RingRemoveSecret(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), RingFrom(info[0])->RemoveSecret(info[1].ToString()));
+}
+
+Napi::Value RingDeriveKey(const Napi::CallbackInfo& info) {
+  auto ring = RingFrom(info[0]);
+  const int64_t epoch = info[2].ToNumber().Int64Value();
+  std::string id = ring->DeriveKey(info[1].ToString(), epoch);
+  if (id.empty()) throw Napi::Error::New(info.Env(), "could not derive a ticket key (unknown secret or HKDF failure)");
+  return Napi::String::New(info.Env(), id);
+}
+
+Napi::Value RingStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto ring = RingFrom(info[0]);
+  auto snap = ring->Current();
+  auto& c = ring->counters();
+  Napi::Object out = Napi::Object::New(env);
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  out.Set("issued", num(c.issued.load(std::memory_order_relaxed)));
+  out.Set("resumed", num(c.resumed.load(std::memory_order_relaxed)));
+  out.Set("renewed", num(c.renewed.load(std::memory_order_relaxed)));
+  out.Set("unknownKey", num(c.unknown_key.load(std::memory_order_relaxed)));
+  out.Set("failed", num(c.failed.load(std::memory_order_relaxed)));
+  Napi::Object keys = Napi::Object::New(env);
+  for (const auto& k : snap->keys) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("encrypted", num(k->encrypted.load(std::memory_order_relaxed)));
+    entry.Set("decrypted", num(k->decrypted.load(std::memory_order_relaxed)));
+    entry.Set("bits", Napi::Number::New(env, k->secret_len == 32 ? 256 : 128));
+    keys.Set(k->id, entry);
+  }
+  out.Set("keys", keys);
+  out.Set("encrypting", snap->encrypting ? Napi::Value(Napi::String::New(env, snap->encrypting->id)) : env.Null());
+  return out;
+}
+
+// ringAttach(attachment, ring | null): the ring encrypts and decrypts this context's tickets,
+// or (null) Node's own ticket callback takes over again.
+Napi::Value RingAttach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
+  ContextState* state = ContextStateOf(ctx);
+  if (state == nullptr) throw Napi::Error::New(env, "attachment is detached");
+  if (info[1].IsNull() || info[1].IsUndefined()) {
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, nullptr);
+    state->ring.reset();
+  } else {
+    state->ring = RingFrom(info[1]);
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, TicketKeyEvpCb);
+  }
+  return env.Undefined();
+}
+
+// ringHang(secureContextExternal, ring | null): puts the ring on a context an SNICallback may
+// switch connections to, so tickets issued after the switch use the same ring. No callback is
+// installed there: OpenSSL calls the one on the connection's initial context. Returns false when
+// that context already carries a different ring (it is left alone).
+Napi::Value RingHang(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
+  if (ctx == nullptr) throw Napi::TypeError::New(env, "ringHang: expected a SecureContext `_external`");
+  if (info[1].IsNull() || info[1].IsUndefined()) {
+    ContextState* state = ContextStateOf(ctx);
+    if (state != nullptr && info.Length() > 2 && state->ring == RingFrom(info[2])) state->ring.reset();
+    return Napi::Boolean::New(env, true);
+  }
+  auto ring = RingFrom(info[1]);
+  ContextState* state = EnsureContextState(ctx);
+  if (state == nullptr) return Napi::Boolean::New(env, false);
+  if (state->ring && state->ring != ring) return Napi::Boolean::New(env, false);
+  state->ring = ring;
+  return Napi::Boolean::New(env, true);
+}
+
+}  // namespace
+
+void InstallTicketCallback(SSL_CTX* ctx) { SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, TicketKeyEvpCb); }
+
+void InitTicketRing(Napi::Env env, Napi::Object exports) {
+  exports.Set("ringNew", Napi::Function::New(env, RingNew, "ringNew"));
+  exports.Set("ringAddKey", Napi::Function::New(env, RingAddKey, "ringAddKey"));
+  exports.Set("ringRemoveKey", Napi::Function::New(env, RingRemoveKey, "ringRemoveKey"));
+  exports.Set("ringSetEncrypting", Napi::Function::New(env, RingSetEncrypting, "ringSetEncrypting"));
+  exports.Set("ringAddSecret", Napi::Function::New(env, RingAddSecret, "ringAddSecret"));
+  exports.Set("ringRemoveSecret", Napi::Function::New(env, RingRemoveSecret, "ringRemoveSecret"));
+  exports.Set("ringDeriveKey", Napi::Function::New(env, RingDeriveKey, "ringDeriveKey"));
+  exports.Set("ringStats", Napi::Function::New(env, RingStats, "ringStats"));
+  exports.Set("ringAttach", Napi::Function::New(env, RingAttach, "ringAttach"));
+  exports.Set("ringHang", Napi::Function::New(env, RingHang, "ringHang"));
+}
+
+}  // namespace tsc

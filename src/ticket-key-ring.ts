@@ -1,0 +1,555 @@
+/**
+ * TicketKeyRing: the session-ticket keys of one or more attached contexts, held natively (key
+ * bytes never come back to JavaScript). The newest key encrypts, every key in the ring decrypts,
+ * tickets under an older key are renewed, and on TLS 1.3 every resumption gets a fresh ticket.
+ *
+ * Two ways to fill a ring:
+ * - `generate()`: random 80-byte keys, a new one every `rotateEverySeconds`; the last `keepKeys`
+ *   keys are kept (the encrypting one included), so tickets survive `keepKeys - 1` rotations.
+ * - `fromSecret()`: the key of each time epoch (`floor(now / rotateEverySeconds)`) is
+ *   HKDF-SHA256(secret, epoch), so every process holding the secret encrypts with the same key
+ *   and rotates at the same instant without messaging. The previous `keepKeys - 1` epochs and
+ *   the next epoch (clock skew) decrypt.
+ *
+ * Key ids are the hex of the 16-byte key name: not secret (every ticket carries the name in clear).
+ */
+import * as crypto from 'node:crypto';
+import * as util from 'node:util';
+
+import { native } from './native';
+import type { NativeRing } from './native';
+import { checkKeys, expectKind, expectRange } from './options';
+
+/** Options of `TicketKeyRing.generate()` and `TicketKeyRing.fromSecret()`. */
+export interface TicketKeyRingOptions {
+  /**
+   * Seconds between automatic rotations (`generate`), or the length of one key epoch
+   * (`fromSecret`; every process sharing the secret must use the same value). May be
+   * fractional. Range 0.1 to 2^31-1 seconds. Default: 3600.
+   */
+  rotateEverySeconds?: number;
+  /**
+   * Keys kept, the encrypting one included: a ticket stays decryptable for `keepKeys - 1`
+   * rotations after the key that issued it stopped encrypting. Range 1 to 1024. Default: 12.
+   */
+  keepKeys?: number;
+  /** Clock, milliseconds since 1970 (as `Date.now`). For tests and fleets with their own time source. Default: `Date.now`. */
+  now?: () => number;
+}
+
+/** Key layouts `add()` understands. */
+export type TicketKeyFormat =
+  /** name(16) | HMAC key | AES key: Node's `getTicketKeys()` (48 bytes) and nginx key files (48 or 80 bytes). */
+  | 'nginx'
+  /** Same layout as 'nginx'. */
+  | 'node'
+  /** name(16) | AES key | HMAC key: HAProxy (48 or 80 bytes; a base64 string is accepted). */
+  | 'haproxy';
+
+/** Options of `add()`. */
+export interface AddKeyOptions {
+  /** The key encrypts new tickets from now on (it then ages out like a rotated key). Default: false (decrypt only, kept until `remove()`). */
+  encrypt?: boolean;
+  /** Layout of the key bytes. Default: 'nginx' (which is also Node's). */
+  format?: TicketKeyFormat;
+}
+
+/** Options of `addKeyFile()`. */
+export interface AddKeyFileOptions {
+  /** 'nginx': one 48- or 80-byte raw key; 'haproxy': base64 lines, one key each. Required. */
+  format: 'nginx' | 'haproxy';
+  /** Encrypt with the file's key (nginx) or, as HAProxy does, with its penultimate key (the only one if just one). Default: false. */
+  encrypt?: boolean;
+}
+
+/** Options of `addSecret()`. */
+export interface AddSecretOptions {
+  /** The new secret's keys encrypt from now on; the previous encrypting secret only decrypts. Default: false. */
+  encrypt?: boolean;
+}
+
+/** What a key is used for now. */
+export type TicketKeyRole = 'encrypt' | 'decrypt';
+
+/** One key as `list()` shows it: never its bytes. */
+export interface TicketKeyInfo {
+  /** Hex of the 16-byte key name (sent in clear in every ticket). */
+  id: string;
+  role: TicketKeyRole;
+  /** 'generated' by `generate()`/`rotate()`, 'added' with `add()`, 'derived' from a secret. */
+  source: 'generated' | 'added' | 'derived';
+  /** 256: AES-256-CBC with a 32-byte HMAC key (80-byte keys); 128: AES-128-CBC (48-byte keys). */
+  bits: 128 | 256;
+  /**
+   * Seconds since the key was added (generated, added) or since its epoch began (derived; negative
+   * for the next epoch's key, which already decrypts to absorb clock skew).
+   */
+  ageSeconds: number;
+  /** Derived keys: the epoch number. */
+  epoch?: number;
+  /** Derived keys: the secret's id (an HKDF fingerprint, not the secret). */
+  secretId?: string;
+}
+
+/** Per-key counters. */
+export interface TicketKeyCounters {
+  /** Tickets this key encrypted. */
+  encrypted: number;
+  /** Tickets this key decrypted. */
+  decrypted: number;
+}
+
+/** Ring counters, also merged into `SessionCache.stats().tickets`. Shared by every context using the ring. */
+export interface TicketRingStats {
+  /** Tickets issued (encrypted). */
+  issued: number;
+  /** Tickets decrypted with a key of the ring (OpenSSL may still refuse the session later, e.g. expired). */
+  resumed: number;
+  /** Of `resumed`, tickets under a key that no longer encrypts: a fresh ticket under the current key was issued. */
+  renewed: number;
+  /** Tickets whose key name is not in the ring (revoked, aged out, foreign): full handshake. */
+  unknownKey: number;
+  /** Internal failures (cipher/MAC setup, randomness): full handshake or no ticket, never a failed connection. */
+  failed: number;
+  /** Counters of each key now in the ring, by key id. */
+  keys: Record<string, TicketKeyCounters>;
+}
+
+interface KeyMeta {
+  source: TicketKeyInfo['source'];
+  bits: 128 | 256;
+  addedAt: number;
+  /** Insertion order, to order keys added within the same millisecond. */
+  seq: number;
+  epoch?: number;
+  secretId?: string;
+}
+
+interface ResolvedRingOptions {
+  rotateEverySeconds: number;
+  keepKeys: number;
+  now: () => number;
+}
+
+/** Longest delay setTimeout accepts; longer waits are re-armed. */
+const MAX_TIMER_MS = 0x7fffffff;
+const SECRET_MIN = 32;
+const SECRET_MAX = 64;
+
+function resolveRingOptions(options: unknown): ResolvedRingOptions {
+  const o = (options ?? {}) as Record<string, unknown>;
+  if (options !== undefined) {
+    expectKind('options', options, 'object');
+    checkKeys('options', o, ['rotateEverySeconds', 'keepKeys', 'now']);
+  }
+  let rotateEverySeconds = 3600;
+  if (o.rotateEverySeconds !== undefined) {
+    const v = o.rotateEverySeconds;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new TypeError(`Option "rotateEverySeconds" must be a finite number, got ${typeof v === 'number' ? v : typeof v}.`);
+    }
+    expectRange('rotateEverySeconds', v, 0.1, 0x7fffffff, 'seconds');
+    rotateEverySeconds = v;
+  }
+  let keepKeys = 12;
+  if (o.keepKeys !== undefined) {
+    expectKind('keepKeys', o.keepKeys, 'integer');
+    expectRange('keepKeys', o.keepKeys as number, 1, 1024, 'keys');
+    keepKeys = o.keepKeys as number;
+  }
+  let now: () => number = Date.now;
+  if (o.now !== undefined) {
+    if (typeof o.now !== 'function') throw new TypeError(`Option "now" must be a function returning milliseconds, got ${typeof o.now}.`);
+    now = o.now as () => number;
+  }
+  return { rotateEverySeconds, keepKeys, now };
+}
+
+/** A private copy of caller bytes: ours to wipe. Throws TypeError/RangeError naming `field`. */
+function copyBytes(field: string, value: unknown, allowBase64: boolean): Buffer {
+  if (typeof value === 'string' && allowBase64) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value.trim())) throw new TypeError(`"${field}" must be base64 text.`);
+    return Buffer.from(value.trim(), 'base64');
+  }
+  if (!(value instanceof Uint8Array)) {
+    const kind = value === null ? 'null' : typeof value;
+    throw new TypeError(`"${field}" must be a Buffer or Uint8Array${allowBase64 ? ' or a base64 string' : ''}, got ${kind}.`);
+  }
+  return Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+}
+
+/** Reorders a HAProxy key (name | aes | hmac) to nginx/Node order (name | hmac | aes), in place. */
+function haproxyToNginx(key: Buffer): void {
+  const half = (key.length - 16) / 2;
+  const aes = Buffer.from(key.subarray(16, 16 + half));
+  key.copy(key, 16, 16 + half, 16 + 2 * half);
+  aes.copy(key, 16 + half);
+  aes.fill(0);
+}
+
+/** Shared native ring plus the JS bookkeeping of which key encrypts and when it rotates. */
+export class TicketKeyRing {
+  readonly #handle: NativeRing;
+  readonly #mode: 'generated' | 'secret';
+  readonly #options: ResolvedRingOptions;
+  readonly #meta = new Map<string, KeyMeta>();
+  /** Keys subject to aging (generated, or added to encrypt), oldest first. */
+  #rotation: string[] = [];
+  #encrypting: string | null = null;
+  #lastRotation = 0;
+  /** fromSecret: secret ids, the encrypting one (or none) named separately. */
+  #secrets: string[] = [];
+  #primarySecret: string | null = null;
+  /** fromSecret: `${secretId}:${epoch}` removed by the user; never derived again. */
+  readonly #revoked = new Set<string>();
+  readonly #users = new Set<object>();
+  #seq = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(mode: 'generated' | 'secret', options: ResolvedRingOptions) {
+    this.#handle = native.ringNew();
+    this.#mode = mode;
+    this.#options = options;
+  }
+
+  /**
+   * A ring of random 80-byte keys (AES-256-CBC + HMAC-SHA256), one encrypting from now.
+   * Rotation is automatic while the ring is attached.
+   * @throws TypeError / RangeError for a bad option, naming it.
+   */
+  static generate(options?: TicketKeyRingOptions): TicketKeyRing {
+    const ring = new TicketKeyRing('generated', resolveRingOptions(options));
+    ring.rotate();
+    return ring;
+  }
+
+  /**
+   * A ring whose keys are HKDF-SHA256(secret, epoch): identical in every process holding the same
+   * secret and options. The secret is copied into native memory; wipe your own copy when done.
+   * @param secret 32 to 64 random bytes.
+   * @throws TypeError / RangeError naming "secret" or the bad option.
+   */
+  static fromSecret(secret: Uint8Array, options?: TicketKeyRingOptions): TicketKeyRing {
+    const resolved = resolveRingOptions(options);
+    const copy = TicketKeyRing.#checkSecret(secret);
+    const ring = new TicketKeyRing('secret', resolved);
+    try {
+      const id = native.ringAddSecret(ring.#handle, copy);
+      ring.#secrets.push(id);
+      ring.#primarySecret = id;
+    } finally {
+      copy.fill(0);
+    }
+    ring.#sync();
+    return ring;
+  }
+
+  static #checkSecret(secret: unknown): Buffer {
+    const copy = copyBytes('secret', secret, false);
+    if (copy.length < SECRET_MIN || copy.length > SECRET_MAX) {
+      const n = copy.length;
+      copy.fill(0);
+      throw new RangeError(`"secret" must be between ${SECRET_MIN} and ${SECRET_MAX} bytes, got ${n} bytes.`);
+    }
+    return copy;
+  }
+
+  /** 'generated' (random keys) or 'secret' (derived from secrets). */
+  get mode(): 'generated' | 'secret' {
+    return this.#mode;
+  }
+
+  /** Seconds between rotations (or per epoch). */
+  get rotateEverySeconds(): number {
+    return this.#options.rotateEverySeconds;
+  }
+
+  /** Keys kept from rotation, the encrypting one included. */
+  get keepKeys(): number {
+    return this.#options.keepKeys;
+  }
+
+  /**
+   * Generated rings: a new random key encrypts from now; the previous ones decrypt until they
+   * are more than `keepKeys - 1` rotations old. Secret rings: re-derive the window for the
+   * current epoch (a secret ring cannot rotate ahead of the clock: the fleet would disagree).
+   */
+  rotate(): void {
+    if (this.#mode === 'secret') {
+      this.#sync();
+      return;
+    }
+    const key = crypto.randomBytes(80);
+    let id: string;
+    try {
+      id = native.ringAddKey(this.#handle, key);
+    } finally {
+      key.fill(0);
+    }
+    this.#meta.set(id, { source: 'generated', bits: 256, addedAt: this.#options.now(), seq: this.#seq++ });
+    this.#makeEncrypting(id);
+    this.#lastRotation = this.#options.now();
+    this.#schedule();
+  }
+
+  /**
+   * Adds a key (48 or 80 bytes, see `format`). Decrypt-only keys stay until `remove()`; a key
+   * added with `encrypt: true` encrypts from now and ages out like a rotated key. Adding a key
+   * already in the ring changes nothing but its role (when `encrypt` is true). The bytes are
+   * copied into native memory; your buffer is not modified.
+   * @returns the key id.
+   * @throws TypeError for a non-buffer key or bad option; RangeError naming "key" for a bad length.
+   */
+  add(key: Uint8Array | string, options: AddKeyOptions = {}): string {
+    expectKind('options', options, 'object');
+    checkKeys('options', options, ['encrypt', 'format']);
+    const encrypt = options.encrypt ?? false;
+    expectKind('encrypt', encrypt, 'boolean');
+    const format = options.format ?? 'nginx';
+    if (format !== 'nginx' && format !== 'node' && format !== 'haproxy') {
+      throw new RangeError(`Option "format" must be 'nginx', 'node' or 'haproxy', got ${JSON.stringify(format)}.`);
+    }
+    if (encrypt && this.#mode === 'secret') {
+      throw new TypeError('A fromSecret ring encrypts with the derived key of the epoch; add keys with { encrypt: false } or use addSecret().');
+    }
+    const copy = copyBytes('key', key, format === 'haproxy');
+    try {
+      if (copy.length !== 48 && copy.length !== 80) {
+        throw new RangeError(`"key" must be 48 or 80 bytes (16-byte name + HMAC + AES keys), got ${copy.length} bytes.`);
+      }
+      if (format === 'haproxy') haproxyToNginx(copy);
+      const id = native.ringAddKey(this.#handle, copy);
+      if (!this.#meta.has(id)) {
+        this.#meta.set(id, { source: 'added', bits: copy.length === 80 ? 256 : 128, addedAt: this.#options.now(), seq: this.#seq++ });
+      }
+      if (encrypt) this.#makeEncrypting(id);
+      return id;
+    } finally {
+      copy.fill(0);
+    }
+  }
+
+  /**
+   * Loads a key file's contents: nginx `ssl_session_ticket_key` (one raw 48/80-byte key) or
+   * HAProxy `tls-ticket-keys` (base64 lines). Validated completely before any key is added.
+   * @returns the key ids in file order.
+   */
+  addKeyFile(contents: Uint8Array | string, options: AddKeyFileOptions): string[] {
+    expectKind('options', options, 'object');
+    checkKeys('options', options, ['format', 'encrypt']);
+    const encrypt = options.encrypt ?? false;
+    expectKind('encrypt', encrypt, 'boolean');
+    if (options.format === 'nginx') {
+      if (typeof contents === 'string') throw new TypeError('"contents" of an nginx key file must be the raw bytes (a Buffer).');
+      return [this.add(contents, { encrypt })];
+    }
+    if (options.format !== 'haproxy') {
+      throw new RangeError(`Option "format" must be 'nginx' or 'haproxy', got ${JSON.stringify(options.format)}.`);
+    }
+    const text = typeof contents === 'string' ? contents : Buffer.from(contents).toString('utf8');
+    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    if (lines.length === 0) throw new RangeError('"contents" holds no key (HAProxy files hold one base64 key per line).');
+    lines.forEach((line, i) => {
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new TypeError(`"contents" line ${i + 1} is not base64.`);
+      const n = Buffer.byteLength(line, 'base64');
+      if (n !== 48 && n !== 80) throw new RangeError(`"contents" line ${i + 1} must decode to 48 or 80 bytes, got ${n} bytes.`);
+    });
+    const encryptIndex = encrypt ? Math.max(0, lines.length - 2) : -1;
+    return lines.map((line, i) => this.add(line, { format: 'haproxy', encrypt: i === encryptIndex }));
+  }
+
+  /**
+   * Removes a key now (revocation): its tickets get full handshakes and count as `unknownKey`.
+   * Removing the encrypting key of a generated ring rotates to a fresh key at once; on a secret
+   * ring no ticket is issued until the next epoch (the key is never derived again).
+   * @returns whether the key was in the ring.
+   */
+  remove(keyId: string): boolean {
+    if (typeof keyId !== 'string') throw new TypeError(`"keyId" must be a string, got ${typeof keyId}.`);
+    const meta = this.#meta.get(keyId);
+    if (!meta) return false;
+    native.ringRemoveKey(this.#handle, keyId);
+    this.#meta.delete(keyId);
+    this.#rotation = this.#rotation.filter((id) => id !== keyId);
+    if (meta.source === 'derived') this.#revoked.add(`${meta.secretId}:${meta.epoch}`);
+    if (this.#encrypting === keyId) {
+      this.#encrypting = null;
+      if (this.#mode === 'generated') this.rotate();
+    }
+    return true;
+  }
+
+  /**
+   * fromSecret rings: adds another secret. With `encrypt: false` its keys only decrypt (the
+   * overlap window while a fleet moves to or from it); with `encrypt: true` it becomes the secret
+   * that encrypts and the previous one only decrypts.
+   * @returns the secret's id (an HKDF fingerprint).
+   */
+  addSecret(secret: Uint8Array, options: AddSecretOptions = {}): string {
+    if (this.#mode !== 'secret') throw new TypeError('addSecret() needs a ring made by TicketKeyRing.fromSecret().');
+    expectKind('options', options, 'object');
+    checkKeys('options', options, ['encrypt']);
+    const encrypt = options.encrypt ?? false;
+    expectKind('encrypt', encrypt, 'boolean');
+    const copy = TicketKeyRing.#checkSecret(secret);
+    let id: string;
+    try {
+      id = native.ringAddSecret(this.#handle, copy);
+    } finally {
+      copy.fill(0);
+    }
+    if (!this.#secrets.includes(id)) this.#secrets.push(id);
+    if (encrypt) this.#primarySecret = id;
+    this.#sync();
+    return id;
+  }
+
+  /** fromSecret rings: drops a secret and every key derived from it. @returns whether it was there. */
+  removeSecret(secretId: string): boolean {
+    if (typeof secretId !== 'string') throw new TypeError(`"secretId" must be a string, got ${typeof secretId}.`);
+    if (!this.#secrets.includes(secretId)) return false;
+    native.ringRemoveSecret(this.#handle, secretId);
+    this.#secrets = this.#secrets.filter((s) => s !== secretId);
+    if (this.#primarySecret === secretId) this.#primarySecret = null;
+    this.#sync();
+    return true;
+  }
+
+  /** The keys: ids, roles, sources and ages, the encrypting key first, then newest first. Never key bytes. */
+  list(): TicketKeyInfo[] {
+    const now = this.#options.now();
+    const out: Array<{ info: TicketKeyInfo; start: number; seq: number }> = [];
+    for (const [id, m] of this.#meta) {
+      const start = m.source === 'derived' ? m.epoch! * this.#options.rotateEverySeconds * 1000 : m.addedAt;
+      const info: TicketKeyInfo = {
+        id,
+        role: id === this.#encrypting ? 'encrypt' : 'decrypt',
+        source: m.source,
+        bits: m.bits,
+        ageSeconds: Math.round((now - start) / 10) / 100,
+      };
+      if (m.epoch !== undefined) info.epoch = m.epoch;
+      if (m.secretId !== undefined) info.secretId = m.secretId;
+      out.push({ info, start, seq: m.seq });
+    }
+    out.sort((a, b) =>
+      a.info.role !== b.info.role ? (a.info.role === 'encrypt' ? -1 : 1) : b.start - a.start || b.seq - a.seq,
+    );
+    return out.map((o) => o.info);
+  }
+
+  /** Ring counters (shared by every context the ring is attached to). */
+  stats(): TicketRingStats {
+    const raw = native.ringStats(this.#handle);
+    const keys: Record<string, TicketKeyCounters> = {};
+    for (const [id, k] of Object.entries(raw.keys)) keys[id] = { encrypted: k.encrypted, decrypted: k.decrypted };
+    return { issued: raw.issued, resumed: raw.resumed, renewed: raw.renewed, unknownKey: raw.unknownKey, failed: raw.failed, keys };
+  }
+
+  /** JSON shows the key list only. */
+  toJSON(): TicketKeyInfo[] {
+    return this.list();
+  }
+
+  [util.inspect.custom](depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
+    const summary = { mode: this.#mode, rotateEverySeconds: this.rotateEverySeconds, keepKeys: this.keepKeys, keys: this.list() };
+    return `TicketKeyRing ${inspect(summary, { ...options, depth: options.depth == null ? null : options.depth + 1 })}`;
+  }
+
+  /** @internal the native ring, for attach(). */
+  _native(): NativeRing {
+    return this.#handle;
+  }
+
+  /** @internal a context starts using the ring: rotation runs while at least one does. */
+  _use(user: object): void {
+    this.#users.add(user);
+    if (this.#users.size === 1) {
+      if (this.#mode === 'secret') this.#sync();
+      this.#schedule();
+    }
+  }
+
+  /** @internal a context stopped using the ring. */
+  _release(user: object): void {
+    this.#users.delete(user);
+    if (this.#users.size === 0 && this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #makeEncrypting(id: string): void {
+    native.ringSetEncrypting(this.#handle, id);
+    this.#encrypting = id;
+    if (this.#mode === 'secret') return;
+    this.#rotation = this.#rotation.filter((r) => r !== id);
+    this.#rotation.push(id);
+    const meta = this.#meta.get(id);
+    if (meta) {
+      meta.addedAt = this.#options.now();
+      meta.seq = this.#seq++;
+    }
+    while (this.#rotation.length > this.#options.keepKeys) {
+      const old = this.#rotation.shift()!;
+      native.ringRemoveKey(this.#handle, old);
+      this.#meta.delete(old);
+    }
+  }
+
+  #epoch(): number {
+    return Math.floor(this.#options.now() / 1000 / this.#options.rotateEverySeconds);
+  }
+
+  /** fromSecret: derive the window of the current epoch for every secret, drop what fell out. */
+  #sync(): void {
+    const epoch = this.#epoch();
+    const wanted = new Set<string>();
+    let encrypting: string | null = null;
+    for (const secretId of this.#secrets) {
+      for (let e = epoch - this.#options.keepKeys + 1; e <= epoch + 1; e++) {
+        if (e < 0 || this.#revoked.has(`${secretId}:${e}`)) continue;
+        const id = this.#derivedId(secretId, e) ?? native.ringDeriveKey(this.#handle, secretId, e);
+        if (!this.#meta.has(id)) this.#meta.set(id, { source: 'derived', bits: 256, addedAt: this.#options.now(), seq: this.#seq++, epoch: e, secretId });
+        wanted.add(id);
+        if (secretId === this.#primarySecret && e === epoch) encrypting = id;
+      }
+    }
+    for (const [id, m] of [...this.#meta]) {
+      if (m.source === 'derived' && !wanted.has(id)) {
+        native.ringRemoveKey(this.#handle, id);
+        this.#meta.delete(id);
+      }
+    }
+    if (encrypting !== this.#encrypting) {
+      native.ringSetEncrypting(this.#handle, encrypting ?? '');
+      this.#encrypting = encrypting;
+    }
+    for (const revoked of [...this.#revoked]) {
+      const e = Number(revoked.slice(revoked.indexOf(':') + 1));
+      if (e < epoch - this.#options.keepKeys) this.#revoked.delete(revoked);
+    }
+    this.#schedule();
+  }
+
+  #derivedId(secretId: string, epoch: number): string | undefined {
+    for (const [id, m] of this.#meta) if (m.secretId === secretId && m.epoch === epoch) return id;
+    return undefined;
+  }
+
+  /** Arms the rotation timer for the next due time, only while some context uses the ring. */
+  #schedule(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#users.size === 0) return;
+    const periodMs = this.#options.rotateEverySeconds * 1000;
+    const due = this.#mode === 'secret' ? (this.#epoch() + 1) * periodMs : this.#lastRotation + periodMs;
+    const delay = Math.min(Math.max(due - this.#options.now(), 1), MAX_TIMER_MS);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#options.now() >= due) this.rotate();
+      else this.#schedule();
+    }, delay);
+    this.#timer.unref();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * SNI and the ticket key ring. OpenSSL calls the ticket callback of the connection's initial
+ * (default) context, but by the time a ticket is encrypted an SNICallback (or a context from
+ * `server.addContext()`) may have switched the connection to another SSL_CTX, and the callback
+ * finds its ring through SSL_get_SSL_CTX(). So the same ring is hung on every context the server
+ * may switch to: those in `server._contexts`, those added later with `addContext()`, and those a
+ * user SNICallback returns. Internal.
+ */
+import * as tls from 'node:tls';
+
+import { native } from './native';
+import type { NodeNativeContext } from './target';
+import type { TicketKeyRing } from './ticket-key-ring';
+
+type SniCallback = (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void;
+
+interface ServerInternals {
+  _contexts?: Array<[RegExp, unknown]>;
+}
+
+function nativeContextOf(value: unknown): NodeNativeContext | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const inner = (value as { context?: unknown }).context ?? value;
+  if (typeof inner === 'object' && inner !== null && '_external' in inner) return inner as NodeNativeContext;
+  return undefined;
+}
+
+/**
+ * Hangs `ring` on the server's SNI contexts now and as they appear; returns the undo function
+ * (unhangs them and removes the wrappers it installed, if nobody replaced them since).
+ * `attached()` is the server's current default context, which carries the ring already.
+ */
+export function hangRingOnSniContexts(server: tls.Server, ring: TicketKeyRing, attached: () => NodeNativeContext): () => void {
+  const hung = new Set<NodeNativeContext>();
+  const hang = (value: unknown): void => {
+    const ctx = nativeContextOf(value);
+    if (!ctx || hung.has(ctx) || ctx === attached()) return;
+    // false: the context carries another ring (attached elsewhere); it keeps that one.
+    if (native.ringHang(ctx._external, ring._native())) hung.add(ctx);
+  };
+  const internals = server as unknown as ServerInternals;
+  const hangAll = (): void => {
+    for (const entry of internals._contexts ?? []) hang(entry[1]);
+  };
+  hangAll();
+
+  const originalAdd = server.addContext;
+  const wrappedAdd = function (this: tls.Server, hostname: string, context: tls.SecureContextOptions | tls.SecureContext): void {
+    originalAdd.call(this, hostname, context as tls.SecureContextOptions);
+    hangAll();
+  };
+  server.addContext = wrappedAdd;
+
+  // Node keeps a user SNICallback under a private symbol; its default callback (undefined here)
+  // only serves `_contexts`, covered above. Wrapping only a user's callback keeps Node from
+  // enabling its cert callback on servers that have no SNI at all.
+  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
+  const slots = server as unknown as Record<symbol, unknown>;
+  const userCallback = symbol ? slots[symbol] : undefined;
+  let wrappedSni: SniCallback | undefined;
+  if (symbol && typeof userCallback === 'function') {
+    const user = userCallback as SniCallback;
+    wrappedSni = function (this: unknown, servername, cb) {
+      return user.call(this, servername, (err, ctx) => {
+        if (!err && ctx) {
+          try {
+            hang(ctx);
+          } catch {
+            // Not a context we can reach: tickets after the switch fall back to a full handshake.
+          }
+        }
+        cb(err, ctx);
+      });
+    };
+    slots[symbol] = wrappedSni;
+  }
+
+  return () => {
+    if (server.addContext === wrappedAdd) server.addContext = originalAdd;
+    if (symbol && wrappedSni && slots[symbol] === wrappedSni) slots[symbol] = userCallback;
+    for (const ctx of hung) native.ringHang(ctx._external, null, ring._native());
+    hung.clear();
+  };
+}
