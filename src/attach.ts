@@ -10,6 +10,7 @@ import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from '.
 import { resolveFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
+import type { FleetRingStats } from './fleet/redis-key-ring';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
 
@@ -63,8 +64,8 @@ export interface SettingsStats {
 /** What `stats()` returns. */
 export interface SessionCacheStats extends CacheCounters {
   settings: SettingsStats;
-  /** Present when attached with `fleet`. */
-  fleet?: FleetSessionStats;
+  /** Present when attached with `fleet` (session store) and/or a `TicketKeyRing.fromRedis` ring. */
+  fleet?: Partial<FleetSessionStats> & Partial<FleetRingStats>;
   /** Ticket key ring counters, when `tickets.keyRing` is set (shared by every context using that ring). */
   tickets?: TicketRingStats;
 }
@@ -182,7 +183,8 @@ export class SessionCache {
   stats(): SessionCacheStats {
     const stats = toStats(native.stats(this.#live()));
     if (this.#ring) stats.tickets = this.#ring.stats();
-    if (this.#fleet) stats.fleet = { ...this.#fleet.counters };
+    const ringFleet = this.#ring?._fleetStats();
+    if (this.#fleet || ringFleet) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
     return stats;
   }
 

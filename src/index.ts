@@ -20,3 +20,8 @@ export type {
   TicketKeyRole,
   TicketRingStats,
 } from './ticket-key-ring';
+export type { RedisTicketKeyRingOptions } from './ticket-key-ring';
+export type { FleetOptions } from './fleet/options';
+export type { FleetSessionStats } from './fleet/session-store';
+export type { FleetRingStats } from './fleet/redis-key-ring';
+export type { RedisClientLike } from './fleet/redis-client';

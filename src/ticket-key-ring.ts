@@ -19,6 +19,9 @@ import * as util from 'node:util';
 import { native } from './native';
 import type { NativeRing } from './native';
 import { checkKeys, expectKind, expectRange } from './options';
+import { RedisClientLike, redisAdapter } from './fleet/redis-client';
+import { FleetRingStats, RedisRingSync, SyncedKey } from './fleet/redis-key-ring';
+import { checkSecret, sealedBox } from './fleet/sealed-box';
 
 /** Options of `TicketKeyRing.generate()` and `TicketKeyRing.fromSecret()`. */
 export interface TicketKeyRingOptions {
@@ -35,6 +38,18 @@ export interface TicketKeyRingOptions {
   keepKeys?: number;
   /** Clock, milliseconds since 1970 (as `Date.now`). For tests and fleets with their own time source. Default: `Date.now`. */
   now?: () => number;
+}
+
+/** Options of `TicketKeyRing.fromRedis()`: the ring options plus where and how the fleet meets. */
+export interface RedisTicketKeyRingOptions extends Omit<TicketKeyRingOptions, 'now'> {
+  /** Redis key of the ring document; `KEY:lock` and `KEY:changed` are used beside it. Default: 'tls:ticket-keys'. */
+  key?: string;
+  /** 32 bytes every member holds: keys are stored in Redis sealed with AES-256-GCM under it. Required. */
+  wrappingSecret: Uint8Array;
+  /** Seconds between polls of the ring (a missed publish converges within one). Range 0.1-3600. Default: 30. */
+  pollIntervalSeconds?: number;
+  /** While Redis is unreachable, keep rotating with local keys other members cannot open. Default: false (keep the last keys). */
+  rotateLocallyWhenDown?: boolean;
 }
 
 /** Key layouts `add()` understands. */
@@ -77,7 +92,7 @@ export interface TicketKeyInfo {
   id: string;
   role: TicketKeyRole;
   /** 'generated' by `generate()`/`rotate()`, 'added' with `add()`, 'derived' from a secret. */
-  source: 'generated' | 'added' | 'derived';
+  source: 'generated' | 'added' | 'derived' | 'fleet';
   /** 256: AES-256-CBC with a 32-byte HMAC key (80-byte keys); 128: AES-128-CBC (48-byte keys). */
   bits: 128 | 256;
   /**
@@ -190,7 +205,9 @@ function haproxyToNginx(key: Buffer): void {
 /** Shared native ring plus the JS bookkeeping of which key encrypts and when it rotates. */
 export class TicketKeyRing {
   readonly #handle: NativeRing;
-  readonly #mode: 'generated' | 'secret';
+  readonly #mode: 'generated' | 'secret' | 'redis';
+  #redisSync: RedisRingSync | undefined;
+  #ready: Promise<void> = Promise.resolve();
   readonly #options: ResolvedRingOptions;
   readonly #meta = new Map<string, KeyMeta>();
   /** Keys subject to aging (generated, or added to encrypt), oldest first. */
@@ -206,7 +223,7 @@ export class TicketKeyRing {
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  private constructor(mode: 'generated' | 'secret', options: ResolvedRingOptions) {
+  private constructor(mode: 'generated' | 'secret' | 'redis', options: ResolvedRingOptions) {
     this.#handle = native.ringNew();
     this.#mode = mode;
     this.#options = options;
@@ -244,6 +261,89 @@ export class TicketKeyRing {
     return ring;
   }
 
+  /**
+   * A ring whose keys every member of a fleet loads from Redis (see src/fleet/redis-key-ring.ts):
+   * one member at a time creates the next key under a `SET NX PX` lock, writes the ring sealed
+   * under `wrappingSecret`, and publishes; the others reload on the message and poll. A new key
+   * decrypts everywhere before anyone encrypts with it. Redis down: the ring keeps its last keys.
+   * Syncing runs while the ring is attached (or after `ready()`); `close()` stops it.
+   * @param client an ioredis or node-redis client you created and own.
+   * @throws TypeError / RangeError naming the bad option.
+   */
+  static fromRedis(client: RedisClientLike, options: RedisTicketKeyRingOptions): TicketKeyRing {
+    expectKind('options', options, 'object');
+    const { key = 'tls:ticket-keys', wrappingSecret, pollIntervalSeconds = 30, rotateLocallyWhenDown = false, ...ringOptions } =
+      options as RedisTicketKeyRingOptions & Record<string, unknown>;
+    const redis = redisAdapter(client, 'client');
+    if (typeof key !== 'string' || key.length < 1 || key.length > 256) throw new TypeError('Option "key" must be a string of 1 to 256 characters.');
+    if (typeof pollIntervalSeconds !== 'number' || !Number.isFinite(pollIntervalSeconds)) {
+      throw new TypeError('Option "pollIntervalSeconds" must be a finite number of seconds.');
+    }
+    expectRange('pollIntervalSeconds', pollIntervalSeconds, 0.1, 3600, 'seconds');
+    expectKind('rotateLocallyWhenDown', rotateLocallyWhenDown, 'boolean');
+    if (wrappingSecret === undefined) throw new TypeError('Option "wrappingSecret" is required: a Buffer of 32 bytes.');
+    const resolved = resolveRingOptions(ringOptions);
+    const secret = checkSecret('wrappingSecret', wrappingSecret);
+    const box = sealedBox(secret, 'fleet/ticket-keys');
+    secret.fill(0);
+    const ring = new TicketKeyRing('redis', resolved);
+    ring.#redisSync = new RedisRingSync(
+      { redis, box, key, rotateEverySeconds: resolved.rotateEverySeconds, keepKeys: resolved.keepKeys, pollIntervalSeconds, rotateLocallyWhenDown, now: resolved.now },
+      { replaceKeys: (keys, encrypting) => ring.#replaceFleetKeys(keys, encrypting) },
+    );
+    return ring;
+  }
+
+  /**
+   * fromRedis rings: starts syncing (if not yet) and resolves once the first load from Redis was
+   * tried. Never rejects: a Redis failure is counted and reported on `onError` listeners.
+   */
+  ready(): Promise<void> {
+    if (this.#redisSync) this.#ready = this.#redisSync.start();
+    return this.#ready;
+  }
+
+  /** fromRedis rings: stops syncing and wipes the JS copies of fleet keys (native keys stay until detach). */
+  close(): void {
+    this.#redisSync?.stop();
+  }
+
+  /** fromRedis rings: hear Redis failures (the ring keeps its last keys meanwhile). Returns an unsubscribe function. */
+  onError(listener: (err: Error) => void): () => void {
+    const sync = this.#redisSync;
+    if (!sync) return () => undefined;
+    sync.on('error', listener);
+    return () => sync.off('error', listener);
+  }
+
+  /** @internal fromRedis figures merged into `stats().fleet`. */
+  _fleetStats(): FleetRingStats | undefined {
+    return this.#redisSync?.stats();
+  }
+
+  // fromRedis: make the native ring hold exactly the fleet's keys (plus local fallbacks).
+  #replaceFleetKeys(keys: SyncedKey[], encryptingIndex: number): void {
+    const wanted = new Set<string>();
+    let encrypting: string | null = null;
+    keys.forEach((k, i) => {
+      const id = native.ringAddKey(this.#handle, k.bytes);
+      if (!id) return;
+      wanted.add(id);
+      if (!this.#meta.has(id)) this.#meta.set(id, { source: 'fleet', bits: 256, addedAt: k.createdAt, seq: this.#seq++ });
+      if (i === encryptingIndex) encrypting = id;
+    });
+    for (const [id, m] of [...this.#meta]) {
+      if (m.source === 'fleet' && !wanted.has(id)) {
+        native.ringRemoveKey(this.#handle, id);
+        this.#meta.delete(id);
+      }
+    }
+    if (encrypting !== this.#encrypting) {
+      native.ringSetEncrypting(this.#handle, encrypting ?? '');
+      this.#encrypting = encrypting;
+    }
+  }
+
   static #checkSecret(secret: unknown): Buffer {
     const copy = copyBytes('secret', secret, false);
     if (copy.length < SECRET_MIN || copy.length > SECRET_MAX) {
@@ -255,7 +355,7 @@ export class TicketKeyRing {
   }
 
   /** 'generated' (random keys) or 'secret' (derived from secrets). */
-  get mode(): 'generated' | 'secret' {
+  get mode(): 'generated' | 'secret' | 'redis' {
     return this.#mode;
   }
 
@@ -275,6 +375,10 @@ export class TicketKeyRing {
    * current epoch (a secret ring cannot rotate ahead of the clock: the fleet would disagree).
    */
   rotate(): void {
+    if (this.#redisSync) {
+      void this.#redisSync.rotateNow();
+      return;
+    }
     if (this.#mode === 'secret') {
       this.#sync();
       return;
@@ -465,6 +569,7 @@ export class TicketKeyRing {
   _use(user: object): void {
     this.#users.add(user);
     if (this.#users.size === 1) {
+      if (this.#redisSync) void this.ready();
       if (this.#mode === 'secret') this.#sync();
       this.#schedule();
     }
@@ -473,6 +578,7 @@ export class TicketKeyRing {
   /** @internal a context stopped using the ring. */
   _release(user: object): void {
     this.#users.delete(user);
+    if (this.#users.size === 0) this.#redisSync?.stop();
     if (this.#users.size === 0 && this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -541,7 +647,8 @@ export class TicketKeyRing {
   #schedule(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#users.size === 0) return;
+    // fromRedis rings rotate from their sync loop, under the fleet's lock.
+    if (this.#users.size === 0 || this.#redisSync) return;
     const periodMs = this.#options.rotateEverySeconds * 1000;
     const due = this.#mode === 'secret' ? (this.#epoch() + 1) * periodMs : this.#lastRotation + periodMs;
     const delay = Math.min(Math.max(due - this.#options.now(), 1), MAX_TIMER_MS);

@@ -1,57 +1,11 @@
-import { ChildProcess, fork } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import * as path from 'node:path';
 import * as tls from 'node:tls';
 import Redis from 'ioredis';
 
 import { attach } from '../src/attach';
+import { ask, population, startMember, stopMember } from './support/fleet';
 import { startRedis, RedisServer } from './support/redis';
 import { close, connect, listen, tlsServer } from './support/tls';
-
-interface Member {
-  child: ChildProcess;
-  port: number;
-}
-
-function startMember(env: Record<string, string>): Promise<Member> {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'support', 'fleet-server.js'), { env: { ...process.env, ...env }, stdio: 'inherit' });
-    child.once('error', reject);
-    child.once('message', (m: { port: number }) => resolve({ child, port: m.port }));
-  });
-}
-
-function ask<T>(m: Member): Promise<T> {
-  return new Promise((resolve) => {
-    m.child.once('message', (msg) => resolve(msg as T));
-    m.child.send('stats');
-  });
-}
-
-function stopMember(m: Member): Promise<void> {
-  return new Promise((resolve) => {
-    m.child.once('exit', () => resolve());
-    m.child.send('exit');
-    setTimeout(() => m.child.kill('SIGKILL'), 3000).unref();
-  });
-}
-
-/** Clients with their own sessions, each connection to a random member. Ratio after each client's first. */
-async function population(ports: number[], clients: number, rounds: number): Promise<number> {
-  const sessions: Array<Buffer | undefined> = Array.from({ length: clients }, () => undefined);
-  let resumed = 0;
-  for (let r = 0; r < rounds; r++) {
-    await Promise.all(
-      sessions.map(async (session, i) => {
-        const port = ports[crypto.randomInt(ports.length)]!;
-        const res = await connect(port, { version: 'TLSv1.2', session });
-        if (r > 0 && res.reused) resumed++;
-        sessions[i] = res.session ?? session;
-      }),
-    );
-  }
-  return resumed / (clients * (rounds - 1));
-}
 
 describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   let redis: RedisServer;
@@ -66,12 +20,12 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   test('two members with the same Redis resume >= 0.97 of returning clients; control ~0.5', async () => {
     const env = { REDIS_PORT: String(redis.port), FLEET_SECRET: secret };
     const fleet = [await startMember({ ...env, FLEET: '1' }), await startMember({ ...env, FLEET: '1' })];
-    const ratio = await population(fleet.map((m) => m.port), 30, 8);
+    const ratio = await population(fleet.map((m) => m.port), 30, 8, 'TLSv1.2');
     const stats = await Promise.all(fleet.map((m) => ask<{ stats: { fleet: { hits: number; errors: number } } }>(m)));
     await Promise.all(fleet.map(stopMember));
 
     const control = [await startMember({ ...env, FLEET: '0' }), await startMember({ ...env, FLEET: '0' })];
-    const controlRatio = await population(control.map((m) => m.port), 30, 8);
+    const controlRatio = await population(control.map((m) => m.port), 30, 8, 'TLSv1.2');
     await Promise.all(control.map(stopMember));
 
     expect(ratio).toBeGreaterThanOrEqual(0.97);
@@ -103,7 +57,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   });
 
   test('fail-open: Redis down at start, slow (paused past the deadline), or garbage: handshakes complete', async () => {
-    const down = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const down = new Redis({ port: 1, host: '127.0.0.1', enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     down.on('error', () => undefined);
     const server = tlsServer({ noTickets: true });
     const cache = attach(server, { fleet: { redis: down, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 30 } });
@@ -148,7 +102,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
       const r3 = await connect(port, { version: 'TLSv1.2', session: marked.session });
       expect(r3.reused).toBe(false);
       expect(r3.protocol).toBe('TLSv1.2');
-      expect(slow.stats().fleet!.errors).toBe(errorsBefore + 1);
+      expect(slow.stats().fleet!.errors).toBe(errorsBefore! + 1);
     }
     slow.detach();
     slowClient.disconnect();

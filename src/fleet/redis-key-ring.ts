@@ -227,7 +227,12 @@ export class RedisRingSync extends EventEmitter {
       this.#onRedisDown();
       return;
     }
-    if (locked !== 'OK') return; // someone else rotates; their publish (or our poll) brings the key
+    if (locked !== 'OK') {
+      // Someone else rotates; their publish (or our poll) brings the key. A member that has no
+      // key at all (starting beside the member creating the first one) waits for it instead.
+      if (this.#fleetKeys.length === 0) await this.#awaitFirstKey();
+      return;
+    }
     try {
       const current = await this.#read().catch(() => undefined);
       const now = this.#s.now();
@@ -272,6 +277,20 @@ export class RedisRingSync extends EventEmitter {
       this.#fail(err);
     } finally {
       await this.#s.redis.command('EVAL', "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lockKey, this.#member).catch(() => undefined);
+    }
+  }
+
+  async #awaitFirstKey(): Promise<void> {
+    for (let i = 0; i < LOCK_TTL_MS / 100 && !this.#stopped; i++) {
+      await new Promise((r) => setTimeout(r, 100).unref());
+      const loaded = await this.#read();
+      if (loaded) {
+        this.#replaceFleetKeys(loaded.keys);
+        this.#version = loaded.doc.v;
+        this.#lastSync = this.#s.now();
+        this.#apply();
+        return;
+      }
     }
   }
 

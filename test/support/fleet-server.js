@@ -1,28 +1,57 @@
-// A fleet member in a process of its own: tls server, tickets off, attached with or without
-// `fleet`. Forked by tests; reports its port over IPC; answers {stats} requests.
+// A fleet member in a process of its own, forked by the fleet tests. Environment:
+//   REDIS_PORT, FLEET=1 (Redis session store), FLEET_SECRET (hex, 32 bytes),
+//   TICKETS=1 (tickets on), RING=redis|generate (ticket key ring), ROTATE (s), POLL (s).
+// Reports its port over IPC, then answers 'stats', 'rotate' and 'exit'.
 const tls = require('node:tls');
 const path = require('node:path');
 const Redis = require('ioredis');
-const { attach, selfSignedCertificate } = require(path.join(__dirname, '..', '..', 'dist'));
+const { attach, selfSignedCertificate, TicketKeyRing } = require(path.join(__dirname, '..', '..', 'dist'));
 
-const redisPort = Number(process.env.REDIS_PORT);
-const fleet = process.env.FLEET === '1';
-const secret = Buffer.from(process.env.FLEET_SECRET || '', 'hex');
-
+const env = process.env;
+const redisPort = Number(env.REDIS_PORT);
+const secret = Buffer.from(env.FLEET_SECRET || '', 'hex');
+const tickets = env.TICKETS === '1';
 const cert = selfSignedCertificate();
-const server = tls.createServer({ ...cert, secureOptions: require('node:constants').SSL_OP_NO_TICKET }, (s) => s.resume().end('ok'));
-const redis = fleet ? new Redis({ port: redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 }) : undefined;
+const server = tls.createServer(
+  { ...cert, secureOptions: tickets ? 0 : require('node:constants').SSL_OP_NO_TICKET },
+  (s) => s.resume().end('ok'),
+);
+const needsRedis = env.FLEET === '1' || env.RING === 'redis';
+const redis = needsRedis ? new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1 }) : undefined;
 if (redis) redis.on('error', () => undefined);
-const cache = attach(server, fleet ? { fleet: { redis, secret, lookupTimeoutMs: Number(process.env.LOOKUP_MS || 20) } } : {});
-let errors = 0;
-cache.onFleetError(() => errors++);
 
-Promise.resolve(redis && redis.ping()).then(() => server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port })));
-process.on('message', (msg) => {
-  if (msg === 'stats') process.send({ stats: cache.stats(), errors });
-  if (msg === 'exit') {
-    server.close();
-    if (redis) redis.disconnect();
-    process.disconnect();
-  }
-});
+let ring;
+if (env.RING === 'redis') {
+  ring = TicketKeyRing.fromRedis(redis, {
+    wrappingSecret: secret,
+    rotateEverySeconds: Number(env.ROTATE || 3600),
+    keepKeys: 4,
+    pollIntervalSeconds: Number(env.POLL || 1),
+  });
+} else if (env.RING === 'generate') {
+  ring = TicketKeyRing.generate({ rotateEverySeconds: Number(env.ROTATE || 3600) });
+}
+
+const options = { tickets: { enabled: tickets } };
+if (ring) options.tickets.keyRing = ring;
+if (env.FLEET === '1') options.fleet = { redis, secret, lookupTimeoutMs: Number(env.LOOKUP_MS || 20) };
+let errors = 0;
+
+async function main() {
+  if (redis) await redis.ping();
+  const cache = attach(server, options);
+  if (cache.onFleetError) cache.onFleetError(() => errors++);
+  if (ring && ring.ready) await ring.ready();
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+  process.on('message', (msg) => {
+    if (msg === 'stats') process.send({ stats: cache.stats(), keys: ring ? ring.list() : [], errors });
+    if (msg === 'rotate') ring.rotate();
+    if (msg === 'exit') {
+      cache.detach();
+      server.close();
+      if (redis) redis.disconnect();
+      process.disconnect();
+    }
+  });
+}
+main();

@@ -1,0 +1,60 @@
+/**
+ * Fleet members as real processes (test/support/fleet-server.js) and a client population that
+ * lands on them at random.
+ */
+import { ChildProcess, fork } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+
+import { connect, Version } from './tls';
+
+export interface Member {
+  child: ChildProcess;
+  port: number;
+}
+
+export function startMember(env: Record<string, string>): Promise<Member> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'fleet-server.js'), { env: { ...process.env, ...env }, stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`fleet member exited with ${code}`)));
+    child.once('message', (m: { port: number }) => resolve({ child, port: m.port }));
+  });
+}
+
+export function ask<T>(m: Member, message = 'stats'): Promise<T> {
+  return new Promise((resolve) => {
+    m.child.once('message', (msg) => resolve(msg as T));
+    m.child.send(message);
+  });
+}
+
+export function stopMember(m: Member): Promise<void> {
+  return new Promise((resolve) => {
+    if (m.child.exitCode !== null) return resolve();
+    m.child.removeAllListeners('exit');
+    m.child.once('exit', () => resolve());
+    m.child.send('exit');
+    setTimeout(() => m.child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+/**
+ * `clients` clients, each keeping its newest session, connect `rounds` times to a random port.
+ * Returns the resumed share of every connection after each client's first.
+ */
+export async function population(ports: number[], clients: number, rounds: number, version: Version): Promise<number> {
+  const sessions: Array<Buffer | undefined> = Array.from({ length: clients }, () => undefined);
+  let resumed = 0;
+  for (let r = 0; r < rounds; r++) {
+    await Promise.all(
+      sessions.map(async (session, i) => {
+        const port = ports[crypto.randomInt(ports.length)]!;
+        const res = await connect(port, { version, session });
+        if (r > 0 && res.reused) resumed++;
+        sessions[i] = res.session ?? session;
+      }),
+    );
+  }
+  return resumed / (clients * (rounds - 1));
+}
