@@ -228,8 +228,10 @@ int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv
 
 namespace {
 
-// The callback finds the ring on the connection's current context: the default context, or
-// the one an SNICallback switched to (attach hangs the same ring there, see ringHang).
+// The callback finds the ring on the connection's current context. On Node that stays the
+// server's default context even after SNI (Node copies the SNI certificate onto the SSL rather
+// than calling SSL_set_SSL_CTX); attach also hangs the ring on SNI contexts in case a context
+// switch ever happens (see ringHang).
 int TicketKeyEvpCb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx, EVP_MAC_CTX* hctx,
                    int enc) noexcept {
   ContextState* state = ContextStateOf(SSL_get_SSL_CTX(ssl));
@@ -367,8 +369,6 @@ Napi::Value RingHang(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
-
-void InstallTicketCallback(SSL_CTX* ctx) { SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, TicketKeyEvpCb); }
 
 void InitTicketRing(Napi::Env env, Napi::Object exports) {
   exports.Set("ringNew", Napi::Function::New(env, RingNew, "ringNew"));

@@ -128,6 +128,7 @@ describe('TicketKeyRing on real TLS', () => {
     const ring = TicketKeyRing.generate({ rotateEverySeconds: 0.2, keepKeys: 4 });
     const s = ringed(ring);
     const port = await listen(s);
+    const firstTicket = await ticketFrom(port);
     const started = Date.now();
     let session: Buffer | undefined;
     let connections = 0;
@@ -144,6 +145,9 @@ describe('TicketKeyRing on real TLS', () => {
     expect(t.renewed).toBeGreaterThanOrEqual(3); // tickets crossed rotations and were renewed
     expect(ring.list().length).toBeLessThanOrEqual(4);
     expect(Object.values(t.keys).filter((k) => k.encrypted > 0).length).toBeGreaterThan(1);
+    // 1.5 s later the first key (kept for 4 x 200 ms) has aged out: its ticket is refused, counted.
+    expect((await connect(port, { ...V13, session: firstTicket })).reused).toBe(false);
+    expect(attach(s).stats().tickets!.unknownKey).toBe(1);
   });
 
   test('remove(keyId) revokes at once: its tickets get full handshakes and count as unknownKey', async () => {
@@ -328,6 +332,21 @@ describe('TicketKeyRing on real TLS', () => {
     expect(await resumeChain(port, 4, { ...V12, servername: 'sni.example' })).toBe(3);
     expect(attach(s).stats().tickets!.failed).toBe(0);
 
+    // Node copies the SNI context's certificate onto the SSL and keeps the default SSL_CTX, so the
+    // ring is found even on an SNI context that does not carry it.
+    const bare = tls.createSecureContext({ key: cert.key, cert: cert.cert });
+    let sniCalls = 0;
+    const ring3 = TicketKeyRing.generate();
+    const s3 = ringed(ring3, { SNICallback: (_n: string, cb: (e: Error | null, c?: tls.SecureContext) => void) => (sniCalls++, cb(null, bare)) });
+    const p3 = await listen(s3);
+    await connect(p3, { ...V13, servername: 'bare.example' }); // attach's SNI wrapper hangs the ring on `bare`...
+    const { native } = await import('../src/native');
+    native.ringHang((bare as unknown as { context: { _external: unknown } }).context._external, null, ring3._native()); // ...take it off
+    const issued = ring3.stats().issued;
+    expect(await onceChain(p3, 4, { ...V13, servername: 'bare.example' })).toBe(3);
+    expect(sniCalls).toBe(2); // only full handshakes select a certificate
+    expect(ring3.stats().issued - issued).toBeGreaterThanOrEqual(5);
+
     const ring2 = TicketKeyRing.generate();
     const s2 = ringed(ring2);
     s2.addContext('added.example', { key: cert.key, cert: cert.cert });
@@ -350,7 +369,9 @@ describe('TicketKeyRing on real TLS', () => {
     expect((await connect(port, { ...V13, session: ringTicket })).reused).toBe(false);
     expect(await onceChain(port, 4, V13)).toBe(2); // Node's own tickets again
     cache.configure({ tickets: { keyRing: ring } });
+    expect(ring.attachedContexts).toBe(1);
     cache.detach();
+    expect(ring.attachedContexts).toBe(0); // rotation timer cleared
     expect(await onceChain(port, 4, V13)).toBe(2);
     expect(ring.stats().resumed).toBe(2);
   });
