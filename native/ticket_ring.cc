@@ -190,7 +190,7 @@ int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv
       if (iv_len <= 0 || RAND_bytes(iv, iv_len) != 1 ||
           EVP_EncryptInit_ex(cctx, cipher, nullptr, key->aes.data(), iv) != 1 || !SetHmacKey(hctx, *key)) {
         counters_.failed.fetch_add(1, std::memory_order_relaxed);
-        return -1;  // OpenSSL then sends no ticket; the connection itself goes on
+        return 0;  // no ticket this time; -1 would make OpenSSL fail the handshake
       }
       std::memcpy(key_name, key->name.data(), kNameBytes);
       key->encrypted.fetch_add(1, std::memory_order_relaxed);

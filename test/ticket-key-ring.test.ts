@@ -128,6 +128,7 @@ describe('TicketKeyRing on real TLS', () => {
     const ring = TicketKeyRing.generate({ rotateEverySeconds: 0.2, keepKeys: 4 });
     const s = ringed(ring);
     const port = await listen(s);
+    const firstId = ring.list()[0]!.id;
     const firstTicket = await ticketFrom(port);
     const started = Date.now();
     let session: Buffer | undefined;
@@ -145,7 +146,8 @@ describe('TicketKeyRing on real TLS', () => {
     expect(t.renewed).toBeGreaterThanOrEqual(3); // tickets crossed rotations and were renewed
     expect(ring.list().length).toBeLessThanOrEqual(4);
     expect(Object.values(t.keys).filter((k) => k.encrypted > 0).length).toBeGreaterThan(1);
-    // 1.5 s later the first key (kept for 4 x 200 ms) has aged out: its ticket is refused, counted.
+    // Once the first key (kept for 4 rotations) has aged out, its ticket is refused and counted.
+    while (ring.list().some((k) => k.id === firstId)) await new Promise((resolve) => setTimeout(resolve, 50));
     expect((await connect(port, { ...V13, session: firstTicket })).reused).toBe(false);
     expect(attach(s).stats().tickets!.unknownKey).toBe(1);
   });
@@ -164,6 +166,25 @@ describe('TicketKeyRing on real TLS', () => {
     expect((await connect(port, { ...V13, session: ticket })).reused).toBe(false);
     expect(attach(s).stats().tickets!.unknownKey).toBe(1);
     expect(attach(s).stats().tickets!.keys[victim]).toBeUndefined();
+  });
+
+  test('a secret ring whose current key was revoked issues no tickets until the next epoch; connections still succeed', async () => {
+    const ring = TicketKeyRing.fromSecret(crypto.randomBytes(32), { keepKeys: 2 });
+    const s = ringed(ring);
+    const port = await listen(s);
+    const current = ring.list()[0]!;
+    expect(current.role).toBe('encrypt');
+    expect(ring.remove(current.id)).toBe(true);
+    expect(ring.list().some((k) => k.role === 'encrypt')).toBe(false);
+    ring.rotate(); // same epoch: the revoked key is not derived again
+    expect(ring.list().map((k) => k.id)).not.toContain(current.id);
+    for (const o of [V13, V12]) {
+      const r = await connect(port, o);
+      expect(r.protocol).toBe(o.version);
+      if (o.version === 'TLSv1.3') expect((await connect(port, { ...o, session: r.session })).reused).toBe(false);
+    }
+    expect(ring.stats().issued).toBe(0);
+    expect(ring.stats().failed).toBe(0);
   });
 
   test("a stock server's getTicketKeys() loads: tickets issued by stock Node before attach still resume", async () => {
