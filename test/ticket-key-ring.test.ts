@@ -6,7 +6,7 @@ import { ChildProcess, fork } from 'node:child_process';
 
 import { attach } from '../src/attach';
 import { TicketKeyRing } from '../src/ticket-key-ring';
-import { cert, close, connect, ConnectOptions, listen, resumeChain, tlsServer } from './support/tls';
+import { cert, close, connect, ConnectOptions, http2Request, http2Server, httpsServer, listen, resumeChain, tlsServer } from './support/tls';
 import { onceChain } from './support/once';
 
 const V13: ConnectOptions = { version: 'TLSv1.3' };
@@ -79,6 +79,39 @@ describe('TicketKeyRing on real TLS', () => {
     expect(t.issued).toBeGreaterThanOrEqual(11);
     const [only] = ring.list();
     expect(t.keys[only!.id]).toEqual({ encrypted: t.issued, decrypted: 10 });
+  });
+
+  test('https and http2 servers: single-use TLS 1.3 clients resume every time with the ring', async () => {
+    const h = httpsServer();
+    servers.push(h);
+    attach(h, { tickets: { enabled: true, keyRing: TicketKeyRing.generate() } });
+    expect(await onceChain(await listen(h), 5, V13)).toBe(4);
+
+    const h2 = http2Server();
+    servers.push(h2 as unknown as tls.Server);
+    const ring = TicketKeyRing.generate();
+    attach(h2, { tickets: { enabled: true, keyRing: ring } });
+    const p2 = await listen(h2);
+    let session: Buffer | undefined;
+    let resumed = 0;
+    for (let i = 0; i < 4; i++) {
+      const r = await http2Request(p2, { ...V13, session });
+      if (r.reused) resumed++;
+      session = r.session;
+    }
+    expect(resumed).toBe(3);
+    expect(ring.stats().resumed).toBe(3);
+  });
+
+  test('setSecureContext: the ring follows the server to its new context; earlier tickets keep resuming', async () => {
+    const ring = TicketKeyRing.generate();
+    const s = ringed(ring);
+    const port = await listen(s);
+    const before = await ticketFrom(port);
+    s.setSecureContext({ key: cert.key, cert: cert.cert });
+    expect((await connect(port, { ...V13, session: before })).reused).toBe(true);
+    expect(ring.attachedContexts).toBe(1);
+    expect(ring.stats().resumed).toBe(1);
   });
 
   test('TLS 1.2 tickets resume through the ring', async () => {
