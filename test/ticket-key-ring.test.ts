@@ -293,32 +293,57 @@ describe('TicketKeyRing on real TLS', () => {
     expect(attach(a).options.tickets.keyRing!.list().map((k) => k.id)).toEqual(attach(b).options.tickets.keyRing!.list().map((k) => k.id));
   });
 
+  /** Starts a support script, resolves with the port it prints; stopped (SIGTERM) by the caller. */
+  function startProcess(script: string, env: Record<string, string>, children: ChildProcess[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const child = fork(path.join(__dirname, 'support', script), [], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      });
+      children.push(child);
+      child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+    });
+  }
+
+  function stopAll(children: ChildProcess[]): Promise<unknown> {
+    return Promise.all(
+      children.map((c) => new Promise((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
+        c.once('exit', resolve);
+        c.kill('SIGTERM');
+      })),
+    );
+  }
+
   test('fromSecret across two processes: each resumes the other one\'s tickets', async () => {
     const secret = crypto.randomBytes(32).toString('hex');
     const children: ChildProcess[] = [];
-    const start = (): Promise<number> =>
-      new Promise((resolve, reject) => {
-        const child = fork(path.join(__dirname, 'support/ticket-ring-child.js'), [], {
-          env: { ...process.env, TSC_SECRET: secret },
-          stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-        });
-        children.push(child);
-        child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-        child.once('error', reject);
-      });
     try {
-      const [pa, pb] = await Promise.all([start(), start()]);
+      const [pa, pb] = await Promise.all([
+        startProcess('ticket-ring-child.js', { TSC_SECRET: secret }, children),
+        startProcess('ticket-ring-child.js', { TSC_SECRET: secret }, children),
+      ]);
       for (const o of [V13, V12]) {
         expect((await connect(pb, { ...o, session: await ticketFrom(pa, o) })).reused).toBe(true);
         expect((await connect(pa, { ...o, session: await ticketFrom(pb, o) })).reused).toBe(true);
       }
     } finally {
-      await Promise.all(
-        children.map((c) => new Promise((resolve) => {
-          c.once('exit', resolve);
-          c.kill('SIGTERM');
-        })),
-      );
+      await stopAll(children);
+    }
+  }, 60000);
+
+  test('cluster workers: fromSecret rings resume across workers; per-worker generate() rings do not', async () => {
+    const children: ChildProcess[] = [];
+    try {
+      const shared = await startProcess('ticket-ring-cluster.js', { TSC_SECRET: crypto.randomBytes(32).toString('hex') }, children);
+      const separate = await startProcess('ticket-ring-cluster.js', { TSC_RING: 'generate' }, children);
+      // Round-robin: consecutive connections land on alternating workers.
+      expect(await onceChain(shared, 8, V13)).toBe(7);
+      expect(await onceChain(separate, 8, V13)).toBeLessThanOrEqual(1);
+    } finally {
+      await stopAll(children);
     }
   }, 60000);
 
