@@ -190,7 +190,7 @@ int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv
       if (iv_len <= 0 || RAND_bytes(iv, iv_len) != 1 ||
           EVP_EncryptInit_ex(cctx, cipher, nullptr, key->aes.data(), iv) != 1 || !SetHmacKey(hctx, *key)) {
         counters_.failed.fetch_add(1, std::memory_order_relaxed);
-        return -1;  // OpenSSL then sends no ticket; the connection itself goes on
+        return 0;  // no ticket this time; -1 would make OpenSSL fail the handshake
       }
       std::memcpy(key_name, key->name.data(), kNameBytes);
       key->encrypted.fetch_add(1, std::memory_order_relaxed);
@@ -228,8 +228,10 @@ int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv
 
 namespace {
 
-// The callback finds the ring on the connection's current context: the default context, or
-// the one an SNICallback switched to (attach hangs the same ring there, see ringHang).
+// The callback finds the ring on the connection's current context. On Node that stays the
+// server's default context even after SNI (Node copies the SNI certificate onto the SSL rather
+// than calling SSL_set_SSL_CTX); attach also hangs the ring on SNI contexts in case a context
+// switch ever happens (see ringHang).
 int TicketKeyEvpCb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx, EVP_MAC_CTX* hctx,
                    int enc) noexcept {
   ContextState* state = ContextStateOf(SSL_get_SSL_CTX(ssl));
@@ -367,8 +369,6 @@ Napi::Value RingHang(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
-
-void InstallTicketCallback(SSL_CTX* ctx) { SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, TicketKeyEvpCb); }
 
 void InitTicketRing(Napi::Env env, Napi::Object exports) {
   exports.Set("ringNew", Napi::Function::New(env, RingNew, "ringNew"));

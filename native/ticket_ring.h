@@ -84,9 +84,6 @@ class TicketRing {
   Counters counters_;
 };
 
-// Installs the evp ticket callback on `ctx` (whose ContextState must hold a ring).
-void InstallTicketCallback(SSL_CTX* ctx);
-
 void InitTicketRing(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsc

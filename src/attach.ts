@@ -248,7 +248,8 @@ export class SessionCache {
   // The ring's evp callback on this context; SNI contexts carry the same ring (ticket-ring-sni);
   // the ring's rotation timer runs while some attached context uses it.
   #applyRing(handle: NativeAttachment, ring: TicketKeyRing | null): void {
-    native.ringAttach(handle, ring ? ring._native() : null);
+    // Only touch the evp callback when a ring is or was involved: without one it is Node's.
+    if (ring || this.#ring) native.ringAttach(handle, ring ? ring._native() : null);
     if (ring === this.#ring) return;
     const old = this.#ring;
     this.#unhangRing?.();

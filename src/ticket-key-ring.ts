@@ -560,6 +560,11 @@ export class TicketKeyRing {
     return `TicketKeyRing ${inspect(summary, { ...options, depth: options.depth == null ? null : options.depth + 1 })}`;
   }
 
+  /** How many attached contexts use the ring; automatic rotation runs only while this is above 0. */
+  get attachedContexts(): number {
+    return this.#users.size;
+  }
+
   /** @internal the native ring, for attach(). */
   _native(): NativeRing {
     return this.#handle;

@@ -6,7 +6,7 @@ import { ChildProcess, fork } from 'node:child_process';
 
 import { attach } from '../src/attach';
 import { TicketKeyRing } from '../src/ticket-key-ring';
-import { cert, close, connect, ConnectOptions, listen, resumeChain, tlsServer } from './support/tls';
+import { cert, close, connect, ConnectOptions, http2Request, http2Server, httpsServer, listen, resumeChain, tlsServer } from './support/tls';
 import { onceChain } from './support/once';
 
 const V13: ConnectOptions = { version: 'TLSv1.3' };
@@ -81,6 +81,39 @@ describe('TicketKeyRing on real TLS', () => {
     expect(t.keys[only!.id]).toEqual({ encrypted: t.issued, decrypted: 10 });
   });
 
+  test('https and http2 servers: single-use TLS 1.3 clients resume every time with the ring', async () => {
+    const h = httpsServer();
+    servers.push(h);
+    attach(h, { tickets: { enabled: true, keyRing: TicketKeyRing.generate() } });
+    expect(await onceChain(await listen(h), 5, V13)).toBe(4);
+
+    const h2 = http2Server();
+    servers.push(h2 as unknown as tls.Server);
+    const ring = TicketKeyRing.generate();
+    attach(h2, { tickets: { enabled: true, keyRing: ring } });
+    const p2 = await listen(h2);
+    let session: Buffer | undefined;
+    let resumed = 0;
+    for (let i = 0; i < 4; i++) {
+      const r = await http2Request(p2, { ...V13, session });
+      if (r.reused) resumed++;
+      session = r.session;
+    }
+    expect(resumed).toBe(3);
+    expect(ring.stats().resumed).toBe(3);
+  });
+
+  test('setSecureContext: the ring follows the server to its new context; earlier tickets keep resuming', async () => {
+    const ring = TicketKeyRing.generate();
+    const s = ringed(ring);
+    const port = await listen(s);
+    const before = await ticketFrom(port);
+    s.setSecureContext({ key: cert.key, cert: cert.cert });
+    expect((await connect(port, { ...V13, session: before })).reused).toBe(true);
+    expect(ring.attachedContexts).toBe(1);
+    expect(ring.stats().resumed).toBe(1);
+  });
+
   test('TLS 1.2 tickets resume through the ring', async () => {
     const ring = TicketKeyRing.generate();
     const s = ringed(ring);
@@ -128,6 +161,8 @@ describe('TicketKeyRing on real TLS', () => {
     const ring = TicketKeyRing.generate({ rotateEverySeconds: 0.2, keepKeys: 4 });
     const s = ringed(ring);
     const port = await listen(s);
+    const firstId = ring.list()[0]!.id;
+    const firstTicket = await ticketFrom(port);
     const started = Date.now();
     let session: Buffer | undefined;
     let connections = 0;
@@ -144,6 +179,10 @@ describe('TicketKeyRing on real TLS', () => {
     expect(t.renewed).toBeGreaterThanOrEqual(3); // tickets crossed rotations and were renewed
     expect(ring.list().length).toBeLessThanOrEqual(4);
     expect(Object.values(t.keys).filter((k) => k.encrypted > 0).length).toBeGreaterThan(1);
+    // Once the first key (kept for 4 rotations) has aged out, its ticket is refused and counted.
+    while (ring.list().some((k) => k.id === firstId)) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await connect(port, { ...V13, session: firstTicket })).reused).toBe(false);
+    expect(attach(s).stats().tickets!.unknownKey).toBe(1);
   });
 
   test('remove(keyId) revokes at once: its tickets get full handshakes and count as unknownKey', async () => {
@@ -160,6 +199,25 @@ describe('TicketKeyRing on real TLS', () => {
     expect((await connect(port, { ...V13, session: ticket })).reused).toBe(false);
     expect(attach(s).stats().tickets!.unknownKey).toBe(1);
     expect(attach(s).stats().tickets!.keys[victim]).toBeUndefined();
+  });
+
+  test('a secret ring whose current key was revoked issues no tickets until the next epoch; connections still succeed', async () => {
+    const ring = TicketKeyRing.fromSecret(crypto.randomBytes(32), { keepKeys: 2 });
+    const s = ringed(ring);
+    const port = await listen(s);
+    const current = ring.list()[0]!;
+    expect(current.role).toBe('encrypt');
+    expect(ring.remove(current.id)).toBe(true);
+    expect(ring.list().some((k) => k.role === 'encrypt')).toBe(false);
+    ring.rotate(); // same epoch: the revoked key is not derived again
+    expect(ring.list().map((k) => k.id)).not.toContain(current.id);
+    for (const o of [V13, V12]) {
+      const r = await connect(port, o);
+      expect(r.protocol).toBe(o.version);
+      if (o.version === 'TLSv1.3') expect((await connect(port, { ...o, session: r.session })).reused).toBe(false);
+    }
+    expect(ring.stats().issued).toBe(0);
+    expect(ring.stats().failed).toBe(0);
   });
 
   test("a stock server's getTicketKeys() loads: tickets issued by stock Node before attach still resume", async () => {
@@ -235,32 +293,57 @@ describe('TicketKeyRing on real TLS', () => {
     expect(attach(a).options.tickets.keyRing!.list().map((k) => k.id)).toEqual(attach(b).options.tickets.keyRing!.list().map((k) => k.id));
   });
 
+  /** Starts a support script, resolves with the port it prints; stopped (SIGTERM) by the caller. */
+  function startProcess(script: string, env: Record<string, string>, children: ChildProcess[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const child = fork(path.join(__dirname, 'support', script), [], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      });
+      children.push(child);
+      child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+    });
+  }
+
+  function stopAll(children: ChildProcess[]): Promise<unknown> {
+    return Promise.all(
+      children.map((c) => new Promise((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
+        c.once('exit', resolve);
+        c.kill('SIGTERM');
+      })),
+    );
+  }
+
   test('fromSecret across two processes: each resumes the other one\'s tickets', async () => {
     const secret = crypto.randomBytes(32).toString('hex');
     const children: ChildProcess[] = [];
-    const start = (): Promise<number> =>
-      new Promise((resolve, reject) => {
-        const child = fork(path.join(__dirname, 'support/ticket-ring-child.js'), [], {
-          env: { ...process.env, TSC_SECRET: secret },
-          stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-        });
-        children.push(child);
-        child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-        child.once('error', reject);
-      });
     try {
-      const [pa, pb] = await Promise.all([start(), start()]);
+      const [pa, pb] = await Promise.all([
+        startProcess('ticket-ring-child.js', { TSC_SECRET: secret }, children),
+        startProcess('ticket-ring-child.js', { TSC_SECRET: secret }, children),
+      ]);
       for (const o of [V13, V12]) {
         expect((await connect(pb, { ...o, session: await ticketFrom(pa, o) })).reused).toBe(true);
         expect((await connect(pa, { ...o, session: await ticketFrom(pb, o) })).reused).toBe(true);
       }
     } finally {
-      await Promise.all(
-        children.map((c) => new Promise((resolve) => {
-          c.once('exit', resolve);
-          c.kill('SIGTERM');
-        })),
-      );
+      await stopAll(children);
+    }
+  }, 60000);
+
+  test('cluster workers: fromSecret rings resume across workers; per-worker generate() rings do not', async () => {
+    const children: ChildProcess[] = [];
+    try {
+      const shared = await startProcess('ticket-ring-cluster.js', { TSC_SECRET: crypto.randomBytes(32).toString('hex') }, children);
+      const separate = await startProcess('ticket-ring-cluster.js', { TSC_RING: 'generate' }, children);
+      // Round-robin: consecutive connections land on alternating workers.
+      expect(await onceChain(shared, 8, V13)).toBe(7);
+      expect(await onceChain(separate, 8, V13)).toBeLessThanOrEqual(1);
+    } finally {
+      await stopAll(children);
     }
   }, 60000);
 
@@ -328,6 +411,21 @@ describe('TicketKeyRing on real TLS', () => {
     expect(await resumeChain(port, 4, { ...V12, servername: 'sni.example' })).toBe(3);
     expect(attach(s).stats().tickets!.failed).toBe(0);
 
+    // Node copies the SNI context's certificate onto the SSL and keeps the default SSL_CTX, so the
+    // ring is found even on an SNI context that does not carry it.
+    const bare = tls.createSecureContext({ key: cert.key, cert: cert.cert });
+    let sniCalls = 0;
+    const ring3 = TicketKeyRing.generate();
+    const s3 = ringed(ring3, { SNICallback: (_n: string, cb: (e: Error | null, c?: tls.SecureContext) => void) => (sniCalls++, cb(null, bare)) });
+    const p3 = await listen(s3);
+    await connect(p3, { ...V13, servername: 'bare.example' }); // attach's SNI wrapper hangs the ring on `bare`...
+    const { native } = await import('../src/native');
+    native.ringHang((bare as unknown as { context: { _external: unknown } }).context._external, null, ring3._native()); // ...take it off
+    const issued = ring3.stats().issued;
+    expect(await onceChain(p3, 4, { ...V13, servername: 'bare.example' })).toBe(3);
+    expect(sniCalls).toBe(2); // only full handshakes select a certificate
+    expect(ring3.stats().issued - issued).toBeGreaterThanOrEqual(5);
+
     const ring2 = TicketKeyRing.generate();
     const s2 = ringed(ring2);
     s2.addContext('added.example', { key: cert.key, cert: cert.cert });
@@ -350,7 +448,9 @@ describe('TicketKeyRing on real TLS', () => {
     expect((await connect(port, { ...V13, session: ringTicket })).reused).toBe(false);
     expect(await onceChain(port, 4, V13)).toBe(2); // Node's own tickets again
     cache.configure({ tickets: { keyRing: ring } });
+    expect(ring.attachedContexts).toBe(1);
     cache.detach();
+    expect(ring.attachedContexts).toBe(0); // rotation timer cleared
     expect(await onceChain(port, 4, V13)).toBe(2);
     expect(ring.stats().resumed).toBe(2);
   });

@@ -1,5 +1,5 @@
-// Child process for the fromSecret test: a tls.Server whose ticket ring is derived from the
-// secret in TSC_SECRET (hex). Loads the TypeScript sources through typescript's transpiler, so
+// Child process (or cluster worker) for the fromSecret tests: a tls.Server whose ticket ring is
+// derived from the secret in TSC_SECRET (hex), or random per process with TSC_RING=generate. Loads the TypeScript sources through typescript's transpiler, so
 // the test needs no build step. Prints the port, then serves until killed.
 'use strict';
 const fs = require('node:fs');
@@ -15,12 +15,19 @@ const path = require('node:path');
 const { attach, TicketKeyRing } = require(path.join(__dirname, '../../src/index.ts'));
 const { tlsServer, listen } = require(path.join(__dirname, 'tls.ts'));
 
-const secret = Buffer.from(process.env.TSC_SECRET, 'hex');
-const ring = TicketKeyRing.fromSecret(secret, { rotateEverySeconds: 3600, keepKeys: 2 });
-secret.fill(0);
+let ring;
+if (process.env.TSC_RING === 'generate') {
+  ring = TicketKeyRing.generate();
+} else {
+  const secret = Buffer.from(process.env.TSC_SECRET, 'hex');
+  ring = TicketKeyRing.fromSecret(secret, { rotateEverySeconds: 3600, keepKeys: 2 });
+  secret.fill(0);
+}
 const server = tlsServer();
 const cache = attach(server, { tickets: { enabled: true, keyRing: ring } });
-listen(server).then((port) => process.stdout.write(`${port}\n`));
+listen(server).then((port) => {
+  if (!require('node:cluster').isWorker) process.stdout.write(`${port}\n`);
+});
 process.on('message', (m) => {
   if (m === 'stats') process.send(cache.stats().tickets);
 });
