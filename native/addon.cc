@@ -4,7 +4,9 @@
 
 #include "cache_controls.h"
 #include "context_access.h"
+#include "crypto_providers.h"
 #include "self_signed.h"
+#include "session_inspect.h"
 
 namespace tsc {
 
@@ -12,6 +14,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitContextAccess(env, exports);
   InitCacheControls(env, exports);
   InitSelfSigned(env, exports);
+  InitSessionInspect(env, exports);
+  InitCryptoProviders(env, exports);
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return exports;
 }
