@@ -11,7 +11,7 @@ namespace tsc {
 namespace {
 
 // inspectSession(der: Buffer) -> { protocol, lifetimeHintSeconds, hasTicket, sessionIdLength,
-// timeoutSeconds, maxEarlyData }, or null when the bytes are not an SSL_SESSION.
+// timeoutSeconds, maxEarlyData, ticket }, or null when the bytes are not an SSL_SESSION.
 Napi::Value InspectSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "inspectSession: expected a Buffer");
@@ -35,6 +35,12 @@ Napi::Value InspectSession(const Napi::CallbackInfo& info) {
   out.Set("sessionIdLength", Napi::Number::New(env, id_len));
   out.Set("timeoutSeconds", Napi::Number::New(env, static_cast<double>(SSL_SESSION_get_timeout(session.get()))));
   out.Set("maxEarlyData", Napi::Number::New(env, SSL_SESSION_get_max_early_data(session.get())));
+  // The ticket is what the server sent in clear on the wire (encrypted under its key, or a
+  // stateful session ID in TLS 1.3): the probe compares tickets to see whether one was renewed.
+  const unsigned char* tick = nullptr;
+  size_t tick_len = 0;
+  SSL_SESSION_get0_ticket(session.get(), &tick, &tick_len);
+  out.Set("ticket", Napi::Buffer<unsigned char>::Copy(env, tick_len > 0 ? tick : reinterpret_cast<const unsigned char*>(""), tick_len));
   return out;
 }
 

@@ -2,7 +2,10 @@
  * `attach()` and the handle it returns. One handle per target: attaching twice reconfigures
  * the same handle, so a context never carries two sets of native state.
  */
+import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
+
+import { publish } from './events';
 
 import { native, NativeAttachment, NativeStats } from './native';
 import { AttachOptions, ResolvedOptions, defaultOptions, resolveOptions } from './options';
@@ -83,8 +86,11 @@ function toStats(raw: NativeStats): SessionCacheStats {
 
 const handles = new WeakMap<object, SessionCache>();
 
-/** A live attachment to one server or secure context. */
-export class SessionCache {
+/**
+ * A live attachment to one server or secure context. An EventEmitter: emits the events listed
+ * in `Channels` (events.ts) under the same keys ('attach', 'detach', 'configure', 'flush', ...).
+ */
+export class SessionCache extends EventEmitter {
   #server: tls.Server | undefined;
   #context: NodeSecureContext;
   #native: NativeAttachment | undefined;
@@ -93,6 +99,7 @@ export class SessionCache {
 
   /** @internal use `attach()` */
   constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
+    super();
     this.#server = server;
     this.#context = context;
     const handle = native.attach(context.context._external);
@@ -132,6 +139,7 @@ export class SessionCache {
     const next = resolveOptions(options, this.#options);
     this.#apply(this.#live(), next);
     this.#options = next;
+    publish(this, 'configure', { options: this.options });
     return this;
   }
 
@@ -139,7 +147,9 @@ export class SessionCache {
   flush(options: FlushOptions = {}): number {
     const all = options.all ?? false;
     if (typeof all !== 'boolean') throw new TypeError(`Option "all" must be a boolean, got ${typeof all}.`);
-    return native.flush(this.#live(), all);
+    const removed = native.flush(this.#live(), all);
+    publish(this, 'flush', { all, removed });
+    return removed;
   }
 
   /** Restores exactly what Node had set (mode, size, timeout, ticket options, callbacks). Idempotent. */
@@ -151,6 +161,7 @@ export class SessionCache {
     native.detach(handle);
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);
+    publish(this, 'detach');
   }
 
   /** @internal */
@@ -210,5 +221,6 @@ export function attach(target: AttachTarget, options?: AttachOptions): SessionCa
   const handle = new SessionCache(server, context, options);
   if (server) handles.set(server, handle);
   handles.set(context.context, handle);
+  publish(handle, 'attach', { options: handle.options });
   return handle;
 }

@@ -8,3 +8,9 @@ export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from
 export type { AttachTarget } from './target';
 export { selfSignedCertificate } from './certificate';
 export type { SelfSignedCertificate } from './certificate';
+export { Channels, publish } from './events';
+export type { EventMessage, EventName } from './events';
+export { engines, loadProvider, opensslInfo, providers } from './providers';
+export type { CpuFeatures, EngineInfo, LoadProviderOptions, OpenSslInfo, ProviderInfo } from './providers';
+export { probe } from './probe';
+export type { ProbeOptions, ProbeReport, ProtocolProbe } from './probe';
