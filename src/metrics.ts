@@ -12,8 +12,6 @@
  */
 import type { Counter, Gauge, Registry } from 'prom-client';
 
-import type { SessionCache } from './attach';
-
 /** How one stats field is exported. */
 export interface MetricSpec {
   /** Metric name without the prefix, e.g. "hits_total", "timeout_seconds". */
@@ -76,13 +74,15 @@ function snake(key: string): string {
 }
 
 // Field names that read as event counts; everything else is taken as a level.
-const COUNTER_WORD = /(ed|Hits|hits|Misses|misses|Errors|errors|Failures|failures|Total|total)$/;
+// A single past-tense word ("issued", "evicted") or a key ending in Hits/Misses/Errors/Failures/Total.
+// "bytesUsed" is a level, so a trailing participle after a noun does not count.
+const COUNTER_WORD = /^[a-z]+ed$|^(hits|misses|errors|failures|total)$|(Hits|Misses|Errors|Failures|Total)$/;
 
 /**
  * Spec for a field not in KNOWN_METRICS: the path in snake_case (the `settings.` group keeps
  * only what follows it, as settings are gauges), a counter with `_total` when the last key reads
- * as an event count (ends in "ed", "Hits", "Misses", "Errors", "Failures" or "Total"), else a
- * gauge. Units come from the key (`timeoutSeconds` -> `_seconds`).
+ * as an event count (one past-tense word such as "issued", or ending in Hits, Misses, Errors,
+ * Failures or Total), else a gauge. Units come from the key (`timeoutSeconds` -> `_seconds`).
  */
 export function fallbackSpec(path: string): MetricSpec {
   const parts = path.split('.');
@@ -94,8 +94,16 @@ export function fallbackSpec(path: string): MetricSpec {
   return { name, type: counter ? 'counter' : 'gauge', help: `stats().${path} of the attached server (no description known; exported by name).` };
 }
 
-/** Anything with the `stats()` shape: a SessionCache, or a test double of one. */
-export type StatsSource = Pick<SessionCache, 'stats'> & Partial<Pick<SessionCache, 'attached' | 'once' | 'off'>>;
+/**
+ * What the collector reads: a SessionCache, or any object whose `stats()` returns nested
+ * numbers (e.g. a wrapper that adds a group). `once`/`off` let it leave on 'detach'.
+ */
+export interface StatsSource {
+  stats(): object;
+  readonly attached?: boolean;
+  once?(event: 'detach', listener: () => void): unknown;
+  off?(event: 'detach', listener: () => void): unknown;
+}
 
 /** Options for `SessionCacheMetrics`. */
 export interface SessionCacheMetricsOptions {
