@@ -1,7 +1,7 @@
 /**
  * Events: the library publishes what happens to an attached server on `node:diagnostics_channel`
  * channels with fixed names, and emits the same events on the handle (a SessionCache is an
- * EventEmitter). It never writes to the console. Publishing costs nothing when nobody listens:
+ * EventEmitter). It never prints anything itself. Publishing costs nothing when nobody listens:
  * the message object is only built when a channel has subscribers or the handle has listeners.
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
