@@ -6,7 +6,6 @@ import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
 
 import { publish } from './events';
-
 import { native, NativeAttachment, NativeStats } from './native';
 import { AttachOptions, ResolvedOptions, defaultOptions, resolveOptions } from './options';
 import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';

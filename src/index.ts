@@ -14,3 +14,9 @@ export { engines, loadProvider, opensslInfo, providers } from './providers';
 export type { CpuFeatures, EngineInfo, LoadProviderOptions, OpenSslInfo, ProviderInfo } from './providers';
 export { probe } from './probe';
 export type { ProbeOptions, ProbeReport, ProtocolProbe } from './probe';
+export { formatProbeReport } from './probe';
+export { inspectReport, nodeSessionDefaults } from './inspect';
+export type { InspectReport, NodeSessionDefaults } from './inspect';
+export { KeyFormats, generateKeyMaterial, writeKeyFile } from './keygen';
+export type { KeyFormat } from './keygen';
+// Prometheus metrics live at 'tls-session-cache/metrics' so that prom-client stays optional.
