@@ -317,7 +317,7 @@ export function formatProbeReport(r: ProbeReport): string {
   const t2 = r.tls12;
   lines.push('TLS 1.2');
   if (!t2.supported) {
-    lines.push(`  not supported: ${t2.error ?? ''}`);
+    lines.push(`  no TLS 1.2 handshake: ${t2.error ?? ''}`);
   } else {
     lines.push(`  session ID issued            ${t2.sessionId.issued ? 'yes' : 'no'}`);
     lines.push(`  resumes by session ID        ${ratio(t2.sessionId)}`);
@@ -329,7 +329,7 @@ export function formatProbeReport(r: ProbeReport): string {
   const t3 = r.tls13;
   lines.push('TLS 1.3');
   if (!t3.supported) {
-    lines.push(`  not supported: ${t3.error ?? ''}`);
+    lines.push(`  no TLS 1.3 handshake: ${t3.error ?? ''}`);
   } else {
     lines.push(`  tickets per full handshake   ${t3.ticketsPerHandshake}`);
     lines.push(`  ticket lifetime hint         ${t3.ticketsPerHandshake ? `${t3.lifetimeHintSeconds} s` : '-'}`);
