@@ -4,7 +4,8 @@ import * as tls from 'node:tls';
 
 import { attach } from '../src/attach';
 import { probe, formatProbeReport, ProbeReport } from '../src/probe';
-import { close, listen, tlsServer } from './support/tls';
+import { native } from '../src/native';
+import { close, connect, listen, tlsServer } from './support/tls';
 import { startSServer, SServer } from './support/s_server';
 
 const log = (name: string, r: ProbeReport) => process.env.PROBE_LOG && process.stderr.write(`--- ${name}\n${formatProbeReport(r)}`);
@@ -91,6 +92,18 @@ describe('probe: what a server does about resumption', () => {
     expect(r.tls12.supported).toBe(false);
     expect(r.tls12.error).toMatch(/version|alert|protocol/i);
     expect(r.tls13.supported).toBe(true);
+  });
+
+  test('inspectSession: reads a real client session, null for bytes that are not one', async () => {
+    server = tlsServer();
+    const port = await listen(server);
+    const { session } = await connect(port, { version: 'TLSv1.2' });
+    const info = native.inspectSession(session!);
+    expect(info).toMatchObject({ protocol: 'TLSv1.2', hasTicket: true, lifetimeHintSeconds: 7200 });
+    expect(info!.ticket.length).toBeGreaterThan(100);
+    expect(native.inspectSession(Buffer.from('not a session'))).toBeNull();
+    // A TypeError from the addon (its realm differs from jest's sandbox, so match the message).
+    expect(() => native.inspectSession('x' as unknown as Buffer)).toThrow(/inspectSession: expected a Buffer/);
   });
 
   test('bad arguments: RangeError / TypeError naming the field', async () => {
