@@ -161,6 +161,8 @@ export class SessionCacheMetrics {
   #sources = new Map<string, StatsSource>();
   #metrics = new Map<string, Counter | Gauge>();
   #specs = new Map<string, MetricSpec>();
+  /** Metric name -> the stats path it exports. */
+  #owners = new Map<string, string>();
   #snapshot: Map<string, Map<string, number>> | undefined;
   #onDetach = new Map<StatsSource, () => void>();
 
@@ -256,9 +258,18 @@ export class SessionCacheMetrics {
   }
 
   #ensure(path: string, spec: MetricSpec): void {
+    let name = this.prefix + spec.name;
+    const owner = this.#owners.get(name);
+    if (owner !== undefined && owner !== path) {
+      // Two paths map to one name (a setting and a stat of the same key): the later one gets
+      // its full dotted path as the name, so neither is lost.
+      const full = path.split('.').map(snake).join('_');
+      spec = { ...spec, name: spec.type === 'counter' ? `${full.replace(/_total$/, '')}_total` : full };
+      name = this.prefix + spec.name;
+    }
     this.#specs.set(path, spec);
-    const name = this.prefix + spec.name;
     if (this.#metrics.has(name)) return;
+    this.#owners.set(name, path);
     const self = this;
     const labelNames = [this.labelName];
     const existing = this.registry.getSingleMetric(name);

@@ -149,6 +149,14 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     expect(fallbackSpec('shared.bytesUsed')).toMatchObject({ name: 'shared_bytes_used', type: 'gauge' });
     expect(fallbackSpec('fleet.writeErrors')).toMatchObject({ name: 'fleet_write_errors_total', type: 'counter' });
     expect(fallbackSpec('settings.shared.sizeBytes')).toMatchObject({ name: 'shared_size_bytes', type: 'gauge' });
+    // A setting and a stat with the same key both survive: the later one is named by its full path.
+    const registry = new Registry();
+    const m = new SessionCacheMetrics({ registry });
+    m.add({ stats: () => ({ shared: { sizeBytes: 5 }, settings: { shared: { sizeBytes: 9 } } }) }, 's');
+    expect(m.metricNames()).toEqual(
+      expect.arrayContaining(['tls_session_cache_shared_size_bytes', 'tls_session_cache_settings_shared_size_bytes']),
+    );
+    m.unregister();
     expect([...flattenStats({ a: 1, b: { c: true, d: 'x', e: [1] } })]).toEqual([['a', 1], ['b.c', 1]]);
   });
 
