@@ -7,7 +7,10 @@
         "native/context_access.cc",
         "native/cache_controls.cc",
         "native/self_signed.cc",
-        "native/ticket_ring.cc"
+        "native/ticket_ring.cc",
+        "native/session_inspect.cc",
+        "native/crypto_providers.cc",
+        "native/crypto_engines.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

@@ -4,8 +4,10 @@
 
 #include "cache_controls.h"
 #include "context_access.h"
+#include "crypto_providers.h"
 #include "self_signed.h"
 #include "ticket_ring.h"
+#include "session_inspect.h"
 
 namespace tsc {
 
@@ -14,6 +16,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCacheControls(env, exports);
   InitSelfSigned(env, exports);
   InitTicketRing(env, exports);
+  InitSessionInspect(env, exports);
+  InitCryptoProviders(env, exports);
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return exports;
 }

@@ -2,8 +2,10 @@
  * `attach()` and the handle it returns. One handle per target: attaching twice reconfigures
  * the same handle, so a context never carries two sets of native state.
  */
+import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
 
+import { publish } from './events';
 import { native, NativeAttachment, NativeStats } from './native';
 import { AttachOptions, ResolvedOptions, defaultOptions, resolveOptions } from './options';
 import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';
@@ -98,8 +100,11 @@ const ZERO_COUNTERS: CacheCounters = {
 
 const handles = new WeakMap<object, SessionCache>();
 
-/** A live attachment to one server or secure context. */
-export class SessionCache {
+/**
+ * A live attachment to one server or secure context. An EventEmitter: emits the events listed
+ * in `Channels` (events.ts) under the same keys ('attach', 'detach', 'configure', 'flush', ...).
+ */
+export class SessionCache extends EventEmitter {
   #server: tls.Server | undefined;
   #context: NodeSecureContext;
   #native: NativeAttachment | undefined;
@@ -111,6 +116,7 @@ export class SessionCache {
 
   /** @internal use `attach()` */
   constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
+    super();
     this.#server = server;
     this.#context = context;
     const handle = native.attach(context.context._external);
@@ -150,17 +156,9 @@ export class SessionCache {
     });
   }
 
-  // Fleet failures are reported, never thrown: 'fleetError' listeners on the handle hear them.
-  #onFleetError(err: Error): void {
-    this.#fleetErrorListeners.forEach((listener) => listener(err));
-  }
-
-  #fleetErrorListeners = new Set<(err: Error) => void>();
-
-  /** Listen for Redis failures of the fleet session store (the handshake already went on as a full one). */
-  onFleetError(listener: (err: Error) => void): () => void {
-    this.#fleetErrorListeners.add(listener);
-    return () => this.#fleetErrorListeners.delete(listener);
+  // Fleet failures are reported, never thrown: the 'fleetError' event and channel carry them.
+  #onFleetError(error: Error): void {
+    publish(this, 'fleetError', { error });
   }
 
   /** True until `detach()`. */
@@ -199,6 +197,7 @@ export class SessionCache {
     const next = resolveOptions(options, this.#options);
     this.#apply(this.#live(), next);
     this.#options = next;
+    publish(this, 'configure', { options: this.options });
     return this;
   }
 
@@ -208,6 +207,7 @@ export class SessionCache {
     if (typeof all !== 'boolean') throw new TypeError(`Option "all" must be a boolean, got ${typeof all}.`);
     const removed = native.flush(this.#live(), all);
     if (all) this.#fleet?.forgetLocal();
+    publish(this, 'flush', { all, removed });
     return removed;
   }
 
@@ -226,6 +226,7 @@ export class SessionCache {
     native.detach(handle);
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);
+    publish(this, 'detach');
   }
 
   /** @internal */
@@ -303,5 +304,6 @@ export function attach(target: AttachTarget, options?: AttachOptions): SessionCa
   const handle = new SessionCache(server, context, options);
   if (server) handles.set(server, handle);
   handles.set(context.context, handle);
+  publish(handle, 'attach', { options: handle.options });
   return handle;
 }

@@ -25,3 +25,15 @@ export type { FleetOptions } from './fleet/options';
 export type { FleetSessionStats } from './fleet/session-store';
 export type { FleetRingStats } from './fleet/redis-key-ring';
 export type { RedisClientLike } from './fleet/redis-client';
+export { Channels, publish } from './events';
+export type { EventMessage, EventName } from './events';
+export { engines, loadProvider, opensslInfo, providers } from './providers';
+export type { CpuFeatures, EngineInfo, LoadProviderOptions, OpenSslInfo, ProviderInfo } from './providers';
+export { probe } from './probe';
+export type { ProbeOptions, ProbeReport, ProtocolProbe } from './probe';
+export { formatProbeReport } from './probe';
+export { inspectReport, nodeSessionDefaults } from './inspect';
+export type { InspectReport, NodeSessionDefaults } from './inspect';
+export { KeyFormats, generateKeyMaterial, writeKeyFile } from './keygen';
+export type { KeyFormat } from './keygen';
+// Prometheus metrics live at 'tls-session-cache/metrics' so that prom-client stays optional.

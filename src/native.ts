@@ -50,6 +50,43 @@ export interface NativeNodeDefaults {
   tls13Count: number;
 }
 
+/** What d2i_SSL_SESSION + SSL_SESSION_get_* read from a client session's DER (session_inspect.cc). */
+export interface NativeSessionInfo {
+  protocol: string;
+  lifetimeHintSeconds: number;
+  hasTicket: boolean;
+  sessionIdLength: number;
+  timeoutSeconds: number;
+  maxEarlyData: number;
+  /** The ticket bytes as sent on the wire (empty when none). */
+  ticket: Buffer;
+}
+
+/** One provider in Node's default OpenSSL library context (crypto_providers.cc). */
+export interface NativeProviderInfo {
+  name: string;
+  description: string;
+  version: string;
+  buildInfo: string;
+  active: boolean;
+}
+
+export interface NativeEngineInfo {
+  id: string;
+  name: string;
+  flags: number;
+}
+
+export interface NativeOpenSslInfo {
+  version: string;
+  builtOn: string;
+  platform: string;
+  dir: string;
+  enginesDir: string;
+  modulesDir: string;
+  cpuInfo: string;
+}
+
 export interface NativeBinding {
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
@@ -71,6 +108,11 @@ export interface NativeBinding {
   ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
   opensslVersion: string;
+  inspectSession(der: Buffer): NativeSessionInfo | null;
+  providers(): NativeProviderInfo[];
+  loadProvider(name: string, path: string | undefined): NativeProviderInfo;
+  engines(): NativeEngineInfo[];
+  opensslInfo(): NativeOpenSslInfo;
 }
 
 export const native: NativeBinding = nodeGypBuild(path.join(__dirname, '..')) as NativeBinding;

@@ -62,7 +62,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const server = tlsServer({ noTickets: true });
     const cache = attach(server, { fleet: { redis: down, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 30 } });
     const heard: Error[] = [];
-    cache.onFleetError((e) => heard.push(e));
+    cache.on('fleetError', (m: { error: Error }) => heard.push(m.error));
     const port = await listen(server);
     // A session made elsewhere: this server does not know it and asks Redis, which is down.
     const elsewhere = tlsServer({ noTickets: true });

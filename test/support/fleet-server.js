@@ -40,7 +40,7 @@ let errors = 0;
 async function main() {
   if (redis) await redis.ping();
   const cache = attach(server, options);
-  if (cache.onFleetError) cache.onFleetError(() => errors++);
+  cache.on('fleetError', () => errors++);
   if (ring && ring.ready) await ring.ready();
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
   process.on('message', (msg) => {

@@ -1,0 +1,76 @@
+/**
+ * `tls-session-cache probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]`
+ */
+import { parseArgs } from 'node:util';
+
+import { formatProbeReport, probe } from '../probe';
+
+export const summary = 'probe any TLS server: session IDs, tickets, TLS 1.3 tickets, lifetime hints, renewal';
+
+const USAGE = `usage: tls-session-cache probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]
+
+Connects several times per protocol version (TLS 1.2, TLS 1.3) and reports whether the server
+resumes by session ID, by ticket, by TLS 1.3 ticket, for single-use ticket clients, its ticket
+lifetime hint, tickets per handshake and whether resumed connections get renewed tickets.
+Certificates are not verified.
+`;
+
+/** Splits "host:port" or "[v6]:port". */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { host: m[1]!, port };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        servername: { type: 'string' },
+        connections: { type: 'string' },
+        timeout: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`probe: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const target = positionals.length === 1 ? parseHostPort(positionals[0]!) : undefined;
+  if (!target) {
+    process.stderr.write(`probe: expected one HOST:PORT (port 1 to 65535)\n\n${USAGE}`);
+    return 2;
+  }
+  const toInt = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new RangeError(`--${name} must be a whole number, got "${v}"`);
+    return Number(v);
+  };
+  try {
+    const report = await probe(target.host, target.port, {
+      servername: values.servername,
+      connections: toInt('connections', values.connections),
+      timeoutMs: toInt('timeout', values.timeout),
+    });
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatProbeReport(report));
+    return report.tls12.supported || report.tls13.supported ? 0 : 1;
+  } catch (err) {
+    if (err instanceof RangeError || err instanceof TypeError) {
+      process.stderr.write(`probe: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Events: the library publishes what happens to an attached server on `node:diagnostics_channel`
+ * channels with fixed names, and emits the same events on the handle (a SessionCache is an
+ * EventEmitter). It never prints anything itself. Publishing costs nothing when nobody listens:
+ * the message object is only built when a channel has subscribers or the handle has listeners.
+ */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
+import type { EventEmitter } from 'node:events';
+
+/** Channel names. Subscribe with `diagnostics_channel.subscribe(Channels.attach, fn)`. */
+export const Channels = Object.freeze({
+  /** A handle was attached to a server or context. Message: { cache, options }. */
+  attach: 'tls-session-cache:attach',
+  /** A handle was detached; Node's settings are back. Message: { cache }. */
+  detach: 'tls-session-cache:detach',
+  /** `configure()` changed settings. Message: { cache, options } (the options now in force). */
+  configure: 'tls-session-cache:configure',
+  /** `flush()` dropped sessions. Message: { cache, all, removed }. */
+  flush: 'tls-session-cache:flush',
+  /** The ticket key ring rotated: a new key encrypts. Message: { cache, ... } (key names never, key bytes never). */
+  ticketRotate: 'tls-session-cache:ticket-rotate',
+  /** A ticket key left the ring (aged out or removed). Message: { cache, ... }. */
+  keyRemoved: 'tls-session-cache:key-removed',
+  /** The shared session store recovered (e.g. re-created after a crashed writer). Message: { cache, ... }. */
+  sharedRecovery: 'tls-session-cache:shared-recovery',
+  /** A fleet (Redis) operation failed; the connection fell back to a full handshake. Message: { cache, error }. */
+  fleetError: 'tls-session-cache:fleet-error',
+});
+
+/** One of the channel keys above; also the event name emitted on the handle. */
+export type EventName = keyof typeof Channels;
+
+/** Every message carries the handle it is about. */
+export interface EventMessage {
+  cache: EventEmitter;
+  [field: string]: unknown;
+}
+
+const channels = new Map<EventName, diagnosticsChannel.Channel>(
+  (Object.keys(Channels) as EventName[]).map((k) => [k, diagnosticsChannel.channel(Channels[k])]),
+);
+
+/** Whether anybody would see event `name` from `source`: lets callers skip building a message. */
+export function hasListeners(source: EventEmitter, name: EventName): boolean {
+  return channels.get(name)!.hasSubscribers || source.listenerCount(name) > 0;
+}
+
+/**
+ * Publishes `name` on its diagnostics channel and emits it on `source` (the SessionCache) with
+ * the message `{ cache: source, ...fields }`. A listener that throws does not reach the caller:
+ * the library's own work (a rotation, a detach) has already happened and must not be undone by
+ * a subscriber; the error is rethrown on the next tick, as Node does for channel subscribers.
+ * Never pass secrets in `fields`.
+ */
+export function publish(source: EventEmitter, name: EventName, fields: Record<string, unknown> = {}): void {
+  const channel = channels.get(name)!;
+  const emit = source.listenerCount(name) > 0;
+  if (!channel.hasSubscribers && !emit) return;
+  const message: EventMessage = { ...fields, cache: source };
+  if (channel.hasSubscribers) channel.publish(message);
+  if (emit) {
+    try {
+      source.emit(name, message);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+}

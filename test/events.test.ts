@@ -1,0 +1,90 @@
+import * as dc from 'node:diagnostics_channel';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+
+import { attach, SessionCache } from '../src/attach';
+import { Channels, EventMessage, publish } from '../src/events';
+import { close, listen, resumeChain, tlsServer } from './support/tls';
+
+describe('events: diagnostics_channel and the handle', () => {
+  let server: tls.Server | undefined;
+  afterEach(async () => {
+    await close(server);
+    server = undefined;
+  });
+
+  test('channel names are fixed and documented', () => {
+    expect(Channels).toEqual({
+      attach: 'tls-session-cache:attach',
+      detach: 'tls-session-cache:detach',
+      configure: 'tls-session-cache:configure',
+      flush: 'tls-session-cache:flush',
+      ticketRotate: 'tls-session-cache:ticket-rotate',
+      keyRemoved: 'tls-session-cache:key-removed',
+      sharedRecovery: 'tls-session-cache:shared-recovery',
+      fleetError: 'tls-session-cache:fleet-error',
+    });
+  });
+
+  test('attach, configure, flush, detach are published on their channels and emitted on the handle', async () => {
+    const seen: Array<[string, EventMessage]> = [];
+    const subs = (['attach', 'configure', 'flush', 'detach'] as const).map((k) => {
+      const fn = (m: unknown) => seen.push([k, m as EventMessage]);
+      dc.subscribe(Channels[k], fn);
+      return () => dc.unsubscribe(Channels[k], fn);
+    });
+    try {
+      server = tlsServer({ noTickets: true });
+      const cache = attach(server, { cache: { size: 50 } });
+      expect(seen.map((s) => s[0])).toEqual(['attach']);
+      expect(seen[0]![1].cache).toBe(cache);
+      expect(seen[0]![1].options).toMatchObject({ cache: { size: 50 } });
+
+      const onHandle: string[] = [];
+      for (const name of ['configure', 'flush', 'detach'] as const) cache.on(name, (m: EventMessage) => onHandle.push(`${name}:${m.cache === cache}`));
+
+      const port = await listen(server);
+      await resumeChain(port, 2, { version: 'TLSv1.2' });
+      cache.configure({ cache: { timeoutSeconds: 60 } });
+      const removed = cache.flush({ all: true });
+      expect(removed).toBe(1);
+      cache.detach();
+      cache.detach(); // idempotent: no second event
+
+      expect(seen.map((s) => s[0])).toEqual(['attach', 'configure', 'flush', 'detach']);
+      expect(seen[1]![1].options).toMatchObject({ cache: { size: 50, timeoutSeconds: 60 } });
+      expect(seen[2]![1]).toMatchObject({ all: true, removed: 1 });
+      expect(onHandle).toEqual(['configure:true', 'flush:true', 'detach:true']);
+      expect(cache).toBeInstanceOf(SessionCache);
+    } finally {
+      subs.forEach((u) => u());
+    }
+  });
+
+  test('publish() on the reserved channels reaches subscribers and handle listeners', () => {
+    server = tlsServer();
+    const cache = attach(server);
+    const got: unknown[] = [];
+    const fn = (m: unknown) => got.push(m);
+    dc.subscribe(Channels.ticketRotate, fn);
+    const onHandle: unknown[] = [];
+    cache.on('keyRemoved', (m: unknown) => onHandle.push(m));
+    publish(cache, 'ticketRotate', { keys: 2 });
+    publish(cache, 'keyRemoved', { reason: 'expired' });
+    publish(cache, 'fleetError', { error: new Error('x') }); // nobody listens: nothing happens
+    dc.unsubscribe(Channels.ticketRotate, fn);
+    expect(got).toEqual([{ keys: 2, cache }]);
+    expect(onHandle).toEqual([{ reason: 'expired', cache }]);
+    cache.detach();
+  });
+
+  test('the library writes nothing to the console (sources outside the CLI)', () => {
+    const root = path.join(__dirname, '..', 'src');
+    const files = fs.readdirSync(root).filter((f) => f.endsWith('.ts'));
+    for (const f of files) {
+      const text = fs.readFileSync(path.join(root, f), 'utf8');
+      expect({ f, console: /\bconsole\.|process\.(stdout|stderr)\.write/.test(text) }).toEqual({ f, console: false });
+    }
+  });
+});

@@ -1,0 +1,173 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
+
+import { Registry } from 'prom-client';
+
+import { attach } from '../src/attach';
+import { fallbackSpec, flattenStats, SessionCacheMetrics } from '../src/metrics';
+import { close, listen, resumeChain, tlsServer } from './support/tls';
+
+/** Serves the registry like an app would, and scrapes it over real HTTP. */
+async function scrape(registry: Registry): Promise<string> {
+  const srv = http.createServer(async (_req, res) => {
+    res.setHeader('Content-Type', registry.contentType);
+    res.end(await registry.metrics());
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+  } finally {
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+  }
+}
+
+/** Value of one series in Prometheus text format, undefined if absent. */
+function sample(text: string, name: string, server: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{server="${server}"} `));
+  return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
+describe('metrics: prom-client collector scraped over HTTP', () => {
+  const servers: tls.Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => close(s)));
+  });
+
+  test('two attached servers, told apart by the server label; counters, gauges, ratio, HELP and TYPE', async () => {
+    const api = tlsServer({ noTickets: true });
+    const web = tlsServer();
+    servers.push(api, web);
+    const apiCache = attach(api, { cache: { size: 1000, timeoutSeconds: 600 } });
+    const webCache = attach(web);
+    const registry = new Registry();
+    const metrics = new SessionCacheMetrics({ registry });
+    metrics.add(apiCache, 'api').add(webCache, 'web');
+
+    const apiPort = await listen(api);
+    const webPort = await listen(web);
+    expect(await resumeChain(apiPort, 6, { version: 'TLSv1.2' })).toBe(5);
+    expect(await resumeChain(webPort, 4, { version: 'TLSv1.3' })).toBe(3);
+
+    const text = await scrape(registry);
+    expect(text).toContain('# HELP tls_session_cache_hits_total Handshakes that resumed a session');
+    expect(text).toContain('# TYPE tls_session_cache_hits_total counter');
+    expect(text).toContain('# TYPE tls_session_cache_sessions gauge');
+    expect(text).toContain('# TYPE tls_session_cache_timeout_seconds gauge');
+    expect(text).toContain('# TYPE tls_session_cache_resumption_ratio gauge');
+
+    const a = apiCache.stats();
+    expect(sample(text, 'tls_session_cache_hits_total', 'api')).toBe(5);
+    expect(sample(text, 'tls_session_cache_accepts_good_total', 'api')).toBe(6);
+    expect(sample(text, 'tls_session_cache_accepts_total', 'api')).toBe(a.accepts);
+    expect(sample(text, 'tls_session_cache_sessions', 'api')).toBe(1);
+    expect(sample(text, 'tls_session_cache_timeout_seconds', 'api')).toBe(600);
+    expect(sample(text, 'tls_session_cache_size_limit_sessions', 'api')).toBe(1000);
+    expect(sample(text, 'tls_session_cache_enabled', 'api')).toBe(1);
+    expect(sample(text, 'tls_session_cache_tickets_enabled', 'api')).toBe(0);
+    expect(sample(text, 'tls_session_cache_resumption_ratio', 'api')).toBeCloseTo(5 / 6, 10);
+
+    // TLS 1.3 ticket resumptions count as hits too (ssl_get_prev_session counts every resumption).
+    expect(sample(text, 'tls_session_cache_hits_total', 'web')).toBe(3);
+    expect(sample(text, 'tls_session_cache_tickets_enabled', 'web')).toBe(1);
+    expect(sample(text, 'tls_session_cache_tickets_tls13_per_handshake', 'web')).toBe(2);
+    expect(sample(text, 'tls_session_cache_resumption_ratio', 'web')).toBeCloseTo(3 / 4, 10);
+
+    // Later handshakes show in the next scrape.
+    await resumeChain(apiPort, 2, { version: 'TLSv1.2' });
+    const again = await scrape(registry);
+    expect(sample(again, 'tls_session_cache_accepts_good_total', 'api')).toBe(8);
+
+    // A detached handle leaves the collector by itself.
+    webCache.detach();
+    const after = await scrape(registry);
+    expect(sample(after, 'tls_session_cache_hits_total', 'web')).toBeUndefined();
+    expect(sample(after, 'tls_session_cache_hits_total', 'api')).toBe(6);
+    apiCache.detach();
+    metrics.unregister();
+    expect(await registry.getMetricsAsJSON()).toEqual([]);
+  });
+
+  test('resumption through a get-session callback: hits_total already includes callback_hits_total', async () => {
+    const server = tlsServer({ noTickets: true });
+    servers.push(server);
+    const store = new Map<string, Buffer>();
+    server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+      store.set(id.toString('hex'), data);
+      done();
+    });
+    server.on('resumeSession', (id: Buffer, done: (err: null, data: Buffer | null) => void) => done(null, store.get(id.toString('hex')) ?? null));
+    const cache = attach(server, { cache: { enabled: false } });
+    const registry = new Registry();
+    new SessionCacheMetrics({ registry }).add(cache, 'cb');
+    const port = await listen(server);
+    expect(await resumeChain(port, 4, { version: 'TLSv1.2' })).toBe(3);
+    const text = await scrape(registry);
+    expect(sample(text, 'tls_session_cache_callback_hits_total', 'cb')).toBe(3);
+    expect(sample(text, 'tls_session_cache_hits_total', 'cb')).toBe(3);
+    expect(sample(text, 'tls_session_cache_resumption_ratio', 'cb')).toBeCloseTo(3 / 4, 10);
+    cache.detach();
+  });
+
+  test('groups other modules add to stats() map generically, known names from the table', async () => {
+    const server = tlsServer();
+    servers.push(server);
+    const cache = attach(server);
+    let issued = 0;
+    // The real handle's stats, plus the groups the key ring and fleet modules will add.
+    const withGroups = {
+      stats: () => ({ ...cache.stats(), tickets: { issued, keys: 3, lastRotationSeconds: 12 }, fleet: { reconnects: 2, pendingWrites: 1, errors: 0 } }),
+    };
+    const registry = new Registry();
+    const metrics = new SessionCacheMetrics({ registry, labelName: 'server' });
+    metrics.add(withGroups, 'ring');
+    const port = await listen(server);
+    await resumeChain(port, 3, { version: 'TLSv1.3' });
+    issued = 7;
+    const text = await scrape(registry);
+    expect(text).toContain('# TYPE tls_session_cache_tickets_issued_total counter');
+    expect(text).toContain('# HELP tls_session_cache_tickets_issued_total Session tickets encrypted and sent by the key ring.');
+    expect(sample(text, 'tls_session_cache_tickets_issued_total', 'ring')).toBe(7);
+    expect(sample(text, 'tls_session_cache_tickets_keys', 'ring')).toBe(3);
+    expect(sample(text, 'tls_session_cache_tickets_last_rotation_seconds', 'ring')).toBe(12);
+    expect(sample(text, 'tls_session_cache_fleet_errors_total', 'ring')).toBe(0);
+    expect(text).toContain('# TYPE tls_session_cache_fleet_pending_writes gauge');
+    expect(sample(text, 'tls_session_cache_hits_total', 'ring')).toBe(2);
+    cache.detach();
+  });
+
+  test('fallback names and flattening', () => {
+    expect(fallbackSpec('tickets.issued')).toMatchObject({ name: 'tickets_issued_total', type: 'counter' });
+    expect(fallbackSpec('shared.bytesUsed')).toMatchObject({ name: 'shared_bytes_used', type: 'gauge' });
+    expect(fallbackSpec('fleet.writeErrors')).toMatchObject({ name: 'fleet_write_errors_total', type: 'counter' });
+    expect(fallbackSpec('settings.shared.sizeBytes')).toMatchObject({ name: 'shared_size_bytes', type: 'gauge' });
+    // A setting and a stat with the same key both survive: the later one is named by its full path.
+    const registry = new Registry();
+    const m = new SessionCacheMetrics({ registry });
+    m.add({ stats: () => ({ shared: { sizeBytes: 5 }, settings: { shared: { sizeBytes: 9 } } }) }, 's');
+    expect(m.metricNames()).toEqual(
+      expect.arrayContaining(['tls_session_cache_shared_size_bytes', 'tls_session_cache_settings_shared_size_bytes']),
+    );
+    m.unregister();
+    expect([...flattenStats({ a: 1, b: { c: true, d: 'x', e: [1] } })]).toEqual([['a', 1], ['b.c', 1]]);
+  });
+
+  test('bad input: label in use, bad label name, not a handle', () => {
+    const registry = new Registry();
+    const m = new SessionCacheMetrics({ registry });
+    const src = { stats: () => ({ hits: 1 }) };
+    m.add(src, 'x');
+    expect(() => m.add(src, 'x')).toThrow(/already in use/);
+    expect(() => m.add(src, '')).toThrow(TypeError);
+    expect(() => m.add({} as never, 'y')).toThrow(/handle returned by attach/);
+    expect(() => new SessionCacheMetrics({ registry: new Registry(), labelName: '1bad' })).toThrow(TypeError);
+  });
+});
