@@ -47,17 +47,24 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
   'settings.tickets.tls13Count': { name: 'tickets_tls13_per_handshake', type: 'gauge', help: 'Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets).' },
   // Ticket key ring (stats().tickets), shared store (stats().shared), fleet (stats().fleet):
   'tickets.issued': { name: 'tickets_issued_total', type: 'counter', help: 'Session tickets encrypted and sent by the key ring.' },
-  'tickets.renewed': { name: 'tickets_renewed_total', type: 'counter', help: 'Tickets accepted under an older key and replaced with one under the current key.' },
-  'tickets.decrypted': { name: 'tickets_decrypted_total', type: 'counter', help: 'Tickets the key ring decrypted successfully.' },
+  'tickets.resumed': { name: 'tickets_resumed_total', type: 'counter', help: 'Tickets the key ring decrypted (OpenSSL may still refuse an expired session).' },
+  'tickets.renewed': { name: 'tickets_renewed_total', type: 'counter', help: 'Tickets accepted under a key that no longer encrypts and replaced with one under the current key.' },
   'tickets.unknownKey': { name: 'tickets_unknown_key_total', type: 'counter', help: 'Tickets offered under a key the ring no longer (or never) had: full handshakes.' },
-  'tickets.rotations': { name: 'tickets_rotations_total', type: 'counter', help: 'Key ring rotations: a new key started encrypting.' },
-  'tickets.keys': { name: 'tickets_keys', type: 'gauge', help: 'Keys in the ring (the encrypting key plus decrypt-only keys).' },
+  'tickets.failed': { name: 'tickets_failed_total', type: 'counter', help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.' },
   'shared.sessions': { name: 'shared_sessions', type: 'gauge', help: 'Sessions in the cluster-wide shared store.' },
   'shared.hits': { name: 'shared_hits_total', type: 'counter', help: 'Lookups the shared store answered.' },
   'shared.misses': { name: 'shared_misses_total', type: 'counter', help: 'Lookups the shared store could not answer.' },
   'shared.stores': { name: 'shared_stores_total', type: 'counter', help: 'Sessions written to the shared store.' },
   'shared.evictions': { name: 'shared_evictions_total', type: 'counter', help: 'Sessions evicted from the shared store to make room.' },
   'shared.recoveries': { name: 'shared_recoveries_total', type: 'counter', help: 'Times the shared store recovered from an inconsistent state.' },
+  'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', help: 'Session-ID lookups sent to Redis.' },
+  'fleet.timeouts': { name: 'fleet_timeouts_total', type: 'counter', help: 'Redis lookups abandoned at the deadline (full handshake).' },
+  'fleet.stores': { name: 'fleet_stores_total', type: 'counter', help: 'Sessions written to Redis.' },
+  'fleet.ringVersion': { name: 'fleet_ring_version', type: 'gauge', help: 'Version of the ticket ring document last loaded from Redis.' },
+  'fleet.lastSyncAgeSeconds': { name: 'fleet_last_sync_age_seconds', type: 'gauge', help: 'Seconds since the ticket ring last loaded from Redis (-1: never).' },
+  'fleet.rotations': { name: 'fleet_rotations_total', type: 'counter', help: 'Fleet ticket keys this member created.' },
+  'fleet.localRotations': { name: 'fleet_local_rotations_total', type: 'counter', help: 'Ticket keys created locally while Redis was unreachable.' },
+  'fleet.syncErrors': { name: 'fleet_sync_errors_total', type: 'counter', help: 'Failed ticket ring syncs with Redis (the ring kept its keys).' },
   'fleet.hits': { name: 'fleet_hits_total', type: 'counter', help: 'Lookups the fleet store (Redis) answered.' },
   'fleet.misses': { name: 'fleet_misses_total', type: 'counter', help: 'Lookups the fleet store (Redis) could not answer.' },
   'fleet.errors': { name: 'fleet_errors_total', type: 'counter', help: 'Fleet store operations that failed (each a full handshake, never a failed connection).' },
@@ -125,7 +132,12 @@ function loadPromClient(): PromClient {
   }
 }
 
+// Per-key ticket counters are keyed by key id: as metric names they would churn with every
+// rotation, so they stay in stats() and out of Prometheus.
+const NOT_EXPORTED = new Set(['tickets.keys']);
+
 function flatten(value: unknown, path: string, out: Map<string, number>): void {
+  if (NOT_EXPORTED.has(path)) return;
   if (typeof value === 'number') {
     if (Number.isFinite(value)) out.set(path, value);
   } else if (typeof value === 'boolean') {
