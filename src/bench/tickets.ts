@@ -5,7 +5,7 @@
  * `rotateEverySeconds: 1`), for single-use and for reusing clients that come back after a pause
  * longer than the rotation period (as real clients do after minutes against hourly keys).
  *
- *   npm run build && node dist/bench/tickets.js [--connections 400] [--clients 4]
+ *   npm run compile && node dist/bench/tickets.js [--connections 400] [--clients 4]
  *       [--seconds 6] [--rotation-clients 20] [--gap-ms 1500]
  *
  * Each server runs in its own child process so its CPU time (process.cpuUsage) is its own.
