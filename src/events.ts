@@ -17,9 +17,9 @@ export const Channels = Object.freeze({
   configure: 'tls-session-cache:configure',
   /** `flush()` dropped sessions. Message: { cache, all, removed }. */
   flush: 'tls-session-cache:flush',
-  /** The ticket key ring rotated: a new key encrypts. Message: { cache, ... } (key names never, key bytes never). */
+  /** The ticket key ring rotated: a new key encrypts. Message: { cache, keyId, mode } (the id is the public key name; key bytes never). */
   ticketRotate: 'tls-session-cache:ticket-rotate',
-  /** A ticket key left the ring (aged out or removed). Message: { cache, ... }. */
+  /** A ticket key left the ring. Message: { cache, keyId, reason: 'aged-out' | 'removed', mode }. */
   keyRemoved: 'tls-session-cache:key-removed',
   /** The shared session store recovered (e.g. re-created after a crashed writer). Message: { cache, ... }. */
   sharedRecovery: 'tls-session-cache:shared-recovery',

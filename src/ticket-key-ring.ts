@@ -15,6 +15,9 @@
  */
 import * as crypto from 'node:crypto';
 import * as util from 'node:util';
+import { EventEmitter } from 'node:events';
+
+import { publish } from './events';
 
 import { native } from './native';
 import type { NativeRing } from './native';
@@ -220,6 +223,12 @@ export class TicketKeyRing {
   /** fromSecret: `${secretId}:${epoch}` removed by the user; never derived again. */
   readonly #revoked = new Set<string>();
   readonly #users = new Set<object>();
+
+  // Rotation and removal are told to every attached handle ('ticketRotate' / 'keyRemoved' events
+  // and diagnostics channels). Ids only: they are the key names every ticket carries in clear.
+  #announce(name: 'ticketRotate' | 'keyRemoved', fields: Record<string, unknown>): void {
+    for (const user of this.#users) if (user instanceof EventEmitter) publish(user, name, { ...fields, mode: this.#mode });
+  }
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
 
@@ -341,6 +350,7 @@ export class TicketKeyRing {
     if (encrypting !== this.#encrypting) {
       native.ringSetEncrypting(this.#handle, encrypting ?? '');
       this.#encrypting = encrypting;
+      if (encrypting) this.#announce('ticketRotate', { keyId: encrypting });
     }
   }
 
@@ -474,6 +484,7 @@ export class TicketKeyRing {
     if (!meta) return false;
     native.ringRemoveKey(this.#handle, keyId);
     this.#meta.delete(keyId);
+    this.#announce('keyRemoved', { keyId, reason: 'removed' });
     this.#rotation = this.#rotation.filter((id) => id !== keyId);
     if (meta.source === 'derived') this.#revoked.add(`${meta.secretId}:${meta.epoch}`);
     if (this.#encrypting === keyId) {
@@ -592,6 +603,7 @@ export class TicketKeyRing {
 
   #makeEncrypting(id: string): void {
     native.ringSetEncrypting(this.#handle, id);
+    if (this.#encrypting !== id) this.#announce('ticketRotate', { keyId: id });
     this.#encrypting = id;
     if (this.#mode === 'secret') return;
     this.#rotation = this.#rotation.filter((r) => r !== id);
@@ -605,6 +617,7 @@ export class TicketKeyRing {
       const old = this.#rotation.shift()!;
       native.ringRemoveKey(this.#handle, old);
       this.#meta.delete(old);
+      this.#announce('keyRemoved', { keyId: old, reason: 'aged-out' });
     }
   }
 

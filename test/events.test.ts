@@ -5,6 +5,7 @@ import * as tls from 'node:tls';
 
 import { attach, SessionCache } from '../src/attach';
 import { Channels, EventMessage, publish } from '../src/events';
+import { TicketKeyRing } from '../src/ticket-key-ring';
 import { close, listen, resumeChain, tlsServer } from './support/tls';
 
 describe('events: diagnostics_channel and the handle', () => {
@@ -76,6 +77,30 @@ describe('events: diagnostics_channel and the handle', () => {
     dc.unsubscribe(Channels.ticketRotate, fn);
     expect(got).toEqual([{ keys: 2, cache }]);
     expect(onHandle).toEqual([{ reason: 'expired', cache }]);
+    cache.detach();
+  });
+
+  test('a real ring tells attached handles about rotation and removal, on events and channels', () => {
+    server = tlsServer();
+    const ring = TicketKeyRing.generate({ keepKeys: 2 });
+    const cache = attach(server, { tickets: { keyRing: ring } });
+    const rotated: Array<{ keyId: string }> = [];
+    const removed: Array<{ keyId: string; reason: string }> = [];
+    const onChannel: unknown[] = [];
+    const fn = (m: unknown) => onChannel.push(m);
+    dc.subscribe(Channels.keyRemoved, fn);
+    cache.on('ticketRotate', (m: { keyId: string }) => rotated.push(m));
+    cache.on('keyRemoved', (m: { keyId: string; reason: string }) => removed.push(m));
+    const first = ring.list()[0]!.id;
+    ring.rotate();
+    const second = ring.list()[0]!.id;
+    ring.rotate(); // keepKeys 2: the first key ages out
+    expect(rotated.map((m) => m.keyId)).toEqual([second, ring.list()[0]!.id]);
+    expect(removed).toEqual([expect.objectContaining({ keyId: first, reason: 'aged-out', cache })]);
+    ring.remove(second);
+    expect(removed[1]).toEqual(expect.objectContaining({ keyId: second, reason: 'removed' }));
+    expect(onChannel).toHaveLength(2);
+    dc.unsubscribe(Channels.keyRemoved, fn);
     cache.detach();
   });
 
