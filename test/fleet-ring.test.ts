@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { attach } from '../src/attach';
+import { expectBadInput, recordBadInput } from './support/bad-inputs';
 import { ask, Member, population, startMember, stopMember } from './support/fleet';
 import { startRedis, RedisServer } from './support/redis';
 import { close, connect, listen, tlsServer } from './support/tls';
@@ -101,11 +102,14 @@ describe('fleet: ticket keys coordinated through Redis', () => {
     redis.resume();
 
     // Garbage in the ring document: counted, the ring keeps its keys.
-    await client.set('fail-static:ring', '{"v": 99, "keys": [{"id": "00", "sealed": "AAAA"}]}');
-    await ring.ready();
-    expect(ring.list().find((k) => k.role === 'encrypt')!.id).toBe(keyBefore);
-    await client.set('fail-static:ring', 'not json');
-    await ring.ready();
+    for (const garbage of ['{"v": 99, "keys": [{"id": "00", "sealed": "AAAA"}]}', 'not json', '{"v": "x"}']) {
+      const before = cache.stats().fleet!.syncErrors!;
+      await client.set('fail-static:ring', garbage);
+      await ring.ready();
+      expect(ring.list().find((k) => k.role === 'encrypt')!.id).toBe(keyBefore);
+      expect(cache.stats().fleet!.syncErrors).toBeGreaterThan(before);
+      recordBadInput('Redis value', `ticket ring document ${garbage}`, 'ignored: the ring keeps its last keys, fleet.syncErrors +1');
+    }
     const again = await connect(port, { version: 'TLSv1.3', session: during.session });
     expect(again.reused).toBe(true);
     cache.detach();
@@ -130,12 +134,13 @@ describe('fleet: ticket keys coordinated through Redis', () => {
 
   test('fromRedis options are validated', () => {
     const client = new Redis({ lazyConnect: true });
-    expect(() => TicketKeyRing.fromRedis(client, {} as never)).toThrow(/"wrappingSecret" is required/);
-    expect(() => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(31) })).toThrow(/"wrappingSecret" must be exactly 32 bytes, got 31 bytes/);
-    expect(() => TicketKeyRing.fromRedis({} as never, { wrappingSecret: Buffer.alloc(32) })).toThrow(/"client" must be an ioredis or node-redis client/);
-    expect(() => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), pollIntervalSeconds: 0 })).toThrow(/"pollIntervalSeconds" must be between 0.1 and 3600 seconds/);
-    expect(() => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), keepKeys: 0 })).toThrow(/"keepKeys" must be between 1 and 1024/);
-    expect(() => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), key: '' })).toThrow(/"key" must be a string/);
+    const bad = (input: string, fn: () => unknown, type: new () => Error, message: RegExp) => expectBadInput('fleet option', input, fn, type, message);
+    bad('fromRedis without wrappingSecret', () => TicketKeyRing.fromRedis(client, {} as never), TypeError, /"wrappingSecret" is required/);
+    bad('fromRedis wrappingSecret of 31 bytes', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(31) }), RangeError, /"wrappingSecret" must be exactly 32 bytes, got 31 bytes/);
+    bad('fromRedis client not a Redis client', () => TicketKeyRing.fromRedis({} as never, { wrappingSecret: Buffer.alloc(32) }), TypeError, /"client" must be an ioredis or node-redis client/);
+    bad('fromRedis pollIntervalSeconds 0', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), pollIntervalSeconds: 0 }), RangeError, /"pollIntervalSeconds" must be between 0.1 and 3600 seconds/);
+    bad('fromRedis keepKeys 0', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), keepKeys: 0 }), RangeError, /"keepKeys" must be between 1 and 1024/);
+    bad('fromRedis key empty', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), key: '' }), TypeError, /"key" must be a string/);
     client.disconnect();
   });
 });

@@ -3,6 +3,7 @@ import * as tls from 'node:tls';
 import Redis from 'ioredis';
 
 import { attach } from '../src/attach';
+import { expectBadInput, recordBadInput } from './support/bad-inputs';
 import { ask, population, startMember, stopMember } from './support/fleet';
 import { startRedis, RedisServer } from './support/redis';
 import { close, connect, listen, tlsServer } from './support/tls';
@@ -103,6 +104,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
       expect(r3.reused).toBe(false);
       expect(r3.protocol).toBe('TLSv1.2');
       expect(slow.stats().fleet!.errors).toBe(errorsBefore! + 1);
+      recordBadInput('Redis value', `session stored as ${JSON.stringify(garbage)}`, 'not resumed: full handshake, fleet.errors +1, fleetError event');
     }
     slow.detach();
     slowClient.disconnect();
@@ -113,15 +115,15 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   test('fleet options are validated: missing client, bad secret, bad deadline, bare context', () => {
     const server = tlsServer({ noTickets: true });
     const client = new Redis({ lazyConnect: true });
-    expect(() => attach(server, { fleet: { secret: Buffer.alloc(32) } as never })).toThrow(/"fleet.redis" is required/);
-    expect(() => attach(server, { fleet: { redis: {} as never, secret: Buffer.alloc(32) } })).toThrow(/"fleet.redis" must be an ioredis or node-redis client/);
-    expect(() => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } })).toThrow(RangeError);
-    expect(() => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } })).toThrow(/"fleet.secret" must be exactly 32 bytes, got 16 bytes/);
-    expect(() => attach(server, { fleet: { redis: client, secret: 'x'.repeat(32) as never } })).toThrow(/"fleet.secret" must be a Buffer of 32 bytes/);
-    expect(() => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), lookupTimeoutMs: 0 } })).toThrow(/"fleet.lookupTimeoutMs" must be between 1 and 5000 milliseconds, got 0/);
-    expect(() => attach(tls.createSecureContext({}), { fleet: { redis: client, secret: Buffer.alloc(32) } })).toThrow(/needs a server target/);
+    const bad = (input: string, fn: () => unknown, type: new () => Error, message: RegExp) => expectBadInput('fleet option', input, fn, type, message);
+    bad('fleet without redis', () => attach(server, { fleet: { secret: Buffer.alloc(32) } as never }), TypeError, /"fleet.redis" is required/);
+    bad('fleet.redis not a client', () => attach(server, { fleet: { redis: {} as never, secret: Buffer.alloc(32) } }), TypeError, /"fleet.redis" must be an ioredis or node-redis client/);
+    bad('fleet.secret of 16 bytes', () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } }), RangeError, /"fleet.secret" must be exactly 32 bytes, got 16 bytes/);
+    bad('fleet.secret as a string', () => attach(server, { fleet: { redis: client, secret: 'x'.repeat(32) as never } }), TypeError, /"fleet.secret" must be a Buffer of 32 bytes/);
+    bad('fleet.lookupTimeoutMs 0', () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), lookupTimeoutMs: 0 } }), RangeError, /"fleet.lookupTimeoutMs" must be between 1 and 5000 milliseconds, got 0/);
+    bad('fleet on a bare SecureContext', () => attach(tls.createSecureContext({}), { fleet: { redis: client, secret: Buffer.alloc(32) } }), TypeError, /needs a server target/);
     const cache = attach(server);
-    expect(() => cache.configure({ fleet: { redis: client, secret: Buffer.alloc(32) } })).toThrow(/cannot be changed by configure/);
+    bad('fleet passed to configure()', () => cache.configure({ fleet: { redis: client, secret: Buffer.alloc(32) } }), TypeError, /cannot be changed by configure/);
     cache.detach();
     client.disconnect();
   });

@@ -1,6 +1,7 @@
 import * as tls from 'node:tls';
 
 import { attach, CacheMode } from '../src';
+import { expectBadInput } from './support/bad-inputs';
 import { close, listen, resumeChain, tlsServer } from './support/tls';
 
 describe('options are validated before anything native runs', () => {
@@ -30,10 +31,8 @@ describe('options are validated before anything native runs', () => {
     ['tickets.tls13Count string', { tickets: { tls13Count: '2' } }, TypeError, /"tickets.tls13Count" must be an integer, got the string "2"/],
   ];
 
-  test.each(cases)('%s', async (_name, options, type, message) => {
-    const call = () => attach(server, options as never);
-    expect(call).toThrow(type);
-    expect(call).toThrow(message);
+  test.each(cases)('%s', async (name, options, type, message) => {
+    expectBadInput('option', `${name}: ${JSON.stringify(options)}`, () => attach(server, options as never), type, message);
     // Nothing was applied: the server still behaves as stock Node (no session-ID resumption).
     const port = await listen(server);
     expect(await resumeChain(port, 2, { version: 'TLSv1.2' })).toBe(0);
@@ -51,12 +50,11 @@ describe('options are validated before anything native runs', () => {
   });
 
   test('targets other than servers and secure contexts are a TypeError', () => {
-    expect(() => attach({} as never)).toThrow(TypeError);
-    expect(() => attach({} as never)).toThrow(/target must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got an instance of Object/);
-    expect(() => attach(null as never)).toThrow(/got null/);
-    expect(() => attach({ context: { _external: 1 } } as never)).toThrow(TypeError);
+    expectBadInput('target', 'a plain object', () => attach({} as never), TypeError, /target must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got an instance of Object/);
+    expectBadInput('target', 'null', () => attach(null as never), TypeError, /got null/);
+    expectBadInput('target', 'an object faking a SecureContext', () => attach({ context: { _external: 1 } } as never), TypeError, /target must be/);
     const net = require('node:net');
-    expect(() => attach(net.createServer() as never)).toThrow(/got an instance of Server/);
+    expectBadInput('target', 'a net.Server', () => attach(net.createServer() as never), TypeError, /got an instance of Server/);
   });
 
   test('flush({ all }) must be a boolean', () => {

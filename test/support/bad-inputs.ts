@@ -1,0 +1,37 @@
+/**
+ * Bad inputs the tests try, with the error each gets. Every call asserts; when BAD_INPUT_LOG
+ * names a file, it also appends what it saw there, and `npm run docs:bad-inputs` turns that log
+ * into the README's table, so the table is exactly what the tests observed.
+ */
+import * as fs from 'node:fs';
+
+export type Area = 'option' | 'key file' | 'key ring' | 'fleet option' | 'store file' | 'store option' | 'Redis value' | 'target';
+
+function record(area: Area, input: string, outcome: string): void {
+  const log = process.env.BAD_INPUT_LOG;
+  if (log) fs.appendFileSync(log, JSON.stringify({ area, input, outcome }) + '\n');
+}
+
+/** Asserts that `fn` throws `type` with `message`, and records the exact error. */
+export function expectBadInput(
+  area: Area,
+  input: string,
+  fn: () => unknown,
+  type: new (...args: never[]) => Error,
+  message: RegExp | string,
+): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(type);
+  expect((caught as Error).message).toMatch(message);
+  record(area, input, `${(caught as Error).constructor.name}: ${(caught as Error).message}`);
+}
+
+/** Records a bad input that is not an exception (a garbage Redis value, a corrupt store entry). */
+export function recordBadInput(area: Area, input: string, outcome: string): void {
+  record(area, input, outcome);
+}
