@@ -135,6 +135,7 @@ export async function runBench(
   options: BenchOptions,
   cert: SelfSignedCertificate,
   onProgress: (p: Progress) => void = () => undefined,
+  select: { variants?: VariantName[]; anchors?: boolean } = {},
 ): Promise<BenchResult> {
   const started = Date.now();
   const notes: string[] = [];
@@ -142,13 +143,14 @@ export async function runBench(
   for (const s of scenarios) {
     const sc: Scenario = SCENARIOS[s];
     const names: VariantName[] = [...sc.variants];
-    if (sc.anchors) {
+    if ('anchors' in sc && sc.anchors && select.anchors !== false) {
       for (const a of ['nginx', 'haproxy'] as const) {
+        if (select.variants && !select.variants.includes(a)) continue;
         if (anchorAvailable(a)) names.push(a);
         else notes.push(`${a} not installed: anchor skipped (apt-get install ${a} to include it).`);
       }
     }
-    for (const v of names) plan.push({ scenario: s, variant: v });
+    for (const v of names) if (!select.variants || select.variants.includes(v)) plan.push({ scenario: s, variant: v });
   }
   const totalPhases = plan.reduce((n, p) => n + SCENARIOS[p.scenario].phases.length, 0);
   let donePhases = 0;
