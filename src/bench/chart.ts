@@ -42,11 +42,12 @@ export function chartSpec(run: BenchResult): Record<string, unknown> {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'TLS session resumption: Node https stock vs JS cache vs tls-session-cache', subtitle: `${run.node}, OpenSSL ${run.openssl}, loopback, ${run.options.clients} clients` },
     config: { font: 'sans-serif', view: { stroke: null } },
-    hconcat: [
+    vconcat: [
       {
         title: 'Resumed handshakes, mixed client population (%)',
         data: { values: resumption },
         mark: { type: 'bar', tooltip: true },
+        width: 220,
         encoding: {
           row: { field: 'scenario', type: 'nominal', sort: scenarios, title: null },
           y: { field: 'server', type: 'nominal', sort: servers, title: null },
@@ -58,6 +59,7 @@ export function chartSpec(run: BenchResult): Record<string, unknown> {
         title: 'Server CPU per handshake (µs, lower is better)',
         data: { values: cpu },
         mark: { type: 'bar', tooltip: true },
+        width: 220,
         encoding: {
           row: { field: 'scenario', type: 'nominal', sort: scenarios, title: null },
           column: { field: 'metric', type: 'nominal', sort: ['full', 'resumed TLS 1.2', 'resumed TLS 1.3'], title: null },
