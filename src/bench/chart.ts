@@ -48,8 +48,9 @@ export function chartSpec(run: BenchResult): Record<string, unknown> {
         data: { values: resumption },
         mark: { type: 'bar', tooltip: true },
         width: 220,
+        resolve: { scale: { y: 'independent' } },
         encoding: {
-          row: { field: 'scenario', type: 'nominal', sort: scenarios, title: null },
+          row: { field: 'scenario', type: 'nominal', sort: scenarios, title: null, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 220 } },
           y: { field: 'server', type: 'nominal', sort: servers, title: null },
           x: { field: 'value', type: 'quantitative', title: '% resumed', scale: { domain: [0, 100] } },
           color,
@@ -60,8 +61,9 @@ export function chartSpec(run: BenchResult): Record<string, unknown> {
         data: { values: cpu },
         mark: { type: 'bar', tooltip: true },
         width: 220,
+        resolve: { scale: { y: 'independent' } },
         encoding: {
-          row: { field: 'scenario', type: 'nominal', sort: scenarios, title: null },
+          row: { field: 'scenario', type: 'nominal', sort: scenarios, title: null, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 220 } },
           column: { field: 'metric', type: 'nominal', sort: ['full', 'resumed TLS 1.2', 'resumed TLS 1.3'], title: null },
           y: { field: 'server', type: 'nominal', sort: servers, title: null },
           x: { field: 'value', type: 'quantitative', title: 'µs' },
