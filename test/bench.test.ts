@@ -124,6 +124,25 @@ describe('tls-session-cache bench', () => {
     expect(chart).toContain('CPU per handshake');
   });
 
+  test('cluster scenario: the server is a primary with 2 workers, its CPU and counts cover all of them', async () => {
+    const json = path.join(dir, 'cluster.json');
+    const r = await runCli(['bench', '--scenarios', 'cluster', '--variants', 'stock,attach', '--duration', '0.5', '--clients', '20', '--concurrency', '4', '--json', json]);
+    expect(r.code).toBe(0);
+    const run = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(run.results.map((x: { variant: string }) => x.variant)).toEqual(['stock', 'attach']);
+    for (const res of run.results) {
+      for (const p of Object.values(res.phases) as { load: { handshakes: number; resumed: number }; serverCounts: unknown; serverCpuMicros: number }[]) {
+        expect(p.serverCounts).toEqual({ handshakes: p.load.handshakes, resumed: p.load.resumed });
+        expect(p.serverCpuMicros).toBeGreaterThan(0);
+      }
+    }
+    const attach = run.results[1];
+    expect(Object.keys(attach.serverStats)).toEqual(['worker1', 'worker2']);
+    // Both workers served handshakes (round-robin), each from its own attached cache.
+    expect(attach.serverStats.worker1.acceptsGood).toBeGreaterThan(0);
+    expect(attach.serverStats.worker2.acceptsGood).toBeGreaterThan(0);
+  });
+
   test('--help lists the flags; bad flags exit 1 naming the flag and range', async () => {
     const help = await runCli(['bench', '--help']);
     expect(help.code).toBe(0);

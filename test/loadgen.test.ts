@@ -2,13 +2,17 @@
  * The native load generator against real Node servers in this (test) process; the generator
  * itself always runs in its own forked process.
  */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 import { attach } from '../src/attach';
 import { LoadgenProcess, Population, resolvePhaseOptions, resolvePopulationOptions } from '../src/loadgen';
-import { ensureDist } from './support/build';
+import { ensureDist, repoRoot } from './support/build';
 import { EXT_SESSION_TICKET, helloRelay } from './support/clienthello';
 import { cert, close, listen } from './support/tls';
 
@@ -194,6 +198,32 @@ describe('loadgen', () => {
     const load = await lg.run('open', { rate: 100, connections: 50, durationMs: 0, concurrency: 4 });
     expect(load.handshakes).toBe(50);
     expect(load.elapsedMs).toBeGreaterThanOrEqual(480); // the 50th starts at 490 ms
+  });
+
+  test('the loadgen command: per-second lines, totals, JSON, and the server CPU of --pid', async () => {
+    counted = countedServer();
+    const port = await listen(counted.server);
+    const json = path.join(os.tmpdir(), `tsc-loadgen-${process.pid}.json`);
+    const args = [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${port}`, '--clients', '10',
+      '--kinds', 'reuse=1', '--connections', '60', '--concurrency', '2', '--warmup', '--pid', String(process.pid), '--json', json];
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.on('close', (code) => resolve({ code, stdout }));
+    });
+    try {
+      expect(out.code).toBe(0);
+      expect(out.stdout).toMatch(/^warm-up: 10 handshakes, 0 failures$/m);
+      expect(out.stdout).toMatch(/^total .* 60 hs .* resumed 60 \(100\.0%\)/m);
+      const r = JSON.parse(fs.readFileSync(json, 'utf8'));
+      expect(r.total.handshakes).toBe(60);
+      expect(r.serverCpuMicros).toBeGreaterThanOrEqual(0);
+      expect(counted.handshakes).toBe(70);
+      expect(counted.resumed).toBe(60);
+    } finally {
+      fs.rmSync(json, { force: true });
+    }
   });
 
   test('bad options: TypeError / RangeError naming the field, before anything runs', async () => {
