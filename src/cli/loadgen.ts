@@ -116,7 +116,8 @@ export async function run(argv: string[]): Promise<number> {
       const used = now - lastCpu;
       lastCpu = now;
       perSecond.push(pid === undefined ? s : { ...s, serverCpuMicros: used });
-      process.stdout.write(line(s, pid !== undefined && s.handshakes ? used / s.handshakes : undefined) + '\n');
+      // The last interval can be a few milliseconds long: kept in the JSON, not worth a line.
+      if (s.intervalMs >= 100) process.stdout.write(line(s, pid !== undefined && s.handshakes ? used / s.handshakes : undefined) + '\n');
     });
     const serverCpuMicros = pid === undefined ? undefined : cpu() - startCpu;
     process.stdout.write(`total ${line(total, serverCpuMicros !== undefined && total.handshakes ? serverCpuMicros / total.handshakes : undefined)}\n`);
