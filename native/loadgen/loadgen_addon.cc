@@ -84,8 +84,13 @@ Napi::Value CreatePopulation(const Napi::CallbackInfo& info) {
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, std::string("loadgen: ") + e.what());
   }
-  return Napi::External<PopulationRef>::New(env, new PopulationRef(std::move(pop)),
-                                            [](Napi::Env, PopulationRef* p) { delete p; });
+  // The handle owns one shared reference; a running phase holds its own, so collecting the
+  // handle mid-run is safe.
+  auto holder = std::make_unique<PopulationRef>(std::move(pop));
+  auto external = Napi::External<PopulationRef>::New(env, holder.get(),
+                                                     [](Napi::Env, PopulationRef* p) { std::unique_ptr<PopulationRef> drop(p); });
+  holder.release();  // now owned by the External's finalizer
+  return external;
 }
 
 Napi::Value Forget(const Napi::CallbackInfo& info) {
@@ -166,7 +171,8 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   config.timeoutMs = static_cast<uint32_t>(Num(o, "timeoutMs", 5000));
   if (config.concurrency == 0) config.concurrency = 1;
   Napi::Function onSecond = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
-  auto* worker = new RunWorker(env, std::move(pop), config, onSecond);  // AsyncWorker deletes itself
+  // node-addon-api's AsyncWorker contract: allocated here, deletes itself after OnOK/OnError.
+  auto* worker = new RunWorker(env, std::move(pop), config, onSecond);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
