@@ -114,7 +114,11 @@ describe('tls-session-cache bench', () => {
     expect(single('attach').serverStats.hits).toBeGreaterThan(0);
     const rotation = run.results.filter((x: { scenario: string }) => x.scenario === 'rotation');
     expect(rotation.map((x: { variant: string }) => x.variant)).toEqual(['stock', 'jsCache', 'attach']);
-    for (const x of rotation) expect(x.phases.mix.rotatedAtMs).toBeGreaterThan(0);
+    for (const x of rotation) {
+      expect(x.phases.mix.rotatedAtMs).toBeGreaterThan(0);
+      expect(Object.keys(x.phases.mix.rotation).sort()).toEqual(['resumedAfter', 'resumedBefore']);
+    }
+    expect(r.stdout).toMatch(/rotation at [\d.]+ s, node stock: resumed/);
 
     const chart = fs.readFileSync(svg, 'utf8');
     const parsed = parseSvg(chart);

@@ -47,6 +47,8 @@ export interface PhaseResult {
   serverCounts?: { handshakes: number; resumed: number };
   /** When keys were rotated, ms into the phase. */
   rotatedAtMs?: number;
+  /** Resumed / handshakes in the whole seconds before and after the rotation. */
+  rotation?: { resumedBefore: number | null; resumedAfter: number | null };
 }
 
 /** Every figure for one server in one scenario. */
@@ -107,8 +109,9 @@ export interface Progress {
   second?: LoadReport;
 }
 
-function populationFor(phase: PhaseName, port: number, o: BenchOptions): PopulationOptions {
-  const base = { targets: [{ host: '127.0.0.1', port }], clients: o.clients, seed: o.seed };
+function populationFor(phase: PhaseName, port: number, o: BenchOptions, clientsScale: number): PopulationOptions {
+  const clients = Math.min(1_000_000, Math.round(o.clients * clientsScale));
+  const base = { targets: [{ host: '127.0.0.1', port }], clients, seed: o.seed };
   switch (phase) {
     case 'full':
       return { ...base, kinds: { fresh: 1 }, tls13: o.tls13 };
@@ -119,6 +122,22 @@ function populationFor(phase: PhaseName, port: number, o: BenchOptions): Populat
     case 'mix':
       return { ...base, kinds: o.kinds, tls13: o.tls13 };
   }
+}
+
+// Rotation falls on a one-second boundary of the load generator's snapshots when the phase is
+// long enough, so "before" and "after" seconds are clean.
+function rotationDelay(durationMs: number, at: number): number {
+  const raw = durationMs * at;
+  return durationMs >= 2000 ? Math.max(1000, Math.round(raw / 1000) * 1000) : raw;
+}
+
+function splitAtRotation(perSecond: LoadReport[], atMs: number): { resumedBefore: number | null; resumedAfter: number | null } {
+  const sum = (xs: LoadReport[]) => {
+    const hs = xs.reduce((a, s) => a + s.handshakes, 0);
+    return hs ? xs.reduce((a, s) => a + s.resumed, 0) / hs : null;
+  };
+  // A snapshot ending within 50 ms after the rotation counts as before (IPC and timer skew).
+  return { resumedBefore: sum(perSecond.filter((s) => s.elapsedMs <= atMs + 50)), resumedAfter: sum(perSecond.filter((s) => s.elapsedMs > atMs + 50)) };
 }
 
 const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
@@ -181,7 +200,7 @@ export async function runBench(
       try {
         for (const phase of sc.phases) {
           const fraction = (s?: LoadReport) => (donePhases + (s ? Math.min(1, s.elapsedMs / options.durationMs) : 0)) / totalPhases;
-          await lg.populate('phase', populationFor(phase, server.port, options));
+          await lg.populate('phase', populationFor(phase, server.port, options, sc.clientsScale ?? 1));
           if (phase !== 'full') {
             onProgress({ scenario, variant, phase: 'warmup', fraction: fraction() });
             await lg.run('phase', { sweep: true, durationMs: 0, concurrency: options.concurrency });
@@ -197,7 +216,7 @@ export async function runBench(
             rotation = setTimeout(() => {
               rotatedAtMs = Date.now() - t0;
               void server.rotate();
-            }, options.durationMs * sc.rotateAt);
+            }, rotationDelay(options.durationMs, sc.rotateAt));
           }
           const load = await lg.run(
             'phase',
@@ -218,7 +237,10 @@ export async function runBench(
             resumptionRatio: load.handshakes > 0 ? load.resumed / load.handshakes : 0,
           };
           if (before && after) pr.serverCounts = { handshakes: after.handshakes - before.handshakes, resumed: after.resumed - before.resumed };
-          if (rotatedAtMs !== undefined) pr.rotatedAtMs = rotatedAtMs;
+          if (rotatedAtMs !== undefined) {
+            pr.rotatedAtMs = rotatedAtMs;
+            pr.rotation = splitAtRotation(perSecond, rotatedAtMs);
+          }
           result.phases[phase] = pr;
           donePhases++;
           onProgress({ scenario, variant, phase, fraction: donePhases / totalPhases });

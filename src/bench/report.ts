@@ -30,12 +30,23 @@ function rows(results: VariantResult[]): { head: string[]; body: string[][] } {
   return { head, body };
 }
 
+function rotationLines(run: BenchResult): string[] {
+  const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`);
+  return run.results
+    .filter((r) => r.phases.mix?.rotation)
+    .map((r) => {
+      const m = r.phases.mix!;
+      return `rotation at ${(m.rotatedAtMs! / 1000).toFixed(1)} s, ${r.label}: resumed ${pct(m.rotation!.resumedBefore)} before, ${pct(m.rotation!.resumedAfter)} after (${Math.round(run.options.clients * ((SCENARIOS[r.scenario] as { clientsScale?: number }).clientsScale ?? 1))} clients).`;
+    });
+}
+
 function footer(run: BenchResult): string[] {
   const o = run.options;
   const kinds = Object.entries(o.kinds).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(',');
   return [
     `${run.node}, OpenSSL ${run.openssl}, ${run.cpus} CPUs; ${o.clients} clients, concurrency ${o.concurrency}${o.rate ? `, rate ${o.rate}/s` : ''}, ${o.durationMs / 1000} s per phase; mix: ${kinds}, TLS 1.3 share ${o.tls13}; ${(run.elapsedMs / 1000).toFixed(1)} s total.`,
     '(x) = ratio to stock Node in the same scenario. CPU = server user+system time from /proc over all its processes, per handshake.',
+    ...rotationLines(run),
     ...run.notes,
   ];
 }

@@ -20,8 +20,13 @@ export interface Scenario {
   workers: number;
   variants: VariantName[];
   phases: PhaseName[];
-  /** Rotate ticket keys (variant's way) at this fraction of the `mix` phase. */
+  /** Rotate ticket keys (variant's way) at this fraction of the `mix` phase (rounded to a whole second). */
   rotateAt?: number;
+  /**
+   * Population size as a multiple of `--clients`. Rotation needs many clients per connection
+   * made, as in production, or every client is back on a new ticket a moment later. Default: 1.
+   */
+  clientsScale?: number;
   /** Also run the nginx/HAProxy anchors in this scenario when installed. */
   anchors?: boolean;
 }
@@ -48,6 +53,7 @@ export const SCENARIOS = {
     variants: ['stock', 'jsCache', 'attach'],
     phases: ['mix'],
     rotateAt: 0.5,
+    clientsScale: 10,
   },
 } satisfies Record<string, Scenario>;
 
