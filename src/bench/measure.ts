@@ -148,6 +148,54 @@ function resumedCost(p: PhaseResult | undefined, cpuFull: number | null): number
   return Math.max(0, (p.serverCpuMicros - p.load.full * cpuFull) / p.load.resumed);
 }
 
+/** One measured phase on one server: fresh population, warm-up, CPU and counts around the run. */
+async function measurePhase(
+  lg: LoadgenProcess,
+  server: ServerHandle,
+  phase: PhaseName,
+  sc: Scenario,
+  options: BenchOptions,
+  progress: (p: { phase: Progress['phase']; done: number; second?: LoadReport }) => void,
+): Promise<PhaseResult> {
+  await lg.populate('phase', populationFor(phase, server.port, options, sc.clientsScale ?? 1));
+  if (phase !== 'full') {
+    progress({ phase: 'warmup', done: 0 });
+    await lg.run('phase', { sweep: true, durationMs: 0, concurrency: options.concurrency });
+  }
+  const before = await server.counts();
+  const cpu0 = server.cpuMicros();
+  const perSecond: LoadReport[] = [];
+  let rotatedAtMs: number | undefined;
+  let rotation: NodeJS.Timeout | undefined;
+  progress({ phase, done: 0 });
+  const t0 = Date.now();
+  if (phase === 'mix' && sc.rotateAt !== undefined) {
+    rotation = setTimeout(() => {
+      rotatedAtMs = Date.now() - t0;
+      void server.rotate();
+    }, rotationDelay(options.durationMs, sc.rotateAt));
+  }
+  const load = await lg.run('phase', { durationMs: options.durationMs, concurrency: options.concurrency, rate: options.rate }, (s) => {
+    perSecond.push(s);
+    progress({ phase, done: Math.min(1, s.elapsedMs / options.durationMs), second: s });
+  });
+  clearTimeout(rotation);
+  const cpu = server.cpuMicros() - cpu0;
+  const after = await server.counts();
+  const pr: PhaseResult = {
+    phase, load, perSecond, serverCpuMicros: cpu,
+    cpuPerHandshakeMicros: load.handshakes > 0 ? cpu / load.handshakes : null,
+    handshakesPerSecond: load.handshakes / (load.elapsedMs / 1000),
+    resumptionRatio: load.handshakes > 0 ? load.resumed / load.handshakes : 0,
+  };
+  if (before && after) pr.serverCounts = { handshakes: after.handshakes - before.handshakes, resumed: after.resumed - before.resumed };
+  if (rotatedAtMs !== undefined) {
+    pr.rotatedAtMs = rotatedAtMs;
+    pr.rotation = splitAtRotation(perSecond, rotatedAtMs);
+  }
+  return pr;
+}
+
 /** Runs the given scenarios; each server in its own process, clients in the load generator's. */
 export async function runBench(
   scenarios: ScenarioName[],
@@ -177,86 +225,57 @@ export async function runBench(
   const lg = new LoadgenProcess();
   const results: VariantResult[] = [];
   try {
-    for (const { scenario, variant } of plan) {
+    for (const scenario of scenarios) {
       const sc: Scenario = SCENARIOS[scenario];
-      const v = VARIANTS[variant];
-      const result: VariantResult = {
-        scenario, variant, label: v.label, description: v.description, phases: {},
-        resumptionRatio: null, handshakesPerSecond: null, latencyMicros: null,
-        cpuFullMicros: null, cpuResumedTls12Micros: null, cpuResumedTls13Micros: null,
-        vsStock: { resumptionRatio: null, handshakesPerSecond: null, cpuFull: null, cpuResumedTls12: null, cpuResumedTls13: null },
-      };
-      results.push(result);
-      onProgress({ scenario, variant, phase: 'start', fraction: donePhases / totalPhases });
-      let server: ServerHandle;
+      // Every server of the scenario runs at once and the phases are interleaved (phase 1 on
+      // each server, then phase 2 on each, ...), so a change in the machine's background load
+      // hits all servers alike instead of whichever happened to run then.
+      const entries: { variant: VariantName; result: VariantResult; server?: ServerHandle }[] = [];
       try {
-        server = await startServer(variant, sc.workers, cert);
-      } catch (err) {
-        result.skipped = `could not start: ${(err as Error).message}`;
-        notes.push(`${variant} (${scenario}): ${result.skipped}`);
-        donePhases += sc.phases.length;
-        continue;
-      }
-      try {
-        for (const phase of sc.phases) {
-          const fraction = (s?: LoadReport) => (donePhases + (s ? Math.min(1, s.elapsedMs / options.durationMs) : 0)) / totalPhases;
-          await lg.populate('phase', populationFor(phase, server.port, options, sc.clientsScale ?? 1));
-          if (phase !== 'full') {
-            onProgress({ scenario, variant, phase: 'warmup', fraction: fraction() });
-            await lg.run('phase', { sweep: true, durationMs: 0, concurrency: options.concurrency });
-          }
-          const before = await server.counts();
-          const cpu0 = server.cpuMicros();
-          const perSecond: LoadReport[] = [];
-          let rotatedAtMs: number | undefined;
-          let rotation: NodeJS.Timeout | undefined;
-          onProgress({ scenario, variant, phase, fraction: fraction() });
-          const t0 = Date.now();
-          if (phase === 'mix' && sc.rotateAt !== undefined) {
-            rotation = setTimeout(() => {
-              rotatedAtMs = Date.now() - t0;
-              void server.rotate();
-            }, rotationDelay(options.durationMs, sc.rotateAt));
-          }
-          const load = await lg.run(
-            'phase',
-            { durationMs: options.durationMs, concurrency: options.concurrency, rate: options.rate },
-            (s) => {
-              perSecond.push(s);
-              onProgress({ scenario, variant, phase, fraction: fraction(s), second: s });
-            },
-          );
-          clearTimeout(rotation);
-          const cpu = server.cpuMicros() - cpu0;
-          const after = await server.counts();
-          const seconds = load.elapsedMs / 1000;
-          const pr: PhaseResult = {
-            phase, load, perSecond, serverCpuMicros: cpu,
-            cpuPerHandshakeMicros: load.handshakes > 0 ? cpu / load.handshakes : null,
-            handshakesPerSecond: load.handshakes / seconds,
-            resumptionRatio: load.handshakes > 0 ? load.resumed / load.handshakes : 0,
+        for (const { variant } of plan.filter((p) => p.scenario === scenario)) {
+          const v = VARIANTS[variant];
+          const result: VariantResult = {
+            scenario, variant, label: v.label, description: v.description, phases: {},
+            resumptionRatio: null, handshakesPerSecond: null, latencyMicros: null,
+            cpuFullMicros: null, cpuResumedTls12Micros: null, cpuResumedTls13Micros: null,
+            vsStock: { resumptionRatio: null, handshakesPerSecond: null, cpuFull: null, cpuResumedTls12: null, cpuResumedTls13: null },
           };
-          if (before && after) pr.serverCounts = { handshakes: after.handshakes - before.handshakes, resumed: after.resumed - before.resumed };
-          if (rotatedAtMs !== undefined) {
-            pr.rotatedAtMs = rotatedAtMs;
-            pr.rotation = splitAtRotation(perSecond, rotatedAtMs);
+          results.push(result);
+          onProgress({ scenario, variant, phase: 'start', fraction: donePhases / totalPhases });
+          try {
+            entries.push({ variant, result, server: await startServer(variant, sc.workers, cert) });
+          } catch (err) {
+            result.skipped = `could not start: ${(err as Error).message}`;
+            notes.push(`${variant} (${scenario}): ${result.skipped}`);
+            donePhases += sc.phases.length;
           }
-          result.phases[phase] = pr;
-          donePhases++;
-          onProgress({ scenario, variant, phase, fraction: donePhases / totalPhases });
         }
-        const stats = await server.counts();
-        if (stats) result.serverStats = stats.variant;
+        for (const phase of sc.phases) {
+          for (const { variant, result, server } of entries) {
+            if (!server) continue;
+            result.phases[phase] = await measurePhase(lg, server, phase, sc, options, (p) =>
+              onProgress({ scenario, variant, phase: p.phase, second: p.second, fraction: (donePhases + p.done) / totalPhases }),
+            );
+            donePhases++;
+            onProgress({ scenario, variant, phase, fraction: donePhases / totalPhases });
+          }
+        }
+        for (const { result, server } of entries) {
+          const stats = await server?.counts();
+          if (stats) result.serverStats = stats.variant;
+        }
       } finally {
-        await server.close();
+        await Promise.all(entries.map((e) => e.server?.close()));
       }
-      const p = result.phases;
-      result.cpuFullMicros = p.full?.cpuPerHandshakeMicros ?? null;
-      result.cpuResumedTls12Micros = resumedCost(p.resumedTls12, result.cpuFullMicros);
-      result.cpuResumedTls13Micros = resumedCost(p.resumedTls13, result.cpuFullMicros);
-      result.resumptionRatio = p.mix ? p.mix.resumptionRatio : null;
-      result.handshakesPerSecond = p.mix ? p.mix.handshakesPerSecond : null;
-      result.latencyMicros = p.mix ? p.mix.load.latencyMicros : null;
+      for (const { result } of entries) {
+        const p = result.phases;
+        result.cpuFullMicros = p.full?.cpuPerHandshakeMicros ?? null;
+        result.cpuResumedTls12Micros = resumedCost(p.resumedTls12, result.cpuFullMicros);
+        result.cpuResumedTls13Micros = resumedCost(p.resumedTls13, result.cpuFullMicros);
+        result.resumptionRatio = p.mix ? p.mix.resumptionRatio : null;
+        result.handshakesPerSecond = p.mix ? p.mix.handshakesPerSecond : null;
+        result.latencyMicros = p.mix ? p.mix.load.latencyMicros : null;
+      }
     }
   } finally {
     await lg.close();
