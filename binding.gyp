@@ -18,6 +18,25 @@
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
+    },
+    {
+      # The load generator (tls-session-cache/loadgen), a module of its own so servers never load
+      # it. Named to sort after tls_session_cache: node-gyp-build and prebuildify take the first
+      # .node file in build/Release as the package's addon.
+      "target_name": "tls_session_cache_loadgen",
+      "sources": [
+        "native/loadgen/loadgen_addon.cc",
+        "native/loadgen/population.cc",
+        "native/loadgen/connection.cc",
+        "native/loadgen/phase.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-pthread"],
+      "ldflags": ["-pthread"],
+      "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
     }
   ]
 }

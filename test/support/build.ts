@@ -1,0 +1,28 @@
+/**
+ * Child processes (the load generator's runner, bench servers, the CLI) run compiled code from
+ * dist/. Rebuild it once when any source is newer, so tests never run stale JavaScript.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.join(__dirname, '..', '..');
+
+function newest(dir: string, ext: string): number {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p, ext));
+    else if (e.name.endsWith(ext)) t = Math.max(t, fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+export function ensureDist(): void {
+  const dist = path.join(root, 'dist');
+  const built = fs.existsSync(dist) ? newest(dist, '.js') : 0;
+  if (built >= newest(path.join(root, 'src'), '.ts')) return;
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+}
+
+export const repoRoot = root;
