@@ -304,8 +304,8 @@ export class TicketKeyRing {
   }
 
   /**
-   * fromRedis rings: starts syncing (if not yet) and resolves once the first load from Redis was
-   * tried. Never rejects: a Redis failure is counted and reported on `onError` listeners.
+   * fromRedis rings: starts syncing (or, when running, syncs now) and resolves once that load
+   * from Redis was tried. Never rejects: a Redis failure is counted and reported on `onError` listeners.
    */
   ready(): Promise<void> {
     if (this.#redisSync) this.#ready = this.#redisSync.start();

@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { attach } from '../src/attach';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
-import { ask, Member, population, startMember, stopMember } from './support/fleet';
+import { ask, Member, population, startMember, stopMember, killAllMembers } from './support/fleet';
 import { startRedis, RedisServer } from './support/redis';
 import { close, connect, listen, tlsServer } from './support/tls';
 
@@ -23,6 +23,7 @@ describe('fleet: ticket keys coordinated through Redis', () => {
   beforeAll(async () => {
     redis = await startRedis();
   });
+  afterEach(() => killAllMembers());
   afterAll(async () => {
     await redis.stop();
   });

@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 
 import { attach } from '../src/attach';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
-import { ask, population, startMember, stopMember } from './support/fleet';
+import { ask, population, startMember, stopMember, killAllMembers } from './support/fleet';
 import { startRedis, RedisServer } from './support/redis';
 import { close, connect, listen, tlsServer } from './support/tls';
 
@@ -14,6 +14,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   beforeAll(async () => {
     redis = await startRedis();
   });
+  afterEach(() => killAllMembers());
   afterAll(async () => {
     await redis.stop();
   });

@@ -111,9 +111,9 @@ export class RedisRingSync extends EventEmitter {
     };
   }
 
-  /** Starts syncing: subscribe, load (creating the first key when the fleet has none), poll. */
+  /** Starts syncing: subscribe, load (creating the first key when the fleet has none), poll. Already running: syncs now. */
   start(): Promise<void> {
-    if (!this.#stopped) return this.#busy;
+    if (!this.#stopped) return this.sync();
     this.#stopped = false;
     const poll = () => {
       this.#pollTimer = setTimeout(() => {

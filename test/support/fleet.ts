@@ -13,9 +13,19 @@ export interface Member {
   port: number;
 }
 
+const running = new Set<ChildProcess>();
+
+/** Kills every member still running (afterEach: a failed assertion must not leave processes). */
+export function killAllMembers(): void {
+  for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
+  running.clear();
+}
+
 export function startMember(env: Record<string, string>): Promise<Member> {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'fleet-server.js'), { env: { ...process.env, ...env }, stdio: 'inherit' });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`fleet member exited with ${code}`)));
     child.once('message', (m: { port: number }) => resolve({ child, port: m.port }));
