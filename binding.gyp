@@ -6,7 +6,9 @@
         "native/addon.cc",
         "native/context_access.cc",
         "native/cache_controls.cc",
-        "native/self_signed.cc"
+        "native/self_signed.cc",
+        "native/shared_store.cc",
+        "native/session_callbacks.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

@@ -5,6 +5,7 @@
 #include "cache_controls.h"
 #include "context_access.h"
 #include "self_signed.h"
+#include "session_callbacks.h"
 
 namespace tsc {
 
@@ -12,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitContextAccess(env, exports);
   InitCacheControls(env, exports);
   InitSelfSigned(env, exports);
+  InitSessionCallbacks(env, exports);
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return exports;
 }

@@ -7,6 +7,7 @@ import * as tls from 'node:tls';
 import { native, NativeAttachment, NativeStats } from './native';
 import { AttachOptions, ResolvedOptions, defaultOptions, resolveOptions } from './options';
 import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';
+import { ResolvedSharedOptions, SharedHook, SharedStoreStats, resolveShared, sameShared } from './shared-store';
 
 /** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
 export interface CacheCounters {
@@ -58,6 +59,8 @@ export interface SettingsStats {
 /** What `stats()` returns. */
 export interface SessionCacheStats extends CacheCounters {
   settings: SettingsStats;
+  /** The shared store's counters (all processes using it), when `shared` is attached. */
+  shared?: SharedStoreStats;
 }
 
 /** Options for `flush()`. */
@@ -90,6 +93,7 @@ export class SessionCache {
   #native: NativeAttachment | undefined;
   #options: ResolvedOptions;
   #restoreSetSecureContext: (() => void) | undefined;
+  #shared: SharedHook | undefined;
 
   /** @internal use `attach()` */
   constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
@@ -99,7 +103,8 @@ export class SessionCache {
     // Validate against the context's own defaults before anything is applied; a bad option
     // leaves the context exactly as Node had it.
     try {
-      this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)));
+      this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)), ['shared']);
+      this.#shared = openShared(server, handle, options);
     } catch (err) {
       native.detach(handle);
       throw err;
@@ -121,7 +126,9 @@ export class SessionCache {
 
   /** Counters and current settings. Cheap: one native call reading OpenSSL's counters. */
   stats(): SessionCacheStats {
-    return toStats(native.stats(this.#live()));
+    const stats = toStats(native.stats(this.#live()));
+    if (this.#shared) stats.shared = this.#shared.stats();
+    return stats;
   }
 
   /**
@@ -129,7 +136,8 @@ export class SessionCache {
    * first: on error nothing changes.
    */
   configure(options: AttachOptions): this {
-    const next = resolveOptions(options, this.#options);
+    const next = resolveOptions(options, this.#options, ['shared']);
+    checkSharedUnchanged(options, this.#shared?.options);
     this.#apply(this.#live(), next);
     this.#options = next;
     return this;
@@ -139,7 +147,12 @@ export class SessionCache {
   flush(options: FlushOptions = {}): number {
     const all = options.all ?? false;
     if (typeof all !== 'boolean') throw new TypeError(`Option "all" must be a boolean, got ${typeof all}.`);
-    return native.flush(this.#live(), all);
+    if (!this.#shared) return native.flush(this.#live(), all);
+    // Our own flush must not delete from the shared store what other workers still use;
+    // flush({ all: true }) then empties the store on purpose.
+    const n = native.flushLocal(this.#live(), all);
+    this.#shared.flush(all);
+    return n;
   }
 
   /** Restores exactly what Node had set (mode, size, timeout, ticket options, callbacks). Idempotent. */
@@ -148,6 +161,8 @@ export class SessionCache {
     if (!handle) return;
     this.#native = undefined;
     this.#restoreSetSecureContext?.();
+    this.#shared?.detach();
+    this.#shared = undefined;
     native.detach(handle);
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);
@@ -189,11 +204,31 @@ export class SessionCache {
     if (!old || context === this.#context) return;
     const handle = native.attach(context.context._external);
     this.#apply(handle, this.#options);
+    this.#shared?.moveTo(handle);
     native.detach(old);
     handles.delete(this.#context.context);
     this.#context = context;
     this.#native = handle;
     handles.set(context.context, this);
+  }
+}
+
+function openShared(server: tls.Server | undefined, handle: NativeAttachment, options: unknown): SharedHook | undefined {
+  const shared = resolveShared((options as { shared?: unknown } | undefined)?.shared);
+  if (!shared) return undefined;
+  if (!server) {
+    throw new TypeError(
+      'Option "shared" needs a tls.Server, https.Server or http2 secure server target: Node resets the session callbacks on every connection and only a server lets the store re-install them.',
+    );
+  }
+  return new SharedHook(server, handle, shared);
+}
+
+function checkSharedUnchanged(options: unknown, current: ResolvedSharedOptions | undefined): void {
+  const asked = (options as { shared?: unknown } | undefined)?.shared;
+  if (asked === undefined) return;
+  if (!sameShared(resolveShared(asked), current)) {
+    throw new Error('Option "shared" cannot be changed on a live attachment: detach() and attach() again.');
   }
 }
 

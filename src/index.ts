@@ -8,3 +8,5 @@ export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from
 export type { AttachTarget } from './target';
 export { selfSignedCertificate } from './certificate';
 export type { SelfSignedCertificate } from './certificate';
+export { SharedLimits, sharedStorePath } from './shared-store';
+export type { SharedOptions, SharedStoreStats } from './shared-store';

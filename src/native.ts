@@ -37,6 +37,25 @@ export interface NativeNodeDefaults {
   tls13Count: number;
 }
 
+/** Shared store counters as the addon reads them from the store's header. */
+export interface NativeSharedStats {
+  entries: number;
+  capacity: number;
+  bytesPerSession: number;
+  maxSessionBytes: number;
+  totalBytes: number;
+  evictions: number;
+  expiries: number;
+  tooLarge: number;
+  lockWaits: number;
+  recoveries: number;
+  corrupt: number;
+  hits: number;
+  misses: number;
+  stores: number;
+  deletes: number;
+}
+
 export interface NativeBinding {
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
@@ -47,6 +66,14 @@ export interface NativeBinding {
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
   detach(h: NativeAttachment): void;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
+  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, sessionIdContext: Buffer): void;
+  sharedRehook(h: NativeAttachment): void;
+  sharedDetach(h: NativeAttachment): void;
+  sharedStats(h: NativeAttachment): NativeSharedStats;
+  sharedFlush(h: NativeAttachment, all: boolean): number;
+  flushLocal(h: NativeAttachment, all: boolean): number;
+  /** TEST ONLY: takes the shared store's lock and returns holding it (see native/session_callbacks.cc). */
+  _lockAndHang(h: NativeAttachment): number;
   opensslVersion: string;
 }
 

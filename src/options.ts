@@ -3,6 +3,7 @@
  * Validation runs completely before anything native is touched, so a bad option never leaves a
  * context half-configured.
  */
+import type { SharedOptions } from './shared-store';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -50,6 +51,8 @@ export interface TicketOptions {
 export interface AttachOptions {
   cache?: CacheOptions;
   tickets?: TicketOptions;
+  /** One session store for every process on the machine (cluster workers); see docs/shared-store.md. Server targets only. */
+  shared?: SharedOptions;
 }
 
 /** Options after defaults were filled in: what is applied natively. */
