@@ -250,8 +250,11 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
   file->slot_bytes_ = g.slot_bytes;
   file->slot_count_ = slot_count;
   StoreHeader* h = file->header();
-  if (h->ready.load(std::memory_order_acquire) != 1) {
-    // New file, or a creator died before finishing: lay out an empty store.
+  // Lay out an empty store in a new file, or in one whose creator died before writing the magic
+  // (all-zero header). Anything else that is not a finished store is someone else's file.
+  static const char kZeros[sizeof(kMagic)] = {};
+  const bool unfinished = h->ready.load(std::memory_order_acquire) != 1 && std::memcmp(h->magic, kZeros, sizeof(kMagic)) == 0;
+  if (fresh || unfinished) {
     std::memset(base, 0, kHeaderBytes + sizeof(IndexEntry) * static_cast<size_t>(slot_count));
     h->layout_version = kLayoutVersion;
     h->header_bytes = kHeaderBytes;
@@ -269,7 +272,11 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
     msync(base, kHeaderBytes, MS_ASYNC);
     return file;
   }
-  if (std::memcmp(h->magic, kMagic, sizeof(kMagic)) != 0 || h->layout_version != kLayoutVersion ||
+  if (std::memcmp(h->magic, kMagic, sizeof(kMagic)) != 0 || h->ready.load(std::memory_order_acquire) != 1) {
+    *error = "shared store: " + path + " is not a tls-session-cache store (no valid header); remove it or use another name";
+    return nullptr;
+  }
+  if (h->layout_version != kLayoutVersion ||
       h->header_bytes != kHeaderBytes || h->ways != kWays) {
     *error = "shared store: " + path + " is not a tls-session-cache store of layout version " +
              std::to_string(kLayoutVersion) + " (found layout " + std::to_string(h->layout_version) +

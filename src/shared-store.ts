@@ -19,9 +19,9 @@ export interface SharedOptions {
   name?: string;
   /** Absolute path of a store file instead of a name: a persistent store that survives a restart of every worker. */
   path?: string;
-  /** Size of the store file in bytes, fixed at creation. Default: 16777216 (16 MiB, about 31,000 sessions). Range: 65536 (64 KiB) to 17179869184 (16 GiB). */
+  /** Size of the store file in bytes, fixed at creation. Default: 16777216 (16 MiB, about 41,900 sessions at the default slotBytes). Range: 65536 (64 KiB) to 17179869184 (16 GiB). */
   sizeBytes?: number;
-  /** Bytes per slot (96-byte slot header + the DER session). Larger sessions are counted in `tooLarge`, not stored. Default: 512. Range: 256 to 65536 bytes, a multiple of 64. */
+  /** Bytes per slot (96-byte slot header + the DER session). Larger sessions are counted in `tooLarge`, not stored. Default: 384 (sessions up to 288 bytes; a server session without a client certificate is about 110-170 bytes). Range: 256 to 65536 bytes, a multiple of 64. */
   slotBytes?: number;
 }
 
@@ -75,7 +75,7 @@ export const SharedLimits = Object.freeze({
   defaultSizeBytes: 16 * 1024 * 1024,
   minSlotBytes: 256,
   maxSlotBytes: 65536,
-  defaultSlotBytes: 512,
+  defaultSlotBytes: 384,
 });
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
