@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCacheControls(env, exports);
   InitSelfSigned(env, exports);
   InitSessionCallbacks(env, exports);
+  InitSharedStoreBench(env, exports);
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return exports;
 }

@@ -43,7 +43,9 @@ export async function startCluster(count: number, env: Record<string, string>): 
   const workers: Worker[] = [];
   let port = 0;
   const fork = async (): Promise<Worker> => {
-    const worker = cluster.fork({ ...env, LISTEN_PORT: String(port) });
+    // Every worker listens on port 0: the primary keys the shared handle by address and port, so
+    // they all get the same one (a worker asking for the number itself would be refused).
+    const worker = cluster.fork({ ...env, LISTEN_PORT: "0" });
     const msg = await waitFor<{ port: number }>(worker, 'listening');
     port = msg.port;
     workers.push(worker);
@@ -94,8 +96,11 @@ export function hit(port: number, version: Version, session?: Buffer): Promise<H
     socket.setEncoding('utf8');
     socket.on('session', (s: Buffer) => (newest = s));
     socket.on('data', (d: string) => (data += d));
+    let reused = false;
+    // Read while the handshake state exists: after 'close' isSessionReused() has nothing to ask.
+    socket.on('secureConnect', () => (reused = socket.isSessionReused()));
     socket.on('error', reject);
-    socket.on('close', () => resolve({ reused: socket.isSessionReused(), pid: data, session: newest }));
+    socket.on('close', () => resolve({ reused, pid: data, session: newest }));
   });
 }
 

@@ -4,6 +4,7 @@
  *   SHARED_SIZE                sizeBytes (default 1 MiB)
  *   SID_CTX                    the server's sessionIdContext (default "svc")
  *   LISTEN_PORT                port to listen on (0: cluster shares one random port)
+ *   STOCK=1                    the internal cache off, as Node ships (tickets off by secureOptions)
  * Answers each connection with its pid, so the primary sees which worker served it. Messages:
  *   primary -> worker {cmd: 'stats'} -> {type: 'stats', stats}
  *   primary -> worker {cmd: 'lockAndHang'} -> {type: 'locked', slot}: TEST ONLY hook, the worker
@@ -28,7 +29,9 @@ const server = tls.createServer(
 server.on('tlsClientError', () => undefined);
 const sizeBytes = Number(process.env.SHARED_SIZE ?? 1 << 20);
 const shared = sharedName ? { name: sharedName, sizeBytes } : sharedPath ? { path: sharedPath, sizeBytes } : undefined;
-const cache = attach(server, { cache: { size: 20480 }, tickets: { enabled: false }, shared });
+// STOCK=1: Node as shipped (the benchmark's baseline); attached otherwise.
+const stock = process.env.STOCK === '1';
+const cache = attach(server, { cache: { enabled: !stock, size: 20480 }, tickets: { enabled: false }, shared });
 
 process.on('message', (msg: { cmd?: string }) => {
   if (msg.cmd === 'stats') process.send?.({ type: 'stats', stats: cache.stats() });
