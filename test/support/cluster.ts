@@ -94,6 +94,8 @@ export function hit(port: number, version: Version, session?: Buffer): Promise<H
       minVersion: version, maxVersion: version,
     });
     socket.setEncoding('utf8');
+    // A connection the primary handed to a worker that was just killed never answers.
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer in 5 s')));
     socket.on('session', (s: Buffer) => (newest = s));
     socket.on('data', (d: string) => (data += d));
     let reused = false;
