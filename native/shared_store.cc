@@ -194,10 +194,8 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
     return nullptr;
   }
   FdCloser fd;
-  bool created = false;
   fd.fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd.fd >= 0) {
-    created = true;
     fchmod(fd.fd, 0600);  // the umask may have taken bits away, never added: be exact anyway
   } else if (errno == EEXIST) {
     fd.fd = open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -227,7 +225,9 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
              std::to_string(st.st_mode & 7) + "); it must be 0600";
     return nullptr;
   }
-  const bool fresh = created || st.st_size == 0;
+  // Decided under the flock, not by who created the file: a process that opened the file just
+  // after our O_EXCL may have taken the flock first and laid the store out already.
+  const bool fresh = st.st_size == 0;
   if (!fresh && static_cast<uint64_t>(st.st_size) != g.total_bytes) {
     *error = "shared store: " + path + " is " + std::to_string(st.st_size) + " bytes but this process asked for " +
              std::to_string(g.total_bytes) + " bytes; attach with the same sizeBytes or use another name";
