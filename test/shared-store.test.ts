@@ -89,6 +89,33 @@ describe('shared store across real cluster workers (tickets off)', () => {
     expect(stats.shared!.hits).toBeGreaterThan(0);
   }, 240_000);
 
+  test('processes started together agree on one store (creation under flock)', async () => {
+    const name = storeName('race');
+    const children = Array.from({ length: 4 }, () =>
+      fork(path.join(__dirname, 'support', 'shared-worker.ts'), [], {
+        execArgv: ['-r', path.join(__dirname, 'support', 'ts-register.js')],
+        env: { ...process.env, SHARED_NAME: name, SHARED_SIZE: String(MiB), LISTEN_PORT: '0' },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
+    try {
+      const ports = await Promise.all(
+        children.map(
+          (c) => new Promise<number>((resolve) => c.on('message', (m: { type?: string; port?: number }) => m.type === 'listening' && resolve(m.port!))),
+        ),
+      );
+      const first = await hit(ports[0]!, 'TLSv1.2');
+      for (const port of ports.slice(1)) expect((await hit(port, 'TLSv1.2', first.session)).reused).toBe(true);
+    } finally {
+      await Promise.all(
+        children.map((c) => new Promise((resolve) => {
+          c.once('exit', resolve);
+          c.kill('SIGKILL');
+        })),
+      );
+    }
+  }, 60_000);
+
   test('persistence with `path`: sessions from before a restart of all workers resume after it', async () => {
     const file = path.join(os.tmpdir(), `tsc-${TAG}-persist.store`);
     created.push(file);
