@@ -8,6 +8,7 @@
 #include "self_signed.h"
 #include "ticket_ring.h"
 #include "session_inspect.h"
+#include "session_callbacks.h"
 
 namespace tsc {
 
@@ -18,6 +19,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTicketRing(env, exports);
   InitSessionInspect(env, exports);
   InitCryptoProviders(env, exports);
+  InitSessionCallbacks(env, exports);
+  InitSharedStoreBench(env, exports);
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return exports;
 }

@@ -15,6 +15,7 @@ import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
+import { ResolvedSharedOptions, SharedHook, SharedStoreStats, resolveShared, sameShared } from './shared-store';
 
 /** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
 export interface CacheCounters {
@@ -70,6 +71,8 @@ export interface SessionCacheStats extends CacheCounters {
   fleet?: Partial<FleetSessionStats> & Partial<FleetRingStats>;
   /** Ticket key ring counters, when `tickets.keyRing` is set (shared by every context using that ring). */
   tickets?: TicketRingStats;
+  /** The shared store's counters (all processes using it), when `shared` is attached. */
+  shared?: SharedStoreStats;
 }
 
 /** Options for `flush()`. */
@@ -113,6 +116,7 @@ export class SessionCache extends EventEmitter {
   #fleet: FleetSessionStore | undefined;
   #ring: TicketKeyRing | null = null;
   #unhangRing: (() => void) | undefined;
+  #shared: SharedHook | undefined;
 
   /** @internal use `attach()` */
   constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
@@ -124,8 +128,9 @@ export class SessionCache extends EventEmitter {
     // leaves the context exactly as Node had it.
     let fleet: FleetSessionStore | undefined;
     try {
-      this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)), ['fleet']);
+      this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)), ['fleet', 'shared']);
       fleet = this.#makeFleet(server, (options as AttachOptions | undefined)?.fleet);
+      this.#shared = openShared(server, handle, options);
     } catch (err) {
       native.detach(handle);
       throw err;
@@ -183,6 +188,7 @@ export class SessionCache extends EventEmitter {
     if (this.#ring) stats.tickets = this.#ring.stats();
     const ringFleet = this.#ring?._fleetStats();
     if (this.#fleet || ringFleet) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
+    if (this.#shared) stats.shared = this.#shared.stats();
     return stats;
   }
 
@@ -194,7 +200,8 @@ export class SessionCache extends EventEmitter {
     if (options && typeof options === 'object' && 'fleet' in options) {
       throw new TypeError('Option "fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
     }
-    const next = resolveOptions(options, this.#options);
+    const next = resolveOptions(options, this.#options, ['shared']);
+    checkSharedUnchanged(options, this.#shared?.options);
     this.#apply(this.#live(), next);
     this.#options = next;
     publish(this, 'configure', { options: this.options });
@@ -205,7 +212,15 @@ export class SessionCache extends EventEmitter {
   flush(options: FlushOptions = {}): number {
     const all = options.all ?? false;
     if (typeof all !== 'boolean') throw new TypeError(`Option "all" must be a boolean, got ${typeof all}.`);
-    const removed = native.flush(this.#live(), all);
+    let removed: number;
+    if (this.#shared) {
+      // Our own flush must not delete from the shared store what other workers still use;
+      // flush({ all: true }) then empties the store on purpose.
+      removed = native.flushLocal(this.#live(), all);
+      this.#shared.flush(all);
+    } else {
+      removed = native.flush(this.#live(), all);
+    }
     if (all) this.#fleet?.forgetLocal();
     publish(this, 'flush', { all, removed });
     return removed;
@@ -223,6 +238,8 @@ export class SessionCache extends EventEmitter {
     this.#unhangRing = undefined;
     this.#ring?._release(this);
     this.#ring = null;
+    this.#shared?.detach();
+    this.#shared = undefined;
     native.detach(handle);
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);
@@ -283,11 +300,31 @@ export class SessionCache extends EventEmitter {
     if (!old || context === this.#context) return;
     const handle = native.attach(context.context._external);
     this.#apply(handle, this.#options);
+    this.#shared?.moveTo(handle);
     native.detach(old);
     handles.delete(this.#context.context);
     this.#context = context;
     this.#native = handle;
     handles.set(context.context, this);
+  }
+}
+
+function openShared(server: tls.Server | undefined, handle: NativeAttachment, options: unknown): SharedHook | undefined {
+  const shared = resolveShared((options as { shared?: unknown } | undefined)?.shared);
+  if (!shared) return undefined;
+  if (!server) {
+    throw new TypeError(
+      'Option "shared" needs a tls.Server, https.Server or http2 secure server target: Node resets the session callbacks on every connection and only a server lets the store re-install them.',
+    );
+  }
+  return new SharedHook(server, handle, shared);
+}
+
+function checkSharedUnchanged(options: unknown, current: ResolvedSharedOptions | undefined): void {
+  const asked = (options as { shared?: unknown } | undefined)?.shared;
+  if (asked === undefined) return;
+  if (!sameShared(resolveShared(asked), current)) {
+    throw new Error('Option "shared" cannot be changed on a live attachment: detach() and attach() again.');
   }
 }
 

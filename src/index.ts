@@ -37,3 +37,5 @@ export type { InspectReport, NodeSessionDefaults } from './inspect';
 export { KeyFormats, generateKeyMaterial, writeKeyFile } from './keygen';
 export type { KeyFormat } from './keygen';
 // Prometheus metrics live at 'tls-session-cache/metrics' so that prom-client stays optional.
+export { SharedLimits, sharedStorePath } from './shared-store';
+export type { SharedOptions, SharedStoreStats } from './shared-store';

@@ -87,6 +87,25 @@ export interface NativeOpenSslInfo {
   cpuInfo: string;
 }
 
+/** Shared store counters as the addon reads them from the store's header. */
+export interface NativeSharedStats {
+  entries: number;
+  capacity: number;
+  bytesPerSession: number;
+  maxSessionBytes: number;
+  totalBytes: number;
+  evictions: number;
+  expiries: number;
+  tooLarge: number;
+  lockWaits: number;
+  recoveries: number;
+  corrupt: number;
+  hits: number;
+  misses: number;
+  stores: number;
+  deletes: number;
+}
+
 export interface NativeBinding {
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
@@ -107,6 +126,18 @@ export interface NativeBinding {
   ringAttach(h: NativeAttachment, r: NativeRing | null): void;
   ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
+  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, sessionIdContext: Buffer): void;
+  sharedRehook(h: NativeAttachment): void;
+  sharedDetach(h: NativeAttachment): void;
+  sharedStats(h: NativeAttachment): NativeSharedStats;
+  sharedFlush(h: NativeAttachment, all: boolean): number;
+  flushLocal(h: NativeAttachment, all: boolean): number;
+  /** TEST ONLY: takes the shared store's lock and returns holding it (see native/session_callbacks.cc). */
+  _lockAndHang(h: NativeAttachment): number;
+  /** Benchmark only: times the shared store's insert and lookup (native/shared_store_bench.cc). */
+  _benchSharedStore(path: string, sizeBytes: number, slotBytes: number, entries: number, ops: number): {
+    capacity: number; entries: number; fillNsPerInsert: number; lookupNs: number; insertNs: number; hitRatio: number;
+  };
   opensslVersion: string;
   inspectSession(der: Buffer): NativeSessionInfo | null;
   providers(): NativeProviderInfo[];

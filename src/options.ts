@@ -5,6 +5,7 @@
  */
 import type { FleetOptions } from './fleet/options';
 import { TicketKeyRing } from './ticket-key-ring';
+import type { SharedOptions } from './shared-store';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -60,6 +61,8 @@ export interface AttachOptions {
   tickets?: TicketOptions;
   /** Redis-backed session IDs across machines (servers only; set at attach, not by configure). */
   fleet?: FleetOptions;
+  /** One session store for every process on the machine (cluster workers); see docs/shared-store.md. Server targets only. */
+  shared?: SharedOptions;
 }
 
 /** Options after defaults were filled in: what is applied natively. */

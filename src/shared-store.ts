@@ -1,0 +1,180 @@
+/**
+ * The `shared` option group: one session store for every process on the machine that attaches
+ * with the same name (a memory-mapped file under /dev/shm) or path (a persistent file). Validates
+ * the options, opens the store natively, re-installs the session callbacks on every connection
+ * (Node resets them per connection, DESIGN fact 7) and reports the store's counters.
+ */
+import * as tls from 'node:tls';
+
+import { native, NativeAttachment } from './native';
+import { checkKeys, expectKind, expectRange } from './options';
+
+/** Where the store lives and how big it is. Give exactly one of `name` or `path`. */
+export interface SharedOptions {
+  /**
+   * Store name, 1 to 64 of `A-Z a-z 0-9 _ . -`. Every process attaching with this name (same
+   * user) shares one store: the file `/dev/shm/tls-session-cache.<name>`. It lives until removed
+   * or the machine reboots.
+   */
+  name?: string;
+  /** Absolute path of a store file instead of a name: a persistent store that survives a restart of every worker. */
+  path?: string;
+  /** Size of the store file in bytes, fixed at creation. Default: 16777216 (16 MiB, about 41,900 sessions at the default slotBytes). Range: 65536 (64 KiB) to 17179869184 (16 GiB). */
+  sizeBytes?: number;
+  /** Bytes per slot (96-byte slot header + the DER session). Larger sessions are counted in `tooLarge`, not stored. Default: 384 (sessions up to 288 bytes; a server session without a client certificate is about 110-170 bytes). Range: 256 to 65536 bytes, a multiple of 64. */
+  slotBytes?: number;
+}
+
+/** `shared` after validation and defaults. */
+export interface ResolvedSharedOptions {
+  name: string | undefined;
+  path: string;
+  sizeBytes: number;
+  slotBytes: number;
+}
+
+/** Counters of the shared store, as every process sees them (`stats().shared`). */
+export interface SharedStoreStats {
+  /** Path of the store file. */
+  path: string;
+  /** Sessions in the store now. */
+  entries: number;
+  /** Sessions the store can hold. */
+  capacity: number;
+  /** File bytes per session: slot plus its 16-byte index entry. */
+  bytesPerSession: number;
+  /** Largest DER-encoded session a slot holds, bytes. */
+  maxSessionBytes: number;
+  /** Size of the store file, bytes. */
+  totalBytes: number;
+  /** Live sessions dropped to make room (the oldest of their set). */
+  evictions: number;
+  /** Sessions dropped because their timeout passed. */
+  expiries: number;
+  /** Sessions not stored because they were larger than a slot. */
+  tooLarge: number;
+  /** Lock acquisitions that had to wait for another process or thread. */
+  lockWaits: number;
+  /** Times a process found the lock's holder dead and repaired the store. */
+  recoveries: number;
+  /** Entries that failed their checksum or did not decode: treated as misses and dropped. */
+  corrupt: number;
+  /** Lookups that found a session. */
+  hits: number;
+  /** Lookups that found nothing. */
+  misses: number;
+  /** Sessions written. */
+  stores: number;
+  /** Sessions deleted because OpenSSL invalidated them. */
+  deletes: number;
+}
+
+export const SharedLimits = Object.freeze({
+  minSizeBytes: 65536,
+  maxSizeBytes: 16 * 1024 * 1024 * 1024,
+  defaultSizeBytes: 16 * 1024 * 1024,
+  minSlotBytes: 256,
+  maxSlotBytes: 65536,
+  defaultSlotBytes: 384,
+});
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The file a named store lives in. */
+export function sharedStorePath(name: string): string {
+  return `/dev/shm/tls-session-cache.${name}`;
+}
+
+/** Validates `shared` (TypeError / RangeError naming the field); undefined when absent. */
+export function resolveShared(value: unknown): ResolvedSharedOptions | undefined {
+  if (value === undefined) return undefined;
+  expectKind('shared', value, 'object');
+  const o = value as Record<string, unknown>;
+  checkKeys('shared', o, ['name', 'path', 'sizeBytes', 'slotBytes']);
+  if ((o.name === undefined) === (o.path === undefined)) {
+    throw new TypeError('Option "shared" needs exactly one of "shared.name" or "shared.path".');
+  }
+  let name: string | undefined;
+  let file: string;
+  if (o.name !== undefined) {
+    if (typeof o.name !== 'string') throw new TypeError(`Option "shared.name" must be a string, got ${typeof o.name}.`);
+    if (!NAME.test(o.name)) {
+      throw new RangeError(`Option "shared.name" must be 1 to 64 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(o.name)}.`);
+    }
+    name = o.name;
+    file = sharedStorePath(o.name);
+  } else {
+    if (typeof o.path !== 'string') throw new TypeError(`Option "shared.path" must be a string, got ${typeof o.path}.`);
+    if (!o.path.startsWith('/') || o.path.includes('\0') || o.path.length > 4096) {
+      throw new RangeError(`Option "shared.path" must be an absolute file path (at most 4096 characters), got ${JSON.stringify(o.path)}.`);
+    }
+    file = o.path;
+  }
+  let sizeBytes: number = SharedLimits.defaultSizeBytes;
+  if (o.sizeBytes !== undefined) {
+    expectKind('shared.sizeBytes', o.sizeBytes, 'integer');
+    expectRange('shared.sizeBytes', o.sizeBytes as number, SharedLimits.minSizeBytes, SharedLimits.maxSizeBytes, 'bytes');
+    sizeBytes = o.sizeBytes as number;
+  }
+  let slotBytes: number = SharedLimits.defaultSlotBytes;
+  if (o.slotBytes !== undefined) {
+    expectKind('shared.slotBytes', o.slotBytes, 'integer');
+    expectRange('shared.slotBytes', o.slotBytes as number, SharedLimits.minSlotBytes, SharedLimits.maxSlotBytes, 'bytes');
+    if ((o.slotBytes as number) % 64 !== 0) {
+      throw new RangeError(`Option "shared.slotBytes" must be a multiple of 64 bytes, got ${o.slotBytes as number}.`);
+    }
+    slotBytes = o.slotBytes as number;
+  }
+  return { name, path: file, sizeBytes, slotBytes };
+}
+
+export function sameShared(a: ResolvedSharedOptions | undefined, b: ResolvedSharedOptions | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.path === b.path && a.sizeBytes === b.sizeBytes && a.slotBytes === b.slotBytes;
+}
+
+/** The live link between one attachment and its store. */
+export class SharedHook {
+  readonly options: ResolvedSharedOptions;
+  #server: tls.Server;
+  #handle: NativeAttachment;
+  #onConnection: () => void;
+
+  /** Opens the store and hooks the context; throws (and leaves nothing hooked) on a header mismatch. */
+  constructor(server: tls.Server, handle: NativeAttachment, options: ResolvedSharedOptions) {
+    this.options = options;
+    this.#server = server;
+    this.#handle = handle;
+    native.sharedAttach(handle, options.path, options.sizeBytes, options.slotBytes, sessionIdContext(server));
+    // Runs after Node's own 'connection' listener built the TLSSocket (which reset the session
+    // callbacks) and before any handshake byte is read.
+    this.#onConnection = () => native.sharedRehook(this.#handle);
+    server.on('connection', this.#onConnection);
+  }
+
+  /** setSecureContext swapped the context: hook the new one (the old one is being detached). */
+  moveTo(handle: NativeAttachment): void {
+    native.sharedAttach(handle, this.options.path, this.options.sizeBytes, this.options.slotBytes, sessionIdContext(this.#server));
+    this.#handle = handle;
+  }
+
+  stats(): SharedStoreStats {
+    return { path: this.options.path, ...native.sharedStats(this.#handle) };
+  }
+
+  /** Expired entries, or every entry of the store (all processes) with `all`. */
+  flush(all: boolean): number {
+    return native.sharedFlush(this.#handle, all);
+  }
+
+  detach(): void {
+    this.#server.off('connection', this.#onConnection);
+    native.sharedDetach(this.#handle);
+  }
+}
+
+/** The session-ID context Node set on the server's contexts (tls.Server: sessionIdContext option, else a hash of argv). */
+function sessionIdContext(server: tls.Server): Buffer {
+  const sid = (server as unknown as { sessionIdContext?: unknown }).sessionIdContext;
+  return Buffer.from(typeof sid === 'string' ? sid : '', 'utf8');
+}

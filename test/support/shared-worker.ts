@@ -1,0 +1,53 @@
+/**
+ * A cluster worker (or plain child) for the shared-store tests. Configured by environment:
+ *   SHARED_NAME / SHARED_PATH  attach with `shared` (neither: the control, a per-worker cache)
+ *   SHARED_SIZE                sizeBytes (default 1 MiB)
+ *   SID_CTX                    the server's sessionIdContext (default "svc")
+ *   LISTEN_PORT                port to listen on (0: cluster shares one random port)
+ *   STOCK=1                    the internal cache off, as Node ships (tickets off by secureOptions)
+ * Answers each connection with its pid, so the primary sees which worker served it. Messages:
+ *   primary -> worker {cmd: 'stats'} -> {type: 'stats', stats}
+ *   primary -> worker {cmd: 'lockAndHang'} -> {type: 'locked', slot}: TEST ONLY hook, the worker
+ *   then holds the store's lock until it is killed.
+ */
+import * as tls from 'node:tls';
+import { SSL_OP_NO_TICKET } from 'node:constants';
+
+import { attach } from '../../src/attach';
+import { native } from '../../src/native';
+import { cert } from './tls';
+
+const sharedName = process.env.SHARED_NAME;
+const sharedPath = process.env.SHARED_PATH;
+const server = tls.createServer(
+  { key: cert.key, cert: cert.cert, secureOptions: SSL_OP_NO_TICKET, sessionIdContext: process.env.SID_CTX ?? 'svc' },
+  (socket) => {
+    socket.on('error', () => undefined);
+    socket.resume().end(String(process.pid));
+  },
+);
+server.on('tlsClientError', () => undefined);
+const sizeBytes = Number(process.env.SHARED_SIZE ?? 1 << 20);
+const shared = sharedName ? { name: sharedName, sizeBytes } : sharedPath ? { path: sharedPath, sizeBytes } : undefined;
+// STOCK=1: Node as shipped (the benchmark's baseline); attached otherwise.
+const stock = process.env.STOCK === '1';
+const cache = attach(server, { cache: { enabled: !stock, size: 20480 }, tickets: { enabled: false }, shared });
+
+process.on('message', (msg: { cmd?: string }) => {
+  if (msg.cmd === 'stats') process.send?.({ type: 'stats', stats: cache.stats() });
+  if (msg.cmd === 'lockAndHang') {
+    // A second handle on the same context finds the same native state (and store).
+    const handle = native.attach((server as unknown as { _sharedCreds: { context: { _external: unknown } } })._sharedCreds.context._external);
+    const slot = native._lockAndHang(handle);
+    process.send?.({ type: 'locked', slot });
+  }
+  if (msg.cmd === 'exit') {
+    cache.detach();
+    server.close(() => process.exit(0));
+  }
+});
+
+server.listen(Number(process.env.LISTEN_PORT ?? 0), '127.0.0.1', () => {
+  const address = server.address() as { port: number };
+  process.send?.({ type: 'listening', port: address.port, pid: process.pid });
+});
