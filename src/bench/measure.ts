@@ -121,7 +121,8 @@ export interface Progress {
 
 function populationFor(phase: PhaseName, ports: number[], o: BenchOptions, clientsScale: number): PopulationOptions {
   const clients = Math.min(1_000_000, Math.round(o.clients * clientsScale));
-  const base = { targets: ports.map((port) => ({ host: '127.0.0.1', port })), clients, seed: o.seed };
+  // Several ports are a fleet behind a load balancer: each connection lands on a member at random.
+  const base = { targets: ports.map((port) => ({ host: '127.0.0.1', port })), clients, seed: o.seed, placement: 'connection' as const };
   switch (phase) {
     case 'full':
       return { ...base, kinds: { fresh: 1 }, tls13: o.tls13 };
