@@ -23,7 +23,8 @@ function data(run: BenchResult): { resumption: Datum[]; cpu: Datum[] } {
   for (const r of run.results) {
     if (r.skipped) continue;
     const scenario = SCENARIOS[r.scenario].label;
-    if (r.resumptionRatio !== null) resumption.push({ scenario, server: r.label, metric: 'resumed share (mix)', value: r.resumptionRatio * 100 });
+    if (r.resumptionRatio !== null) resumption.push({ scenario, server: r.label, metric: 'mixed clients', value: r.resumptionRatio * 100 });
+    if (r.onceTls13ResumptionRatio !== null) resumption.push({ scenario, server: r.label, metric: 'single-use clients, TLS 1.3', value: r.onceTls13ResumptionRatio * 100 });
     const add = (metric: string, v: number | null) => v !== null && cpu.push({ scenario, server: r.label, metric, value: v });
     add('full', r.cpuFullMicros);
     add('resumed TLS 1.2', r.cpuResumedTls12Micros);
@@ -40,17 +41,18 @@ export function chartSpec(run: BenchResult): Record<string, unknown> {
   const color = { field: 'server', type: 'nominal', scale: { domain: servers }, title: 'server' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'TLS session resumption: Node https stock vs JS cache vs tls-session-cache', subtitle: `${run.node}, OpenSSL ${run.openssl}, loopback, ${run.options.clients} clients` },
+    title: { text: 'TLS session resumption: Node https stock vs JS cache vs tls-session-cache (internal cache, ticket ring, shared store, fleet)', subtitle: `${run.node}, OpenSSL ${run.openssl}, loopback, ${run.options.clients} clients` },
     config: { font: 'sans-serif', view: { stroke: null } },
     vconcat: [
       {
-        title: 'Resumed handshakes, mixed client population (%)',
+        title: 'Resumed handshakes (%): mixed client population, and single-use TLS 1.3 clients',
         data: { values: resumption },
         mark: { type: 'bar', tooltip: true },
         width: 220,
         resolve: { scale: { y: 'independent' } },
         encoding: {
           row: { field: 'scenario', type: 'nominal', sort: scenarios, title: null, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 220 } },
+          column: { field: 'metric', type: 'nominal', sort: ['mixed clients', 'single-use clients, TLS 1.3'], title: null },
           y: { field: 'server', type: 'nominal', sort: servers, title: null },
           x: { field: 'value', type: 'quantitative', title: '% resumed', scale: { domain: [0, 100] } },
           color,
