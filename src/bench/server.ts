@@ -4,6 +4,7 @@
  * ticket keys, report counts. It never loads the load generator.
  */
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -16,8 +17,12 @@ export interface ServerConfig {
   workers: number;
   key: string;
   cert: string;
-  /** What the processes of one run share (store name, Redis port, secret). */
-  ctx: VariantContext;
+  /**
+   * What the processes of one run share (store name, Redis port, secret). The harness always
+   * sets it; without it (single-process tools such as bench:instructions) the process makes its
+   * own, which only variants that need nothing shared can use.
+   */
+  ctx?: VariantContext;
 }
 
 /** Counts the server itself saw, to cross-check the load generator. */
@@ -47,7 +52,8 @@ async function startServer(onListening: (port: number) => void): Promise<{ count
   });
   // Clients read to close; a client that vanishes must not crash the server.
   server.on('tlsClientError', () => undefined);
-  const handle: VariantHandle = ('setup' in variant && (await variant.setup?.(server, config!.ctx))) || {};
+  const ctx: VariantContext = config!.ctx ?? { runTag: `solo-${process.pid}`, secretHex: randomBytes(32).toString('hex') };
+  const handle: VariantHandle = ('setup' in variant && (await variant.setup?.(server, ctx))) || {};
   server.listen(0, '127.0.0.1', () => onListening((server.address() as AddressInfo).port));
   return {
     counts: () => ({ handshakes, resumed, variant: handle.stats?.() ?? {} }),
