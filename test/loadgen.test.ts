@@ -271,6 +271,28 @@ describe('loadgen', () => {
     }
   });
 
+  test('the loadgen command with --per-connection spreads one client over every target', async () => {
+    counted = countedServer();
+    const other = countedServer();
+    const p1 = await listen(counted.server);
+    const p2 = await listen(other.server);
+    try {
+      const args = [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${p1},${p2}`, '--per-connection',
+        '--clients', '1', '--kinds', 'fresh=1', '--connections', '40', '--concurrency', '1'];
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+        child.on('close', resolve);
+      });
+      expect(code).toBe(0);
+      // One client pinned to one target would put all 40 on one server.
+      expect(counted.handshakes + other.handshakes).toBe(40);
+      expect(counted.handshakes).toBeGreaterThan(5);
+      expect(other.handshakes).toBeGreaterThan(5);
+    } finally {
+      await close(other.server);
+    }
+  });
+
   test('bad options: TypeError / RangeError naming the field, before anything runs', async () => {
     expect(() => resolvePopulationOptions({ targets: [] })).toThrow(/population\.targets/);
     expect(() => resolvePopulationOptions({ targets: [{ port: 0 }] })).toThrow(RangeError);
