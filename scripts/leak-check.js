@@ -46,7 +46,7 @@ async function traffic() {
   if (asanOptions !== undefined) process.env.ASAN_OPTIONS = `${asanOptions}:detect_leaks=0`;
   const lg = new LoadgenProcess();
   if (asanOptions !== undefined) process.env.ASAN_OPTIONS = asanOptions;
-  const sum = { handshakes: 0, resumed: 0, failures: 0, attaches: 0, detaches: 0, rotations: 0, flushes: 0, contextSwaps: 0, failureReasons: {} };
+  const sum = { handshakes: 0, resumed: 0, failures: 0, attaches: 0, detaches: 0, rotations: 0, configures: 0, flushes: 0, contextSwaps: 0, failureReasons: {} };
   try {
     for (let round = 0; round < rounds; round++) {
       const ring = rings[round % 2];
@@ -84,8 +84,12 @@ async function traffic() {
             cache.flush({ all: i % 8 === 1 });
             sum.flushes++;
           } else if (i % 4 === 2) {
-            if (ring.mode === 'generated') ring.rotate();
-            sum.rotations++;
+            // fromSecret rings rotate on their own every second (a new epoch).
+            if (ring.mode === 'generated') {
+              ring.rotate();
+              sum.rotations++;
+            }
+            sum.configures++;
             cache.configure({ cache: { size: 1000 + (i % 3) * 500 } });
           } else {
             server.setSecureContext({ key: cert.key, cert: cert.cert, sessionIdContext: `leak-${round % 3}` });

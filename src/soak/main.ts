@@ -62,6 +62,8 @@ export interface ProcessTrend {
   fds: { min: number; max: number; firstThirdMax: number; lastThirdMin: number };
   /** Killed by the run (SIGKILL), else alive at the end or died unexpectedly. */
   killed: boolean;
+  /** Every sample of a long-lived process: [seconds, RSS MiB, open fds]. Churned workers: omitted. */
+  series?: [number, number, number][];
 }
 
 /** What `--json` prints. */
@@ -332,6 +334,7 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
         },
         killed: s.killed,
       };
+      if (s.role !== 'worker') trend.series = s.samples.map((x) => [round1(x.t), round1(x.rssKiB / 1024), x.fds]);
       processes.push(trend);
       if (s.role === 'worker') continue;
       if (third < 2) {
