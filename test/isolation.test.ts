@@ -114,6 +114,28 @@ describe('isolation: different session-ID contexts never resume each other', () 
     expect(b.cache.stats().tickets!.resumed).toBeGreaterThan(0);
   });
 
+  test('documented limit: without sessionIdContext, two servers of one process share Node\'s default context and a shared ring resumes across them', async () => {
+    // Node sets every tls.Server's session-ID context to a hash of process.argv unless the
+    // `sessionIdContext` option is given: isolation needs that option (docs/hardening.md).
+    const secret = crypto.randomBytes(32);
+    const opts = (): Parameters<typeof attach>[1] => {
+      const r = TicketKeyRing.fromSecret(secret);
+      rings.push(r);
+      return { cache: { enabled: false }, tickets: { keyRing: r } };
+    };
+    const mk = async (): Promise<Service> => {
+      const server = tlsServer();
+      const cache = attach(server, opts());
+      const s = { server, cache, port: await listen(server) };
+      started.push(s);
+      return s;
+    };
+    const a = await mk();
+    const b = await mk();
+    const r = await crossResume(a, b, 'TLSv1.3');
+    expect(r).toEqual({ own: true, cross: true });
+  });
+
   describe('fleet Redis store, same Redis and secret', () => {
     let redis: RedisServer;
     let client: Redis;
