@@ -47,6 +47,15 @@ export interface SoakOptions {
   clients: number;
   /** Allowed growth of mean RSS, last third vs first third (long-lived processes), MiB. */
   maxRssGrowthMiB: number;
+  /**
+   * Who accepts connections: 'none' (default; every worker accepts on the shared socket, the
+   * primary holds no connection) or 'rr' (Node's round robin: the primary accepts and hands each
+   * socket to a worker). With 'rr', Node's primary keeps the fd of a socket whose handoff was in
+   * flight when the worker was SIGKILLed (docs/hardening.md), so its fd count grows with kills.
+   */
+  schedule: 'none' | 'rr';
+  /** Control run: workers are not attached (stock Node, no ring, no shared store). */
+  stock: boolean;
   json: boolean;
 }
 
@@ -64,6 +73,8 @@ export interface ProcessTrend {
   killed: boolean;
   /** Every sample of a long-lived process: [seconds, RSS MiB, open fds]. Churned workers: omitted. */
   series?: [number, number, number][];
+  /** Long-lived processes: their open fds at the end by kind (socket, pipe, anon_inode:[eventfd], /dev/shm/..., ...). */
+  fdKinds?: Record<string, number>;
 }
 
 /** What `--json` prints. */
@@ -104,6 +115,8 @@ function parseArgs(argv: string[]): SoakOptions {
     rate: 300,
     clients: 2000,
     maxRssGrowthMiB: 24,
+    schedule: 'none',
+    stock: false,
     json: false,
   };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
@@ -127,6 +140,13 @@ function parseArgs(argv: string[]): SoakOptions {
       case '--clients': o.clients = num(flag, next(), 1, 1000000); break;
       case '--max-rss-growth-mib': o.maxRssGrowthMiB = num(flag, next(), 0, 1 << 20); break;
       case '--json': o.json = true; break;
+      case '--stock': o.stock = true; break;
+      case '--schedule': {
+        const v = next();
+        if (v !== 'none' && v !== 'rr') throw new RangeError(`--schedule must be none or rr, got ${v}`);
+        o.schedule = v;
+        break;
+      }
       default: throw new RangeError(`unknown option ${flag} (see src/soak/main.ts)`);
     }
   }
@@ -152,6 +172,26 @@ function sampleProcess(pid: number): { rssKiB: number; fds: number } | undefined
   } catch {
     return undefined;
   }
+}
+
+/** Open fds of a process by kind: what a growing count is made of. */
+function fdKinds(pid: number): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      let target: string;
+      try {
+        target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const kind = /^(socket|pipe):/.exec(target)?.[1] ?? target.replace(/\d+/g, 'N');
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+    }
+  } catch {
+    // gone
+  }
+  return kinds;
 }
 
 const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -190,10 +230,11 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
     rotateEverySeconds: o.rotateEverySeconds,
     storeName,
     storeBytes: 8 << 20,
+    stock: o.stock,
   });
 
   const ext = path.extname(__filename);
-  cluster.schedulingPolicy = cluster.SCHED_RR;
+  cluster.schedulingPolicy = o.schedule === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
   // execArgv inherited: when this runs from TypeScript sources (-r a transpiling hook), so do workers.
   cluster.setupPrimary({ exec: path.join(__dirname, `worker${ext}`), execArgv: process.execArgv, silent: false });
 
@@ -334,7 +375,10 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
         },
         killed: s.killed,
       };
-      if (s.role !== 'worker') trend.series = s.samples.map((x) => [round1(x.t), round1(x.rssKiB / 1024), x.fds]);
+      if (s.role !== 'worker') {
+        trend.series = s.samples.map((x) => [round1(x.t), round1(x.rssKiB / 1024), x.fds]);
+        trend.fdKinds = fdKinds(pid);
+      }
       processes.push(trend);
       if (s.role === 'worker') continue;
       if (third < 2) {

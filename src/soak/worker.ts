@@ -22,6 +22,8 @@ export interface SoakWorkerConfig {
   rotateEverySeconds: number;
   storeName: string;
   storeBytes: number;
+  /** Control: serve without attaching. */
+  stock: boolean;
 }
 
 type Command = SoakWorkerConfig | { cmd: 'flush'; all: boolean } | { cmd: 'stats' };
@@ -31,6 +33,10 @@ let cache: SessionCache | undefined;
 function start(config: SoakWorkerConfig): void {
   const server = https.createServer({ key: config.key, cert: config.cert, sessionIdContext: 'soak' }, (_req, res) => res.end('ok'));
   server.on('tlsClientError', () => undefined);
+  if (config.stock) {
+    server.listen(0, '127.0.0.1', () => process.send?.({ type: 'listening', port: (server.address() as { port: number }).port }));
+    return;
+  }
   const secret = Buffer.from(config.secret, 'hex');
   const ring = TicketKeyRing.fromSecret(secret, { rotateEverySeconds: config.rotateEverySeconds, keepKeys: 3 });
   secret.fill(0);
