@@ -1,0 +1,176 @@
+/**
+ * Isolation: two services with different session-ID contexts (`sessionIdContext`) never resume
+ * each other's sessions, through any store this package adds: OpenSSL's internal cache (same
+ * process), the shared store (same store name), the fleet Redis store (same Redis, same secret)
+ * and tickets under one shared ring (`fromSecret` with the same secret).
+ *
+ * Each case has a control: a third service with the SAME context as the first resumes the first
+ * one's session through the same store, so a "not resumed" is the context check at work and not
+ * a store that simply failed. Who refuses: OpenSSL compares the session's sid_ctx with the
+ * connection's after every lookup (cache, get-session callback, decrypted ticket) and treats a
+ * difference as a miss; the shared store also keys entries by sid_ctx and checks it on lookup.
+ *
+ * Shared-store file mode 0600 and refusal of a file owned by another user are covered in
+ * shared-store.test.ts ("the file is 0600 ..." and "a store of another ... owner or mode is refused").
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import type * as tls from 'node:tls';
+import Redis from 'ioredis';
+
+import { attach, SessionCache } from '../src/attach';
+import { sharedStorePath } from '../src/shared-store';
+import { TicketKeyRing } from '../src/ticket-key-ring';
+import { startRedis, RedisServer } from './support/redis';
+import { close, connect, listen, tlsServer, Version, ServerOptions } from './support/tls';
+
+interface Service {
+  server: tls.Server;
+  cache: SessionCache;
+  port: number;
+}
+
+const started: Service[] = [];
+const rings: TicketKeyRing[] = [];
+
+async function service(sid: string, serverOptions: ServerOptions, attachOptions: Parameters<typeof attach>[1]): Promise<Service> {
+  const server = tlsServer({ sessionIdContext: sid, ...serverOptions });
+  const cache = attach(server, attachOptions);
+  const port = await listen(server);
+  const s = { server, cache, port };
+  started.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of started.splice(0)) {
+    s.cache.detach();
+    await close(s.server);
+  }
+  for (const r of rings.splice(0)) r.close();
+});
+
+/** A session from `from`, then: does `to` resume it? (`from` must resume it itself.) */
+async function crossResume(from: Service, to: Service, version: Version, noTicket = false): Promise<{ own: boolean; cross: boolean }> {
+  const first = await connect(from.port, { version, noTicket });
+  expect(first.session).toBeDefined();
+  const own = await connect(from.port, { version, noTicket, session: first.session });
+  const cross = await connect(to.port, { version, noTicket, session: first.session });
+  return { own: own.reused, cross: cross.reused };
+}
+
+const VERSIONS: Version[] = ['TLSv1.2', 'TLSv1.3'];
+
+describe('isolation: different session-ID contexts never resume each other', () => {
+  test.each(VERSIONS)('internal cache, one process (%s; session IDs / stateful TLS 1.3 tickets)', async (version) => {
+    // Tickets off: TLS 1.2 resumes by session ID, TLS 1.3 by stateful tickets backed by the cache.
+    const opts = { cache: { enabled: true } };
+    const a = await service('service-a', { noTickets: true }, opts);
+    const b = await service('service-b', { noTickets: true }, opts);
+    const r = await crossResume(a, b, version, version === 'TLSv1.2');
+    expect(r).toEqual({ own: true, cross: false });
+    // Stateful sessions live in each context's own cache: b has never seen a's session ID.
+    expect(b.cache.stats().hits).toBe(0);
+  });
+
+  test.each(VERSIONS)('shared store with the same name (%s)', async (version) => {
+    const name = `isolation-${process.pid}-${version}`;
+    const shared = { name, sizeBytes: 1 << 20 };
+    try {
+      const a = await service('service-a', { noTickets: true }, { shared });
+      const b = await service('service-b', { noTickets: true }, { shared });
+      const a2 = await service('service-a', { noTickets: true }, { shared });
+      const r = await crossResume(a, b, version, version === 'TLSv1.2');
+      expect(r).toEqual({ own: true, cross: false });
+      // Control: another server of service a (another context, another internal cache) resumes
+      // a's session through the store.
+      const control = await crossResume(a, a2, version, version === 'TLSv1.2');
+      expect(control.cross).toBe(true);
+      expect(b.cache.stats().callbackHits).toBe(0);
+      expect(a2.cache.stats().callbackHits).toBeGreaterThan(0);
+    } finally {
+      fs.rmSync(sharedStorePath(name), { force: true });
+    }
+  });
+
+  test.each(VERSIONS)('tickets under one ring secret (fromSecret, same secret) (%s)', async (version) => {
+    const secret = crypto.randomBytes(32);
+    const ring = (): TicketKeyRing => {
+      const r = TicketKeyRing.fromSecret(secret);
+      rings.push(r);
+      return r;
+    };
+    // The internal cache off, so nothing but the ticket can resume.
+    const opts = (): Parameters<typeof attach>[1] => ({ cache: { enabled: false }, tickets: { enabled: true, keyRing: ring() } });
+    const a = await service('service-a', {}, opts());
+    const b = await service('service-b', {}, opts());
+    const a2 = await service('service-a', {}, opts());
+    const r = await crossResume(a, b, version);
+    expect(r).toEqual({ own: true, cross: false });
+    const control = await crossResume(a, a2, version);
+    expect(control.cross).toBe(true);
+    // b's ring did decrypt the ticket (same key); OpenSSL then refused the session because its
+    // sid_ctx is a's, and b issued a fresh one.
+    expect(b.cache.stats().tickets!.resumed).toBeGreaterThan(0);
+  });
+
+  test('documented limit: without sessionIdContext, two servers of one process share Node\'s default context and a shared ring resumes across them', async () => {
+    // Node sets every tls.Server's session-ID context to a hash of process.argv unless the
+    // `sessionIdContext` option is given: isolation needs that option (docs/hardening.md).
+    const secret = crypto.randomBytes(32);
+    const opts = (): Parameters<typeof attach>[1] => {
+      const r = TicketKeyRing.fromSecret(secret);
+      rings.push(r);
+      return { cache: { enabled: false }, tickets: { keyRing: r } };
+    };
+    const mk = async (): Promise<Service> => {
+      const server = tlsServer();
+      const cache = attach(server, opts());
+      const s = { server, cache, port: await listen(server) };
+      started.push(s);
+      return s;
+    };
+    const a = await mk();
+    const b = await mk();
+    const r = await crossResume(a, b, 'TLSv1.3');
+    expect(r).toEqual({ own: true, cross: true });
+  });
+
+  describe('fleet Redis store, same Redis and secret', () => {
+    let redis: RedisServer;
+    let client: Redis;
+    beforeAll(async () => {
+      redis = await startRedis();
+      client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    });
+    afterAll(async () => {
+      client.disconnect();
+      await redis.stop();
+    });
+
+    test('TLS 1.2 session IDs', async () => {
+      const secret = crypto.randomBytes(32);
+      const fleet = (): Parameters<typeof attach>[1] => ({ fleet: { redis: client, secret, prefix: 'isolation:', lookupTimeoutMs: 1000 } });
+      const a = await service('service-a', { noTickets: true }, fleet());
+      const b = await service('service-b', { noTickets: true }, fleet());
+      const a2 = await service('service-a', { noTickets: true }, fleet());
+      const first = await connect(a.port, { version: 'TLSv1.2', noTicket: true });
+      // The store is written behind the handshake.
+      await waitFor(async () => (await client.keys('isolation:*')).length > 0);
+      const cross = await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: first.session });
+      const control = await connect(a2.port, { version: 'TLSv1.2', noTicket: true, session: first.session });
+      expect(control.reused).toBe(true);
+      expect(cross.reused).toBe(false);
+      // b found a's session in Redis (same key, same secret) and OpenSSL refused it.
+      expect(b.cache.stats().fleet!.hits).toBe(1);
+    });
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
