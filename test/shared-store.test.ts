@@ -71,7 +71,7 @@ describe('shared store across real cluster workers (tickets off)', () => {
     let kills = 0;
     let busy = false;
     const r = await population(() => run!.port, 'TLSv1.3', 36, 10, 6, async (done) => {
-      if (busy || kills >= 3 || done < (kills + 1) * 40) return;
+      if (busy || kills >= 3 || done < (kills + 1) * 25) return;
       busy = true;
       kills++;
       const victim = run!.workers.find((w) => !w.isDead())!;
