@@ -188,9 +188,7 @@ inline std::string TempStorePath(const char* tag) {
          std::to_string(getpid()) + ".store";
 }
 
-// The bytes a freshly initialised store mutex holds: written over the lock in hostile images,
-// because a lock word naming a live-looking owner makes pthread_mutex_lock wait forever (see
-// docs/fuzzing.md, "Not covered").
+// The bytes a freshly initialised store mutex holds (CheckStoreLayout compares its kind word).
 inline void FreshLockBytes(unsigned char* out) {
   pthread_mutex_t m;
   pthread_mutexattr_t attr;
