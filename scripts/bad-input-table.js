@@ -9,7 +9,7 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bad-inputs-')), 'log.jsonl');
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['test/'];
-const run = spawnSync('npx', ['jest', '--runInBand', ...files], {
+const run = spawnSync('npx', ['jest', '--runInBand', '--forceExit', ...files], {
   cwd: root,
   env: { ...process.env, BAD_INPUT_LOG: log },
   stdio: ['ignore', 'ignore', 'inherit'],

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 import { attach } from '../src/attach';
+import { TicketKeyRing } from '../src/ticket-key-ring';
 import { LoadgenProcess, Population, resolvePhaseOptions, resolvePopulationOptions } from '../src/loadgen';
 import { ensureDist, repoRoot } from './support/build';
 import { EXT_SESSION_TICKET, helloRelay } from './support/clienthello';
@@ -99,6 +100,50 @@ describe('loadgen', () => {
     expect(ratio).toBeLessThanOrEqual(0.65);
     expect(load.versions['TLSv1.3'].handshakes).toBe(200);
     expect(load.resumed).toBe(load.offered); // every offered ticket is accepted once
+  });
+
+  test('`once` clients on TLS 1.3 resume every connection with the ticket ring (a fresh ticket on each resumption)', async () => {
+    counted = countedServer();
+    const ring = TicketKeyRing.generate();
+    const cache = attach(counted.server, { tickets: { enabled: true, keyRing: ring } });
+    const port = await listen(counted.server);
+    await lg.populate('onceRing', { targets: [{ port }], clients: 20, kinds: { once: 1 }, tls13: 1 });
+    await lg.run('onceRing', { sweep: true, durationMs: 0, concurrency: 4 });
+    const load = await lg.run('onceRing', { connections: 200, durationMs: 0, concurrency: 4 });
+    expect(load.failures).toBe(0);
+    expect(load.versions['TLSv1.3'].handshakes).toBe(200);
+    expect(load.offered).toBe(200); // each connection got a ticket to offer next time
+    expect(load.resumed).toBe(200);
+    expect(counted.resumed).toBe(200);
+    // Resumed through the ring, not the session cache: every resumption decrypted a ring ticket.
+    expect(cache.stats().tickets!.resumed).toBeGreaterThanOrEqual(200);
+    cache.detach();
+  });
+
+  test('placement "connection": each connection of a client lands on a random target (a fleet behind a load balancer)', async () => {
+    counted = countedServer();
+    const other = countedServer();
+    const p1 = await listen(counted.server);
+    const p2 = await listen(other.server);
+    try {
+      // Stock Node: each server has its own ticket key, so a client resumes only when it lands
+      // where its ticket came from: about half, never all (with 'client' placement: all).
+      await lg.populate('lb', { targets: [{ port: p1 }, { port: p2 }], clients: 20, kinds: { reuse: 1 }, tls13: 0, placement: 'connection' });
+      await lg.run('lb', { sweep: true, durationMs: 0, concurrency: 4 });
+      const load = await lg.run('lb', { connections: 200, durationMs: 0, concurrency: 4 });
+      expect(load.failures).toBe(0);
+      expect(counted.handshakes).toBeGreaterThan(50);
+      expect(other.handshakes).toBeGreaterThan(50);
+      expect(load.resumed / load.handshakes).toBeGreaterThan(0.3);
+      expect(load.resumed / load.handshakes).toBeLessThan(0.7);
+
+      await lg.populate('pinned', { targets: [{ port: p1 }, { port: p2 }], clients: 20, kinds: { reuse: 1 }, tls13: 0 });
+      await lg.run('pinned', { sweep: true, durationMs: 0, concurrency: 4 });
+      const pinned = await lg.run('pinned', { connections: 100, durationMs: 0, concurrency: 4 });
+      expect(pinned.resumed).toBe(100);
+    } finally {
+      await close(other.server);
+    }
   });
 
   // What is on the wire, read by a relay in front of the server: `sessionId` ClientHellos carry
@@ -226,6 +271,28 @@ describe('loadgen', () => {
     }
   });
 
+  test('the loadgen command with --per-connection spreads one client over every target', async () => {
+    counted = countedServer();
+    const other = countedServer();
+    const p1 = await listen(counted.server);
+    const p2 = await listen(other.server);
+    try {
+      const args = [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${p1},${p2}`, '--per-connection',
+        '--clients', '1', '--kinds', 'fresh=1', '--connections', '40', '--concurrency', '1'];
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+        child.on('close', resolve);
+      });
+      expect(code).toBe(0);
+      // One client pinned to one target would put all 40 on one server.
+      expect(counted.handshakes + other.handshakes).toBe(40);
+      expect(counted.handshakes).toBeGreaterThan(5);
+      expect(other.handshakes).toBeGreaterThan(5);
+    } finally {
+      await close(other.server);
+    }
+  });
+
   test('bad options: TypeError / RangeError naming the field, before anything runs', async () => {
     expect(() => resolvePopulationOptions({ targets: [] })).toThrow(/population\.targets/);
     expect(() => resolvePopulationOptions({ targets: [{ port: 0 }] })).toThrow(RangeError);
@@ -234,6 +301,7 @@ describe('loadgen', () => {
     expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], kinds: { reuse: 0 } })).toThrow(RangeError);
     expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], tls13: 2 })).toThrow(/population\.tls13.*between 0 and 1/);
     expect(() => resolvePopulationOptions({ targets: [{ port: 1, host: 'localhost' }] })).toThrow(/IPv4/);
+    expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], placement: 'random' })).toThrow(/population\.placement.*'client' or 'connection'/);
     expect(() => resolvePhaseOptions({ concurrency: 0 })).toThrow(/phase\.concurrency.*between 1 and 512/);
     expect(() => resolvePhaseOptions({ durationMs: 0 })).toThrow(RangeError);
     expect(() => resolvePhaseOptions({ rate: 'fast' })).toThrow(TypeError);

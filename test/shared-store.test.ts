@@ -8,6 +8,7 @@ import { attach } from '../src/attach';
 import { sharedStorePath } from '../src/shared-store';
 import { population, startCluster, ClusterRun, hit } from './support/cluster';
 import { cert, close, connect, listen, tlsServer } from './support/tls';
+import { expectBadInput, recordBadInput } from './support/bad-inputs';
 
 const TAG = `t${process.pid}`;
 const created: string[] = [];
@@ -165,7 +166,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
     await pair(name);
     const other = tlsServer({ noTickets: true });
     servers.push(other);
-    expect(() => attach(other, { shared: { name, sizeBytes: 2 * MiB } })).toThrow(/already open in this process with 1048576 bytes/);
+    expectBadInput('store option', 'same store name opened again in one process with another sizeBytes', () => attach(other, { shared: { name, sizeBytes: 2 * MiB } }), Error, /already open in this process with 1048576 bytes/);
     // Another process sees the header: a child asks for another size.
     const file = path.join(os.tmpdir(), `tsc-${TAG}-hdr.store`);
     created.push(file);
@@ -176,25 +177,23 @@ describe('shared store in one process (two servers stand for two workers)', () =
     // Unmapped in this process now; reopen with other geometry and read the header's verdict.
     const s2 = tlsServer({ noTickets: true });
     servers.push(s2);
-    expect(() => attach(s2, { shared: { path: file, sizeBytes: MiB, slotBytes: 512 } })).toThrow(
-      /holds 1048576 bytes, 2608 slots of 384 bytes but this process asked for 1048576 bytes, \d+ slots of 512 bytes/,
-    );
-    expect(() => attach(s2, { shared: { path: file, sizeBytes: 2 * MiB } })).toThrow(/is 1048576 bytes but this process asked for 2097152/);
+    expectBadInput('store file', 'existing store file with another slot size', () => attach(s2, { shared: { path: file, sizeBytes: MiB, slotBytes: 512 } }), Error, /holds 1048576 bytes, 2608 slots of 384 bytes but this process asked for 1048576 bytes, \d+ slots of 512 bytes/,);
+    expectBadInput('store file', 'existing store file of another size', () => attach(s2, { shared: { path: file, sizeBytes: 2 * MiB } }), Error, /is 1048576 bytes but this process asked for 2097152/);
     // A nonzero layout version.
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([9, 0, 0, 0]), 0, 4, 8);
     fs.closeSync(fd);
-    expect(() => attach(s2, { shared: { path: file, sizeBytes: MiB } })).toThrow(/not a tls-session-cache store of layout version 1 \(found layout 9\)/);
+    expectBadInput('store file', 'store file with layout version 9 in its header', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-session-cache store of layout version 1 \(found layout 9\)/);
     // Not our file at all: refuse, never overwrite it.
     fs.writeFileSync(file, Buffer.alloc(MiB, 'x'));
-    expect(() => attach(s2, { shared: { path: file, sizeBytes: MiB } })).toThrow(/not a tls-session-cache store \(no valid header\)/);
+    expectBadInput('store file', "a 1 MiB file of 'x' bytes (not a store)", () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-session-cache store \(no valid header\)/);
     expect(fs.readFileSync(file).subarray(0, 4).toString()).toBe('xxxx');
     fs.chmodSync(file, 0o644);
-    expect(() => attach(s2, { shared: { path: file, sizeBytes: MiB } })).toThrow(/must be 0600/);
+    expectBadInput('store file', 'store file with mode 0644', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /must be 0600/);
     fs.chmodSync(file, 0o600);
     if (process.getuid!() === 0) {
       fs.chownSync(file, 65534, 65534);
-      expect(() => attach(s2, { shared: { path: file, sizeBytes: MiB } })).toThrow(/owned by uid 65534/);
+      expectBadInput('store file', 'store file owned by uid 65534', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /owned by uid 65534/);
     }
     // A failed attach leaves the server as Node had it.
     expect(s2.listenerCount('connection')).toBe(1);
@@ -203,17 +202,13 @@ describe('shared store in one process (two servers stand for two workers)', () =
   test('option validation names the field and the range', () => {
     const s = tlsServer();
     servers.push(s);
-    expect(() => attach(s, { shared: { name: 'a/b' } })).toThrow(/"shared.name" must be 1 to 64 characters/);
-    expect(() => attach(s, { shared: { name: 'x', sizeBytes: 1000 } })).toThrow(
-      /"shared.sizeBytes" must be between 65536 and 17179869184 bytes, got 1000/,
-    );
-    expect(() => attach(s, { shared: { name: 'x', slotBytes: 300 } })).toThrow(/multiple of 64 bytes/);
-    expect(() => attach(s, { shared: { name: 'x', path: '/tmp/x' } })).toThrow(TypeError);
-    expect(() => attach(s, { shared: { path: 'relative' } })).toThrow(RangeError);
-    expect(() => attach(s, { shared: { nmae: 'x' } as never })).toThrow(/Did you mean "shared.name"/);
-    expect(() => attach(tls.createSecureContext({ key: cert.key, cert: cert.cert }), { shared: { name: 'x' } })).toThrow(
-      /needs a tls.Server/,
-    );
+    expectBadInput('store option', "shared.name 'a/b'", () => attach(s, { shared: { name: 'a/b' } }), Error, /"shared.name" must be 1 to 64 characters/);
+    expectBadInput('store option', 'shared.sizeBytes 1000', () => attach(s, { shared: { name: 'x', sizeBytes: 1000 } }), Error, /"shared.sizeBytes" must be between 65536 and 17179869184 bytes, got 1000/,);
+    expectBadInput('store option', 'shared.slotBytes 300', () => attach(s, { shared: { name: 'x', slotBytes: 300 } }), Error, /multiple of 64 bytes/);
+    expectBadInput('store option', 'shared.name and shared.path together', () => attach(s, { shared: { name: 'x', path: '/tmp/x' } }), TypeError, /./);
+    expectBadInput('store option', "shared.path 'relative'", () => attach(s, { shared: { path: 'relative' } }), RangeError, /./);
+    expectBadInput('store option', 'misspelt shared.nmae', () => attach(s, { shared: { nmae: 'x' } as never }), Error, /Did you mean "shared.name"/);
+    expectBadInput('store option', 'shared on a bare SecureContext', () => attach(tls.createSecureContext({ key: cert.key, cert: cert.cert }), { shared: { name: 'x' } }), Error, /needs a tls.Server/,);
   });
 
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
@@ -278,6 +273,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
     expect((await connect(pb, { version: 'TLSv1.2', session: first.session })).reused).toBe(false);
     expect(cb.stats().shared!.corrupt).toBe(1);
     expect(cb.stats().shared!.entries).toBeGreaterThanOrEqual(1); // the new full handshake's session
+    recordBadInput('store file', '40 bytes of 0x5a written over a stored session', 'checksum fails: a miss (full handshake), shared.corrupt +1, never parsed');
   });
 
   test('sessions larger than a slot are counted, not stored', async () => {
@@ -289,6 +285,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
       s.on('close', () => resolve());
     });
     expect(ca.stats().shared).toMatchObject({ tooLarge: 1, stores: 0, entries: 0, maxSessionBytes: 160 });
+    recordBadInput('store option', 'a session (with a client certificate) larger than slotBytes 256', 'not stored: shared.tooLarge +1, the handshake completes');
   });
 
   test('a full store evicts the oldest and keeps working', async () => {

@@ -82,12 +82,24 @@ SslSessionPtr SessionToOffer(Client& client) {
   return SslSessionPtr();
 }
 
+// Which target this connection goes to. Per-connection placement draws from the client's own
+// splitmix64 state (the caller holds client.mutex), so it is thread-safe and reproducible.
+uint32_t TargetFor(const Population& population, Client& client) noexcept {
+  const size_t n = population.config().targets.size();
+  if (!population.config().perConnectionTarget || n <= 1) return client.target;
+  uint64_t z = (client.targetRng += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return static_cast<uint32_t>(z % n);
+}
+
 }  // namespace
 
 ConnectionResult RunConnection(const Population& population, Client& client, int timeoutMs) noexcept {
   ConnectionResult result;
   try {
-    const Target& target = population.config().targets[client.target];
+    const Target& target = population.config().targets[TargetFor(population, client)];
     Socket sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (sock.fd() < 0) {
       result.failure = ErrnoReason("socket", errno);

@@ -62,7 +62,7 @@ PopulationRef Unwrap(const Napi::Value& v) {
 }
 
 // createPopulation({ clients, shares: [reuse, once, sessionId, fresh], tls13Share, targets:
-// [{ host, port }], servername, seed }) -> handle. Validated in TypeScript first.
+// [{ host, port }], servername, seed, placement: 'client' | 'connection' }) -> handle. Validated in TypeScript first.
 Napi::Value CreatePopulation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -78,6 +78,7 @@ Napi::Value CreatePopulation(const Napi::CallbackInfo& info) {
   }
   if (o.Get("servername").IsString()) config.servername = o.Get("servername").ToString().Utf8Value();
   config.seed = static_cast<uint64_t>(Num(o, "seed", 1));
+  config.perConnectionTarget = o.Get("placement").IsString() && o.Get("placement").ToString().Utf8Value() == "connection";
   PopulationRef pop;
   try {
     pop = std::make_shared<Population>(std::move(config));

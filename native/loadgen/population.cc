@@ -69,6 +69,7 @@ Population::Population(PopulationConfig config) : config_(std::move(config)) {
     const bool wants13 = tls13(rng);
     c->tls13 = c->kind == ClientKind::kSessionId ? false : wants13;
     c->target = target(rng);
+    c->targetRng = rng();
     clients_.push_back(std::move(c));
   }
 }

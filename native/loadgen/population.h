@@ -35,6 +35,9 @@ struct PopulationConfig {
   std::vector<Target> targets;
   std::string servername;  // SNI; empty: none
   uint64_t seed = 1;
+  // false: each client stays on the target it was placed on; true: every connection picks a
+  // target at random, as behind a load balancer in front of a fleet.
+  bool perConnectionTarget = false;
 };
 
 // One simulated client. `mutex` makes a client hold at most one connection at a time, like a
@@ -43,6 +46,7 @@ struct Client {
   ClientKind kind;
   bool tls13;
   uint32_t target;
+  uint64_t targetRng = 0;  // per-connection placement state (splitmix64), guarded by `mutex`
   std::mutex mutex;
   SslSessionPtr session;  // newest session received, if any
 };

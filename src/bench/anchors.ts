@@ -22,7 +22,7 @@ export function anchorAvailable(kind: 'nginx' | 'haproxy'): string | undefined {
   return r.status === 0 && found ? found : undefined;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
@@ -33,7 +33,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, ms: number): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, ms: number): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`anchor exited with ${child.exitCode}`);
@@ -121,6 +121,7 @@ export async function startAnchor(kind: 'nginx' | 'haproxy', cert: SelfSignedCer
   const pid = child.pid!;
   return {
     port,
+    ports: [port],
     pid,
     cpuMicros: () => processTreeCpuMicros(processTree(pid)),
     rotate: async () => undefined,

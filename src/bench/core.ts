@@ -1,16 +1,22 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:core` (and `npm start`): in one run and one process tree, stock Node https
- * (tickets on), Node with the documented JS 'newSession'/'resumeSession' Map cache (tickets
- * off), and attach() with OpenSSL's internal cache (tickets off). Each server runs in its own
- * process, the native load generator in another. Prints the table; about 45 s on defaults.
+ * `npm run bench:core`: in one run and one process tree, stock Node https (tickets on), Node
+ * with the documented JS 'newSession'/'resumeSession' Map cache (tickets off), and attach()
+ * with OpenSSL's internal cache (tickets off). Each server runs in its own process, the native
+ * load generator in another. Prints the table; about 40 s on defaults.
  *
- * Environment knobs (all optional): BENCH_DURATION_MS (per phase, default 2500),
+ * `npm start` (start.ts) is the same run with the ticket ring as a fourth server and 2 s phases.
+ *
+ * Environment knobs (all optional): BENCH_DURATION_MS (per phase, default 2500; npm start 2000),
  * BENCH_CLIENTS (200), BENCH_CONCURRENCY (8).
  */
 import { selfSignedCertificate } from '../certificate';
 import { BenchOptions, DEFAULT_KINDS, runBench } from './measure';
 import { progressBar, textTable } from './report';
+import type { VariantName } from './variants';
+
+/** Issue 2's comparison: Node against Node, single process. */
+export const CORE_VARIANTS: readonly VariantName[] = ['stock', 'jsCache', 'attach'];
 
 function envInt(name: string, def: number, min: number, max: number): number {
   const raw = process.env[name];
@@ -20,9 +26,13 @@ function envInt(name: string, def: number, min: number, max: number): number {
   return v;
 }
 
-export async function main(): Promise<number> {
+export async function main(
+  variants: readonly VariantName[] = CORE_VARIANTS,
+  defaultDurationMs = 2500,
+  banner = 'bench:core: stock Node https vs JS session cache vs attach(), single process, loopback, self-signed ECDSA P-256',
+): Promise<number> {
   const options: BenchOptions = {
-    durationMs: envInt('BENCH_DURATION_MS', 2500, 500, 600_000),
+    durationMs: envInt('BENCH_DURATION_MS', defaultDurationMs, 500, 600_000),
     clients: envInt('BENCH_CLIENTS', 200, 1, 1_000_000),
     concurrency: envInt('BENCH_CONCURRENCY', 8, 1, 512),
     rate: 0,
@@ -30,13 +40,13 @@ export async function main(): Promise<number> {
     tls13: 0.5,
     seed: 1,
   };
-  process.stderr.write('bench:core: stock Node https vs JS session cache vs attach(), single process, loopback, self-signed ECDSA P-256\n');
+  process.stderr.write(`${banner}\n`);
   const cert = selfSignedCertificate('localhost');
   const bar = progressBar();
-  const run = await runBench(['single'], options, cert, (p) => bar.update(p), { anchors: false });
+  // Node against Node; anchors belong to `tls-session-cache bench`.
+  const run = await runBench(['single'], options, cert, (p) => bar.update(p), { anchors: false, variants: [...variants] });
   bar.done();
-  // The core comparison is Node against Node; anchors belong to `tls-session-cache bench`.
-  process.stdout.write(textTable({ ...run, results: run.results.filter((r) => ['stock', 'jsCache', 'attach'].includes(r.variant)), notes: [] }));
+  process.stdout.write(textTable({ ...run, notes: [] }));
   return 0;
 }
 

@@ -11,11 +11,14 @@ import type { SelfSignedCertificate } from '../certificate';
 import { processTree, processTreeCpuMicros } from '../loadgen/procfs';
 import { startAnchor } from './anchors';
 import type { ServerConfig, ServerCounts, ServerReply, ServerRequest } from './server';
-import { VARIANTS, VariantName } from './variants';
+import { VARIANTS, VariantContext, VariantName } from './variants';
 
 /** A running server under test. */
 export interface ServerHandle {
+  /** The first (or only) port. */
   port: number;
+  /** Every port the server listens on (one per process of a fleet); clients are placed on all. */
+  ports: number[];
   /** Root process id. */
   pid: number;
   /** CPU (user + system) of the server's process tree so far, microseconds. */
@@ -47,8 +50,8 @@ function waitExit(child: ChildProcess, ms: number): Promise<void> {
   });
 }
 
-async function startNodeServer(variant: VariantName, workers: number, cert: SelfSignedCertificate): Promise<ServerHandle> {
-  const config: ServerConfig = { variant, workers, key: cert.key, cert: cert.cert };
+async function startNodeServer(variant: VariantName, workers: number, cert: SelfSignedCertificate, ctx: VariantContext): Promise<ServerHandle> {
+  const config: ServerConfig = { variant, workers, key: cert.key, cert: cert.cert, ctx };
   const child = fork(compiled('server'), [], {
     env: { ...process.env, TSC_BENCH_SERVER: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -83,6 +86,7 @@ async function startNodeServer(variant: VariantName, workers: number, cert: Self
   let pids = processTree(ready.pid);
   return {
     port: ready.port,
+    ports: [ready.port],
     pid: ready.pid,
     cpuMicros: () => {
       // Re-read the tree each time so workers started late are counted.
@@ -100,11 +104,57 @@ async function startNodeServer(variant: VariantName, workers: number, cert: Self
   };
 }
 
-/** Starts `variant` with `workers` cluster workers (0: single process). */
-export function startServer(variant: VariantName, workers: number, cert: SelfSignedCertificate): Promise<ServerHandle> {
+/**
+ * Several processes of one variant as one server: every port, CPU and counts summed over all
+ * (counts' variant figures per member as process1, process2, ...), rotation on each member.
+ */
+function fleetOf(members: ServerHandle[]): ServerHandle {
+  return {
+    port: members[0]!.port,
+    ports: members.flatMap((m) => m.ports),
+    pid: members[0]!.pid,
+    cpuMicros: () => members.reduce((a, m) => a + m.cpuMicros(), 0),
+    rotate: async () => {
+      await Promise.all(members.map((m) => m.rotate()));
+    },
+    counts: async () => {
+      const all = await Promise.all(members.map((m) => m.counts()));
+      if (all.some((c) => !c)) return undefined;
+      return {
+        handshakes: all.reduce((a, c) => a + c!.handshakes, 0),
+        resumed: all.reduce((a, c) => a + c!.resumed, 0),
+        variant: Object.fromEntries(all.map((c, i) => [`process${i + 1}`, c!.variant])),
+      };
+    },
+    close: async () => {
+      await Promise.all(members.map((m) => m.close()));
+    },
+  };
+}
+
+/**
+ * Starts `variant` with `workers` cluster workers (0: single process), as `processes` separate
+ * server processes on their own ports (default 1). Members start one after the other, so the
+ * first one of a Redis fleet creates the fleet's first ticket key and the next loads it.
+ */
+export async function startServer(
+  variant: VariantName,
+  workers: number,
+  cert: SelfSignedCertificate,
+  ctx: VariantContext,
+  processes = 1,
+): Promise<ServerHandle> {
   const v = VARIANTS[variant];
-  if (v.kind === 'node') return startNodeServer(variant, workers, cert);
-  return startAnchor(v.kind, cert);
+  if (v.kind !== 'node') return startAnchor(v.kind, cert);
+  if (processes <= 1) return startNodeServer(variant, workers, cert, ctx);
+  const members: ServerHandle[] = [];
+  try {
+    for (let i = 0; i < processes; i++) members.push(await startNodeServer(variant, workers, cert, ctx));
+  } catch (err) {
+    await Promise.all(members.map((m) => m.close()));
+    throw err;
+  }
+  return fleetOf(members);
 }
 
 /** Anchors present on this machine (`which nginx haproxy`). */

@@ -3,12 +3,17 @@
  * scenario and server variant, start the server in its own process, drive phases from the
  * load generator's process, and turn /proc CPU deltas and the clients' counts into figures.
  */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+
 import type { SelfSignedCertificate } from '../certificate';
+import { sharedStorePath } from '../shared-store';
 import { LoadgenProcess } from '../loadgen/process';
 import type { ClientKind, LoadReport, PopulationOptions } from '../loadgen/population';
 import { ServerHandle, anchorAvailable, startServer } from './harness';
 import { PhaseName, SCENARIOS, Scenario, ScenarioName } from './scenarios';
-import { VARIANTS, VariantName } from './variants';
+import { BenchRedis, redisUnavailable, startRedis } from './redis';
+import { VARIANTS, VariantContext, VariantName, sharedStoreName } from './variants';
 
 /** Knobs of a run. */
 export interface BenchOptions {
@@ -45,6 +50,8 @@ export interface PhaseResult {
   resumptionRatio: number;
   /** The server's own count of handshakes and resumptions during the phase (Node variants). */
   serverCounts?: { handshakes: number; resumed: number };
+  /** CPU of the run's redis-server during the phase (fleet variants), microseconds; not in serverCpuMicros. */
+  redisCpuMicros?: number;
   /** When keys were rotated, ms into the phase. */
   rotatedAtMs?: number;
   /** Resumed / handshakes in the whole seconds before and after the rotation. */
@@ -74,6 +81,8 @@ export interface VariantResult {
    */
   cpuResumedTls12Micros: number | null;
   cpuResumedTls13Micros: number | null;
+  /** `onceTls13` phase: resumed / handshakes of single-use TLS 1.3 clients. */
+  onceTls13ResumptionRatio: number | null;
   /** Ratios against the scenario's stock server (variant / stock). */
   vsStock: {
     resumptionRatio: number | null;
@@ -81,6 +90,7 @@ export interface VariantResult {
     cpuFull: number | null;
     cpuResumedTls12: number | null;
     cpuResumedTls13: number | null;
+    onceTls13ResumptionRatio: number | null;
   };
   /** Extra server-side figures (attach's stats(), the JS cache's counts), at the end of the run. */
   serverStats?: Record<string, unknown>;
@@ -109,9 +119,10 @@ export interface Progress {
   second?: LoadReport;
 }
 
-function populationFor(phase: PhaseName, port: number, o: BenchOptions, clientsScale: number): PopulationOptions {
+function populationFor(phase: PhaseName, ports: number[], o: BenchOptions, clientsScale: number): PopulationOptions {
   const clients = Math.min(1_000_000, Math.round(o.clients * clientsScale));
-  const base = { targets: [{ host: '127.0.0.1', port }], clients, seed: o.seed };
+  // Several ports are a fleet behind a load balancer: each connection lands on a member at random.
+  const base = { targets: ports.map((port) => ({ host: '127.0.0.1', port })), clients, seed: o.seed, placement: 'connection' as const };
   switch (phase) {
     case 'full':
       return { ...base, kinds: { fresh: 1 }, tls13: o.tls13 };
@@ -119,6 +130,8 @@ function populationFor(phase: PhaseName, port: number, o: BenchOptions, clientsS
       return { ...base, kinds: { reuse: 1 }, tls13: 0 };
     case 'resumedTls13':
       return { ...base, kinds: { reuse: 1 }, tls13: 1 };
+    case 'onceTls13':
+      return { ...base, kinds: { once: 1 }, tls13: 1 };
     case 'mix':
       return { ...base, kinds: o.kinds, tls13: o.tls13 };
   }
@@ -140,6 +153,11 @@ function splitAtRotation(perSecond: LoadReport[], atMs: number): { resumedBefore
   return { resumedBefore: sum(perSecond.filter((s) => s.elapsedMs <= atMs + 50)), resumedAfter: sum(perSecond.filter((s) => s.elapsedMs > atMs + 50)) };
 }
 
+const needsRedis = (v: VariantName): boolean => {
+  const variant = VARIANTS[v];
+  return 'needs' in variant && (variant.needs as readonly string[] | undefined)?.includes('redis') === true;
+};
+
 const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
 
 function resumedCost(p: PhaseResult | undefined, cpuFull: number | null): number | null {
@@ -155,15 +173,17 @@ async function measurePhase(
   phase: PhaseName,
   sc: Scenario,
   options: BenchOptions,
+  redis: BenchRedis | undefined,
   progress: (p: { phase: Progress['phase']; done: number; second?: LoadReport }) => void,
 ): Promise<PhaseResult> {
-  await lg.populate('phase', populationFor(phase, server.port, options, sc.clientsScale ?? 1));
+  await lg.populate('phase', populationFor(phase, server.ports, options, sc.clientsScale ?? 1));
   if (phase !== 'full') {
     progress({ phase: 'warmup', done: 0 });
     await lg.run('phase', { sweep: true, durationMs: 0, concurrency: options.concurrency });
   }
   const before = await server.counts();
   const cpu0 = server.cpuMicros();
+  const redis0 = redis?.cpuMicros();
   const perSecond: LoadReport[] = [];
   let rotatedAtMs: number | undefined;
   let rotation: NodeJS.Timeout | undefined;
@@ -181,6 +201,7 @@ async function measurePhase(
   });
   clearTimeout(rotation);
   const cpu = server.cpuMicros() - cpu0;
+  const redisCpu = redis && redis0 !== undefined ? redis.cpuMicros() - redis0 : undefined;
   const after = await server.counts();
   const pr: PhaseResult = {
     phase, load, perSecond, serverCpuMicros: cpu,
@@ -188,6 +209,7 @@ async function measurePhase(
     handshakesPerSecond: load.handshakes / (load.elapsedMs / 1000),
     resumptionRatio: load.handshakes > 0 ? load.resumed / load.handshakes : 0,
   };
+  if (redisCpu !== undefined) pr.redisCpuMicros = redisCpu;
   if (before && after) pr.serverCounts = { handshakes: after.handshakes - before.handshakes, resumed: after.resumed - before.resumed };
   if (rotatedAtMs !== undefined) {
     pr.rotatedAtMs = rotatedAtMs;
@@ -219,6 +241,11 @@ export async function runBench(
     }
     for (const v of names) if (!select.variants || select.variants.includes(v)) plan.push({ scenario: s, variant: v });
   }
+  const noRedis = plan.some((p) => needsRedis(p.variant)) ? redisUnavailable() : undefined;
+  if (noRedis) {
+    for (const p of plan.filter((x) => needsRedis(x.variant))) notes.push(`${p.variant} (${p.scenario}) skipped: ${noRedis}.`);
+    plan.splice(0, plan.length, ...plan.filter((x) => !needsRedis(x.variant)));
+  }
   const totalPhases = plan.reduce((n, p) => n + SCENARIOS[p.scenario].phases.length, 0);
   let donePhases = 0;
 
@@ -231,19 +258,32 @@ export async function runBench(
       // each server, then phase 2 on each, ...), so a change in the machine's background load
       // hits all servers alike instead of whichever happened to run then.
       const entries: { variant: VariantName; result: VariantResult; server?: ServerHandle }[] = [];
+      const ctx: VariantContext = {
+        runTag: `${process.pid}-${started.toString(36)}-${scenario}`,
+        secretHex: crypto.randomBytes(32).toString('hex'),
+      };
+      let redis: BenchRedis | undefined;
       try {
+        if (plan.some((p) => p.scenario === scenario && needsRedis(p.variant))) {
+          try {
+            redis = await startRedis();
+            ctx.redisPort = redis.port;
+          } catch (err) {
+            notes.push(`redis-server (${scenario}) could not start: ${(err as Error).message}`);
+          }
+        }
         for (const { variant } of plan.filter((p) => p.scenario === scenario)) {
           const v = VARIANTS[variant];
           const result: VariantResult = {
             scenario, variant, label: v.label, description: v.description, phases: {},
             resumptionRatio: null, handshakesPerSecond: null, latencyMicros: null,
-            cpuFullMicros: null, cpuResumedTls12Micros: null, cpuResumedTls13Micros: null,
-            vsStock: { resumptionRatio: null, handshakesPerSecond: null, cpuFull: null, cpuResumedTls12: null, cpuResumedTls13: null },
+            cpuFullMicros: null, cpuResumedTls12Micros: null, cpuResumedTls13Micros: null, onceTls13ResumptionRatio: null,
+            vsStock: { resumptionRatio: null, handshakesPerSecond: null, cpuFull: null, cpuResumedTls12: null, cpuResumedTls13: null, onceTls13ResumptionRatio: null },
           };
           results.push(result);
           onProgress({ scenario, variant, phase: 'start', fraction: donePhases / totalPhases });
           try {
-            entries.push({ variant, result, server: await startServer(variant, sc.workers, cert) });
+            entries.push({ variant, result, server: await startServer(variant, sc.workers, cert, ctx, sc.processes ?? 1) });
           } catch (err) {
             result.skipped = `could not start: ${(err as Error).message}`;
             notes.push(`${variant} (${scenario}): ${result.skipped}`);
@@ -253,7 +293,7 @@ export async function runBench(
         for (const phase of sc.phases) {
           for (const { variant, result, server } of entries) {
             if (!server) continue;
-            result.phases[phase] = await measurePhase(lg, server, phase, sc, options, (p) =>
+            result.phases[phase] = await measurePhase(lg, server, phase, sc, options, needsRedis(variant) ? redis : undefined, (p) =>
               onProgress({ scenario, variant, phase: p.phase, second: p.second, fraction: (donePhases + p.done) / totalPhases }),
             );
             donePhases++;
@@ -266,6 +306,9 @@ export async function runBench(
         }
       } finally {
         await Promise.all(entries.map((e) => e.server?.close()));
+        await redis?.stop();
+        // The shared store's file outlives its processes by design; this run's is throwaway.
+        fs.rmSync(sharedStorePath(sharedStoreName(ctx)), { force: true });
       }
       for (const { result } of entries) {
         const p = result.phases;
@@ -273,6 +316,7 @@ export async function runBench(
         result.cpuResumedTls12Micros = resumedCost(p.resumedTls12, result.cpuFullMicros);
         result.cpuResumedTls13Micros = resumedCost(p.resumedTls13, result.cpuFullMicros);
         result.resumptionRatio = p.mix ? p.mix.resumptionRatio : null;
+        result.onceTls13ResumptionRatio = p.onceTls13 ? p.onceTls13.resumptionRatio : null;
         result.handshakesPerSecond = p.mix ? p.mix.handshakesPerSecond : null;
         result.latencyMicros = p.mix ? p.mix.load.latencyMicros : null;
       }
@@ -289,6 +333,7 @@ export async function runBench(
       cpuFull: ratio(r.cpuFullMicros, stock.cpuFullMicros),
       cpuResumedTls12: ratio(r.cpuResumedTls12Micros, stock.cpuResumedTls12Micros),
       cpuResumedTls13: ratio(r.cpuResumedTls13Micros, stock.cpuResumedTls13Micros),
+      onceTls13ResumptionRatio: ratio(r.onceTls13ResumptionRatio, stock.onceTls13ResumptionRatio),
     };
   }
   return {

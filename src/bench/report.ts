@@ -10,9 +10,9 @@ const fmtPct = (v: number | null): string => (v === null ? 'n/a' : `${(v * 100).
 
 /** Column headings and cells; each figure followed by its ratio against stock. */
 function rows(results: VariantResult[]): { head: string[]; body: string[][] } {
-  const head = ['scenario', 'server', 'resumed (mix)', 'handshakes/s (mix)', 'p50 / p99 ms', 'CPU µs full', 'CPU µs resumed 1.2', 'CPU µs resumed 1.3'];
+  const head = ['scenario', 'server', 'resumed (mix)', 'resumed (once 1.3)', 'handshakes/s (mix)', 'p50 / p99 ms', 'CPU µs full', 'CPU µs resumed 1.2', 'CPU µs resumed 1.3'];
   const body = results.map((r) => {
-    if (r.skipped) return [SCENARIOS[r.scenario].label, r.label, `skipped: ${r.skipped}`, '', '', '', '', ''];
+    if (r.skipped) return [SCENARIOS[r.scenario].label, r.label, `skipped: ${r.skipped}`, '', '', '', '', '', ''];
     const lat = r.latencyMicros ? `${(r.latencyMicros.p50 / 1000).toFixed(1)} / ${(r.latencyMicros.p99 / 1000).toFixed(1)}` : 'n/a';
     const stock = r.variant === 'stock';
     const rel = (v: number | null) => (stock ? '' : fmtRatio(v));
@@ -20,6 +20,7 @@ function rows(results: VariantResult[]): { head: string[]; body: string[][] } {
       SCENARIOS[r.scenario].label,
       r.label,
       fmtPct(r.resumptionRatio) + rel(r.vsStock.resumptionRatio),
+      r.onceTls13ResumptionRatio === null ? '' : fmtPct(r.onceTls13ResumptionRatio) + rel(r.vsStock.onceTls13ResumptionRatio),
       fmtInt(r.handshakesPerSecond) + rel(r.vsStock.handshakesPerSecond),
       lat,
       fmtInt(r.cpuFullMicros) + rel(r.vsStock.cpuFull),
@@ -40,6 +41,16 @@ function rotationLines(run: BenchResult): string[] {
     });
 }
 
+/** Redis is a service of its own in a fleet: its CPU is shown beside, not inside, the servers'. */
+function redisLines(run: BenchResult): string[] {
+  return run.results
+    .filter((r) => r.phases.mix?.redisCpuMicros !== undefined && r.phases.mix.load.handshakes > 0)
+    .map((r) => {
+      const m = r.phases.mix!;
+      return `${SCENARIOS[r.scenario].label}, ${r.label}: redis-server CPU ${Math.round(m.redisCpuMicros! / m.load.handshakes)} µs per handshake in mix (not included in the server CPU).`;
+    });
+}
+
 function footer(run: BenchResult): string[] {
   const o = run.options;
   const kinds = Object.entries(o.kinds).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(',');
@@ -47,6 +58,7 @@ function footer(run: BenchResult): string[] {
     `${run.node}, OpenSSL ${run.openssl}, ${run.cpus} CPUs; ${o.clients} clients, concurrency ${o.concurrency}${o.rate ? `, rate ${o.rate}/s` : ''}, ${o.durationMs / 1000} s per phase; mix: ${kinds}, TLS 1.3 share ${o.tls13}; ${(run.elapsedMs / 1000).toFixed(1)} s total.`,
     '(x) = ratio to stock Node in the same scenario. CPU = server user+system time from /proc over all its processes, per handshake.',
     ...rotationLines(run),
+    ...redisLines(run),
     ...run.notes,
   ];
 }

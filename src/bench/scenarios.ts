@@ -8,16 +8,23 @@ import type { VariantName } from './variants';
  * A measured phase. Each uses its own client population so its CPU figure is clean:
  * - `full`: `fresh` clients only: every handshake is full.
  * - `resumedTls12` / `resumedTls13`: `reuse` clients after a warm-up that gave each a session.
+ * - `onceTls13`: `once` clients on TLS 1.3 after a warm-up (each offers every ticket once, as
+ *   browsers do): the resumption ratio single-use clients get (stock Node: about half).
  * - `mix`: the configured population (`--kinds`, `--tls13`) after a warm-up: the resumption
  *   ratio and handshakes/s a realistic client mix gets.
  */
-export type PhaseName = 'full' | 'resumedTls12' | 'resumedTls13' | 'mix';
-export const PHASES: readonly PhaseName[] = ['full', 'resumedTls12', 'resumedTls13', 'mix'];
+export type PhaseName = 'full' | 'resumedTls12' | 'resumedTls13' | 'onceTls13' | 'mix';
+export const PHASES: readonly PhaseName[] = ['full', 'resumedTls12', 'resumedTls13', 'onceTls13', 'mix'];
 
 export interface Scenario {
   label: string;
   /** Cluster workers; 0 = single process. */
   workers: number;
+  /**
+   * Separate server processes of each variant, each on its own port (a fleet behind a load
+   * balancer); the clients are placed at random on all ports. Default: 1.
+   */
+  processes?: number;
   variants: VariantName[];
   phases: PhaseName[];
   /** Rotate ticket keys (variant's way) at this fraction of the `mix` phase (rounded to a whole second). */
@@ -35,22 +42,27 @@ export const SCENARIOS = {
   single: {
     label: 'single process',
     workers: 0,
-    variants: ['stock', 'jsCache', 'attach'],
-    phases: ['full', 'resumedTls12', 'resumedTls13', 'mix'],
+    variants: ['stock', 'jsCache', 'attach', 'ring'],
+    phases: ['full', 'resumedTls12', 'resumedTls13', 'onceTls13', 'mix'],
     anchors: true,
   },
   cluster: {
     label: 'cluster, 2 workers',
     workers: 2,
-    // The shared store goes here as 'shared' once it exists.
-    variants: ['stock', 'jsCache', 'attach'],
+    variants: ['stock', 'jsCache', 'attach', 'shared'],
     phases: ['full', 'resumedTls12', 'resumedTls13', 'mix'],
+  },
+  fleet: {
+    label: 'fleet, 2 processes',
+    workers: 0,
+    processes: 2,
+    variants: ['stock', 'jsCache', 'fleet', 'ringSecret'],
+    phases: ['full', 'resumedTls12', 'resumedTls13', 'onceTls13', 'mix'],
   },
   rotation: {
     label: 'ticket key rotation mid-run',
     workers: 0,
-    // The ticket ring goes here as 'ring' once it exists.
-    variants: ['stock', 'jsCache', 'attach'],
+    variants: ['stock', 'jsCache', 'attach', 'ring'],
     phases: ['mix'],
     rotateAt: 0.5,
     clientsScale: 10,

@@ -4,10 +4,11 @@
  * ticket keys, report counts. It never loads the load generator.
  */
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-import { VARIANTS, VariantHandle, VariantName, rotateTicketKeys } from './variants';
+import { VARIANTS, VariantContext, VariantHandle, VariantName, rotateTicketKeys } from './variants';
 
 /** @internal configuration passed in the environment (inherited by cluster workers). */
 export interface ServerConfig {
@@ -16,6 +17,12 @@ export interface ServerConfig {
   workers: number;
   key: string;
   cert: string;
+  /**
+   * What the processes of one run share (store name, Redis port, secret). The harness always
+   * sets it; without it (single-process tools such as bench:instructions) the process makes its
+   * own, which only variants that need nothing shared can use.
+   */
+  ctx?: VariantContext;
 }
 
 /** Counts the server itself saw, to cross-check the load generator. */
@@ -31,7 +38,7 @@ export type ServerReply = { type: 'ready'; port: number; pid: number } | { id: n
 const config = JSON.parse(process.env.TSC_BENCH_SERVER ?? 'null') as ServerConfig | null;
 if (!config) throw new Error('bench server: TSC_BENCH_SERVER is not set');
 
-function startServer(onListening: (port: number) => void): { counts(): ServerCounts; rotate(): void } {
+async function startServer(onListening: (port: number) => void): Promise<{ counts(): ServerCounts; rotate(): void }> {
   const variant = VARIANTS[config!.variant];
   if (variant.kind !== 'node') throw new Error(`bench server: ${config!.variant} is not a Node variant`);
   const server = https.createServer({ key: config!.key, cert: config!.cert, ...(('serverOptions' in variant && variant.serverOptions) || {}) }, (_req, res) => {
@@ -45,7 +52,8 @@ function startServer(onListening: (port: number) => void): { counts(): ServerCou
   });
   // Clients read to close; a client that vanishes must not crash the server.
   server.on('tlsClientError', () => undefined);
-  const handle: VariantHandle = ('setup' in variant && variant.setup?.(server)) || {};
+  const ctx: VariantContext = config!.ctx ?? { runTag: `solo-${process.pid}`, secretHex: randomBytes(32).toString('hex') };
+  const handle: VariantHandle = ('setup' in variant && (await variant.setup?.(server, ctx))) || {};
   server.listen(0, '127.0.0.1', () => onListening((server.address() as AddressInfo).port));
   return {
     counts: () => ({ handshakes, resumed, variant: handle.stats?.() ?? {} }),
@@ -62,11 +70,20 @@ function sum(all: ServerCounts[]): ServerCounts {
 }
 
 if (config.workers === 0 || cluster.isWorker) {
-  const s = startServer((port) => {
+  // Requests only come after 'ready', so the server exists by then.
+  let s: Awaited<ReturnType<typeof startServer>> | undefined;
+  startServer((port) => {
     if (cluster.isWorker) process.send?.({ type: 'listening', port });
     else process.send?.({ type: 'ready', port, pid: process.pid } satisfies ServerReply);
-  });
+  }).then(
+    (started) => (s = started),
+    (err: unknown) => {
+      process.stderr.write(`bench server ${config.variant}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
   process.on('message', (m: ServerRequest) => {
+    if (!s) return;
     if (m.op === 'rotate') {
       s.rotate();
       process.send?.({ id: m.id, ok: true });

@@ -1,14 +1,30 @@
 /**
  * The servers a benchmark compares, as they are set up inside the server process. Adding a
- * variant is one entry here plus its name in a scenario (scenarios.ts): for example the shared
- * store, once it exists:
- *   shared: { label: 'attach, shared store, tickets off', setup: (s) => attach(s, { tickets: { enabled: false }, shared: {} }) },
+ * variant is one entry here plus its name in a scenario (scenarios.ts).
  */
 import * as crypto from 'node:crypto';
 import { constants } from 'node:crypto';
 import type * as https from 'node:https';
 
 import { attach } from '../attach';
+import type { RedisClientLike } from '../fleet/redis-client';
+import { TicketKeyRing } from '../ticket-key-ring';
+
+/**
+ * What the bench parent hands every server process of one run (the same to every worker and
+ * every fleet member), so that they can meet: a shared store name, a Redis server, a secret.
+ */
+export interface VariantContext {
+  /** Unique per run (and per scenario): names the shared store file and the Redis keys. */
+  runTag: string;
+  /** A throwaway 32-byte secret made for this run, hex: fromSecret rings and fleet sealing. Never logged. */
+  secretHex: string;
+  /** Loopback port of the run's own redis-server (variants that need Redis). */
+  redisPort?: number;
+}
+
+/** Resources a variant needs from the bench parent; it is skipped with a note when missing. */
+export type VariantNeed = 'redis';
 
 /** What a variant leaves behind in the server process. */
 export interface VariantHandle {
@@ -27,8 +43,10 @@ export interface NodeVariant {
   description: string;
   /** https.createServer options besides key and cert. */
   serverOptions?: https.ServerOptions;
-  /** Runs after createServer, before listen. */
-  setup?(server: https.Server): VariantHandle | void;
+  /** Runs after createServer, before listen (the server listens once a returned promise settles). */
+  setup?(server: https.Server, ctx: VariantContext): VariantHandle | void | Promise<VariantHandle | void>;
+  /** Resources started by the bench parent for this variant. */
+  needs?: readonly VariantNeed[];
 }
 
 /** A C server anchor started from a generated config (see anchors.ts). */
@@ -66,6 +84,27 @@ function installJsCache(server: https.Server): VariantHandle {
   return { stats: () => ({ sessions: sessions.size, stored, hits, misses }) };
 }
 
+/** Name of the run's shared store (file /dev/shm/tls-session-cache.<name>, removed by the parent). */
+export function sharedStoreName(ctx: Pick<VariantContext, 'runTag'>): string {
+  return `bench-${ctx.runTag}`;
+}
+
+/** An ioredis client to the run's redis-server (ioredis: a dev dependency, resolved at run time). */
+function redisClient(ctx: VariantContext): RedisClientLike & { disconnect(): void; on(e: 'error', l: (err: Error) => void): unknown } {
+  if (ctx.redisPort === undefined) throw new Error('bench: this variant needs the run\'s redis-server');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const Redis = require('ioredis') as new (o: Record<string, unknown>) => RedisClientLike & { disconnect(): void; on(e: 'error', l: (err: Error) => void): unknown };
+  const client = new Redis({ host: '127.0.0.1', port: ctx.redisPort, maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined); // fleet code reports failures itself ('fleetError', syncErrors)
+  return client;
+}
+
+/** attach with a ticket key ring (tickets on, internal cache on for clients without tickets). */
+function attachRing(server: https.Server, ring: TicketKeyRing): VariantHandle {
+  const cache = attach(server, { tickets: { enabled: true, keyRing: ring } });
+  return { stats: () => ({ ...cache.stats() }), rotate: () => ring.rotate() };
+}
+
 export const VARIANTS = {
   stock: {
     kind: 'node',
@@ -86,6 +125,58 @@ export const VARIANTS = {
     setup: (server) => {
       const cache = attach(server, { tickets: { enabled: false } });
       return { stats: () => ({ ...cache.stats() }) };
+    },
+  },
+  shared: {
+    kind: 'node',
+    label: 'attach + shared store',
+    description: "Node https + attach(server, { tickets: { enabled: false }, shared: { name } }): every worker's sessions in one /dev/shm store",
+    setup: (server, ctx) => {
+      const cache = attach(server, { tickets: { enabled: false }, shared: { name: sharedStoreName(ctx) } });
+      return { stats: () => ({ ...cache.stats() }) };
+    },
+  },
+  ring: {
+    kind: 'node',
+    label: 'attach + ticket ring',
+    description: 'Node https + attach(server, { tickets: { keyRing: TicketKeyRing.generate() } }): native key ring, renewed TLS 1.3 tickets; rotation = ring.rotate()',
+    setup: (server) => attachRing(server, TicketKeyRing.generate({ rotateEverySeconds: 3600, keepKeys: 12 })),
+  },
+  ringSecret: {
+    kind: 'node',
+    label: 'attach + fromSecret ring',
+    description: 'Node https + attach with TicketKeyRing.fromSecret(secret): every process derives the same keys; session-ID cache per process',
+    setup: (server, ctx) => {
+      const secret = Buffer.from(ctx.secretHex, 'hex');
+      try {
+        return attachRing(server, TicketKeyRing.fromSecret(secret, { rotateEverySeconds: 3600, keepKeys: 12 }));
+      } finally {
+        secret.fill(0);
+      }
+    },
+  },
+  fleet: {
+    kind: 'node',
+    label: 'attach + fleet (Redis)',
+    description: 'Node https + attach with fleet: { redis, secret } (TLS 1.2 session IDs in Redis) and TicketKeyRing.fromRedis (ticket keys through Redis)',
+    needs: ['redis'],
+    setup: async (server, ctx) => {
+      const redis = redisClient(ctx);
+      const secret = Buffer.from(ctx.secretHex, 'hex');
+      try {
+        const ring = TicketKeyRing.fromRedis(redis, { key: `bench:${ctx.runTag}:ticket-keys`, wrappingSecret: secret, rotateEverySeconds: 3600, keepKeys: 12 });
+        const cache = attach(server, {
+          tickets: { enabled: true, keyRing: ring },
+          fleet: { redis, secret, prefix: `bench:${ctx.runTag}:session:` },
+        });
+        // Both members hold the fleet's keys before either serves a client.
+        await ring.ready();
+        let fleetErrors = 0;
+        cache.on('fleetError', () => fleetErrors++);
+        return { stats: () => ({ ...cache.stats(), fleetErrors }), rotate: () => ring.rotate() };
+      } finally {
+        secret.fill(0);
+      }
     },
   },
   nginx: {

@@ -1,8 +1,10 @@
 /**
  * `tls-session-cache bench`: the comparison. Scenarios (single process, cluster of 2 workers,
- * ticket key rotation mid-run) x servers (stock Node, Node with the documented JS session
- * cache, attach(); nginx/HAProxy anchors when installed), driven by the native load generator
- * in its own process. Terminal table (progress bar on stderr), --json, --markdown, --svg.
+ * two-process fleet, ticket key rotation mid-run) x servers (stock Node, Node with the
+ * documented JS session cache, attach() with the feature that applies: internal cache, ticket
+ * ring, shared store, Redis fleet, fromSecret ring; nginx/HAProxy anchors when installed),
+ * driven by the native load generator in its own process. Terminal table (progress bar on
+ * stderr), --json, --markdown, --svg.
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -15,7 +17,7 @@ import { VARIANTS, VariantName } from '../bench/variants';
 import { selfSignedCertificate } from '../certificate';
 import { CLIENT_KINDS, ClientKind } from '../loadgen/population';
 
-export const summary = 'compare TLS resumption and CPU per handshake: stock Node vs JS cache vs attach (and nginx/HAProxy)';
+export const summary = 'compare TLS resumption and CPU per handshake: stock Node vs JS cache vs attach, ring, shared store, fleet (and nginx/HAProxy)';
 
 const HELP = `usage: tls-session-cache bench [options]
 

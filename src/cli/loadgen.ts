@@ -16,6 +16,8 @@ export const summary = 'drive a TLS server with the native load generator (clien
 const HELP = `usage: tls-session-cache loadgen --target HOST:PORT[,HOST:PORT...] [options]
 
   --target LIST       IPv4 host:port (or just a port on 127.0.0.1); clients are placed at random
+  --per-connection    with several targets: every connection picks a target at random (a load
+                      balancer in front of a fleet) instead of each client staying on its own
   --clients N         simulated clients (default 200)
   --kinds LIST        e.g. reuse=0.5,once=0.5 (kinds: reuse, once, sessionId, fresh; default reuse=1)
   --tls13 SHARE       share of TLS 1.3 clients, 0..1 (default 0.5)
@@ -63,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       kinds: { type: 'string' },
       tls13: { type: 'string' },
       servername: { type: 'string' },
+      'per-connection': { type: 'boolean' },
       duration: { type: 'string' },
       connections: { type: 'string' },
       concurrency: { type: 'string' },
@@ -91,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
     kinds: values.kinds === undefined ? { reuse: 1 } : parseKinds(values.kinds),
     tls13: num('tls13', values.tls13, 0.5, 0, 1, false),
     ...(values.servername !== undefined ? { servername: values.servername } : {}),
+    placement: values['per-connection'] ? ('connection' as const) : ('client' as const),
   };
   const phase = {
     durationMs,

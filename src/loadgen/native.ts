@@ -37,6 +37,7 @@ export interface NativeLoadgen {
     targets: { host: string; port: number }[];
     servername?: string;
     seed: number;
+    placement: 'client' | 'connection';
   }): NativePopulation;
   forget(p: NativePopulation): void;
   describe(p: NativePopulation): { clients: number; kinds: Record<string, number>; tls13: number; withSession: number };

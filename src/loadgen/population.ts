@@ -19,7 +19,7 @@ export interface LoadTarget {
 
 /** The client population. */
 export interface PopulationOptions {
-  /** Where clients connect; each client is placed on one target at random. */
+  /** Where clients connect; each client is placed on one target at random (see `placement`). */
   targets: LoadTarget[];
   /** Simulated clients, each with its own session store. Default: 200. Range 1 to 1,000,000. */
   clients?: number;
@@ -37,6 +37,12 @@ export interface PopulationOptions {
   servername?: string;
   /** Seed for client placement and picking. Default: 1. */
   seed?: number;
+  /**
+   * How clients spread over several targets. `'client'` (default): each client is placed on one
+   * target at random and stays there (DNS pinning, sticky sessions). `'connection'`: every
+   * connection goes to a target at random, as behind a load balancer in front of a fleet.
+   */
+  placement?: 'client' | 'connection';
 }
 
 /** One load phase. */
@@ -102,7 +108,7 @@ function share(field: string, value: unknown): number {
 export function resolvePopulationOptions(options: unknown): ResolvedPopulationOptions {
   expectKind('population', options, 'object');
   const o = options as PopulationOptions;
-  checkKeys('population', o, ['targets', 'clients', 'kinds', 'tls13', 'servername', 'seed']);
+  checkKeys('population', o, ['targets', 'clients', 'kinds', 'tls13', 'servername', 'seed', 'placement']);
   if (!Array.isArray(o.targets) || o.targets.length === 0) throw new TypeError('Option "population.targets" must be a non-empty array of { host, port }.');
   const targets = o.targets.map((t, i) => {
     expectKind(`population.targets[${i}]`, t, 'object');
@@ -135,7 +141,11 @@ export function resolvePopulationOptions(options: unknown): ResolvedPopulationOp
   const seed = o.seed ?? 1;
   expectKind('population.seed', seed, 'integer');
   expectRange('population.seed', seed, 0, Number.MAX_SAFE_INTEGER);
-  return { targets, clients, kinds, tls13, servername: o.servername, seed };
+  const placement = o.placement ?? 'client';
+  if (placement !== 'client' && placement !== 'connection') {
+    throw new RangeError(`Option "population.placement" must be 'client' or 'connection', got ${JSON.stringify(placement)}.`);
+  }
+  return { targets, clients, kinds, tls13, servername: o.servername, seed, placement };
 }
 
 /** Validates phase options and fills defaults. */
@@ -177,6 +187,7 @@ export class Population {
       targets: this.options.targets,
       servername: this.options.servername,
       seed: this.options.seed,
+      placement: this.options.placement,
     });
   }
 
