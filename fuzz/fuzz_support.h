@@ -116,6 +116,71 @@ inline void Drain(Pair& p) {
   }
 }
 
+// DER length octets for `len`.
+inline void PutDerLength(std::vector<unsigned char>* out, size_t len) {
+  if (len < 0x80) {
+    out->push_back(static_cast<unsigned char>(len));
+    return;
+  }
+  unsigned char bytes[8];
+  int n = 0;
+  for (size_t v = len; v != 0; v >>= 8) bytes[n++] = static_cast<unsigned char>(v & 0xff);
+  out->push_back(static_cast<unsigned char>(0x80 | n));
+  while (n > 0) out->push_back(bytes[--n]);
+}
+
+// Reads one DER tag+length at `p` (single-byte tags only, as in SSL_SESSION_ASN1). Returns the
+// header size and sets *len, or 0 when malformed.
+inline size_t GetDerHeader(const unsigned char* p, size_t avail, size_t* len) {
+  if (avail < 2) return 0;
+  if ((p[1] & 0x80) == 0) {
+    *len = p[1];
+    return 2;
+  }
+  const size_t n = p[1] & 0x7f;
+  if (n == 0 || n > 4 || avail < 2 + n) return 0;
+  size_t v = 0;
+  for (size_t i = 0; i < n; i++) v = (v << 8) | p[2 + i];
+  *len = v;
+  return 2 + n;
+}
+
+// A copy of an SSL_SESSION DER whose session ticket ([10] EXPLICIT OCTET STRING) is `tick`: how
+// the ticket_ring target makes a TLS 1.3 client offer a hostile PSK identity (OpenSSL has no
+// setter for a client session's ticket). Empty on a malformed template.
+inline std::vector<unsigned char> WithTicket(const std::vector<unsigned char>& der, const unsigned char* tick,
+                                             size_t tick_len) {
+  size_t body_len = 0;
+  const size_t hdr = GetDerHeader(der.data(), der.size(), &body_len);
+  if (hdr == 0 || der[0] != 0x30 || hdr + body_len != der.size()) return {};
+  std::vector<unsigned char> body;
+  size_t at = hdr;
+  bool placed = false;
+  auto put_ticket = [&] {
+    std::vector<unsigned char> octets{0x04};
+    PutDerLength(&octets, tick_len);
+    octets.insert(octets.end(), tick, tick + tick_len);
+    body.push_back(0xaa);
+    PutDerLength(&body, octets.size());
+    body.insert(body.end(), octets.begin(), octets.end());
+    placed = true;
+  };
+  while (at < der.size()) {
+    size_t len = 0;
+    const size_t h = GetDerHeader(&der[at], der.size() - at, &len);
+    if (h == 0 || at + h + len > der.size()) return {};
+    const unsigned char tag = der[at];
+    if (!placed && tag >= 0xaa && (tag & 0xe0) == 0xa0) put_ticket();
+    if (tag != 0xaa) body.insert(body.end(), der.begin() + at, der.begin() + at + h + len);
+    at += h + len;
+  }
+  if (!placed) put_ticket();
+  std::vector<unsigned char> out{0x30};
+  PutDerLength(&out, body.size());
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
 // The ticket_ring target's ring always starts with these two keys, the 80-byte one encrypting;
 // the seeds are tickets issued under them.
 inline std::vector<unsigned char> FixedKey(size_t len, unsigned char salt) {

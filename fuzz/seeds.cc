@@ -136,6 +136,16 @@ void TicketSeeds() {
   Write("ticket_ring", "bad-key-lengths", Cat({{3}, Op(0, fuzz::FixedKey(47, 1)), Op(0, fuzz::FixedKey(81, 2)), Op(0, {}), {0}, t80}));
   Write("ticket_ring", "remove-encrypting", Cat({{1}, Op(1, Bytes(id80.begin(), id80.end())), {1}, t80}));
   Bytes epoch{0x39, 0x30, 0, 0, 0, 0, 0, 0};
+  // TLS 1.3: the same fixed keys, the ticket offered as a PSK identity (mode bit 2).
+  ring.SetEncrypting(id80);
+  Captured v13 = Handshake(TLS1_3_VERSION, false, &ring);
+  if (v13.tickets.empty()) fuzz::Die("no TLS 1.3 ticket issued");
+  Write("ticket_ring", "tls13-valid-80", Cat({no_ops, {4}, v13.tickets[0]}));
+  Write("ticket_ring", "tls13-valid-80-full-handshake", Cat({no_ops, {5}, v13.tickets[0]}));
+  Bytes unknown13 = v13.tickets[0];
+  unknown13[0] ^= 0xff;
+  Write("ticket_ring", "tls13-unknown-key-name", Cat({no_ops, {4}, unknown13}));
+  Write("ticket_ring", "tls13-renewed-after-new-key", Cat({{2}, Op(0, fresh80), Op(2, {}), {5}, v13.tickets[0]}));
   Write("ticket_ring", "secret-derive", Cat({{4}, Op(3, fuzz::FixedKey(32, 3)), Op(4, epoch), Op(2, {}), Op(5, {}), {1}, t48}));
 }
 

@@ -3,10 +3,13 @@
 // ticket is sent by a TLS 1.2 client (SSL_set_session_ticket_ext) to a server whose evp ticket
 // callback is the ring's OnTicketKey: the decrypt path sees an attacker-chosen key name and IV,
 // OpenSSL checks the HMAC and decrypts with what the ring set up, and a ticket that decrypts
-// (the seeds are real tickets under the ring's fixed keys) exercises renewal (enc = 1).
+// (the seeds are real tickets under the ring's fixed keys) exercises renewal (enc = 1). With
+// mode bit 2 the ticket is a TLS 1.3 PSK identity instead: a real TLS 1.3 client session (made
+// at start-up) re-encoded with the hostile ticket, which the client then offers.
 //
 // Input: [ops: u8 count (low 3 bits)] then count x [u8 kind][u8 len][len bytes], then [u8 mode],
-// then the ticket (the rest). mode bit 0: finish the handshake; bit 1: no ticket extension.
+// then the ticket (the rest). mode bit 0: finish the handshake; bit 1: no ticket extension;
+// bit 2: TLS 1.3.
 #include <openssl/err.h>
 
 #include <cstdint>
@@ -24,10 +27,40 @@ int EvpCb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* 
   return g_ring != nullptr ? g_ring->OnTicketKey(ssl, key_name, iv, cctx, hctx, enc) : 0;
 }
 
+std::vector<unsigned char>* g_captured = nullptr;
+int CaptureSession(SSL*, SSL_SESSION* sess) {
+  const int n = i2d_SSL_SESSION(sess, nullptr);
+  if (g_captured != nullptr && g_captured->empty() && n > 0) {
+    g_captured->resize(static_cast<size_t>(n));
+    unsigned char* p = g_captured->data();
+    i2d_SSL_SESSION(sess, &p);
+  }
+  return 0;
+}
+
 struct Contexts {
   tsc::SslCtxPtr server = fuzz::NewServerCtx();
   tsc::SslCtxPtr client = fuzz::NewClientCtx(TLS1_2_VERSION);
-  Contexts() { SSL_CTX_set_tlsext_ticket_key_evp_cb(server.get(), EvpCb); }
+  tsc::SslCtxPtr client13 = fuzz::NewClientCtx(TLS1_3_VERSION);
+  std::vector<unsigned char> session13;  // a TLS 1.3 client session: the PSK template
+  Contexts() {
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(server.get(), EvpCb);
+    SSL_CTX_set_min_proto_version(client13.get(), TLS1_3_VERSION);
+    // One real TLS 1.3 handshake under the fixed keys gives the template.
+    tsc::TicketRing ring;
+    const auto k80 = fuzz::FixedKey80();
+    ring.SetEncrypting(ring.AddKey(k80.data(), k80.size()));
+    g_ring = &ring;
+    g_captured = &session13;
+    SSL_CTX_sess_set_new_cb(client13.get(), CaptureSession);
+    fuzz::Pair p = fuzz::NewPair(client13.get(), server.get());
+    if (!fuzz::Handshake(p, 8)) fuzz::Die("TLS 1.3 template handshake");
+    fuzz::Drain(p);
+    SSL_CTX_sess_set_new_cb(client13.get(), nullptr);
+    g_captured = nullptr;
+    g_ring = nullptr;
+    if (session13.empty()) fuzz::Die("no TLS 1.3 session");
+  }
 };
 
 Contexts& Ctx() {
@@ -114,8 +147,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   in.Byte(&mode);
 
   g_ring = &ring;
-  fuzz::Pair pair = fuzz::NewPair(ctx.client.get(), ctx.server.get());
-  if ((mode & 2) == 0) {
+  const bool tls13 = (mode & 4) != 0;
+  fuzz::Pair pair = fuzz::NewPair(tls13 ? ctx.client13.get() : ctx.client.get(), ctx.server.get());
+  if (tls13) {
+    const std::vector<unsigned char> der = fuzz::WithTicket(ctx.session13, in.p, in.n);
+    const unsigned char* p = der.data();
+    tsc::SslSessionPtr sess(der.empty() ? nullptr : d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size())));
+    if (sess && (mode & 2) == 0) SSL_set_session(pair.client.get(), sess.get());
+  } else if ((mode & 2) == 0) {
     // The bytes become the SessionTicket extension as they are; the server hands the first 16
     // to the callback as the key name and the next 16 as the IV (when there are 32 or more).
     SSL_set_session_ticket_ext(pair.client.get(), const_cast<uint8_t*>(in.p), static_cast<int>(in.n));
