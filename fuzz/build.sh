@@ -4,7 +4,7 @@
 # and the system libssl/libcrypto: standalone executables, never loaded into Node (the addon
 # itself links no OpenSSL; it uses the one inside node).
 #   fuzz/build.sh            build every target (skips those already newer than their sources)
-#   fuzz/build.sh --seeds    also regenerate fuzz/corpus/ from real handshakes and stores
+#   fuzz/build.sh --seeds    also rewrite the seeds in fuzz/corpus/ from real handshakes and stores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +46,6 @@ done
 
 if [ "${1:-}" = "--seeds" ]; then
   build "$out/seeds" "${san[@]}" -- fuzz/seeds.cc native/ticket_ring.cc native/shared_store.cc native/session_der.cc
-  rm -rf fuzz/corpus
+  # Seeds are rewritten by name; inputs merged in from fuzzing runs (hash names) stay.
   "$out/seeds" fuzz/corpus
 fi
