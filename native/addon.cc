@@ -6,7 +6,7 @@
 #include "context_access.h"
 #include "crypto_providers.h"
 #include "self_signed.h"
-#include "ticket_ring.h"
+#include "ticket_ring_addon.h"
 #include "session_inspect.h"
 #include "session_callbacks.h"
 

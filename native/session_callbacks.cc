@@ -10,6 +10,7 @@
 
 #include "context_access.h"
 #include "openssl_ptr.h"
+#include "session_der.h"
 #include "shared_store.h"
 
 namespace tsc {
@@ -20,10 +21,6 @@ namespace {
 thread_local bool in_local_flush = false;
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-int64_t ExpiresAt(const SSL_SESSION* sess) {
-  return static_cast<int64_t>(SSL_SESSION_get_time(sess)) + static_cast<int64_t>(SSL_SESSION_get_timeout(sess));
-}
 
 SharedStore* StoreOf(SSL_CTX* ctx, ContextState** state_out) {
   ContextState* state = ContextStateOf(ctx);
@@ -66,41 +63,6 @@ int NewSessionCallback(SSL* ssl, SSL_SESSION* sess) noexcept {
   // Node's callback decides whether it keeps OpenSSL's extra reference (1) or not (0).
   if (state != nullptr && state->node.new_cb != nullptr) return state->node.new_cb(ssl, sess);
   return 0;
-}
-
-SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len) noexcept {
-  if (id_len <= 0) return nullptr;
-  const std::vector<unsigned char>& sid_ctx = store.sid_ctx();
-  const SessionKey key{sid_ctx.data(), sid_ctx.size(), id, static_cast<size_t>(id_len)};
-  try {
-    thread_local std::vector<unsigned char> der;
-    const int64_t now = Now();
-    if (!store.Lookup(key, now, &der)) return nullptr;
-    // The bytes passed their checksum; d2i still may refuse them (a store written by another
-    // OpenSSL): leave no error on the queue, Node reads it after the handshake step.
-    ERR_set_mark();
-    const unsigned char* p = der.data();
-    SslSessionPtr sess(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size())));
-    ERR_pop_to_mark();
-    OPENSSL_cleanse(der.data(), der.size());
-    if (!sess) {
-      store.Count(kCorrupt);
-      return nullptr;
-    }
-    // Only ever hand a session to the context it was made for, with the ID that was asked for.
-    unsigned int got_ctx_len = 0, got_id_len = 0;
-    const unsigned char* got_ctx = SSL_SESSION_get0_id_context(sess.get(), &got_ctx_len);
-    const unsigned char* got_id = SSL_SESSION_get_id(sess.get(), &got_id_len);
-    if (got_ctx_len != sid_ctx.size() || std::memcmp(got_ctx, sid_ctx.data(), got_ctx_len) != 0 ||
-        got_id_len != static_cast<unsigned int>(id_len) || std::memcmp(got_id, id, got_id_len) != 0) {
-      store.Count(kCorrupt);
-      return nullptr;
-    }
-    if (ExpiresAt(sess.get()) <= now || !SSL_SESSION_is_resumable(sess.get())) return nullptr;
-    return sess.release();
-  } catch (...) {
-    return nullptr;
-  }
 }
 
 SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, int* copy) noexcept {

@@ -119,6 +119,7 @@ class StoreFile {
   static std::shared_ptr<StoreFile> Map(const std::string& path, const StoreGeometry& g, std::string* error);
   ~StoreFile() {
     if (base_ != nullptr) munmap(base_, size_);
+    if (user_fd_ >= 0) close(user_fd_);  // drops this process's "in use" lock (see Map)
   }
 
   StoreHeader* header() const { return static_cast<StoreHeader*>(base_); }
@@ -154,6 +155,7 @@ class StoreFile {
   size_t size_ = 0;
   uint32_t slot_bytes_ = 0;
   uint32_t slot_count_ = 0;
+  int user_fd_ = -1;  // holds an OFD read lock on byte 0 while this process uses the store
 };
 
 namespace {
@@ -174,6 +176,23 @@ bool InitMutex(pthread_mutex_t* m) {
             pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) == 0 && pthread_mutex_init(m, &attr) == 0;
   pthread_mutexattr_destroy(&attr);
   return ok;
+}
+
+// "In use" marker: every process that maps the store holds an OFD read lock on byte 0 of the
+// file for as long as it does (OFD locks are independent of the flock below, belong to the open
+// file description, and go away when the process dies, whatever the way). A process that can
+// take the write lock under the flock is therefore alone: no live process can hold the store's
+// mutex, so whatever the lock word says is stale. That happens after a machine crash with a
+// persistent `path` store (the kernel never ran the robust-futex cleanup that turns a dead
+// owner into EOWNERDEAD) or with a corrupt file, and pthread_mutex_lock would wait forever.
+bool OfdLock(int fd, short type) {
+  struct flock fl;
+  std::memset(&fl, 0, sizeof(fl));
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 1;
+  return fcntl(fd, F_OFD_SETLK, &fl) == 0;
 }
 
 // The exclusive flock is held only while a process creates or checks the header, so a creator
@@ -228,6 +247,7 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
   // Decided under the flock, not by who created the file: a process that opened the file just
   // after our O_EXCL may have taken the flock first and laid the store out already.
   const bool fresh = st.st_size == 0;
+  const bool alone = OfdLock(fd.fd, F_WRLCK);  // no other live process uses the store
   if (!fresh && static_cast<uint64_t>(st.st_size) != g.total_bytes) {
     *error = "shared store: " + path + " is " + std::to_string(st.st_size) + " bytes but this process asked for " +
              std::to_string(g.total_bytes) + " bytes; attach with the same sizeBytes or use another name";
@@ -249,6 +269,17 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
   file->size_ = g.total_bytes;
   file->slot_bytes_ = g.slot_bytes;
   file->slot_count_ = slot_count;
+  // On success the file keeps the descriptor, with a read lock: ours downgraded, or one more
+  // reader. Taken before the flock is released, so the next opener sees us.
+  auto in_use = [&]() -> std::shared_ptr<StoreFile> {
+    if (!OfdLock(fd.fd, F_RDLCK)) {
+      *error = "shared store: cannot lock " + path + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    file->user_fd_ = fd.fd;
+    fd.fd = -1;
+    return file;
+  };
   StoreHeader* h = file->header();
   // Lay out an empty store in a new file, or in one whose creator died before writing the magic
   // (all-zero header). Anything else that is not a finished store is someone else's file.
@@ -270,7 +301,7 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
     std::memcpy(h->magic, kMagic, sizeof(kMagic));
     h->ready.store(1, std::memory_order_release);
     msync(base, kHeaderBytes, MS_ASYNC);
-    return file;
+    return in_use();
   }
   if (std::memcmp(h->magic, kMagic, sizeof(kMagic)) != 0 || h->ready.load(std::memory_order_acquire) != 1) {
     *error = "shared store: " + path + " is not a tls-session-cache store (no valid header); remove it or use another name";
@@ -289,7 +320,21 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
              "; attach with the same sizeBytes and slotBytes, or use another name";
     return nullptr;
   }
-  return file;
+  if (alone) {
+    // Nobody else is using the store: a fresh mutex, and the slot a dead writer named dropped,
+    // exactly as the EOWNERDEAD recovery in StoreLock would do.
+    if (!InitMutex(&h->lock)) {
+      *error = "shared store: cannot initialise the process-shared mutex in " + path;
+      return nullptr;
+    }
+    if (h->touching != kNone) {
+      if (h->touching < slot_count) file->Invalidate(h->touching);
+      h->touching = kNone;
+      h->counters[kRecoveries].fetch_add(1, std::memory_order_relaxed);
+    }
+    h->entries.store(file->Recount(), std::memory_order_relaxed);
+  }
+  return in_use();
 }
 
 namespace {

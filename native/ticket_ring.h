@@ -2,9 +2,9 @@
 // keys are derived from (HKDF-SHA256 per time epoch), the evp ticket callback that uses them,
 // and the ring's counters. A ring is shared (shared_ptr) by every context it is attached to and
 // by the JS handle; key material lives only here and is wiped with OPENSSL_cleanse on drop.
+// Plain C++ over OpenSSL (no Node-API), so fuzz/ builds it too; the JS side is ticket_ring_addon.
 #pragma once
 
-#include <napi.h>
 #include <openssl/ssl.h>
 
 #include <array>
@@ -83,7 +83,5 @@ class TicketRing {
   std::vector<std::shared_ptr<Secret>> secrets_;
   Counters counters_;
 };
-
-void InitTicketRing(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsc

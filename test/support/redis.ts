@@ -1,7 +1,7 @@
 /**
  * A real redis-server for the tests. .ci/run starts one and exports TSC_REDIS_PORT; without it
  * each test file starts its own on a free loopback port (redis-server must be installed:
- * `npm test` installs it through scripts/ensure-redis.js when missing).
+ * `npm test` installs it through scripts/ensure-test-deps.js when missing).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';

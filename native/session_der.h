@@ -1,0 +1,40 @@
+// Session DER: turning session bytes that come from outside this process back into an
+// SSL_SESSION (d2i_SSL_SESSION) and the checks made on the result: the shared store's get path
+// (bytes from a store file other processes write) and the probe's inspection of a client
+// session. Plain C++ over OpenSSL (no Node-API), so the fuzz targets (fuzz/) build it too.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace tsc {
+
+class SharedStore;
+
+// When a session stops being resumable: its start time plus its timeout, in epoch seconds.
+int64_t ExpiresAt(const SSL_SESSION* sess);
+
+// The get path of the shared store: looks up (store's session-ID context, id), decodes the bytes
+// and hands back the session only if it is the one asked for (same context and ID), unexpired
+// and resumable. nullptr on any miss or failure (counted as corrupt when the bytes lie); the
+// caller owns the returned reference. Never throws, leaves nothing on OpenSSL's error queue.
+SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len) noexcept;
+
+// What the probe reports about a client session (inspectSession in session_inspect.cc).
+struct SessionFacts {
+  const char* protocol = "unknown";  // "TLSv1.3", "TLSv1.2", ..., "unknown"
+  unsigned long lifetime_hint_seconds = 0;
+  bool has_ticket = false;
+  unsigned int session_id_length = 0;
+  long timeout_seconds = 0;
+  uint32_t max_early_data = 0;
+  std::vector<unsigned char> ticket;  // as the server sent it (opaque to the client)
+};
+
+// Decodes `der` as an SSL_SESSION and reads its facts. False when the bytes are not a session.
+bool ReadSessionFacts(const unsigned char* der, size_t len, SessionFacts* out);
+
+}  // namespace tsc

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// `npm test` needs two things from Debian beside Node: redis-server (the fleet tests start their
+// own on loopback) and clang with libFuzzer and libssl-dev (the fuzz corpus replay builds the
+// standalone fuzz targets). On a fresh Debian machine where we are root, install what is missing
+// from Debian's registry; elsewhere say exactly what to install.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+function has(cmd) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fuzzerRuntime() {
+  try {
+    const dir = execFileSync('clang++', ['-print-resource-dir'], { encoding: 'utf8' }).trim();
+    return fs.existsSync(path.join(dir, 'lib', 'linux', 'libclang_rt.fuzzer-x86_64.a'));
+  } catch {
+    return false;
+  }
+}
+
+const missing = [];
+if (!has('redis-server')) missing.push('redis-server');
+if (!has('clang++') || !fuzzerRuntime()) missing.push('clang', 'libclang-rt-14-dev');
+if (!fs.existsSync('/usr/include/openssl/ssl.h')) missing.push('libssl-dev');
+
+if (missing.length > 0) {
+  if (process.getuid && process.getuid() === 0 && has('apt-get')) {
+    process.stderr.write(`installing test dependencies with apt-get: ${missing.join(' ')}\n`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    try {
+      execFileSync('apt-get', ['install', '-y', '-q', ...missing], { stdio: 'inherit', env });
+    } catch {
+      execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+      execFileSync('apt-get', ['install', '-y', '-q', ...missing], { stdio: 'inherit', env });
+    }
+  } else {
+    process.stderr.write(`The tests need these Debian/Ubuntu packages: apt-get install ${missing.join(' ')}\n`);
+    process.exit(1);
+  }
+}
