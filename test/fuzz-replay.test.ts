@@ -24,7 +24,10 @@ function haveClang(): boolean {
 
 function run(file: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: root, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    // The fuzz targets carry clang's own sanitizer runtime: never the gcc libasan that
+    // `npm run test:asan` preloads into Node (two ASan runtimes refuse to start).
+    const { LD_PRELOAD: _preload, ASAN_OPTIONS: _asan, UBSAN_OPTIONS: _ubsan, ...env } = process.env;
+    execFile(file, args, { cwd: root, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
       resolve({ code, output: `${stdout}${stderr}` });
     });
