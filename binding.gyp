@@ -1,7 +1,7 @@
 {
   "targets": [
     {
-      "target_name": "tls_session_cache",
+      "target_name": "tls_resumption",
       "sources": [
         "native/addon.cc",
         "native/context_access.cc",
@@ -25,10 +25,10 @@
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
     },
     {
-      # The load generator (tls-session-cache/loadgen), a module of its own so servers never load
-      # it. Named to sort after tls_session_cache: node-gyp-build and prebuildify take the first
+      # The load generator (tls-resumption/loadgen), a module of its own so servers never load
+      # it. Named to sort after tls_resumption: node-gyp-build and prebuildify take the first
       # .node file in build/Release as the package's addon.
-      "target_name": "tls_session_cache_loadgen",
+      "target_name": "tls_resumption_loadgen",
       "sources": [
         "native/loadgen/loadgen_addon.cc",
         "native/loadgen/population.cc",

@@ -29,4 +29,4 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tsc::Init(env, exports); }
 
-NODE_API_MODULE(tls_session_cache, InitModule)
+NODE_API_MODULE(tls_resumption, InitModule)

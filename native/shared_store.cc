@@ -304,12 +304,12 @@ std::shared_ptr<StoreFile> StoreFile::Map(const std::string& path, const StoreGe
     return in_use();
   }
   if (std::memcmp(h->magic, kMagic, sizeof(kMagic)) != 0 || h->ready.load(std::memory_order_acquire) != 1) {
-    *error = "shared store: " + path + " is not a tls-session-cache store (no valid header); remove it or use another name";
+    *error = "shared store: " + path + " is not a tls-resumption store (no valid header); remove it or use another name";
     return nullptr;
   }
   if (h->layout_version != kLayoutVersion ||
       h->header_bytes != kHeaderBytes || h->ways != kWays) {
-    *error = "shared store: " + path + " is not a tls-session-cache store of layout version " +
+    *error = "shared store: " + path + " is not a tls-resumption store of layout version " +
              std::to_string(kLayoutVersion) + " (found layout " + std::to_string(h->layout_version) +
              "); remove it or use another name";
     return nullptr;

@@ -19,8 +19,8 @@ namespace {
 
 // Domain separation for everything derived from a ring secret. Changing these changes every
 // derived key, so they are part of the wire contract between processes sharing a secret.
-constexpr char kKeySalt[] = "tls-session-cache/ticket-key/v1";
-constexpr char kSecretIdInfo[] = "tls-session-cache/secret-id/v1";
+constexpr char kKeySalt[] = "tls-resumption/ticket-key/v1";
+constexpr char kSecretIdInfo[] = "tls-resumption/secret-id/v1";
 
 using EvpKdfPtr = std::unique_ptr<EVP_KDF, OpenSslDeleter<EVP_KDF, EVP_KDF_free>>;
 using EvpKdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, OpenSslDeleter<EVP_KDF_CTX, EVP_KDF_CTX_free>>;

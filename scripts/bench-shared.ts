@@ -38,7 +38,7 @@ async function clusterRun(mode: 'stock' | 'per-worker' | 'shared', version: 'TLS
     return { mode, version, ratio: +r.ratio.toFixed(3), handshakes, failed: r.failed, serverCpuUsPerHandshake: Math.round((cpuMs * 1000) / handshakes), wallMs: Math.round(wallMs), sharedHits: shared?.hits, lockWaits: shared?.lockWaits };
   } finally {
     await run.stop();
-    fs.rmSync(`/dev/shm/tls-session-cache.${name}`, { force: true });
+    fs.rmSync(`/dev/shm/tls-resumption.${name}`, { force: true });
   }
 }
 
@@ -49,7 +49,7 @@ async function main() {
   }
   console.log('store alone (slotBytes 256, 150-byte sessions, 200k operations each):');
   for (const entries of [1_000, 100_000, 1_000_000]) {
-    const path = `/dev/shm/tls-session-cache.bench-store-${process.pid}`;
+    const path = `/dev/shm/tls-resumption.bench-store-${process.pid}`;
     const sizeBytes = 4096 + Math.ceil((entries * 1.25) / 16) * 16 * 272;
     try {
       const r = native._benchSharedStore(path, sizeBytes, 256, entries, 200_000);

@@ -5,7 +5,7 @@
 # The addon is built with -fsanitize=address in a scratch copy of the package (the normal build in
 # build/ is left alone), Node runs with gcc's libasan preloaded and detect_leaks=1, and at exit
 # scripts/lsan-filter.js fails the run on any leak whose allocation stack has a frame in
-# tls_session_cache.node (Node and V8 leave allocations of their own at exit; those are counted,
+# tls_resumption.node (Node and V8 leave allocations of their own at exit; those are counted,
 # not failed) and on any AddressSanitizer error. Set LEAK_CHECK_DIR to keep/reuse the scratch
 # build (e.g. to add a deliberate leak to its native/ and rebuild there, see docs/hardening.md);
 # src/ and scripts/ are copied from this checkout on every run, the addon is built only once.
@@ -21,7 +21,7 @@ if [ -z "$work" ]; then
   work=$(mktemp -d /tmp/tsc-leak-check.XXXXXX)
   trap 'rm -rf "$work"' EXIT
 fi
-if [ ! -f "$work/build/Release/tls_session_cache.node" ]; then
+if [ ! -f "$work/build/Release/tls_resumption.node" ]; then
   echo "leak-check: building the addon with AddressSanitizer in $work"
   mkdir -p "$work"
   tar --exclude=./node_modules --exclude=./build --exclude=./.git -cf - . | (cd "$work" && tar xf -) || exit 1
@@ -45,5 +45,5 @@ traffic=$?
 node scripts/lsan-filter.js "$reports"
 leaks=$?
 if [ $traffic -ne 0 ]; then echo "leak-check: the traffic run failed (exit $traffic)"; exit 1; fi
-[ $leaks -eq 0 ] && echo "leak-check: no leak in tls_session_cache.node" || echo "leak-check: FAILED"
+[ $leaks -eq 0 ] && echo "leak-check: no leak in tls_resumption.node" || echo "leak-check: FAILED"
 exit $leaks

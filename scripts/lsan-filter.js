@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Reads the LeakSanitizer/AddressSanitizer report files of a leak-check run (a directory of
 // log_path files) and decides: FAIL when a leak's allocation stack has a frame in this package's
-// addon (tls_session_cache.node), or when AddressSanitizer reported any error other than leaks.
+// addon (tls_resumption.node), or when AddressSanitizer reported any error other than leaks.
 // Leaks whose stacks are Node's and V8's alone are listed as a count only (Node does not free
 // everything at exit). Needs reports written with stack_trace_format ending in "<%m>" (module).
 // Usage: node scripts/lsan-filter.js <report-dir>    exit 0: clean, 1: addon leak or ASan error
@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const ADDON = /\/tls_session_cache\.node>\s*$/;
+const ADDON = /\/tls_resumption\.node>\s*$/;
 const dir = process.argv[2];
 const files = fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
 
@@ -37,7 +37,7 @@ for (const file of files) {
 
 const result = { reportFiles: files.length, addonLeaks: ours.length, otherLeaks, otherLeakBytes: otherBytes, asanErrors: errors.length };
 if (ours.length > 0) {
-  process.stdout.write(`leaks with a frame in tls_session_cache.node:\n\n${ours.join('\n\n')}\n\n`);
+  process.stdout.write(`leaks with a frame in tls_resumption.node:\n\n${ours.join('\n\n')}\n\n`);
 }
 for (const e of errors) process.stdout.write(`${e}\n`);
 process.stdout.write(`lsan-filter: ${JSON.stringify(result)}\n`);

@@ -10,21 +10,21 @@ import type { EventEmitter } from 'node:events';
 /** Channel names. Subscribe with `diagnostics_channel.subscribe(Channels.attach, fn)`. */
 export const Channels = Object.freeze({
   /** A handle was attached to a server or context. Message: { cache, options }. */
-  attach: 'tls-session-cache:attach',
+  attach: 'tls-resumption:attach',
   /** A handle was detached; Node's settings are back. Message: { cache }. */
-  detach: 'tls-session-cache:detach',
+  detach: 'tls-resumption:detach',
   /** `configure()` changed settings. Message: { cache, options } (the options now in force). */
-  configure: 'tls-session-cache:configure',
+  configure: 'tls-resumption:configure',
   /** `flush()` dropped sessions. Message: { cache, all, removed }. */
-  flush: 'tls-session-cache:flush',
+  flush: 'tls-resumption:flush',
   /** The ticket key ring rotated: a new key encrypts. Message: { cache, keyId, mode } (the id is the public key name; key bytes never). */
-  ticketRotate: 'tls-session-cache:ticket-rotate',
+  ticketRotate: 'tls-resumption:ticket-rotate',
   /** A ticket key left the ring. Message: { cache, keyId, reason: 'aged-out' | 'removed', mode }. */
-  keyRemoved: 'tls-session-cache:key-removed',
+  keyRemoved: 'tls-resumption:key-removed',
   /** The shared session store recovered (e.g. re-created after a crashed writer). Message: { cache, ... }. */
-  sharedRecovery: 'tls-session-cache:shared-recovery',
+  sharedRecovery: 'tls-resumption:shared-recovery',
   /** A fleet (Redis) operation failed; the connection fell back to a full handshake. Message: { cache, error }. */
-  fleetError: 'tls-session-cache:fleet-error',
+  fleetError: 'tls-resumption:fleet-error',
 });
 
 /** One of the channel keys above; also the event name emitted on the handle. */

@@ -1,5 +1,5 @@
 /**
- * tls-session-cache: TLS session resumption for Node's own TLS, HTTPS and HTTP/2 servers.
+ * tls-resumption: TLS session resumption for Node's own TLS, HTTPS and HTTP/2 servers.
  */
 export { attach, SessionCache } from './attach';
 export type { CacheCounters, FlushOptions, SessionCacheStats, SettingsStats } from './attach';
@@ -36,6 +36,6 @@ export { inspectReport, nodeSessionDefaults } from './inspect';
 export type { InspectReport, NodeSessionDefaults } from './inspect';
 export { KeyFormats, generateKeyMaterial, writeKeyFile } from './keygen';
 export type { KeyFormat } from './keygen';
-// Prometheus metrics live at 'tls-session-cache/metrics' so that prom-client stays optional.
+// Prometheus metrics live at 'tls-resumption/metrics' so that prom-client stays optional.
 export { SharedLimits, sharedStorePath } from './shared-store';
 export type { SharedOptions, SharedStoreStats } from './shared-store';

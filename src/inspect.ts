@@ -1,5 +1,5 @@
 /**
- * What `tls-session-cache inspect` reports: the OpenSSL inside Node, its providers and engines,
+ * What `tls-resumption inspect` reports: the OpenSSL inside Node, its providers and engines,
  * the CPU crypto features OpenSSL uses, and Node's default session settings on a fresh server.
  */
 import * as tls from 'node:tls';

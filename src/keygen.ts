@@ -1,5 +1,5 @@
 /**
- * Fresh ticket key material in the formats servers read, for `tls-session-cache keygen`.
+ * Fresh ticket key material in the formats servers read, for `tls-resumption keygen`.
  * Bytes come from crypto.randomBytes (OpenSSL's CSPRNG) and are wiped after writing.
  */
 import * as crypto from 'node:crypto';

@@ -3,7 +3,7 @@
  * `npm install prom-client`). Every numeric field of `stats()` becomes a metric: OpenSSL's
  * monotonically increasing counters as counters (`..._total`), levels and settings as gauges,
  * booleans as 0/1 gauges. Groups that other modules add to `stats()` (`tickets`, `shared`,
- * `fleet`, ...) map generically: `tickets.issued` -> `tls_session_cache_tickets_issued_total`,
+ * `fleet`, ...) map generically: `tickets.issued` -> `tls_resumption_tickets_issued_total`,
  * named and described by the table below when known, by a fallback rule otherwise. Several
  * attached servers share each metric and are told apart by one label (default `server`).
  *
@@ -116,7 +116,7 @@ export interface StatsSource {
 export interface SessionCacheMetricsOptions {
   /** Registry to register in. Default: prom-client's global `register`. */
   registry?: Registry;
-  /** Prefix of every metric name. Default: "tls_session_cache_". */
+  /** Prefix of every metric name. Default: "tls_resumption_". */
   prefix?: string;
   /** Label that tells attached servers apart. Default: "server". */
   labelName?: string;
@@ -128,7 +128,7 @@ function loadPromClient(): PromClient {
   try {
     return require('prom-client') as PromClient;
   } catch {
-    throw new Error('tls-session-cache metrics need prom-client, an optional peer dependency: npm install prom-client');
+    throw new Error('tls-resumption metrics need prom-client, an optional peer dependency: npm install prom-client');
   }
 }
 
@@ -182,7 +182,7 @@ export class SessionCacheMetrics {
     if (typeof options !== 'object' || options === null) throw new TypeError('SessionCacheMetrics: "options" must be an object.');
     this.#prom = loadPromClient();
     this.registry = options.registry ?? this.#prom.register;
-    this.prefix = options.prefix ?? 'tls_session_cache_';
+    this.prefix = options.prefix ?? 'tls_resumption_';
     this.labelName = options.labelName ?? 'server';
     if (typeof this.prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(this.prefix)) {
       throw new TypeError(`SessionCacheMetrics: "prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(this.prefix)}.`);

@@ -13,7 +13,7 @@ import { checkKeys, expectKind, expectRange } from './options';
 export interface SharedOptions {
   /**
    * Store name, 1 to 64 of `A-Z a-z 0-9 _ . -`. Every process attaching with this name (same
-   * user) shares one store: the file `/dev/shm/tls-session-cache.<name>`. It lives until removed
+   * user) shares one store: the file `/dev/shm/tls-resumption.<name>`. It lives until removed
    * or the machine reboots.
    */
   name?: string;
@@ -82,7 +82,7 @@ const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** The file a named store lives in. */
 export function sharedStorePath(name: string): string {
-  return `/dev/shm/tls-session-cache.${name}`;
+  return `/dev/shm/tls-resumption.${name}`;
 }
 
 /** Validates `shared` (TypeError / RangeError naming the field); undefined when absent. */

@@ -65,7 +65,7 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 
 beforeAll(() => ensureDist());
 
-describe('tls-session-cache bench', () => {
+describe('tls-resumption bench', () => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsc-bench-test-'));

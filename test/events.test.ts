@@ -17,14 +17,14 @@ describe('events: diagnostics_channel and the handle', () => {
 
   test('channel names are fixed and documented', () => {
     expect(Channels).toEqual({
-      attach: 'tls-session-cache:attach',
-      detach: 'tls-session-cache:detach',
-      configure: 'tls-session-cache:configure',
-      flush: 'tls-session-cache:flush',
-      ticketRotate: 'tls-session-cache:ticket-rotate',
-      keyRemoved: 'tls-session-cache:key-removed',
-      sharedRecovery: 'tls-session-cache:shared-recovery',
-      fleetError: 'tls-session-cache:fleet-error',
+      attach: 'tls-resumption:attach',
+      detach: 'tls-resumption:detach',
+      configure: 'tls-resumption:configure',
+      flush: 'tls-resumption:flush',
+      ticketRotate: 'tls-resumption:ticket-rotate',
+      keyRemoved: 'tls-resumption:key-removed',
+      sharedRecovery: 'tls-resumption:shared-recovery',
+      fleetError: 'tls-resumption:fleet-error',
     });
   });
 

@@ -59,39 +59,39 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     expect(await resumeChain(webPort, 4, { version: 'TLSv1.3' })).toBe(3);
 
     const text = await scrape(registry);
-    expect(text).toContain('# HELP tls_session_cache_hits_total Handshakes that resumed a session');
-    expect(text).toContain('# TYPE tls_session_cache_hits_total counter');
-    expect(text).toContain('# TYPE tls_session_cache_sessions gauge');
-    expect(text).toContain('# TYPE tls_session_cache_timeout_seconds gauge');
-    expect(text).toContain('# TYPE tls_session_cache_resumption_ratio gauge');
+    expect(text).toContain('# HELP tls_resumption_hits_total Handshakes that resumed a session');
+    expect(text).toContain('# TYPE tls_resumption_hits_total counter');
+    expect(text).toContain('# TYPE tls_resumption_sessions gauge');
+    expect(text).toContain('# TYPE tls_resumption_timeout_seconds gauge');
+    expect(text).toContain('# TYPE tls_resumption_resumption_ratio gauge');
 
     const a = apiCache.stats();
-    expect(sample(text, 'tls_session_cache_hits_total', 'api')).toBe(5);
-    expect(sample(text, 'tls_session_cache_accepts_good_total', 'api')).toBe(6);
-    expect(sample(text, 'tls_session_cache_accepts_total', 'api')).toBe(a.accepts);
-    expect(sample(text, 'tls_session_cache_sessions', 'api')).toBe(1);
-    expect(sample(text, 'tls_session_cache_timeout_seconds', 'api')).toBe(600);
-    expect(sample(text, 'tls_session_cache_size_limit_sessions', 'api')).toBe(1000);
-    expect(sample(text, 'tls_session_cache_enabled', 'api')).toBe(1);
-    expect(sample(text, 'tls_session_cache_tickets_enabled', 'api')).toBe(0);
-    expect(sample(text, 'tls_session_cache_resumption_ratio', 'api')).toBeCloseTo(5 / 6, 10);
+    expect(sample(text, 'tls_resumption_hits_total', 'api')).toBe(5);
+    expect(sample(text, 'tls_resumption_accepts_good_total', 'api')).toBe(6);
+    expect(sample(text, 'tls_resumption_accepts_total', 'api')).toBe(a.accepts);
+    expect(sample(text, 'tls_resumption_sessions', 'api')).toBe(1);
+    expect(sample(text, 'tls_resumption_timeout_seconds', 'api')).toBe(600);
+    expect(sample(text, 'tls_resumption_size_limit_sessions', 'api')).toBe(1000);
+    expect(sample(text, 'tls_resumption_enabled', 'api')).toBe(1);
+    expect(sample(text, 'tls_resumption_tickets_enabled', 'api')).toBe(0);
+    expect(sample(text, 'tls_resumption_resumption_ratio', 'api')).toBeCloseTo(5 / 6, 10);
 
     // TLS 1.3 ticket resumptions count as hits too (ssl_get_prev_session counts every resumption).
-    expect(sample(text, 'tls_session_cache_hits_total', 'web')).toBe(3);
-    expect(sample(text, 'tls_session_cache_tickets_enabled', 'web')).toBe(1);
-    expect(sample(text, 'tls_session_cache_tickets_tls13_per_handshake', 'web')).toBe(2);
-    expect(sample(text, 'tls_session_cache_resumption_ratio', 'web')).toBeCloseTo(3 / 4, 10);
+    expect(sample(text, 'tls_resumption_hits_total', 'web')).toBe(3);
+    expect(sample(text, 'tls_resumption_tickets_enabled', 'web')).toBe(1);
+    expect(sample(text, 'tls_resumption_tickets_tls13_per_handshake', 'web')).toBe(2);
+    expect(sample(text, 'tls_resumption_resumption_ratio', 'web')).toBeCloseTo(3 / 4, 10);
 
     // Later handshakes show in the next scrape.
     await resumeChain(apiPort, 2, { version: 'TLSv1.2' });
     const again = await scrape(registry);
-    expect(sample(again, 'tls_session_cache_accepts_good_total', 'api')).toBe(8);
+    expect(sample(again, 'tls_resumption_accepts_good_total', 'api')).toBe(8);
 
     // A detached handle leaves the collector by itself.
     webCache.detach();
     const after = await scrape(registry);
-    expect(sample(after, 'tls_session_cache_hits_total', 'web')).toBeUndefined();
-    expect(sample(after, 'tls_session_cache_hits_total', 'api')).toBe(6);
+    expect(sample(after, 'tls_resumption_hits_total', 'web')).toBeUndefined();
+    expect(sample(after, 'tls_resumption_hits_total', 'api')).toBe(6);
     apiCache.detach();
     metrics.unregister();
     expect(await registry.getMetricsAsJSON()).toEqual([]);
@@ -112,9 +112,9 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     const port = await listen(server);
     expect(await resumeChain(port, 4, { version: 'TLSv1.2' })).toBe(3);
     const text = await scrape(registry);
-    expect(sample(text, 'tls_session_cache_callback_hits_total', 'cb')).toBe(3);
-    expect(sample(text, 'tls_session_cache_hits_total', 'cb')).toBe(3);
-    expect(sample(text, 'tls_session_cache_resumption_ratio', 'cb')).toBeCloseTo(3 / 4, 10);
+    expect(sample(text, 'tls_resumption_callback_hits_total', 'cb')).toBe(3);
+    expect(sample(text, 'tls_resumption_hits_total', 'cb')).toBe(3);
+    expect(sample(text, 'tls_resumption_resumption_ratio', 'cb')).toBeCloseTo(3 / 4, 10);
     cache.detach();
   });
 
@@ -130,12 +130,12 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     await resumeChain(port, 3, { version: 'TLSv1.3' });
     const stats = cache.stats();
     const text = await scrape(registry);
-    expect(text).toContain('# TYPE tls_session_cache_tickets_issued_total counter');
-    expect(text).toContain('# HELP tls_session_cache_tickets_issued_total Session tickets encrypted and sent by the key ring.');
-    expect(sample(text, 'tls_session_cache_tickets_issued_total', 'ring')).toBe(stats.tickets!.issued);
-    expect(sample(text, 'tls_session_cache_tickets_resumed_total', 'ring')).toBe(2);
-    expect(sample(text, 'tls_session_cache_tickets_renewed_total', 'ring')).toBe(0); // one key: nothing to renew from
-    expect(sample(text, 'tls_session_cache_tickets_unknown_key_total', 'ring')).toBe(0);
+    expect(text).toContain('# TYPE tls_resumption_tickets_issued_total counter');
+    expect(text).toContain('# HELP tls_resumption_tickets_issued_total Session tickets encrypted and sent by the key ring.');
+    expect(sample(text, 'tls_resumption_tickets_issued_total', 'ring')).toBe(stats.tickets!.issued);
+    expect(sample(text, 'tls_resumption_tickets_resumed_total', 'ring')).toBe(2);
+    expect(sample(text, 'tls_resumption_tickets_renewed_total', 'ring')).toBe(0); // one key: nothing to renew from
+    expect(sample(text, 'tls_resumption_tickets_unknown_key_total', 'ring')).toBe(0);
     expect(text).not.toMatch(/tickets_keys_/);
     metrics.unregister();
     cache.detach();
@@ -151,7 +151,7 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     const m = new SessionCacheMetrics({ registry });
     m.add({ stats: () => ({ shared: { sizeBytes: 5 }, settings: { shared: { sizeBytes: 9 } } }) }, 's');
     expect(m.metricNames()).toEqual(
-      expect.arrayContaining(['tls_session_cache_shared_size_bytes', 'tls_session_cache_settings_shared_size_bytes']),
+      expect.arrayContaining(['tls_resumption_shared_size_bytes', 'tls_resumption_settings_shared_size_bytes']),
     );
     m.unregister();
     expect([...flattenStats({ a: 1, b: { c: true, d: 'x', e: [1] } })]).toEqual([['a', 1], ['b.c', 1]]);

@@ -183,10 +183,10 @@ describe('shared store in one process (two servers stand for two workers)', () =
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([9, 0, 0, 0]), 0, 4, 8);
     fs.closeSync(fd);
-    expectBadInput('store file', 'store file with layout version 9 in its header', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-session-cache store of layout version 1 \(found layout 9\)/);
+    expectBadInput('store file', 'store file with layout version 9 in its header', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-resumption store of layout version 1 \(found layout 9\)/);
     // Not our file at all: refuse, never overwrite it.
     fs.writeFileSync(file, Buffer.alloc(MiB, 'x'));
-    expectBadInput('store file', "a 1 MiB file of 'x' bytes (not a store)", () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-session-cache store \(no valid header\)/);
+    expectBadInput('store file', "a 1 MiB file of 'x' bytes (not a store)", () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-resumption store \(no valid header\)/);
     expect(fs.readFileSync(file).subarray(0, 4).toString()).toBe('xxxx');
     fs.chmodSync(file, 0o644);
     expectBadInput('store file', 'store file with mode 0644', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /must be 0600/);

@@ -193,4 +193,4 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tsc::loadgen::Init(env, exports); }
 
-NODE_API_MODULE(tls_session_cache_loadgen, InitModule)
+NODE_API_MODULE(tls_resumption_loadgen, InitModule)

@@ -69,7 +69,7 @@ export function chartSpec(run: BenchResult): Record<string, unknown> {
   });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'TLS session resumption: Node https stock vs JS cache vs tls-session-cache', subtitle: `${run.node}, OpenSSL ${run.openssl}, loopback, ${run.options.clients} clients` },
+    title: { text: 'TLS session resumption: Node https stock vs JS cache vs tls-resumption', subtitle: `${run.node}, OpenSSL ${run.openssl}, loopback, ${run.options.clients} clients` },
     config: { font: 'sans-serif', view: { stroke: null } },
     vconcat: [
       panel('Resumed handshakes (%, higher is better)', resumption, ['mixed clients', 'single-use clients, TLS 1.3'], '% resumed', [0, 100]),

@@ -43,7 +43,7 @@ export async function main(
   process.stderr.write(`${banner}\n`);
   const cert = selfSignedCertificate('localhost');
   const bar = progressBar();
-  // Node against Node; anchors belong to `tls-session-cache bench`.
+  // Node against Node; anchors belong to `tls-resumption bench`.
   const run = await runBench(['single'], options, cert, (p) => bar.update(p), { anchors: false, variants: [...variants] });
   bar.done();
   process.stdout.write(textTable({ ...run, notes: [] }));

@@ -1,5 +1,5 @@
 /**
- * The measurement engine shared by `npm run bench:core` and `tls-session-cache bench`: for each
+ * The measurement engine shared by `npm run bench:core` and `tls-resumption bench`: for each
  * scenario and server variant, start the server in its own process, drive phases from the
  * load generator's process, and turn /proc CPU deltas and the clients' counts into figures.
  */

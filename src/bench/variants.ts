@@ -84,7 +84,7 @@ function installJsCache(server: https.Server): VariantHandle {
   return { stats: () => ({ sessions: sessions.size, stored, hits, misses }) };
 }
 
-/** Name of the run's shared store (file /dev/shm/tls-session-cache.<name>, removed by the parent). */
+/** Name of the run's shared store (file /dev/shm/tls-resumption.<name>, removed by the parent). */
 export function sharedStoreName(ctx: Pick<VariantContext, 'runTag'>): string {
   return `bench-${ctx.runTag}`;
 }

@@ -1,5 +1,5 @@
 /**
- * `tls-session-cache inspect [--json]`: the OpenSSL Node runs, its providers and engines, CPU
+ * `tls-resumption inspect [--json]`: the OpenSSL Node runs, its providers and engines, CPU
  * crypto features, and Node's default session settings.
  */
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     json = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true }).values.json ?? false;
   } catch (err) {
-    process.stderr.write(`inspect: ${(err as Error).message}\nusage: tls-session-cache inspect [--json]\n`);
+    process.stderr.write(`inspect: ${(err as Error).message}\nusage: tls-resumption inspect [--json]\n`);
     return 2;
   }
   const report = inspectReport();

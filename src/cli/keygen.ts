@@ -1,5 +1,5 @@
 /**
- * `tls-session-cache keygen --format nginx|haproxy|node|secret (--out FILE [--force] | --base64)`
+ * `tls-resumption keygen --format nginx|haproxy|node|secret (--out FILE [--force] | --base64)`
  */
 import { parseArgs } from 'node:util';
 
@@ -7,7 +7,7 @@ import { KeyFormat, KeyFormats, generateKeyMaterial, writeKeyFile } from '../key
 
 export const summary = 'write fresh ticket key material (nginx, haproxy, node, secret) with mode 0600';
 
-const USAGE = `usage: tls-session-cache keygen --format nginx|haproxy|node|secret (--out FILE [--force] | --base64)
+const USAGE = `usage: tls-resumption keygen --format nginx|haproxy|node|secret (--out FILE [--force] | --base64)
 
   nginx    80 raw bytes for ssl_session_ticket_key
   haproxy  3 lines of base64 80-byte keys for tls-ticket-keys

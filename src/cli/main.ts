@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `tls-session-cache <command>`: each command lives in its own module under src/cli/ and exports
+ * `tls-resumption <command>`: each command lives in its own module under src/cli/ and exports
  * `run(argv: string[]): Promise<number>` (the exit code). This file only dispatches.
  */
 import * as path from 'node:path';
@@ -26,7 +26,7 @@ function usage(): string {
     const cmd = require(path.join(__dirname, name)) as Command;
     return `  ${name.padEnd(10)} ${cmd.summary}`;
   });
-  return `usage: tls-session-cache <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: tls-resumption <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (!commands().includes(name)) {
-    process.stderr.write(`tls-session-cache: unknown command "${name}"\n\n${usage()}`);
+    process.stderr.write(`tls-resumption: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
   const cmd = require(path.join(__dirname, name)) as Command;
@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (err: unknown) => {
-    process.stderr.write(`tls-session-cache: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`tls-resumption: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -1,5 +1,5 @@
 /**
- * `tls-session-cache probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]`
+ * `tls-resumption probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]`
  */
 import { parseArgs } from 'node:util';
 
@@ -7,7 +7,7 @@ import { formatProbeReport, probe } from '../probe';
 
 export const summary = 'probe any TLS server: session IDs, tickets, TLS 1.3 tickets, lifetime hints, renewal';
 
-const USAGE = `usage: tls-session-cache probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]
+const USAGE = `usage: tls-resumption probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]
 
 Connects several times per protocol version (TLS 1.2, TLS 1.3) and reports whether the server
 resumes by session ID, by ticket, by TLS 1.3 ticket, for single-use ticket clients, its ticket

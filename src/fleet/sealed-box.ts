@@ -28,7 +28,7 @@ export function checkSecret(field: string, secret: unknown): Buffer {
 }
 
 export function sealedBox(secret: Buffer, purpose: string): SealedBox {
-  const key = crypto.createSecretKey(Buffer.from(crypto.hkdfSync('sha256', secret, Buffer.alloc(0), `tls-session-cache/${purpose}`, 32)));
+  const key = crypto.createSecretKey(Buffer.from(crypto.hkdfSync('sha256', secret, Buffer.alloc(0), `tls-resumption/${purpose}`, 32)));
   return {
     seal(plain, label) {
       const iv = crypto.randomBytes(IV_BYTES);

@@ -49,7 +49,7 @@ export interface NativeLoadgen {
   opensslVersion: string;
 }
 
-const FILE = 'tls_session_cache_loadgen.node';
+const FILE = 'tls_resumption_loadgen.node';
 
 function locate(): string {
   const root = path.join(__dirname, '..', '..');
@@ -57,7 +57,7 @@ function locate(): string {
     const candidate = path.join(root, dir, FILE);
     if (fs.existsSync(candidate)) return candidate;
   }
-  throw new Error(`tls-session-cache/loadgen: ${FILE} was not built (run "npx node-gyp rebuild" in the package).`);
+  throw new Error(`tls-resumption/loadgen: ${FILE} was not built (run "npx node-gyp rebuild" in the package).`);
 }
 
 let loaded: NativeLoadgen | undefined;
