@@ -21,7 +21,12 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      # No -std here: each Node line's common.gypi sets the standard its V8 headers need (gnu++17
+      # on 20 and 22, gnu++20 on 24 and 26). -z now binds every symbol at dlopen, so a binary
+      # built for another line fails to load with an error instead of killing the process at the
+      # first call of a symbol this node lacks.
+      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "ldflags": ["-Wl,-z,now"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
     },
     {
@@ -39,8 +44,8 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-pthread"],
-      "ldflags": ["-pthread"],
+      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-pthread"],
+      "ldflags": ["-pthread", "-Wl,-z,now"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
     }
   ]

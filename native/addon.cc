@@ -1,6 +1,12 @@
 // Module entry: each concern registers its own functions. Context-aware (NODE_API_MODULE), so it
 // loads in worker_threads; all process-wide state is OpenSSL's own (ex_data indexes).
 #include <napi.h>
+// node_version.h redefines NAPI_VERSION to the runtime's; keep the one this addon targets.
+#pragma push_macro("NAPI_VERSION")
+#undef NAPI_VERSION
+#include <node_version.h>
+#undef NAPI_VERSION
+#pragma pop_macro("NAPI_VERSION")
 
 #include "cache_controls.h"
 #include "context_access.h"
@@ -21,6 +27,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
   InitSharedStoreBench(env, exports);
+  // The ABI and Node release whose headers this binary was compiled against: the loader compares
+  // them with the running node before any other call (the addon reads V8 objects directly).
+  exports.Set("builtForAbi", Napi::Number::New(env, NODE_MODULE_VERSION));
+  exports.Set("builtForNode", Napi::String::New(env, NODE_VERSION));
   exports.Set("opensslVersion", Napi::String::New(env, OpenSSL_version(OPENSSL_VERSION)));
   return exports;
 }

@@ -58,7 +58,12 @@ SSL_CTX* SslCtxFromExternal(napi_value value) {
   static_assert(sizeof(local) == sizeof(value), "napi_value must be a v8::Local<v8::Value>");
   std::memcpy(static_cast<void*>(&local), &value, sizeof(value));
   if (local.IsEmpty() || !local->IsExternal()) return nullptr;
+#if V8_MAJOR_VERSION >= 14
+  // Node creates the SecureContext's External untagged; V8 14 (Node 26) deprecates the tagless read.
+  return static_cast<SSL_CTX*>(local.As<v8::External>()->Value(v8::kExternalPointerTypeTagDefault));
+#else
   return static_cast<SSL_CTX*>(local.As<v8::External>()->Value());
+#endif
 }
 
 ContextState* ContextStateOf(const SSL_CTX* ctx) {
