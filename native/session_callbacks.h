@@ -10,7 +10,4 @@ namespace tsc {
 
 void InitSessionCallbacks(Napi::Env env, Napi::Object exports);
 
-// Benchmark-only export `_benchSharedStore` (native/shared_store_bench.cc).
-void InitSharedStoreBench(Napi::Env env, Napi::Object exports);
-
 }  // namespace tsc

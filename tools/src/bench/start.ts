@@ -4,7 +4,7 @@
  * https, the documented JS session cache, attach() with OpenSSL's internal cache) plus attach()
  * with a native ticket key ring, single process, 2 s phases, self-signed certificate made at run
  * time, loopback only. The full comparison (cluster, fleet, rotation, anchors) is
- * `tls-resumption bench`.
+ * `tls-resumption-tools bench`.
  */
 import { main } from './core';
 

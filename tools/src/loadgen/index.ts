@@ -1,9 +1,9 @@
 /**
- * tls-resumption/loadgen: a native TLS load generator (C++ threads over Node's own OpenSSL)
+ * tools/loadgen: a native TLS load generator (C++ threads over Node's own OpenSSL)
  * with client populations that treat sessions the way real clients do.
  *
  * ```ts
- * import { LoadgenProcess } from 'tls-resumption/loadgen';
+ * import { LoadgenProcess } from '../loadgen';  // from a sibling folder of tools/src
  * const lg = new LoadgenProcess();          // always its own process
  * await lg.populate('p', { targets: [{ port }], clients: 200, kinds: { reuse: 0.5, once: 0.5 } });
  * const totals = await lg.run('p', { durationMs: 5000, concurrency: 8 }, (s) => console.log(s.handshakes));

@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import { redisUnavailable } from '../src/bench/redis';
 import { parseKinds } from '../src/cli/bench';
 import { processTree, processTreeCpuMicros } from '../src/loadgen/procfs';
-import { ensureDist, repoRoot } from './support/build';
+import { ensureDist, repoRoot } from '../../test/support/build';
 
 jest.setTimeout(180_000);
 
-const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
+const cli = path.join(repoRoot, 'tools', 'dist', 'cli', 'main.js');
 
 /** Every field docs/benchmark.md documents for one server in one scenario. */
 const RESULT_FIELDS = [
@@ -65,7 +65,7 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 
 beforeAll(() => ensureDist());
 
-describe('tls-resumption bench', () => {
+describe('tls-resumption-tools bench', () => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsc-bench-test-'));

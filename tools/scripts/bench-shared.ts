@@ -1,6 +1,6 @@
 /**
- * Shared store benchmark. Run (after `npx node-gyp build`):
- *   node -r ./test/support/ts-register.js scripts/bench-shared.ts [workers=2] [clients=40] [perClient=10]
+ * Shared store benchmark. Run (after `npm run build:native`):
+ *   npm run bench:shared -- [workers=2] [clients=40] [perClient=10]
  * 1. A real cluster (round robin), tickets off, TLS 1.2 and 1.3: resumption ratio after each
  *    client's first connection and server CPU per handshake summed over all workers (from
  *    /proc/<pid>/stat), for stock Node, a per-worker OpenSSL cache, and the shared store.
@@ -8,9 +8,17 @@
  * Absolute numbers move from run to run on a shared machine; compare within one run.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
-import { native } from '../src/native';
-import { population, startCluster } from '../test/support/cluster';
+import { population, startCluster } from '../../test/support/cluster';
+
+/** The store's micro-benchmark module (tools/native/shared_store_bench.cc), not the library's addon. */
+interface StoreBench {
+  benchSharedStore(path: string, sizeBytes: number, slotBytes: number, entries: number, ops: number): {
+    capacity: number; entries: number; fillNsPerInsert: number; lookupNs: number; insertNs: number; hitRatio: number;
+  };
+}
+const storeBench = require(path.join(__dirname, '..', '..', 'build', 'Release', 'tls_resumption_store_bench.node')) as StoreBench;
 
 const workers = Number(process.argv[2] ?? 2);
 const clients = Number(process.argv[3] ?? 40);
@@ -49,13 +57,13 @@ async function main() {
   }
   console.log('store alone (slotBytes 256, 150-byte sessions, 200k operations each):');
   for (const entries of [1_000, 100_000, 1_000_000]) {
-    const path = `/dev/shm/tls-resumption.bench-store-${process.pid}`;
+    const file = `/dev/shm/tls-resumption.bench-store-${process.pid}`;
     const sizeBytes = 4096 + Math.ceil((entries * 1.25) / 16) * 16 * 272;
     try {
-      const r = native._benchSharedStore(path, sizeBytes, 256, entries, 200_000);
+      const r = storeBench.benchSharedStore(file, sizeBytes, 256, entries, 200_000);
       console.log(JSON.stringify({ entries, capacity: r.capacity, fileMiB: +(sizeBytes / 1048576).toFixed(1), bytesPerSession: 272, lookupNs: Math.round(r.lookupNs), insertNs: Math.round(r.insertNs), fillNsPerInsert: Math.round(r.fillNsPerInsert), hitRatio: +r.hitRatio.toFixed(3) }));
     } finally {
-      fs.rmSync(path, { force: true });
+      fs.rmSync(file, { force: true });
     }
   }
   console.log('nginx shared cache for comparison: about 4000 sessions per MiB (~256 bytes a session).');

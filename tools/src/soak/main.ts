@@ -25,10 +25,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { selfSignedCertificate } from '../certificate';
+import { selfSignedCertificate, sharedStorePath } from '../library';
 import { LoadgenProcess } from '../loadgen/process';
 import type { LoadReport } from '../loadgen/population';
-import { sharedStorePath } from '../shared-store';
 import type { SoakWorkerConfig } from './worker';
 
 /** Command-line settings of a soak run. */

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { SelfSignedCertificate } from '../certificate';
+import type { SelfSignedCertificate } from '../library';
 import { processTree, processTreeCpuMicros } from '../loadgen/procfs';
 import type { ServerHandle } from './harness';
 

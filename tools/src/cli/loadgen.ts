@@ -1,5 +1,5 @@
 /**
- * `tls-resumption loadgen`: the native load generator against any TLS/HTTPS server (yours,
+ * `tls-resumption-tools loadgen`: the native load generator against any TLS/HTTPS server (yours,
  * nginx, ...), with a line per second and totals; `--pid` adds that server's CPU per handshake
  * from /proc (its process tree). The clients run in a forked process of their own.
  */
@@ -13,7 +13,7 @@ import { parseKinds } from './bench';
 
 export const summary = 'drive a TLS server with the native load generator (client populations, per-second figures)';
 
-const HELP = `usage: tls-resumption loadgen --target HOST:PORT[,HOST:PORT...] [options]
+const HELP = `usage: tls-resumption-tools loadgen --target HOST:PORT[,HOST:PORT...] [options]
 
   --target LIST       IPv4 host:port (or just a port on 127.0.0.1); clients are placed at random
   --per-connection    with several targets: every connection picks a target at random (a load

@@ -1,13 +1,13 @@
 /**
- * The measurement engine shared by `npm run bench:core` and `tls-resumption bench`: for each
+ * The measurement engine shared by `npm run bench:core` and `tls-resumption-tools bench`: for each
  * scenario and server variant, start the server in its own process, drive phases from the
  * load generator's process, and turn /proc CPU deltas and the clients' counts into figures.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 
-import type { SelfSignedCertificate } from '../certificate';
-import { sharedStorePath } from '../shared-store';
+import { sharedStorePath } from '../library';
+import type { SelfSignedCertificate } from '../library';
 import { LoadgenProcess } from '../loadgen/process';
 import type { ClientKind, LoadReport, PopulationOptions } from '../loadgen/population';
 import { ServerHandle, anchorAvailable, startServer } from './harness';

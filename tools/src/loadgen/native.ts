@@ -1,6 +1,6 @@
 /**
- * The compiled load generator (native/loadgen/), a separate module from the addon so a server
- * process never loads it. Loaded from the local build (build/Release or build/Debug).
+ * The compiled load generator (tools/native/loadgen/), a separate module from the addon so a
+ * server process never loads it. Loaded from the repository's build (build/Release or build/Debug).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -52,12 +52,13 @@ export interface NativeLoadgen {
 const FILE = 'tls_resumption_loadgen.node';
 
 function locate(): string {
-  const root = path.join(__dirname, '..', '..');
+  // The repository root, from tools/src/loadgen (tests) and tools/dist/loadgen alike.
+  const root = path.join(__dirname, '..', '..', '..');
   for (const dir of ['build/Release', 'build/Debug']) {
     const candidate = path.join(root, dir, FILE);
     if (fs.existsSync(candidate)) return candidate;
   }
-  throw new Error(`tls-resumption/loadgen: ${FILE} was not built (run "npx node-gyp rebuild" in the package).`);
+  throw new Error(`loadgen: ${FILE} was not built (run "npm run build:native" in the repository).`);
 }
 
 let loaded: NativeLoadgen | undefined;

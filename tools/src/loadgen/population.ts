@@ -3,7 +3,7 @@
  * a process of its own (see `LoadgenProcess`), never inside the server being measured: the
  * handshakes run on native threads, but they share the process's CPU accounting.
  */
-import { checkKeys, expectKind, expectRange } from '../options';
+import { checkKeys, expectKind, expectRange } from '../library';
 import { NativeKindCounts, NativePopulation, NativeSnapshot, loadgenNative } from './native';
 
 /** How a client treats sessions. */

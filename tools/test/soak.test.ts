@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
 import type { SoakResult } from '../src/soak/main';
-import { ensureDist, repoRoot } from './support/build';
+import { ensureDist, repoRoot } from '../../test/support/build';
 
 jest.setTimeout(75_000);
 
-const SOAK = path.join(repoRoot, 'dist', 'soak', 'main.js');
+const SOAK = path.join(repoRoot, 'tools', 'dist', 'soak', 'main.js');
 
 function runSoak(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

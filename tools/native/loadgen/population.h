@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "../openssl_ptr.h"
+#include "../../../native/openssl_ptr.h"
 
 namespace tsc::loadgen {
 

@@ -10,12 +10,12 @@ import * as path from 'node:path';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 
-import { attach } from '../src/attach';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { attach } from '../../src/attach';
+import { TicketKeyRing } from '../../src/ticket-key-ring';
 import { LoadgenProcess, Population, resolvePhaseOptions, resolvePopulationOptions } from '../src/loadgen';
-import { ensureDist, repoRoot } from './support/build';
-import { EXT_SESSION_TICKET, helloRelay } from './support/clienthello';
-import { cert, close, listen } from './support/tls';
+import { ensureDist, repoRoot } from '../../test/support/build';
+import { EXT_SESSION_TICKET, helloRelay } from '../../test/support/clienthello';
+import { cert, close, listen } from '../../test/support/tls';
 
 jest.setTimeout(120_000);
 
@@ -249,7 +249,7 @@ describe('loadgen', () => {
     counted = countedServer();
     const port = await listen(counted.server);
     const json = path.join(os.tmpdir(), `tsc-loadgen-${process.pid}.json`);
-    const args = [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${port}`, '--clients', '10',
+    const args = [path.join(repoRoot, 'tools', 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${port}`, '--clients', '10',
       '--kinds', 'reuse=1', '--connections', '60', '--concurrency', '2', '--warmup', '--pid', String(process.pid), '--json', json];
     const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -277,7 +277,7 @@ describe('loadgen', () => {
     const p1 = await listen(counted.server);
     const p2 = await listen(other.server);
     try {
-      const args = [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${p1},${p2}`, '--per-connection',
+      const args = [path.join(repoRoot, 'tools', 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${p1},${p2}`, '--per-connection',
         '--clients', '1', '--kinds', 'fresh=1', '--connections', '40', '--concurrency', '1'];
       const code = await new Promise<number | null>((resolve) => {
         const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -5,7 +5,7 @@
  * `rotateEverySeconds: 1`), for single-use and for reusing clients that come back after a pause
  * longer than the rotation period (as real clients do after minutes against hourly keys).
  *
- *   npm run compile && node dist/bench/tickets.js [--connections 400] [--clients 4]
+ *   npm run compile && node tools/dist/bench/tickets.js [--connections 400] [--clients 4]
  *       [--seconds 6] [--rotation-clients 20] [--gap-ms 1500]
  *
  * Each server runs in its own child process so its CPU time (process.cpuUsage) is its own.
@@ -16,9 +16,7 @@ import * as tls from 'node:tls';
 import { fork, ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 
-import { attach } from '../attach';
-import { selfSignedCertificate } from '../certificate';
-import { TicketKeyRing } from '../ticket-key-ring';
+import { attach, selfSignedCertificate, TicketKeyRing } from '../library';
 
 type ServerKind = 'stock' | 'ring' | 'stock-rotate' | 'ring-rotate';
 type ClientKind = 'once' | 'reuse';

@@ -10,7 +10,7 @@
  * Environment knobs (all optional): BENCH_DURATION_MS (per phase, default 2500; npm start 2000),
  * BENCH_CLIENTS (200), BENCH_CONCURRENCY (8).
  */
-import { selfSignedCertificate } from '../certificate';
+import { selfSignedCertificate } from '../library';
 import { BenchOptions, DEFAULT_KINDS, runBench } from './measure';
 import { progressBar, textTable } from './report';
 import type { VariantName } from './variants';
@@ -43,7 +43,7 @@ export async function main(
   process.stderr.write(`${banner}\n`);
   const cert = selfSignedCertificate('localhost');
   const bar = progressBar();
-  // Node against Node; anchors belong to `tls-resumption bench`.
+  // Node against Node; anchors belong to `tls-resumption-tools bench`.
   const run = await runBench(['single'], options, cert, (p) => bar.update(p), { anchors: false, variants: [...variants] });
   bar.done();
   process.stdout.write(textTable({ ...run, notes: [] }));

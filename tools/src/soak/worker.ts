@@ -9,8 +9,7 @@
  */
 import * as https from 'node:https';
 
-import { attach, SessionCache } from '../attach';
-import { TicketKeyRing } from '../ticket-key-ring';
+import { attach, SessionCache, TicketKeyRing } from '../library';
 
 /** @internal what the primary sends first. */
 export interface SoakWorkerConfig {

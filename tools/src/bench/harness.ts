@@ -7,7 +7,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { SelfSignedCertificate } from '../certificate';
+import type { SelfSignedCertificate } from '../library';
 import { processTree, processTreeCpuMicros } from '../loadgen/procfs';
 import { startAnchor } from './anchors';
 import type { ServerConfig, ServerCounts, ServerReply, ServerRequest } from './server';

@@ -5,14 +5,14 @@
  * under callgrind; the native load generator drives it from its own process; counters are zeroed
  * after each warm-up and dumped after each measured phase (`callgrind_control -z` / `-d`).
  *
- * Usage: node dist/bench/instructions.js [--connections N] [--variants stock,jsCache,attach]
+ * Usage: node tools/dist/bench/instructions.js [--connections N] [--variants stock,jsCache,attach]
  */
 import { ChildProcess, execFileSync, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { selfSignedCertificate } from '../certificate';
+import { selfSignedCertificate } from '../library';
 import { LoadgenProcess } from '../loadgen/process';
 import { compiled } from './harness';
 import type { ServerConfig, ServerReply } from './server';

@@ -1,6 +1,7 @@
-// Benchmark hook for the shared store (scripts/bench-shared.ts): times Insert and Lookup on a
-// store filled to a given number of entries, with synthetic session bytes, no TLS involved.
-// Not part of the API; exported as `_benchSharedStore`.
+// Micro-benchmark of the shared store (tools/scripts/bench-shared.ts): times Insert and Lookup on
+// a store filled to a given number of entries, with synthetic session bytes, no TLS involved. A
+// module of its own (tls_resumption_store_bench.node) that links native/shared_store.cc, so the
+// library's addon carries no benchmark code.
 #include <napi.h>
 
 #include <chrono>
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "shared_store.h"
+#include "../../native/shared_store.h"
 
 namespace tsc {
 namespace {
@@ -78,8 +79,13 @@ Napi::Value BenchSharedStore(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitSharedStoreBench(Napi::Env env, Napi::Object exports) {
-  exports.Set("_benchSharedStore", Napi::Function::New(env, BenchSharedStore, "_benchSharedStore"));
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("benchSharedStore", Napi::Function::New(env, BenchSharedStore, "benchSharedStore"));
+  return exports;
 }
 
 }  // namespace tsc
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tsc::Init(env, exports); }
+
+NODE_API_MODULE(tls_resumption_store_bench, InitModule)

@@ -1,5 +1,5 @@
 /**
- * `tls-resumption bench`: the comparison. Scenarios (single process, cluster of 2 workers,
+ * `tls-resumption-tools bench`: the comparison. Scenarios (single process, cluster of 2 workers,
  * two-process fleet, ticket key rotation mid-run) x servers (stock Node, Node with the
  * documented JS session cache, attach() with the feature that applies: internal cache, ticket
  * ring, shared store, Redis fleet, fromSecret ring; nginx/HAProxy anchors when installed),
@@ -14,12 +14,12 @@ import { BenchOptions, DEFAULT_KINDS, runBench } from '../bench/measure';
 import { markdownTable, progressBar, textTable } from '../bench/report';
 import { SCENARIOS, ScenarioName } from '../bench/scenarios';
 import { VARIANTS, VariantName } from '../bench/variants';
-import { selfSignedCertificate } from '../certificate';
+import { selfSignedCertificate } from '../library';
 import { CLIENT_KINDS, ClientKind } from '../loadgen/population';
 
 export const summary = 'compare TLS resumption and CPU per handshake: stock Node vs JS cache vs attach, ring, shared store, fleet (and nginx/HAProxy)';
 
-const HELP = `usage: tls-resumption bench [options]
+const HELP = `usage: tls-resumption-tools bench [options]
 
   --scenarios LIST    ${Object.keys(SCENARIOS).join(',')} (default: all)
   --variants LIST     only these servers: ${Object.keys(VARIANTS).join(',')} (default: all of each scenario)

@@ -6,9 +6,8 @@ import * as crypto from 'node:crypto';
 import { constants } from 'node:crypto';
 import type * as https from 'node:https';
 
-import { attach } from '../attach';
-import type { RedisClientLike } from '../fleet/redis-client';
-import { TicketKeyRing } from '../ticket-key-ring';
+import { attach, TicketKeyRing } from '../library';
+import type { RedisClientLike } from '../library';
 
 /**
  * What the bench parent hands every server process of one run (the same to every worker and
