@@ -7,7 +7,7 @@
 import * as tls from 'node:tls';
 
 import { native, NativeAttachment } from './native';
-import { checkKeys, expectKind, expectRange } from './options';
+import { checkKeys, expectKind, expectRange } from './validate';
 
 /** Where the store lives and how big it is. Give exactly one of `name` or `path`. */
 export interface SharedOptions {

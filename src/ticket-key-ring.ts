@@ -21,7 +21,7 @@ import { publish } from './events';
 
 import { native } from './native';
 import type { NativeRing } from './native';
-import { checkKeys, expectKind, expectRange } from './options';
+import { checkKeys, expectKind, expectRange } from './validate';
 import { RedisClientLike, redisAdapter } from './fleet/redis-client';
 import { FleetRingStats, RedisRingSync, SyncedKey } from './fleet/redis-key-ring';
 import { checkSecret, sealedBox } from './fleet/sealed-box';

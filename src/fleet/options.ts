@@ -1,7 +1,7 @@
 /**
  * The `fleet` option group of `attach()`: Redis-backed session IDs shared by many machines.
  */
-import { checkKeys, expectKind, expectRange } from '../options';
+import { checkKeys, expectKind, expectRange } from '../validate';
 import { RedisAdapter, RedisClientLike, redisAdapter } from './redis-client';
 import { checkSecret } from './sealed-box';
 

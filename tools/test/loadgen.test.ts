@@ -305,7 +305,7 @@ describe('loadgen', () => {
     expect(() => resolvePhaseOptions({ concurrency: 0 })).toThrow(/phase\.concurrency.*between 1 and 512/);
     expect(() => resolvePhaseOptions({ durationMs: 0 })).toThrow(RangeError);
     expect(() => resolvePhaseOptions({ rate: 'fast' })).toThrow(TypeError);
-    await expect(lg.populate('bad', { targets: [{ port: 1 }], clients: -1 })).rejects.toThrow(/RangeError: Option "population.clients"/);
+    await expect(lg.populate('bad', { targets: [{ port: 1 }], clients: -1 })).rejects.toThrow(/RangeError: "population.clients"/);
     expect(() => new Population({ targets: [{ port: 1 }], seed: -1 })).toThrow(RangeError);
   });
 });
