@@ -119,8 +119,12 @@ export class SessionCache extends EventEmitter {
   #unhangRing: (() => void) | undefined;
   #shared: SharedHook | undefined;
 
-  /** @internal use `attach()`: `request` was validated there. */
-  constructor(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest) {
+  /** @internal `attach()` builds handles: `request` was validated there. */
+  static _create(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest): SessionCache {
+    return new SessionCache(server, context, request);
+  }
+
+  private constructor(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest) {
     super();
     this.#server = server;
     this.#context = context;
@@ -249,12 +253,6 @@ export class SessionCache extends EventEmitter {
     publish(this, 'detach');
   }
 
-  /** @internal */
-  _reattach(options: unknown): this {
-    if (options !== undefined) this.configure(options as AttachOptions);
-    return this;
-  }
-
   #live(): NativeAttachment {
     if (!this.#native) throw new Error('This session cache was detached.');
     return this.#native;
@@ -338,9 +336,9 @@ function checkSharedUnchanged(asked: ResolvedSharedOptions | undefined, current:
 export function attach(target: AttachTarget, options?: AttachOptions): SessionCache {
   const { server, context } = resolveTarget(target);
   const existing = (server && handles.get(server)) ?? handles.get(context.context);
-  if (existing?.attached) return existing._reattach(options);
+  if (existing?.attached) return options === undefined ? existing : existing.configure(options);
   // Validated once, here: the handle gets the parsed request, never the raw options.
-  const handle = new SessionCache(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared']));
+  const handle = SessionCache._create(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared']));
   if (server) handles.set(server, handle);
   handles.set(context.context, handle);
   publish(handle, 'attach', { options: handle.options });
