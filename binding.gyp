@@ -14,7 +14,8 @@
         "native/crypto_providers.cc",
         "native/crypto_engines.cc",
         "native/shared_store.cc",
-        "native/session_callbacks.cc"
+        "native/session_callbacks.cc",
+        "native/session_id_context.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
