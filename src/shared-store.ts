@@ -2,7 +2,7 @@
  * The `shared` option group: one session store for every process on the machine that attaches
  * with the same name (a memory-mapped file under /dev/shm) or path (a persistent file). Validates
  * the options, opens the store natively, re-installs the session callbacks on every connection
- * (Node resets them per connection, DESIGN fact 7) and reports the store's counters.
+ * (Node resets them per connection, docs/internals.md#session-callbacks) and reports the store's counters.
  */
 import * as tls from 'node:tls';
 
