@@ -1,5 +1,5 @@
 /**
- * The CI version of `npm run soak` (src/soak/main.ts): about 45 s of mixed traffic (reuse, once,
+ * The CI version of `npm run soak` (tools/src/soak/main.ts): about 45 s of mixed traffic (reuse, once,
  * sessionId, fresh clients; TLS 1.2 and 1.3) against a real cluster of two workers attached
  * with a shared store and a fromSecret ring rotating every 4 s, one worker SIGKILLed and
  * replaced every 10 s, flushes every 5 s. Checks the run's JSON: handshakes made, no failure
@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
-import type { SoakResult } from '../src/soak/main';
+import type { SoakResult } from '../src/soak/verdict';
 import { ensureDist, repoRoot } from '../../test/support/build';
 
 jest.setTimeout(75_000);
