@@ -47,7 +47,9 @@ beforeAll(() => {
   fs.mkdirSync(project);
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
   // One job: the machine is shared; the build is the user's `npm install` without a prebuild.
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project, { npm_config_jobs: '1' });
+  // A source build even when prebuilds/ ships (test/node-lines.test.ts covers installing from those):
+  // this proves native/ and binding.gyp in the tarball are enough to build the addon.
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project, { npm_config_jobs: '1', npm_config_build_from_source: 'true' });
 });
 
 afterAll(() => {
