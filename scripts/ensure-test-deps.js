@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm test` needs three things from Debian beside Node: redis-server (the fleet tests start their
 // own on loopback), clang with libFuzzer and libssl-dev (the fuzz corpus replay builds the
-// standalone fuzz targets), and clang-format (the C++ formatting check). On a fresh Debian machine where we are root, install what is missing
-// from Debian's registry; elsewhere say exactly what to install.
+// standalone fuzz targets), and clang-format (the C++ formatting check). On a fresh Debian
+// machine where we are root, install what is missing from Debian's registry; elsewhere say
+// exactly what to install.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
