@@ -10,4 +10,4 @@ export type { RedisClientLike } from '../../dist/index';
 export { selfSignedCertificate } from '../../dist/certificate';
 export type { SelfSignedCertificate } from '../../dist/certificate';
 export { sharedStorePath } from '../../dist/shared-store';
-export { checkKeys, expectKind, expectRange } from '../../dist/validate';
+export { checkKeys, expectKind, expectOneOf, expectRange, optionalNumber, optionalString, rangeError, typeError } from '../../dist/validate';

@@ -3,7 +3,7 @@
  * a process of its own (see `LoadgenProcess`), never inside the server being measured: the
  * handshakes run on native threads, but they share the process's CPU accounting.
  */
-import { checkKeys, expectKind, expectRange } from '../library';
+import { checkKeys, expectKind, expectOneOf, expectRange, optionalNumber, optionalString, rangeError, typeError } from '../library';
 import { NativeKindCounts, NativePopulation, NativeSnapshot, loadgenNative } from './native';
 
 /** How a client treats sessions. */
@@ -99,9 +99,7 @@ export type ResolvedPopulationOptions = Required<Omit<PopulationOptions, 'server
 };
 
 function share(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`Option "${field}" must be a number, got ${typeof value}.`);
-  if (value < 0 || value > 1_000_000) throw new RangeError(`Option "${field}" must be between 0 and 1000000, got ${value}.`);
-  return value;
+  return optionalNumber(field, value, 0, 1_000_000)!;
 }
 
 /** Validates population options (TypeError/RangeError naming the field) and fills defaults. */
@@ -109,7 +107,7 @@ export function resolvePopulationOptions(options: unknown): ResolvedPopulationOp
   expectKind('population', options, 'object');
   const o = options as PopulationOptions;
   checkKeys('population', o, ['targets', 'clients', 'kinds', 'tls13', 'servername', 'seed', 'placement']);
-  if (!Array.isArray(o.targets) || o.targets.length === 0) throw new TypeError('Option "population.targets" must be a non-empty array of { host, port }.');
+  if (!Array.isArray(o.targets) || o.targets.length === 0) throw typeError('population.targets', 'a non-empty array of { host, port }', o.targets);
   const targets = o.targets.map((t, i) => {
     expectKind(`population.targets[${i}]`, t, 'object');
     checkKeys(`population.targets[${i}]`, t, ['host', 'port']);
@@ -117,7 +115,7 @@ export function resolvePopulationOptions(options: unknown): ResolvedPopulationOp
     expectRange(`population.targets[${i}].port`, t.port, 1, 65535);
     const host = t.host ?? '127.0.0.1';
     if (typeof host !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) {
-      throw new TypeError(`Option "population.targets[${i}].host" must be an IPv4 literal, got ${String(host)}.`);
+      throw typeError(`population.targets[${i}].host`, 'an IPv4 literal', host);
     }
     return { host, port: t.port };
   });
@@ -130,21 +128,14 @@ export function resolvePopulationOptions(options: unknown): ResolvedPopulationOp
     expectKind('population.kinds', o.kinds, 'object');
     checkKeys('population.kinds', o.kinds, CLIENT_KINDS);
     for (const k of CLIENT_KINDS) kinds[k] = o.kinds[k] === undefined ? 0 : share(`population.kinds.${k}`, o.kinds[k]);
-    if (CLIENT_KINDS.every((k) => kinds[k] === 0)) throw new RangeError('Option "population.kinds" must give at least one kind a share above 0.');
+    if (CLIENT_KINDS.every((k) => kinds[k] === 0)) throw rangeError('population.kinds', 'shares with at least one above 0', 'all 0');
   }
-  const tls13 = o.tls13 ?? 0.5;
-  if (typeof tls13 !== 'number' || Number.isNaN(tls13)) throw new TypeError(`Option "population.tls13" must be a number, got ${typeof tls13}.`);
-  if (tls13 < 0 || tls13 > 1) throw new RangeError(`Option "population.tls13" must be between 0 and 1, got ${tls13}.`);
-  if (o.servername !== undefined && (typeof o.servername !== 'string' || o.servername.length === 0 || o.servername.length > 255)) {
-    throw new TypeError('Option "population.servername" must be a string of 1 to 255 characters.');
-  }
+  const tls13 = optionalNumber('population.tls13', o.tls13, 0, 1) ?? 0.5;
+  optionalString('population.servername', o.servername, 1, 255);
   const seed = o.seed ?? 1;
   expectKind('population.seed', seed, 'integer');
   expectRange('population.seed', seed, 0, Number.MAX_SAFE_INTEGER);
-  const placement = o.placement ?? 'client';
-  if (placement !== 'client' && placement !== 'connection') {
-    throw new RangeError(`Option "population.placement" must be 'client' or 'connection', got ${JSON.stringify(placement)}.`);
-  }
+  const placement = expectOneOf('population.placement', o.placement ?? 'client', ['client', 'connection']);
   return { targets, clients, kinds, tls13, servername: o.servername, seed, placement };
 }
 
@@ -163,12 +154,10 @@ export function resolvePhaseOptions(options: unknown): Required<PhaseOptions> {
   const concurrency = int('concurrency', 8, 1, 512, 'threads');
   const connections = int('connections', 0, 0, Number.MAX_SAFE_INTEGER);
   const timeoutMs = int('timeoutMs', 5000, 1, 600_000, 'ms');
-  const rate = o.rate ?? 0;
-  if (typeof rate !== 'number' || !Number.isFinite(rate)) throw new TypeError(`Option "phase.rate" must be a number, got ${typeof rate}.`);
-  if (rate < 0 || rate > 1_000_000) throw new RangeError(`Option "phase.rate" must be between 0 and 1000000 connections/s, got ${rate}.`);
+  const rate = optionalNumber('phase.rate', o.rate, 0, 1_000_000, 'connections/s') ?? 0;
   const sweep = o.sweep ?? false;
   expectKind('phase.sweep', sweep, 'boolean');
-  if (durationMs === 0 && connections === 0 && !sweep) throw new RangeError('Option "phase.durationMs" may be 0 only with "phase.connections" or "phase.sweep".');
+  if (durationMs === 0 && connections === 0 && !sweep) throw rangeError('phase.durationMs', 'above 0 without "phase.connections" or "phase.sweep"', '0');
   return { durationMs, concurrency, rate, connections, sweep, timeoutMs };
 }
 
