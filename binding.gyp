@@ -14,6 +14,8 @@
         "native/crypto_providers.cc",
         "native/crypto_engines.cc",
         "native/shared_store.cc",
+        "native/shared_store_file.cc",
+        "native/shared_store_lock.cc",
         "native/session_callbacks.cc",
         "native/shared_store_bench.cc"
       ],
@@ -48,5 +50,31 @@
       "ldflags": ["-pthread", "-Wl,-z,now"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
     }
+  ],
+  # Test hooks (test/native): a module of its own that only the tests load, so the library's
+  # binary carries none of them. Built only in a clone (the published package ships no test/).
+  # Named to sort after tls_resumption: node-gyp-build and prebuildify take the first .node file
+  # in build/Release as the package's addon.
+  "conditions": [
+    ["'<!(node -p \"require('fs').existsSync('test/native')\")'=='true'", {
+      "targets": [
+        {
+          "target_name": "tls_resumption_test",
+          "sources": [
+            "test/native/store_hooks.cc",
+            "native/shared_store.cc",
+            "native/shared_store_file.cc",
+            "native/shared_store_lock.cc"
+          ],
+          "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+          "ldflags": ["-Wl,-z,now"],
+          "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
+        }
+      ]
+    }]
   ]
 }

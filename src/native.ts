@@ -94,16 +94,17 @@ export interface NativeSharedStats {
   bytesPerSession: number;
   maxSessionBytes: number;
   totalBytes: number;
+  stripes: number;
   evictions: number;
   expiries: number;
   tooLarge: number;
   lockWaits: number;
+  lockTimeouts: number;
   recoveries: number;
   corrupt: number;
   hits: number;
   misses: number;
   stores: number;
-  deletes: number;
 }
 
 export interface NativeBinding {
@@ -126,14 +127,12 @@ export interface NativeBinding {
   ringAttach(h: NativeAttachment, r: NativeRing | null): void;
   ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
-  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, sessionIdContext: Buffer): void;
+  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): void;
   sharedRehook(h: NativeAttachment): void;
   sharedDetach(h: NativeAttachment): void;
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
-  /** TEST ONLY: takes the shared store's lock and returns holding it (see native/session_callbacks.cc). */
-  _lockAndHang(h: NativeAttachment): number;
   /** Benchmark only: times the shared store's insert and lookup (native/shared_store_bench.cc). */
   _benchSharedStore(path: string, sizeBytes: number, slotBytes: number, entries: number, ops: number): {
     capacity: number; entries: number; fillNsPerInsert: number; lookupNs: number; insertNs: number; hitRatio: number;

@@ -7,14 +7,16 @@
  *   STOCK=1                    the internal cache off, as Node ships (tickets off by secureOptions)
  * Answers each connection with its pid, so the primary sees which worker served it. Messages:
  *   primary -> worker {cmd: 'stats'} -> {type: 'stats', stats}
- *   primary -> worker {cmd: 'lockAndHang'} -> {type: 'locked', slot}: TEST ONLY hook, the worker
- *   then holds the store's lock until it is killed.
+ *   primary -> worker {cmd: 'lockAndHang'} -> {type: 'locked', slot}: the test addon's dieWriting,
+ *   the worker then holds a stripe lock, mid-"write", until it is killed.
+ *   primary -> worker {cmd: 'lockAll'} -> {type: 'locked', stripes}: the test addon's
+ *   lockAllStripes, the worker then holds every stripe lock while it lives.
  */
 import * as tls from 'node:tls';
 import { SSL_OP_NO_TICKET } from 'node:constants';
 
 import { attach } from '../../src/attach';
-import { native } from '../../src/native';
+import { hooks } from './store-hooks';
 import { cert } from './tls';
 
 const sharedName = process.env.SHARED_NAME;
@@ -35,11 +37,13 @@ const cache = attach(server, { cache: { enabled: !stock, size: 20480 }, tickets:
 
 process.on('message', (msg: { cmd?: string }) => {
   if (msg.cmd === 'stats') process.send?.({ type: 'stats', stats: cache.stats() });
-  if (msg.cmd === 'lockAndHang') {
-    // A second handle on the same context finds the same native state (and store).
-    const handle = native.attach((server as unknown as { _sharedCreds: { context: { _external: unknown } } })._sharedCreds.context._external);
-    const slot = native._lockAndHang(handle);
-    process.send?.({ type: 'locked', slot });
+  if (msg.cmd === 'lockAndHang' && shared) {
+    const s = cache.stats().shared!;
+    process.send?.({ type: 'locked', slot: hooks.dieWriting(s.path, sizeBytes, 384, sharedName !== undefined) });
+  }
+  if (msg.cmd === 'lockAll' && shared) {
+    const s = cache.stats().shared!;
+    process.send?.({ type: 'locked', stripes: hooks.lockAllStripes(s.path, sizeBytes, 384, sharedName !== undefined) });
   }
   if (msg.cmd === 'exit') {
     cache.detach();
