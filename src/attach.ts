@@ -8,7 +8,7 @@ import * as tls from 'node:tls';
 import { publish } from './events';
 import { native, NativeAttachment, NativeStats } from './native';
 import { AttachOptions, ResolvedOptions, defaultOptions, resolveOptions } from './options';
-import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';
+import { AttachTarget, NodeSecureContext, externalOf, resolveTarget, serverContext } from './target';
 import { resolveFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
@@ -123,7 +123,7 @@ export class SessionCache extends EventEmitter {
     super();
     this.#server = server;
     this.#context = context;
-    const handle = native.attach(context.context._external);
+    const handle = native.attach(externalOf(context));
     // Validate against the context's own defaults before anything is applied; a bad option
     // leaves the context exactly as Node had it.
     let fleet: FleetSessionStore | undefined;
@@ -298,7 +298,7 @@ export class SessionCache extends EventEmitter {
   #moveTo(context: NodeSecureContext): void {
     const old = this.#native;
     if (!old || context === this.#context) return;
-    const handle = native.attach(context.context._external);
+    const handle = native.attach(externalOf(context));
     this.#apply(handle, this.#options);
     this.#shared?.moveTo(handle);
     native.detach(old);
