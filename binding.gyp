@@ -62,12 +62,13 @@
           "target_name": "tls_resumption_test",
           "sources": [
             "test/native/store_hooks.cc",
+            "native/context_access.cc",
             "native/shared_store.cc",
             "native/shared_store_file.cc",
             "native/shared_store_lock.cc"
           ],
           "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
-          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
           "cflags!": ["-fno-exceptions"],
           "cflags_cc!": ["-fno-exceptions"],
           "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],

@@ -8,7 +8,6 @@
 import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { SSL_OP_NO_TICKET } from 'node:constants';
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -19,7 +18,7 @@ import { sharedStorePath } from '../src/shared-store';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { hit } from './support/cluster';
 import { hooks } from './support/store-hooks';
-import { cert, close, connect, httpsServer, listen, tlsServer } from './support/tls';
+import { cert, close, connect, listen, tlsServer } from './support/tls';
 
 const MiB = 1024 * 1024;
 const TAG = `f${process.pid}`;
@@ -150,8 +149,9 @@ describe('issue 17: the store survives production faults', () => {
   }, 60_000);
 
   // Item 3. Before: every removal OpenSSL made reached the store. A connection the server cuts
-  // without close_notify (socket.destroy(), an HTTPS keep-alive timeout) made OpenSSL remove its
-  // session (ssl_clear_bad_session), and the other worker could no longer resume it.
+  // without close_notify (socket.destroy()) made OpenSSL remove its session
+  // (ssl_clear_bad_session), and the other worker could no longer resume it. (An HTTPS keep-alive
+  // timeout did not: Node ends those connections with close_notify.)
   describe('item 3: only expiry reaches the store, never a removal OpenSSL makes', () => {
     const servers: tls.Server[] = [];
     afterEach(async () => {
@@ -182,26 +182,6 @@ describe('issue 17: the store survives production faults', () => {
       await closed; // the server has freed the cut connection's SSL
       expect(ca.stats().shared!.entries).toBe(1);
       expect((await connect(pb, { version: 'TLSv1.2', session: first.session })).reused).toBe(true);
-    });
-
-    test('an HTTPS keep-alive timeout: the other worker still resumes the session', async () => {
-      const a = httpsServer({ noTickets: true, sessionIdContext: 'svc' });
-      a.keepAliveTimeout = 100;
-      const { ca, closed, pa, pb } = await withPeer('keepalive', a);
-      const session = await new Promise<Buffer>((resolve, reject) => {
-        let got: Buffer | undefined;
-        const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-        const req = https.get({ host: '127.0.0.1', port: pa, agent, rejectUnauthorized: false, maxVersion: 'TLSv1.2', path: '/' }, (res) => res.resume());
-        req.on('socket', (s) => {
-          s.on('session', (x: Buffer) => (got = x));
-          // The server times the idle connection out and destroys it.
-          s.on('close', () => (got ? resolve(got) : reject(new Error('no session'))));
-        });
-        req.on('error', reject);
-      });
-      await closed;
-      expect(ca.stats().shared!.entries).toBe(1);
-      expect((await connect(pb, { version: 'TLSv1.2', session })).reused).toBe(true);
     });
   });
 
@@ -291,17 +271,23 @@ describe('issue 17: the store survives production faults', () => {
     }
   });
 
-  // Item 7. Before: after an SNI switch the callbacks looked state up on SSL_get_SSL_CTX() (the
-  // SNI context): Node's 'newSession' never fired and nothing was stored.
-  test("item 7: after an SNI callback switched contexts, sessions are stored and Node's 'newSession' fires", async () => {
+  // Item 7. Before: the callbacks looked state up on SSL_get_SSL_CTX(), which after an
+  // OpenSSL-level SNI switch is the new context (no state): Node's 'newSession' never fired and
+  // nothing was stored. (Node's own SNICallback copies the certificate into the SSL and keeps the
+  // context, so the switch here is made the way C servers and other addons make it.)
+  test("item 7: after an SNI switch of the SSL's context, sessions are stored and Node's 'newSession' fires", async () => {
     const name = `${TAG}-sni`;
     cleanup.push(() => fs.rmSync(sharedStorePath(name), { force: true }));
-    const sniContext = tls.createSecureContext({ key: cert.key, cert: cert.cert, sessionIdContext: 'svc' } as tls.SecureContextOptions);
-    const a = tlsServer({ noTickets: true, sessionIdContext: 'svc', SNICallback: (_n, cb) => cb(null, sniContext) });
+    const sniContext = tls.createSecureContext({ key: cert.key, cert: cert.cert });
+    // SSL_set_SSL_CTX gives the connection the new context's session-ID context: the same service.
+    (sniContext as unknown as { context: { setSessionIdContext(s: string): void } }).context.setSessionIdContext('svc');
+    const a = tlsServer({ noTickets: true, sessionIdContext: 'svc' });
     const b = tlsServer({ noTickets: true, sessionIdContext: 'svc' });
     try {
       const ca = attach(a, { shared: { name, sizeBytes: MiB } });
       attach(b, { shared: { name, sizeBytes: MiB } });
+      const ext = (c: unknown) => (c as { context: { _external: unknown } }).context._external;
+      hooks.switchContextOnHello(ext((a as unknown as { _sharedCreds: unknown })._sharedCreds), ext(sniContext));
       let fired = 0;
       a.on('newSession', (_id: Buffer, _data: Buffer, done: () => void) => {
         fired++;

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <openssl/ssl.h>
+
+#include "context_access.h"
 #include "shared_store.h"
 #include "shared_store_lock.h"
 
@@ -93,7 +96,26 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// switchContextOnHello(fromExternal, toExternal): an OpenSSL-level SNI switch, as a C server or
+// another addon does it: a ClientHello callback on `from` that moves every connection to `to`
+// with SSL_set_SSL_CTX (OpenSSL then still runs the session callbacks of `from`, the SSL's
+// session_ctx). Node's own SNICallback copies the certificate into the SSL instead and never
+// switches contexts. The contexts must outlive the server (the test keeps them).
+int SwitchOnHello(SSL* ssl, int* /*alert*/, void* arg) {
+  SSL_set_SSL_CTX(ssl, static_cast<SSL_CTX*>(arg));
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+Napi::Value SwitchContextOnHello(const Napi::CallbackInfo& info) {
+  SSL_CTX* from = SslCtxFromExternal(info.Env(), info[0]);
+  SSL_CTX* to = SslCtxFromExternal(info.Env(), info[1]);
+  if (from == nullptr || to == nullptr) throw Napi::TypeError::New(info.Env(), "expected two SecureContext externals");
+  SSL_CTX_set_client_hello_cb(from, SwitchOnHello, to);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("switchContextOnHello", Napi::Function::New(env, SwitchContextOnHello, "switchContextOnHello"));
   exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
   exports.Set("lockAllStripes", Napi::Function::New(env, LockAllStripes, "lockAllStripes"));
   exports.Set("dieWriting", Napi::Function::New(env, DieWriting, "dieWriting"));

@@ -26,6 +26,8 @@ export interface StoreHooks {
   /** Marks the first live slot as being written, half-overwrites it, returns holding its stripe. */
   dieWriting(path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): number;
   layout(sizeBytes: number, slotBytes: number): StoreLayout;
+  /** An OpenSSL-level SNI switch: every connection on `from` moves to `to` at its ClientHello (SSL_set_SSL_CTX). */
+  switchContextOnHello(fromExternal: unknown, toExternal: unknown): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
