@@ -17,6 +17,7 @@
         "native/shared_store_file.cc",
         "native/shared_store_lock.cc",
         "native/session_callbacks.cc",
+        "native/session_id_context.cc",
         "native/shared_store_bench.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
