@@ -77,6 +77,26 @@
           "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
         }
       ]
+    }],
+    # The shared store's multi-process micro-benchmark: a plain executable over the store code
+    # (no Node, no OpenSSL), build/Release/store_bench; tools/store-bench.sh runs it.
+    ["'<!(node -p \"require('fs').existsSync('tools/native/store_bench.cc')\")'=='true'", {
+      "targets": [
+        {
+          "target_name": "store_bench",
+          "type": "executable",
+          "sources": [
+            "tools/native/store_bench.cc",
+            "native/shared_store.cc",
+            "native/shared_store_file.cc",
+            "native/shared_store_lock.cc"
+          ],
+          "include_dirs": ["native"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+          "ldflags": ["-pthread"]
+        }
+      ]
     }]
   ]
 }
