@@ -7,6 +7,7 @@ import { constants } from 'node:crypto';
 import type * as https from 'node:https';
 
 import { attach } from '../attach';
+import { CacheMode } from '../options';
 import type { RedisClientLike } from '../fleet/redis-client';
 import { TicketKeyRing } from '../ticket-key-ring';
 
@@ -133,6 +134,16 @@ export const VARIANTS = {
     description: "Node https + attach(server, { tickets: { enabled: false }, shared: { name } }): every worker's sessions in one /dev/shm store",
     setup: (server, ctx) => {
       const cache = attach(server, { tickets: { enabled: false }, shared: { name: sharedStoreName(ctx) } });
+      return { stats: () => ({ ...cache.stats() }) };
+    },
+  },
+  sharedLookup: {
+    kind: 'node',
+    label: 'attach + shared store, store lookups only',
+    description:
+      "As `shared`, with cache.mode NO_INTERNAL_LOOKUP: every resumption is served by the store, which is what a resumption on another worker costs; compare with `attach` (the internal cache)",
+    setup: (server, ctx) => {
+      const cache = attach(server, { tickets: { enabled: false }, cache: { mode: CacheMode.NO_INTERNAL_LOOKUP }, shared: { name: sharedStoreName(ctx) } });
       return { stats: () => ({ ...cache.stats() }) };
     },
   },

@@ -19,10 +19,20 @@
  * seen in the first third (a leak grows steadily, so its low point ends above the early high
  * point); no worker died that the run did not kill; handshakes were made; no connection failed
  * outside the seconds around a kill. `--json` prints the whole result as one JSON object.
+ * - `--faults` (issue 17) replaces the SIGKILL schedule with the faults production brings: a
+ *   store on a full tmpfs at start (a probe worker must come up with attach's clear error, serve
+ *   without the store and exit cleanly; root only, for the mount), one worker SIGSTOPped for 10 s
+ *   at a quarter of the run, and at half of it a graceful restart of each churned worker in turn
+ *   (replacement up first, then worker.disconnect(): cluster closes its server and it ends when
+ *   drained). Held to: no failure outside the stop's seconds, every drained worker exits 0, and
+ *   after the restarts returning clients resume >= 0.97 of the sessions they offer. Flushes never
+ *   empty the store in this mode (`flush({ all: true })` would, on purpose).
  */
 import cluster, { Worker } from 'node:cluster';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { selfSignedCertificate } from '../certificate';
@@ -56,7 +66,24 @@ export interface SoakOptions {
   schedule: 'none' | 'rr';
   /** Control run: workers are not attached (stock Node, no ring, no shared store). */
   stock: boolean;
+  /** Faults instead of SIGKILLs: a full tmpfs at start, a SIGSTOP of 10 s, graceful restarts. */
+  faults: boolean;
   json: boolean;
+}
+
+/** What `--faults` did and saw. */
+export interface FaultReport {
+  /** The probe worker whose store did not fit a 256 KiB tmpfs: attach's message and its exit. */
+  fullTmpfs: { attachError: string | null; exitCode: number | null; signal: string | null } | { skipped: string };
+  /** The worker stopped and for how long, seconds since the start of the load. */
+  stopped: { pid: number; fromSeconds: number; seconds: number } | null;
+  /** Workers restarted gracefully, and when the last replacement was serving. */
+  restarts: number;
+  restartsDoneSeconds: number | null;
+  /** Drained workers' exit codes (0 each). */
+  drainedExitCodes: Array<number | null>;
+  /** Offers and resumptions from one second after the restarts to the end (and by client kind). */
+  afterRestarts: { offered: number; resumed: number; ratio: number; kinds: Record<string, { offered: number; resumed: number }> };
 }
 
 /** One process's samples and trend. */
@@ -85,7 +112,7 @@ export interface SoakResult {
   resumed: number;
   resumedRatio: number;
   failures: number;
-  /** Failures in the seconds around a kill (connections the killed worker held or was handed). */
+  /** Failures in the seconds around a kill or the SIGSTOP (connections that worker held or was handed). */
   failuresNearKills: number;
   failuresElsewhere: number;
   failureReasons: Record<string, number>;
@@ -99,6 +126,8 @@ export interface SoakResult {
   processes: ProcessTrend[];
   /** Worker 1's stats() at the end (counters, ring and shared store). */
   longLivedStats: unknown;
+  /** With `--faults`. */
+  faults?: FaultReport;
   ok: boolean;
   problems: string[];
 }
@@ -117,6 +146,7 @@ function parseArgs(argv: string[]): SoakOptions {
     maxRssGrowthMiB: 24,
     schedule: 'none',
     stock: false,
+    faults: false,
     json: false,
   };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
@@ -141,6 +171,7 @@ function parseArgs(argv: string[]): SoakOptions {
       case '--max-rss-growth-mib': o.maxRssGrowthMiB = num(flag, next(), 0, 1 << 20); break;
       case '--json': o.json = true; break;
       case '--stock': o.stock = true; break;
+      case '--faults': o.faults = true; break;
       case '--schedule': {
         const v = next();
         if (v !== 'none' && v !== 'rr') throw new RangeError(`--schedule must be none or rr, got ${v}`);
@@ -241,12 +272,13 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
   const series = new Map<number, { role: ProcessTrend['role']; samples: Sample[]; killed: boolean }>();
   series.set(process.pid, { role: 'primary', samples: [], killed: false });
   const live = new Set<Worker>();
+  const drained = new Map<Worker, Promise<number | null>>();
   let stopping = false;
   let replacements = 0;
   let unexpectedExits = 0;
   let port = 0;
 
-  const fork = async (role: ProcessTrend['role']): Promise<Worker> => {
+  const fork = async (role: ProcessTrend['role'], extra: Partial<SoakWorkerConfig> = {}): Promise<Worker> => {
     const worker = cluster.fork();
     const pid = worker.process.pid!;
     series.set(pid, { role, samples: [], killed: false });
@@ -254,19 +286,50 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
     worker.once('exit', () => {
       live.delete(worker);
       const s = series.get(pid)!;
-      if (stopping) return;
+      if (stopping || drained.has(worker)) return;
       if (!s.killed) unexpectedExits++;
       // The primary replaces every worker that went away (not a crash loop: give up after 5).
       if (unexpectedExits > 5) return;
       replacements++;
       fork('worker').catch(() => undefined);
     });
-    const listening = waitMessage<{ port: number }>(worker, 'listening', 30000);
-    worker.send(config());
-    port = (await listening).port;
+    const listening = waitMessage<{ port: number; attachError?: string }>(worker, 'listening', 30000);
+    worker.send({ ...config(), ...extra });
+    const reply = await listening;
+    port = reply.port;
+    attachErrors.set(worker, reply.attachError);
     live.add(worker);
     return worker;
   };
+  const attachErrors = new Map<Worker, string | undefined>();
+  /** A graceful stop: cluster closes the worker's server; resolves with its exit code. */
+  const drain = (worker: Worker): Promise<number | null> => {
+    const done = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    drained.set(worker, done);
+    worker.disconnect();
+    return done;
+  };
+
+  const faults: FaultReport | undefined = o.faults
+    ? { fullTmpfs: { skipped: 'not run' }, stopped: null, restarts: 0, restartsDoneSeconds: null, drainedExitCodes: [], afterRestarts: { offered: 0, resumed: 0, ratio: 0, kinds: {} } }
+    : undefined;
+  if (faults) {
+    if (process.getuid?.() !== 0) {
+      faults.fullTmpfs = { skipped: 'mounting a tmpfs needs root' };
+    } else {
+      // A store on a filesystem that cannot hold it: the probe worker must come up serving.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soak-tmpfs-'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', dir]);
+      try {
+        const probe = await fork('worker', { storePath: path.join(dir, 'store') });
+        const exitCode = await drain(probe);
+        faults.fullTmpfs = { attachError: attachErrors.get(probe) ?? null, exitCode, signal: probe.process.signalCode ?? null };
+      } finally {
+        execFileSync('umount', [dir]);
+        fs.rmdirSync(dir);
+      }
+    }
+  }
 
   const longLived = await fork('long-lived worker');
   for (let i = 1; i < o.workers; i++) await fork('worker');
@@ -299,6 +362,7 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
     let killTurn = 0;
     timers.push(
       setInterval(() => {
+        if (faults) return; // the faults replace the kills
         const victims = [...live].filter((w) => w !== longLived);
         if (victims.length === 0) return;
         const victim = victims[killTurn++ % victims.length]!;
@@ -310,7 +374,7 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
     let flushTurn = 0;
     timers.push(
       setInterval(() => {
-        const all = ++flushTurn % 4 === 0;
+        const all = ++flushTurn % 4 === 0 && !faults;
         const workers = [...live];
         workers.forEach((w, i) => {
           // "all" on one worker only: it empties the shared store for everyone.
@@ -321,6 +385,32 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
     );
 
     const timeoutMs = 3000;
+    const stopWindows: Array<[number, number]> = [];
+    if (faults) {
+      const judged = o.seconds - o.warmupSeconds;
+      const stopSeconds = Math.min(10, judged / 5);
+      timers.push(
+        setTimeout(() => {
+          const victim = [...live].find((w) => w !== longLived);
+          if (!victim) return;
+          const from = elapsed();
+          faults.stopped = { pid: victim.process.pid!, fromSeconds: round1(from), seconds: stopSeconds };
+          stopWindows.push([from, from + stopSeconds]);
+          victim.process.kill('SIGSTOP');
+          setTimeout(() => victim.process.kill('SIGCONT'), stopSeconds * 1000);
+        }, (o.warmupSeconds + judged / 4) * 1000),
+      );
+      timers.push(
+        setTimeout(async () => {
+          for (const old of [...live].filter((w) => w !== longLived)) {
+            await fork('worker');
+            faults.restarts++;
+            faults.drainedExitCodes.push(await drain(old));
+          }
+          faults.restartsDoneSeconds = round1(elapsed());
+        }, (o.warmupSeconds + judged / 2) * 1000),
+      );
+    }
     const total = await lg.run(
       'soak',
       { durationMs: Math.round(o.seconds * 1000), rate: o.rate, concurrency: 8, timeoutMs },
@@ -336,12 +426,28 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
       return (await reply).stats;
     })().catch(() => undefined);
 
-    // A failure belongs to a kill when its second overlaps [kill - 1 s, kill + timeout + 1 s].
+    // A failure belongs to a kill when its second overlaps [kill - 1 s, kill + timeout + 1 s]
+    // (the SIGSTOP: [stop - 1 s, resume + timeout + 1 s]). A graceful restart has no window.
+    const windows = [...killTimes.map((k): [number, number] => [k, k]), ...stopWindows];
     let nearKills = 0;
     for (const s of seconds) {
       const end = s.elapsedMs / 1000;
       const start = end - s.intervalMs / 1000;
-      if (killTimes.some((k) => end >= k - 1 && start <= k + timeoutMs / 1000 + 1)) nearKills += s.failures;
+      if (windows.some(([a, b]) => end >= a - 1 && start <= b + timeoutMs / 1000 + 1)) nearKills += s.failures;
+    }
+    if (faults && faults.restartsDoneSeconds !== null) {
+      for (const s of seconds) {
+        if (s.elapsedMs / 1000 - s.intervalMs / 1000 < faults.restartsDoneSeconds + 1) continue;
+        faults.afterRestarts.offered += s.offered;
+        faults.afterRestarts.resumed += s.resumed;
+        for (const [kind, c] of Object.entries(s.kinds)) {
+          const k = (faults.afterRestarts.kinds[kind] ??= { offered: 0, resumed: 0 });
+          k.offered += c.offered;
+          k.resumed += c.resumed;
+        }
+      }
+      const a = faults.afterRestarts;
+      a.ratio = a.offered ? Math.round((a.resumed / a.offered) * 1000) / 1000 : 0;
     }
     const judgedFrom = o.warmupSeconds;
     const processes: ProcessTrend[] = [];
@@ -393,6 +499,18 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
       }
     }
     if (unexpectedExits > 0) problems.push(`${unexpectedExits} worker(s) exited without being killed`);
+    if (faults) {
+      const t = faults.fullTmpfs;
+      if ('attachError' in t && (!/cannot reserve \d+ bytes for .*\(the filesystem has \d+ bytes free\)/.test(t.attachError ?? '') || t.exitCode !== 0)) {
+        problems.push(`full tmpfs: the probe worker should report "cannot reserve ..." and exit 0, got ${JSON.stringify(t)}`);
+      }
+      if (!faults.stopped) problems.push('the SIGSTOP fault did not run');
+      if (faults.restartsDoneSeconds === null || faults.restarts === 0) problems.push('the graceful restarts did not finish');
+      if (faults.drainedExitCodes.some((c) => c !== 0)) problems.push(`drained workers exited with ${JSON.stringify(faults.drainedExitCodes)}`);
+      if (faults.afterRestarts.offered === 0 || faults.afterRestarts.ratio < 0.97) {
+        problems.push(`after the graceful restarts returning clients resumed ${faults.afterRestarts.resumed} of ${faults.afterRestarts.offered} (${faults.afterRestarts.ratio}), below 0.97`);
+      }
+    }
     if (total.handshakes === 0) problems.push('no handshakes completed');
     const elsewhere = total.failures - nearKills;
     if (elsewhere > 0) problems.push(`${elsewhere} connection(s) failed away from any kill: ${JSON.stringify(total.failureReasons)}`);
@@ -415,6 +533,7 @@ async function soak(o: SoakOptions): Promise<SoakResult> {
       flushes,
       processes,
       longLivedStats: stats,
+      ...(faults ? { faults } : {}),
       ok: problems.length === 0,
       problems,
     };
