@@ -60,6 +60,8 @@ export interface NativeSessionInfo {
   maxEarlyData: number;
   /** The ticket bytes as sent on the wire (empty when none). */
   ticket: Buffer;
+  /** The session-ID context a server session was made in (empty in client sessions). */
+  sessionIdContext: Buffer;
 }
 
 /** One provider in Node's default OpenSSL library context (crypto_providers.cc). */
