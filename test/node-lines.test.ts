@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureDist, repoRoot } from './support/build';
+import { cert } from './support/tls';
 
 const ALL_LINES = ['20', '22', '24', '26'] as const;
 const ABI: Record<(typeof ALL_LINES)[number], string> = { '20': '115', '22': '127', '24': '137', '26': '147' };
@@ -54,8 +55,8 @@ afterAll(() => {
 const USER_SCRIPT = `
 const https = require('node:https');
 const tls = require('node:tls');
-const { attach, selfSignedCertificate } = require('tls-resumption');
-const { key, cert } = selfSignedCertificate('localhost');
+const { attach } = require('tls-resumption');
+const { key, cert } = JSON.parse(process.env.TEST_CERT); // the test's certificate: the main entry has no certificate maker
 const server = https.createServer({ key, cert, secureOptions: require('node:constants').SSL_OP_NO_TICKET, maxVersion: 'TLSv1.2' }, (q, s) => s.end('ok'));
 const cache = attach(server, { cache: { enabled: true } });
 server.listen(0, '127.0.0.1', async () => {
@@ -94,7 +95,7 @@ describe.each(LINES)('Node %s', (major) => {
     const installed = path.join(project, 'node_modules', 'tls-resumption');
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
     fs.writeFileSync(path.join(project, 'user.js'), USER_SCRIPT);
-    const out = execFileSync(nodeOf[major], ['user.js'], { cwd: project, env, encoding: 'utf8' });
+    const out = execFileSync(nodeOf[major], ['user.js'], { cwd: project, env: { ...env, TEST_CERT: JSON.stringify(cert) }, encoding: 'utf8' });
     const result = JSON.parse(out.trim().split('\n').pop()!);
     expect(result).toMatchObject({ first: false, second: true, hits: 1 });
     expect(result.version.startsWith(`v${major}.`)).toBe(true);
