@@ -46,7 +46,7 @@ struct ContextState {
 inline constexpr napi_type_tag kAttachmentTag = {0x7c5e1a2b3d4f6071ULL, 0x8293a4b5c6d7e8f9ULL};
 inline constexpr napi_type_tag kRingTag = {0x1f2e3d4c5b6a7988ULL, 0x99a8b7c6d5e4f302ULL};
 
-// Reads the SSL_CTX* out of a SecureContext's `_external` (DESIGN fact 2: not through
+// Reads the SSL_CTX* out of a SecureContext's `_external` (docs/internals.md#external-read: not through
 // napi_get_value_external, which returns garbage for Node's own externals). nullptr if `value`
 // is not an External or is one of this addon's own (tagged) handles. An untagged External made
 // by another addon cannot be told apart here: the JS side only ever passes what Node's own
