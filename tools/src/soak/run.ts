@@ -165,6 +165,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
 
     const timeoutMs = 3000;
     const stops: Array<[number, number]> = [];
+    const restartWindows: Array<[number, number]> = [];
     if (faults) {
       const judged = o.seconds - o.warmupSeconds;
       const stopSeconds = Math.min(10, judged / 5);
@@ -184,7 +185,9 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
           for (const old of [...live].filter((w) => w !== longLived)) {
             await fork('worker');
             faults.restarts++;
+            const from = elapsed();
             faults.drainedExitCodes.push(await drain(old));
+            restartWindows.push([from, elapsed()]);
           }
           faults.restartsDoneSeconds = round1(elapsed());
         }, (o.warmupSeconds + judged / 2) * 1000),
@@ -205,7 +208,8 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       return (await reply).stats;
     })().catch(() => undefined);
 
-    const nearKills = failuresNearKills(seconds, killTimes, timeoutMs, stops);
+    const nearKills = failuresNearKills(seconds, killTimes, timeoutMs, [...stops, ...restartWindows]);
+    if (faults) faults.failuresAroundRestarts = failuresNearKills(seconds, [], timeoutMs, restartWindows);
     const { processes, problems } = judgeProcesses(series, o);
     if (faults) {
       countAfterRestarts(faults, seconds);
