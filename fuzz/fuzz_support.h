@@ -56,7 +56,8 @@ inline tsc::SslCtxPtr NewServerCtx() {
   X509_set_pubkey(cert.get(), key.get());
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) Die("X509_sign");
   tsc::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx || SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 || SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
+  if (!ctx || SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
     Die("server ctx");
   }
   static const unsigned char kSidCtx[] = "tsc-fuzz";
@@ -194,20 +195,20 @@ inline std::vector<unsigned char> FixedKey48() { return FixedKey(48, 0x90); }
 // ---- Shared store: the real layout (native/shared_store_layout.h), plus file helpers ----
 namespace store {
 using tsc::layout::Geometry;
-using tsc::layout::kWays;
-using tsc::layout::kSlotHash;
 using tsc::layout::kSlotChecksum;
-using tsc::layout::kSlotExpires;
 using tsc::layout::kSlotDerLen;
-using tsc::layout::kSlotIdLen;
+using tsc::layout::kSlotExpires;
+using tsc::layout::kSlotHash;
 using tsc::layout::kSlotId;
+using tsc::layout::kSlotIdLen;
+using tsc::layout::kWays;
 constexpr size_t kSlotHeaderBytes = sizeof(tsc::layout::SlotHeader);
 
 // A geometry of exactly `sets` sets of slots of `slot_bytes` (one stripe per set).
 inline Geometry Sets(uint32_t slot_bytes, uint32_t sets) {
   const uint64_t total = tsc::layout::kHeaderBytes +
-                         static_cast<uint64_t>(sets) * (tsc::layout::kStripeBytes +
-                                                        kWays * (slot_bytes + sizeof(tsc::layout::IndexEntry)));
+                         static_cast<uint64_t>(sets) *
+                             (tsc::layout::kStripeBytes + kWays * (slot_bytes + sizeof(tsc::layout::IndexEntry)));
   Geometry g = Geometry::For(total, slot_bytes);
   if (g.sets() != sets) Die("fuzz geometry");
   return g;

@@ -133,7 +133,8 @@ void TicketSeeds() {
   // removing the encrypting key, a secret and a derived key.
   Bytes fresh80 = fuzz::FixedKey(80, 0x11);
   Write("ticket_ring", "add-encrypting-key", Cat({{2}, Op(0, fresh80), Op(2, {}), {1}, t80}));
-  Write("ticket_ring", "bad-key-lengths", Cat({{3}, Op(0, fuzz::FixedKey(47, 1)), Op(0, fuzz::FixedKey(81, 2)), Op(0, {}), {0}, t80}));
+  Write("ticket_ring", "bad-key-lengths",
+        Cat({{3}, Op(0, fuzz::FixedKey(47, 1)), Op(0, fuzz::FixedKey(81, 2)), Op(0, {}), {0}, t80}));
   Write("ticket_ring", "remove-encrypting", Cat({{1}, Op(1, Bytes(id80.begin(), id80.end())), {1}, t80}));
   Bytes epoch{0x39, 0x30, 0, 0, 0, 0, 0, 0};
   // TLS 1.3: the same fixed keys, the ticket offered as a PSK identity (mode bit 2).
@@ -146,7 +147,8 @@ void TicketSeeds() {
   unknown13[0] ^= 0xff;
   Write("ticket_ring", "tls13-unknown-key-name", Cat({no_ops, {4}, unknown13}));
   Write("ticket_ring", "tls13-renewed-after-new-key", Cat({{2}, Op(0, fresh80), Op(2, {}), {5}, v13.tickets[0]}));
-  Write("ticket_ring", "secret-derive", Cat({{4}, Op(3, fuzz::FixedKey(32, 3)), Op(4, epoch), Op(2, {}), Op(5, {}), {1}, t48}));
+  Write("ticket_ring", "secret-derive",
+        Cat({{4}, Op(3, fuzz::FixedKey(32, 3)), Op(4, epoch), Op(2, {}), Op(5, {}), {1}, t48}));
 }
 
 // A real store (geometry `g`) holding `sessions`; returns its bytes.
@@ -254,7 +256,8 @@ int main(int argc, char** argv) {
   Write("session_inspect", "tls13-stateful", v13.client.at(0));
   Write("session_inspect", "tls13-ticket", v13t.client.at(0));
   Write("session_inspect", "server-session", v12.server[0]);
-  Write("session_inspect", "truncated", Bytes(v13t.client[0].begin(), v13t.client[0].begin() + v13t.client[0].size() / 2));
+  Write("session_inspect", "truncated",
+        Bytes(v13t.client[0].begin(), v13t.client[0].begin() + v13t.client[0].size() / 2));
   Write("session_inspect", "empty", Bytes());
   std::printf("seeds written to %s\n", g_out.c_str());
   return 0;

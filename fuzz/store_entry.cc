@@ -25,7 +25,7 @@ namespace {
 
 namespace st = fuzz::store;
 
-const st::Geometry kGeometry = st::Sets(512, 2);  // 448-byte sessions: every seed session fits
+const st::Geometry kGeometry = st::Sets(512, 2);                           // 448-byte sessions: every seed session fits
 const unsigned char kSidCtx[] = {'t', 's', 'c', '-', 'f', 'u', 'z', 'z'};  // the seeds' server context
 
 struct Store {

@@ -11,15 +11,13 @@ namespace {
 int state_index = -1;
 std::once_flag state_index_once;
 
-void FreeContextState(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/,
-                      void* /*argp*/) {
+void FreeContextState(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/, void* /*argp*/) {
   std::unique_ptr<ContextState> owned(static_cast<ContextState*>(ptr));
 }
 
 int StateIndex() {
-  std::call_once(state_index_once, [] {
-    state_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeContextState);
-  });
+  std::call_once(state_index_once,
+                 [] { state_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeContextState); });
   return state_index;
 }
 

@@ -37,8 +37,8 @@ struct NodeSettings {
 // detach. Counters are atomics because worker_threads may share a context's callbacks.
 struct ContextState {
   NodeSettings node;
-  std::shared_ptr<TicketRing> ring;   // set when a ticket key ring is attached
-  std::shared_ptr<SharedStore> store; // set when a shared-memory store is attached
+  std::shared_ptr<TicketRing> ring;    // set when a ticket key ring is attached
+  std::shared_ptr<SharedStore> store;  // set when a shared-memory store is attached
 };
 
 // Type tags of every External this addon hands out (napi_type_tag_object), so that one is never

@@ -226,7 +226,8 @@ Napi::Value FlushLocal(const Napi::CallbackInfo& info) {
 void InitSessionCallbacks(Napi::Env env, Napi::Object exports) {
   // Registered when the addon loads, so every SSL created after it records its context.
   static std::once_flag once;
-  std::call_once(once, [] { session_ctx_index = SSL_get_ex_new_index(0, nullptr, RecordSessionContext, nullptr, nullptr); });
+  std::call_once(once,
+                 [] { session_ctx_index = SSL_get_ex_new_index(0, nullptr, RecordSessionContext, nullptr, nullptr); });
   exports.Set("sharedAttach", Napi::Function::New(env, SharedAttach, "sharedAttach"));
   exports.Set("sharedRehook", Napi::Function::New(env, SharedRehook, "sharedRehook"));
   exports.Set("sharedDetach", Napi::Function::New(env, SharedDetach, "sharedDetach"));

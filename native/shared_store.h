@@ -17,8 +17,8 @@
 
 namespace tsc {
 
-using layout::SharedCounter;
 using layout::kCounterCount;
+using layout::SharedCounter;
 
 struct SharedStoreStats {
   uint64_t entries = 0;

@@ -52,7 +52,8 @@ bool OwnedPrivately(int fd, const std::string& what, const std::string& path, bo
   }
   if (st.st_uid != geteuid()) {
     *error = "shared store: " + what + " " + path + " is owned by uid " + std::to_string(st.st_uid) +
-             ", not by this process (uid " + std::to_string(geteuid()) + "); refusing to share sessions with another user";
+             ", not by this process (uid " + std::to_string(geteuid()) +
+             "); refusing to share sessions with another user";
     return false;
   }
   if ((st.st_mode & 077) != 0) {
@@ -109,7 +110,8 @@ bool FlockBounded(int fd, const std::string& path, std::string* error) {
       return false;
     }
     if (waited >= kFlockWaitMs) {
-      *error = "shared store: " + path + " stayed locked (flock) by another process for " + std::to_string(kFlockWaitMs) +
+      *error = "shared store: " + path + " stayed locked (flock) by another process for " +
+               std::to_string(kFlockWaitMs) +
                " ms; a process that creates or checks a store holds it for microseconds: find the holder (fuser " +
                path + ") or use another name";
       return false;
@@ -132,8 +134,8 @@ bool Reserve(int fd, const std::string& path, uint64_t total, std::string* error
   std::string free_space;
   struct statvfs vfs;
   if (fstatvfs(fd, &vfs) == 0) {
-    free_space = " (the filesystem has " + std::to_string(static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize) +
-                 " bytes free)";
+    free_space =
+        " (the filesystem has " + std::to_string(static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize) + " bytes free)";
   }
   *error = "shared store: cannot reserve " + std::to_string(total) + " bytes for " + path + ": " + std::strerror(r) +
            free_space + "; free space there, give a smaller sizeBytes, or use another path";
@@ -284,7 +286,8 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
     return in_use();
   }
   if (std::memcmp(h->magic, kMagic, sizeof(kMagic)) != 0 || h->ready.load(std::memory_order_acquire) != 1) {
-    *error = "shared store: " + path + " is not a tls-resumption store (no valid header); remove it or use another name";
+    *error =
+        "shared store: " + path + " is not a tls-resumption store (no valid header); remove it or use another name";
     return nullptr;
   }
   if (h->layout_version != kLayoutVersion || h->header_bytes != kHeaderBytes || h->ways != kWays) {
@@ -315,7 +318,8 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
         s->counters[kRecoveries].fetch_add(1, std::memory_order_relaxed);
       }
     }
-    for (uint32_t i = 0; i < g.stripe_count; i++) file->stripe(i)->entries.store(file->Recount(i), std::memory_order_relaxed);
+    for (uint32_t i = 0; i < g.stripe_count; i++)
+      file->stripe(i)->entries.store(file->Recount(i), std::memory_order_relaxed);
   }
   return in_use();
 }

@@ -40,7 +40,9 @@ class StoreFile {
   layout::SlotHeader* slot(uint32_t i) const {
     return reinterpret_cast<layout::SlotHeader*>(static_cast<char*>(base_) + g_.slot_at(i));
   }
-  unsigned char* der(uint32_t i) const { return reinterpret_cast<unsigned char*>(slot(i)) + sizeof(layout::SlotHeader); }
+  unsigned char* der(uint32_t i) const {
+    return reinterpret_cast<unsigned char*>(slot(i)) + sizeof(layout::SlotHeader);
+  }
   const layout::Geometry& geometry() const { return g_; }
   const std::string& path() const { return path_; }
 

@@ -126,9 +126,7 @@ struct Geometry {
   uint32_t max_der() const { return slot_bytes - static_cast<uint32_t>(sizeof(SlotHeader)); }
   size_t stripe_at(uint32_t i) const { return kHeaderBytes + kStripeBytes * i; }
   size_t index_at(uint32_t i) const { return stripe_at(stripe_count) + sizeof(IndexEntry) * i; }
-  size_t slot_at(uint32_t i) const {
-    return index_at(slot_count) + static_cast<size_t>(slot_bytes) * i;
-  }
+  size_t slot_at(uint32_t i) const { return index_at(slot_count) + static_cast<size_t>(slot_bytes) * i; }
   uint32_t set_start(uint64_t hash) const { return static_cast<uint32_t>((hash >> 1) % sets()) * kWays; }
   uint32_t stripe_of_slot(uint32_t slot) const { return (slot / kWays) % stripe_count; }
 };

@@ -3,13 +3,12 @@
 // none of them. They open a store file the way the library does and then misbehave on purpose,
 // as a faulty or stopped worker would, so tests can check what the other processes see.
 #include <napi.h>
+#include <openssl/ssl.h>
 
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <openssl/ssl.h>
 
 #include "context_access.h"
 #include "shared_store.h"

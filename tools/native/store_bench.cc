@@ -91,10 +91,14 @@ int main(int argc, char** argv) {
   std::vector<int> procs = {1, 2, 4, 8, 16};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--path") path = v;
-    else if (k == "--size") size = std::strtoull(v.c_str(), nullptr, 10);
-    else if (k == "--slot") slot = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
-    else if (k == "--ops") ops = std::strtoull(v.c_str(), nullptr, 10);
+    if (k == "--path")
+      path = v;
+    else if (k == "--size")
+      size = std::strtoull(v.c_str(), nullptr, 10);
+    else if (k == "--slot")
+      slot = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+    else if (k == "--ops")
+      ops = std::strtoull(v.c_str(), nullptr, 10);
     else if (k == "--procs") {
       procs.clear();
       for (const char* p = v.c_str(); *p != '\0';) {
@@ -107,8 +111,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("{\"sizeBytes\":%llu,\"slotBytes\":%u,\"roundsPerProcess\":%llu,\"runs\":[", static_cast<unsigned long long>(size), slot,
-              static_cast<unsigned long long>(ops));
+  std::printf("{\"sizeBytes\":%llu,\"slotBytes\":%u,\"roundsPerProcess\":%llu,\"runs\":[",
+              static_cast<unsigned long long>(size), slot, static_cast<unsigned long long>(ops));
   for (size_t run = 0; run < procs.size(); run++) {
     const int p = procs[run];
     unlink(path.c_str());
@@ -158,14 +162,15 @@ int main(int argc, char** argv) {
     const auto delta = [&](tsc::SharedCounter c) {
       return static_cast<unsigned long long>(after.counters[c] - before.counters[c]);
     };
-    std::printf("%s{\"processes\":%d,\"ops\":%llu,\"opsPerSecond\":%.0f,\"nsPerOp\":%.1f,\"cpuNsPerOp\":%.1f,\"hitRatio\":%.4f,"
-                "\"lockWaits\":%llu,\"lockTimeouts\":%llu,\"stripes\":%llu}",
-                run == 0 ? "" : ",", p, static_cast<unsigned long long>(total.ops),
-                static_cast<double>(total.ops) * 1e9 / static_cast<double>(slowest),
-                static_cast<double>(total.ns) / static_cast<double>(total.ops),
-                static_cast<double>(total.cpu_ns) / static_cast<double>(total.ops),
-                static_cast<double>(total.hits) / static_cast<double>(total.ops / 2), delta(tsc::layout::kLockWaits),
-                delta(tsc::layout::kLockTimeouts), static_cast<unsigned long long>(after.stripes));
+    std::printf(
+        "%s{\"processes\":%d,\"ops\":%llu,\"opsPerSecond\":%.0f,\"nsPerOp\":%.1f,\"cpuNsPerOp\":%.1f,\"hitRatio\":%.4f,"
+        "\"lockWaits\":%llu,\"lockTimeouts\":%llu,\"stripes\":%llu}",
+        run == 0 ? "" : ",", p, static_cast<unsigned long long>(total.ops),
+        static_cast<double>(total.ops) * 1e9 / static_cast<double>(slowest),
+        static_cast<double>(total.ns) / static_cast<double>(total.ops),
+        static_cast<double>(total.cpu_ns) / static_cast<double>(total.ops),
+        static_cast<double>(total.hits) / static_cast<double>(total.ops / 2), delta(tsc::layout::kLockWaits),
+        delta(tsc::layout::kLockTimeouts), static_cast<unsigned long long>(after.stripes));
     std::fflush(stdout);
     store.reset();
     unlink(path.c_str());
