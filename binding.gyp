@@ -15,7 +15,9 @@
         "native/crypto_engines.cc",
         "native/shared_store.cc",
         "native/session_callbacks.cc",
-        "native/shared_store_bench.cc"
+        "native/shared_store_bench.cc",
+        "native/session_age.cc",
+        "native/resumption_stats.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

@@ -1,9 +1,17 @@
 /**
  * tls-resumption: TLS session resumption for Node's own TLS, HTTPS and HTTP/2 servers.
  */
-export { attach, SessionCache } from './attach';
-export type { CacheCounters, FlushOptions, SessionCacheStats, SettingsStats } from './attach';
-export { CacheMode, Limits } from './options';
+export { attach, RESUMPTION_FAILURE_REASONS, SessionCache } from './attach';
+export type {
+  CacheCounters,
+  FlushOptions,
+  ResumptionFailures,
+  ResumptionProtocol,
+  ResumptionStats,
+  SessionCacheStats,
+  SettingsStats,
+} from './attach';
+export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';
 export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './options';
 export type { AttachTarget } from './target';
 export { selfSignedCertificate } from './certificate';

@@ -106,6 +106,28 @@ export interface NativeSharedStats {
   deletes: number;
 }
 
+/** Per-protocol counts as the addon reads them (resumption_stats.cc). */
+export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
+
+/** Resumption outcomes of one context (resumption_stats.cc). */
+export interface NativeResumptionStats {
+  offered: NativePerProtocol;
+  resumed: NativePerProtocol;
+  failed: Record<string, NativePerProtocol>;
+  /** Upper bounds of the session-age histogram buckets, seconds (a last bucket takes the rest). */
+  ageBounds: number[];
+  age: Record<'TLSv1.2' | 'TLSv1.3', { counts: number[]; sumSeconds: number }>;
+}
+
+/** One sampled failed resumption (resumption_stats.cc). */
+export interface NativeResumptionSample {
+  reason: string;
+  protocol: 'TLSv1.2' | 'TLSv1.3';
+  mechanism: 'sessionId' | 'tls12Ticket' | 'tls13Ticket' | 'tls13Stateful';
+  atMs: number;
+  suppressed: number;
+}
+
 export interface NativeBinding {
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
@@ -138,6 +160,10 @@ export interface NativeBinding {
   _benchSharedStore(path: string, sizeBytes: number, slotBytes: number, entries: number, ops: number): {
     capacity: number; entries: number; fillNsPerInsert: number; lookupNs: number; insertNs: number; hitRatio: number;
   };
+  resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
+  resumptionStats(h: NativeAttachment): NativeResumptionStats;
+  resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
+  resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
   opensslVersion: string;
   /** NODE_MODULE_VERSION of the headers the binary was compiled against. */
   builtForAbi: number;

@@ -27,7 +27,16 @@ export const Limits = Object.freeze({
   maxTimeoutSeconds: 0x7fffffff,
   /** `tickets.tls13Count`: tickets sent after a TLS 1.3 handshake, 0 to 16. */
   maxTls13Count: 16,
+  /** `maxSessionAgeSeconds`: 0 (no cap) to 2^31-1 s. */
+  maxSessionAgeSeconds: 0x7fffffff,
 });
+
+/**
+ * Default `maxSessionAgeSeconds`: one week. RFC 8446 4.6.1 caps a TLS 1.3 ticket's lifetime at
+ * 7 days and s2n-tls's keying material lifetime defaults to one week: no session outlives the
+ * full handshake that made its keys by more than that, however often it was renewed.
+ */
+export const DEFAULT_MAX_SESSION_AGE_SECONDS = 604800;
 
 /** OpenSSL's own server session cache on the context. */
 export interface CacheOptions {
@@ -63,12 +72,20 @@ export interface AttachOptions {
   fleet?: FleetOptions;
   /** One session store for every process on the machine (cluster workers); see docs/shared-store.md. Server targets only. */
   shared?: SharedOptions;
+  /**
+   * Refuse to resume a session whose ORIGINAL full handshake is older than this, in seconds,
+   * however many times its ticket was renewed (tickets and stateful sessions alike; counted as
+   * `stats().resumption.failed.tooOld`). 0: no cap. Default: 604800 (one week, RFC 8446's
+   * ticket lifetime limit and s2n-tls's keying material lifetime). See docs/resumption-reasons.md.
+   */
+  maxSessionAgeSeconds?: number;
 }
 
 /** Options after defaults were filled in: what is applied natively. */
 export interface ResolvedOptions {
   cache: Required<CacheOptions>;
   tickets: Required<TicketOptions>;
+  maxSessionAgeSeconds: number;
 }
 
 type Kind = 'boolean' | 'integer' | 'object';
@@ -139,14 +156,14 @@ function optionalBoolean(field: string, value: unknown): boolean | undefined {
 }
 
 /** The option groups a given `attach` understands; feature modules add their own. */
-export const KNOWN_GROUPS = ['cache', 'tickets'] as const;
+export const KNOWN_GROUPS = ['cache', 'tickets', 'maxSessionAgeSeconds'] as const;
 
 /**
  * Validates `options` and merges it over `base` (the current settings, or the defaults on first
  * attach). Throws TypeError / RangeError naming the field; returns a fresh object.
  */
 export function resolveOptions(options: unknown, base: ResolvedOptions, extraGroups: readonly string[] = []): ResolvedOptions {
-  if (options === undefined) return { cache: { ...base.cache }, tickets: { ...base.tickets } };
+  if (options === undefined) return { cache: { ...base.cache }, tickets: { ...base.tickets }, maxSessionAgeSeconds: base.maxSessionAgeSeconds };
   expectKind('options', options, 'object');
   const o = options as Record<string, unknown>;
   checkKeys('options', o, [...KNOWN_GROUPS, ...extraGroups]);
@@ -185,7 +202,9 @@ export function resolveOptions(options: unknown, base: ResolvedOptions, extraGro
     tickets.enabled = optionalBoolean('tickets.enabled', t.enabled) ?? tickets.enabled;
     tickets.tls13Count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets') ?? tickets.tls13Count;
   }
-  return { cache, tickets };
+  const maxSessionAgeSeconds =
+    optionalInteger('maxSessionAgeSeconds', o.maxSessionAgeSeconds, 0, Limits.maxSessionAgeSeconds, 'seconds') ?? base.maxSessionAgeSeconds;
+  return { cache, tickets, maxSessionAgeSeconds };
 }
 
 /** Defaults on first attach: the cache on; tickets and timeout as the context had them. */
@@ -193,5 +212,6 @@ export function defaultOptions(node: { timeoutSeconds: number; ticketsEnabled: b
   return {
     cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
     tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null },
+    maxSessionAgeSeconds: DEFAULT_MAX_SESSION_AGE_SECONDS,
   };
 }
