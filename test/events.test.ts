@@ -25,6 +25,7 @@ describe('events: diagnostics_channel and the handle', () => {
       keyRemoved: 'tls-resumption:key-removed',
       sharedRecovery: 'tls-resumption:shared-recovery',
       fleetError: 'tls-resumption:fleet-error',
+      resumptionFailed: 'tls-resumption:resumption-failed',
     });
   });
 
