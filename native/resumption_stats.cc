@@ -169,63 +169,119 @@ void SettlePending(const Handshake* self) {
 
 int64_t NowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
 
-bool ClientOffersTls13(SSL* ssl) {
-  const unsigned char* data = nullptr;
-  size_t len = 0;
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &data, &len) != 1 || len < 1) return false;
-  const size_t list = data[0];
-  for (size_t i = 1; i + 1 < len && i + 1 <= list; i += 2) {
-    if (data[i] == 0x03 && data[i + 1] == 0x04) return true;
+// What a ClientHello offered, read from the message itself: Node's TLSWrap replaces the
+// context's ClientHello callback on Node 22 and later (measured: ours was never called), and the
+// message callback sees the same bytes on every line. Bounds-checked; a message that does not
+// parse offers nothing (OpenSSL will refuse it anyway).
+struct ClientHelloOffers {
+  uint8_t offers = 0;
+  const unsigned char* sid = nullptr;
+  size_t sid_len = 0;
+};
+
+class Reader {
+ public:
+  Reader(const unsigned char* p, size_t n) : p_(p), n_(n) {}
+  bool Skip(size_t k) {
+    if (k > n_) return false;
+    p_ += k;
+    n_ -= k;
+    return true;
   }
-  return false;
+  bool Read(size_t bytes, size_t* v) {
+    if (bytes > n_) return false;
+    size_t out = 0;
+    for (size_t i = 0; i < bytes; i++) out = (out << 8) | p_[i];
+    *v = out;
+    p_ += bytes;
+    n_ -= bytes;
+    return true;
+  }
+  // A length-prefixed vector: its body as a Reader of its own.
+  bool Sub(size_t prefix, Reader* body) {
+    size_t len = 0;
+    if (!Read(prefix, &len) || len > n_) return false;
+    *body = Reader(p_, len);
+    p_ += len;
+    n_ -= len;
+    return true;
+  }
+  const unsigned char* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  const unsigned char* p_;
+  size_t n_;
+};
+
+bool ParseClientHello(const unsigned char* msg, size_t len, ClientHelloOffers* out) {
+  Reader r(msg, len);
+  size_t type = 0, body_len = 0;
+  if (!r.Read(1, &type) || type != SSL3_MT_CLIENT_HELLO || !r.Read(3, &body_len) || body_len > r.size()) return false;
+  Reader body(r.data(), body_len);
+  Reader sid(nullptr, 0), suites(nullptr, 0), compression(nullptr, 0), exts(nullptr, 0);
+  if (!body.Skip(2 + 32) || !body.Sub(1, &sid) || !body.Sub(2, &suites) || !body.Sub(1, &compression)) return false;
+  if (sid.size() > SSL_MAX_SSL_SESSION_ID_LENGTH) return false;
+  out->sid = sid.data();
+  out->sid_len = sid.size();
+  if (out->sid_len > 0) out->offers |= kOfferSessionId;
+  if (body.size() == 0) return true;  // no extensions
+  if (!body.Sub(2, &exts)) return false;
+  while (exts.size() > 0) {
+    size_t ext_type = 0;
+    Reader ext(nullptr, 0);
+    if (!exts.Read(2, &ext_type) || !exts.Sub(2, &ext)) return false;
+    if (ext_type == TLSEXT_TYPE_session_ticket && ext.size() > 0) out->offers |= kOfferTicket;
+    if (ext_type == TLSEXT_TYPE_psk) out->offers |= kOfferPsk;
+    if (ext_type == TLSEXT_TYPE_supported_versions) {
+      Reader versions(nullptr, 0);
+      if (!ext.Sub(1, &versions)) return false;
+      size_t v = 0;
+      while (versions.Read(2, &v)) {
+        if (v == TLS1_3_VERSION) out->offers |= kClientTls13;
+      }
+    }
+  }
+  return true;
 }
 
-int ClientHelloCb(SSL* ssl, int* /*alert*/, void* /*arg*/) noexcept {
-  try {
-    Handshake* existing = HandshakeOf(ssl);
-    SettlePending(existing);
-    SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
-    ResumptionState* state = StateOf(ctx);
-    if (state == nullptr) {
-      SSL_set_msg_callback(ssl, nullptr);
-      return SSL_CLIENT_HELLO_SUCCESS;
-    }
-    uint8_t offers = 0;
-    const unsigned char* sid = nullptr;
-    const size_t sid_len = SSL_client_hello_get0_session_id(ssl, &sid);
-    if (sid_len > 0) offers |= kOfferSessionId;
-    const unsigned char* ext = nullptr;
-    size_t ext_len = 0;
-    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &ext, &ext_len) == 1 && ext_len > 0) offers |= kOfferTicket;
-    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &ext, &ext_len) == 1) offers |= kOfferPsk;
-    const int64_t cap = state->max_age_seconds.load(std::memory_order_relaxed);
-    // A cap below the cache timeout must shorten every new session, offered or not (Classify).
-    const bool caps_new_sessions = cap > 0 && cap < static_cast<int64_t>(SSL_CTX_get_timeout(ctx));
-    if (offers == 0 && !caps_new_sessions) {
-      if (existing != nullptr) existing->offers = 0;
-      // Nothing to classify: the message callback leaves this connection now.
-      SSL_set_msg_callback(ssl, nullptr);
-      return SSL_CLIENT_HELLO_SUCCESS;
-    }
-    if (offers != 0 && ClientOffersTls13(ssl)) offers |= kClientTls13;
-    Handshake* h = existing;
-    if (h == nullptr) {
-      auto owned = std::make_unique<Handshake>();
-      if (SSL_set_ex_data(ssl, handshake_index, owned.get()) != 1) return SSL_CLIENT_HELLO_SUCCESS;
-      h = owned.release();
-    }
-    *h = Handshake();  // a second ClientHello (after a HelloRetryRequest) starts over
-    h->ctx = ctx;
-    h->offers = offers;
-    h->id_len = sid_len <= h->id.size() ? sid_len : 0;
-    if (h->id_len > 0) std::memcpy(h->id.data(), sid, h->id_len);
-    h->misses0 = SSL_CTX_sess_misses(ctx);
-    h->cb_hits0 = SSL_CTX_sess_cb_hits(ctx);
-    h->timeouts0 = SSL_CTX_sess_timeouts(ctx);
-    pending = h;
-  } catch (...) {
+// The ClientHello has been read; OpenSSL processes it and looks the session up next, in the same
+// call. Records the offer and OpenSSL's lookup counters before that lookup.
+void OnClientHello(SSL* ssl, const unsigned char* msg, size_t len) {
+  Handshake* existing = HandshakeOf(ssl);
+  SettlePending(existing);
+  SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+  ResumptionState* state = StateOf(ctx);
+  ClientHelloOffers hello;
+  if (state == nullptr || !ParseClientHello(msg, len, &hello)) {
+    SSL_set_msg_callback(ssl, nullptr);
+    return;
   }
-  return SSL_CLIENT_HELLO_SUCCESS;
+  const uint8_t offered = hello.offers & (kOfferSessionId | kOfferTicket | kOfferPsk);
+  const int64_t cap = state->max_age_seconds.load(std::memory_order_relaxed);
+  // A cap below the cache timeout must shorten every new session, offered or not (Classify).
+  const bool caps_new_sessions = cap > 0 && cap < static_cast<int64_t>(SSL_CTX_get_timeout(ctx));
+  if (offered == 0 && !caps_new_sessions) {
+    if (existing != nullptr) existing->offers = 0;
+    // Nothing to classify: the message callback leaves this connection now.
+    SSL_set_msg_callback(ssl, nullptr);
+    return;
+  }
+  Handshake* h = existing;
+  if (h == nullptr) {
+    auto owned = std::make_unique<Handshake>();
+    if (SSL_set_ex_data(ssl, handshake_index, owned.get()) != 1) return;
+    h = owned.release();
+  }
+  *h = Handshake();  // a second ClientHello (after a HelloRetryRequest) starts over
+  h->ctx = ctx;
+  h->offers = offered != 0 ? hello.offers : 0;
+  h->id_len = hello.sid_len;
+  if (h->id_len > 0) std::memcpy(h->id.data(), hello.sid, h->id_len);
+  h->misses0 = SSL_CTX_sess_misses(ctx);
+  h->cb_hits0 = SSL_CTX_sess_cb_hits(ctx);
+  h->timeouts0 = SSL_CTX_sess_timeouts(ctx);
+  pending = h;
 }
 
 bool KnownKeyName(SSL_CTX* ctx, ResumptionState& state, const unsigned char* name, size_t len) {
@@ -309,7 +365,13 @@ int GenerateTicketCb(SSL* ssl, void* /*arg*/) noexcept {
     ResumptionState* state = StateOf(SSL_get_SSL_CTX(ssl));
     SSL_SESSION* sess = SSL_get_session(ssl);
     if (state != nullptr && sess != nullptr) {
-      StampOriginalTime(sess, NowSeconds(), state->max_age_seconds.load(std::memory_order_relaxed));
+      // A stateless ticket is refused past the cap by DecryptTicketCb; its lifetime stays as it
+      // is, or a TLS 1.3 client would stop offering it (it drops tickets past their lifetime
+      // hint) and the refusal would never be seen. A stateful one (SSL_OP_NO_TICKET) has no
+      // callback on the way back: its lifetime is what ends it.
+      const bool stateful = (SSL_get_options(ssl) & SSL_OP_NO_TICKET) != 0;
+      const int64_t cap = state->max_age_seconds.load(std::memory_order_relaxed);
+      StampOriginalTime(sess, NowSeconds(), stateful ? cap : 0);
     }
   } catch (...) {
   }
@@ -427,8 +489,17 @@ void MsgCb(int write_p, int /*version*/, int content_type, const void* buf, size
     SSL_set_msg_callback(ssl, nullptr);  // a client context: nothing of ours to see
     return;
   }
-  if (write_p == 0 || content_type != SSL3_RT_HANDSHAKE || len < 6 + sizeof(kHelloRetryRandom)) return;
+  if (content_type != SSL3_RT_HANDSHAKE || len < 1) return;
   const auto* p = static_cast<const unsigned char*>(buf);
+  if (write_p == 0) {
+    if (p[0] != SSL3_MT_CLIENT_HELLO) return;
+    try {
+      OnClientHello(ssl, p, len);
+    } catch (...) {
+    }
+    return;
+  }
+  if (len < 6 + sizeof(kHelloRetryRandom)) return;
   if (p[0] != SSL3_MT_SERVER_HELLO || std::memcmp(p + 6, kHelloRetryRandom, sizeof(kHelloRetryRandom)) == 0) return;
   // Only the ServerHello matters: from here on the connection runs without this callback.
   SSL_set_msg_callback(ssl, nullptr);
@@ -473,7 +544,6 @@ Napi::Value ResumptionApply(const Napi::CallbackInfo& info) {
     }
   }
   state->max_age_seconds.store(max_age, std::memory_order_relaxed);
-  SSL_CTX_set_client_hello_cb(ctx, ClientHelloCb, nullptr);
   SSL_CTX_set_msg_callback(ctx, MsgCb);
   SSL_CTX_set_session_ticket_cb(ctx, GenerateTicketCb, DecryptTicketCb, nullptr);
   return env.Undefined();
@@ -560,7 +630,6 @@ void NoteStoreError(SSL_CTX* ctx, const unsigned char* id, size_t id_len) noexce
 
 void DetachResumptionStats(SSL_CTX* ctx) noexcept {
   if (StateOf(ctx) == nullptr) return;
-  SSL_CTX_set_client_hello_cb(ctx, nullptr, nullptr);
   SSL_CTX_set_msg_callback(ctx, nullptr);
   SSL_CTX_set_session_ticket_cb(ctx, nullptr, nullptr, nullptr);
   std::unique_ptr<ResumptionState> owned(StateOf(ctx));

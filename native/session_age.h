@@ -17,7 +17,7 @@ namespace tsc {
 int64_t OriginalTime(const SSL_SESSION* sess);
 
 // Stamps `sess` with its original time if it has no stamp yet (the first ticket of a full
-// handshake) and, with a cap, shortens its timeout so it never outlives original + cap. Leaves
+// handshake) and, with a cap (> 0), shortens its timeout so it never outlives original + cap. Leaves
 // app data that is not ours alone. Never fails a handshake: false only when OpenSSL could not
 // store the stamp.
 bool StampOriginalTime(SSL_SESSION* sess, int64_t now, int64_t max_age_seconds);

@@ -159,8 +159,27 @@ function once(spec: ConnectSpec): Promise<Connection> {
   });
 }
 
-function inspect(der: Buffer | undefined) {
-  return der ? native.inspectSession(der) : null;
+// Node 22 and later hand a client its sessions wrapped: this prefix, the server identity the
+// session was authenticated for (u16 length, UTF-8), then OpenSSL's DER (lib/_tls_wrap.js,
+// wrapSessionState). Node 20 hands out the DER alone.
+const NODE_SESSION_PREFIX = Buffer.from('\0nodejs:tls:session:1\0', 'latin1');
+
+/**
+ * The OpenSSL session (DER) inside a session buffer from a TLSSocket 'session' event, on every
+ * Node line; the identity Node bound it to, when it did. Bytes that are not wrapped come back as
+ * they are.
+ */
+export function unwrapClientSession(session: Buffer): { der: Buffer; identity: string | null } {
+  const p = NODE_SESSION_PREFIX;
+  if (session.length < p.length + 2 || !session.subarray(0, p.length).equals(p)) return { der: session, identity: null };
+  const len = session.readUInt16BE(p.length);
+  const start = p.length + 2;
+  if (session.length < start + len) return { der: session, identity: null };
+  return { der: session.subarray(start + len), identity: session.toString('utf8', start, start + len) };
+}
+
+function inspect(session: Buffer | undefined) {
+  return session ? native.inspectSession(unwrapClientSession(session).der) : null;
 }
 
 function digest(b: Buffer): string {
