@@ -16,6 +16,7 @@
 #include "session_inspect.h"
 #include "session_callbacks.h"
 #include "resumption_stats.h"
+#include "session_id_context.h"
 
 namespace tsc {
 
@@ -27,6 +28,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSessionInspect(env, exports);
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
+  InitSessionIdContext(env, exports);
   InitSharedStoreBench(env, exports);
   InitResumptionStats(env, exports);
   // The ABI and Node release whose headers this binary was compiled against: the loader compares

@@ -166,8 +166,10 @@ const NODE_SESSION_PREFIX = Buffer.from('\0nodejs:tls:session:1\0', 'latin1');
 
 /**
  * The OpenSSL session (DER) inside a session buffer from a TLSSocket 'session' event, on every
- * Node line; the identity Node bound it to, when it did. Bytes that are not wrapped come back as
- * they are.
+ * Node line, and the identity Node bound it to, when it did. Node 22+ offers a wrapped session
+ * only to a server of that identity; the DER alone it offers anywhere when the connection does
+ * not verify certificates (as the probe's do), which is how `probeFleet` offers A's session to B.
+ * Bytes that are not wrapped come back as they are.
  */
 export function unwrapClientSession(session: Buffer): { der: Buffer; identity: string | null } {
   const p = NODE_SESSION_PREFIX;
@@ -179,7 +181,7 @@ export function unwrapClientSession(session: Buffer): { der: Buffer; identity: s
 }
 
 function inspect(session: Buffer | undefined) {
-  return session ? native.inspectSession(unwrapClientSession(session).der) : null;
+  return session ? native.inspectSession(session) : null;
 }
 
 function digest(b: Buffer): string {

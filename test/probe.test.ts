@@ -101,7 +101,8 @@ describe('probe: what a server does about resumption', () => {
     // Node 22+ wraps a client session with the identity it is bound to; 20 hands out the DER.
     const { der, identity } = unwrapClientSession(session!);
     expect(identity).toBe(Number(process.versions.node.split('.')[0]) >= 22 ? 'localhost' : null);
-    const info = native.inspectSession(der);
+    expect(native.inspectSession(der)).toEqual(native.inspectSession(session!));
+    const info = native.inspectSession(session!);
     expect(info).toMatchObject({ protocol: 'TLSv1.2', hasTicket: true, lifetimeHintSeconds: 7200 });
     expect(info!.ticket.length).toBeGreaterThan(100);
     expect(native.inspectSession(Buffer.from('not a session'))).toBeNull();
