@@ -615,6 +615,12 @@ Napi::Value ResumptionStoreError(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// _resumptionCountingOff(handle): BENCHMARK ONLY, the control that shows what counting costs.
+Napi::Value ResumptionCountingOff(const Napi::CallbackInfo& info) {
+  DetachResumptionStats(LiveContext(info));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void NoteStoreError(SSL_CTX* ctx, const unsigned char* id, size_t id_len) noexcept {
@@ -642,6 +648,7 @@ void InitResumptionStats(Napi::Env env, Napi::Object exports) {
   exports.Set("resumptionStats", Napi::Function::New(env, ResumptionStats, "resumptionStats"));
   exports.Set("resumptionSamples", Napi::Function::New(env, ResumptionSamples, "resumptionSamples"));
   exports.Set("resumptionStoreError", Napi::Function::New(env, ResumptionStoreError, "resumptionStoreError"));
+  exports.Set("_resumptionCountingOff", Napi::Function::New(env, ResumptionCountingOff, "_resumptionCountingOff"));
 }
 
 }  // namespace tsc

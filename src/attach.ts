@@ -342,6 +342,11 @@ export class SessionCache extends EventEmitter {
     native.resumptionApply(handle, o.maxSessionAgeSeconds, this.#nodeTicketKeyName());
   }
 
+  /** @internal Benchmark only: removes the resumption counting callbacks (until the next configure). */
+  _benchStopCounting(): void {
+    native._resumptionCountingOff(this.#live());
+  }
+
   /** @internal The per-protocol, per-reason counts and the session-age histogram (metrics.ts). */
   _resumptionDetail(): NativeResumptionStats {
     return native.resumptionStats(this.#live());

@@ -166,6 +166,8 @@ export interface NativeBinding {
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
   resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
+  /** Benchmark only: removes the resumption counting callbacks (the control in bench:instructions). */
+  _resumptionCountingOff(h: NativeAttachment): void;
   opensslVersion: string;
   /** NODE_MODULE_VERSION of the headers the binary was compiled against. */
   builtForAbi: number;

@@ -127,6 +127,16 @@ export const VARIANTS = {
       return { stats: () => ({ ...cache.stats() }) };
     },
   },
+  attachUncounted: {
+    kind: 'node',
+    label: 'attach, no resumption counting',
+    description: 'as attach, with the stats().resumption callbacks removed: the control that shows what counting costs (bench:instructions)',
+    setup: (server) => {
+      const cache = attach(server, { tickets: { enabled: false } });
+      cache._benchStopCounting();
+      return { stats: () => ({ ...cache.stats() }) };
+    },
+  },
   shared: {
     kind: 'node',
     label: 'attach + shared store',
@@ -141,6 +151,16 @@ export const VARIANTS = {
     label: 'attach + ticket ring',
     description: 'Node https + attach(server, { tickets: { keyRing: TicketKeyRing.generate() } }): native key ring, renewed TLS 1.3 tickets; rotation = ring.rotate()',
     setup: (server) => attachRing(server, TicketKeyRing.generate({ rotateEverySeconds: 3600, keepKeys: 12 })),
+  },
+  ringUncounted: {
+    kind: 'node',
+    label: 'attach + ticket ring, no resumption counting',
+    description: 'as ring, with the stats().resumption callbacks removed: the control that shows what counting costs (bench:instructions)',
+    setup: (server) => {
+      const handle = attachRing(server, TicketKeyRing.generate({ rotateEverySeconds: 3600, keepKeys: 12 }));
+      attach(server)._benchStopCounting();
+      return handle;
+    },
   },
   ringSecret: {
     kind: 'node',
