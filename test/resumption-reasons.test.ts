@@ -10,7 +10,7 @@ import { attach, ResumptionStats, RESUMPTION_FAILURE_REASONS, SessionCache } fro
 import { native } from '../src/native';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { startRedis } from './support/redis';
-import { close, connect, listen, tlsServer, ConnectResult, ServerOptions, Version } from './support/tls';
+import { close, connect, http2Request, http2Server, httpsServer, listen, tlsServer, ConnectResult, ServerOptions, Version } from './support/tls';
 
 const servers: tls.Server[] = [];
 afterEach(async () => {
@@ -256,6 +256,26 @@ describe('storeError', () => {
       // (stop() twice would wait for an exit that already happened)
       if (!stopped) await redis.stop();
     }
+  });
+});
+
+describe('https and http2 servers', () => {
+  test('resumptions and failures are counted the same way behind https and http2', async () => {
+    const h1 = httpsServer({ sessionIdContext: 'reasons-test' });
+    const h2 = http2Server({ sessionIdContext: 'reasons-test' });
+    servers.push(h1, h2);
+    const c1 = attach(h1);
+    const c2 = attach(h2);
+    const p1 = await listen(h1);
+    const p2 = await listen(h2);
+    const first = await connect(p1, { version: 'TLSv1.2' });
+    expect((await connect(p1, { version: 'TLSv1.2', session: first.session })).reused).toBe(true);
+    expect(checked(c1)).toMatchObject({ offered: 1, resumed: 1, byProtocol: { 'TLSv1.2': { offered: 1, resumed: 1 } } });
+    const r1 = await http2Request(p2, { version: 'TLSv1.3' });
+    expect((await http2Request(p2, { version: 'TLSv1.3', session: r1.session })).reused).toBe(true);
+    // A ticket from the https server (another key) offered to the http2 server.
+    expect((await http2Request(p2, { version: 'TLSv1.3', session: (await connect(p1, { version: 'TLSv1.3' })).session })).reused).toBe(false);
+    expect(checked(c2)).toMatchObject({ offered: 2, resumed: 1, failed: { unknownKey: 1 }, byProtocol: { 'TLSv1.3': { offered: 2, resumed: 1 } } });
   });
 });
 
