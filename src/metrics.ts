@@ -56,7 +56,7 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
   'settings.tickets.tls13Count': { name: 'tickets_tls13_per_handshake', type: 'gauge', help: 'Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets).' },
   // Ticket key ring (stats().tickets), shared store (stats().shared), fleet (stats().fleet):
   'tickets.issued': { name: 'tickets_issued_total', type: 'counter', help: 'Session tickets encrypted and sent by the key ring.' },
-  'tickets.resumed': { name: 'tickets_resumed_total', type: 'counter', help: 'Tickets the key ring decrypted (OpenSSL may still refuse an expired session).' },
+  'tickets.resumed': { name: 'tickets_resumed_total', type: 'counter', help: 'Tickets under a key of the ring that OpenSSL resumed (after its HMAC, lifetime and session-ID context checks).' },
   'tickets.renewed': { name: 'tickets_renewed_total', type: 'counter', help: 'Tickets accepted under a key that no longer encrypts and replaced with one under the current key.' },
   'tickets.unknownKey': { name: 'tickets_unknown_key_total', type: 'counter', help: 'Tickets offered under a key the ring no longer (or never) had: full handshakes.' },
   'tickets.failed': { name: 'tickets_failed_total', type: 'counter', help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.' },
