@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import { attach, ResumptionStats, RESUMPTION_FAILURE_REASONS, SessionCache } from '../src/attach';
 import { native } from '../src/native';
 import { TicketKeyRing } from '../src/ticket-key-ring';
+import { expectBadInput } from './support/bad-inputs';
 import { startRedis } from './support/redis';
 import { close, connect, http2Request, http2Server, httpsServer, listen, tlsServer, ConnectResult, ServerOptions, Version } from './support/tls';
 
@@ -223,11 +224,15 @@ describe('maxSessionAgeSeconds', () => {
   test('bad values: TypeError / RangeError naming the field, nothing applied', async () => {
     const server = tlsServer();
     servers.push(server);
-    expect(() => attach(server, { maxSessionAgeSeconds: -1 })).toThrow(/"maxSessionAgeSeconds" must be between 0 and 2147483647 seconds, got -1/);
-    expect(() => attach(server, { maxSessionAgeSeconds: '60' as unknown as number })).toThrow(TypeError);
+    expectBadInput('option', 'maxSessionAgeSeconds: -1', () => attach(server, { maxSessionAgeSeconds: -1 }), RangeError,
+      /"maxSessionAgeSeconds" must be between 0 and 2147483647 seconds, got -1/);
+    expectBadInput('option', 'maxSessionAgeSeconds: "60"', () => attach(server, { maxSessionAgeSeconds: '60' as unknown as number }), TypeError,
+      /"maxSessionAgeSeconds" must be an integer/);
     const cache = attach(server);
     expect(cache.options.maxSessionAgeSeconds).toBe(604800);
-    expect(() => cache.configure({ maxSessionAgeSeconds: 1.5 })).toThrow(/"maxSessionAgeSeconds" must be an integer/);
+    expectBadInput('option', 'configure({ maxSessionAgeSeconds: 1.5 })', () => cache.configure({ maxSessionAgeSeconds: 1.5 }), TypeError,
+      /"maxSessionAgeSeconds" must be an integer/);
+    expect(cache.options.maxSessionAgeSeconds).toBe(604800); // nothing applied
     expect(cache.configure({ maxSessionAgeSeconds: 0 }).options.maxSessionAgeSeconds).toBe(0);
   });
 });
