@@ -15,15 +15,19 @@ import * as path from 'node:path';
 import { ensureDist, repoRoot } from './support/build';
 import { cert } from './support/tls';
 
-const LINES = ['20', '22', '24', '26'] as const;
-const ABI: Record<(typeof LINES)[number], string> = { '20': '115', '22': '127', '24': '137', '26': '147' };
+const ALL_LINES = ['20', '22', '24', '26'] as const;
+const ABI: Record<(typeof ALL_LINES)[number], string> = { '20': '115', '22': '127', '24': '137', '26': '147' };
+// scripts/test-lines.sh runs the suite once per line and names it here, so each line's run
+// covers its own line; a plain `npm test` covers all four.
+const only = process.env.TLS_RESUMPTION_TEST_LINE;
+const LINES = ALL_LINES.filter((m) => only === undefined || m === only);
 
 function lineDir(major: string): string {
   return execFileSync('bash', [path.join(repoRoot, 'scripts/node-lines.sh'), 'dir', major], { encoding: 'utf8' }).trim();
 }
 
 function prebuild(major: string): string {
-  return path.join(repoRoot, 'prebuilds', 'linux-x64', `node.abi${ABI[major as (typeof LINES)[number]]}.glibc.node`);
+  return path.join(repoRoot, 'prebuilds', 'linux-x64', `node.abi${ABI[major as (typeof ALL_LINES)[number]]}.glibc.node`);
 }
 
 let work: string;
@@ -32,8 +36,8 @@ const nodeOf: Record<string, string> = {};
 
 beforeAll(() => {
   ensureDist();
-  for (const m of LINES) nodeOf[m] = path.join(lineDir(m), 'bin', 'node');
-  const missing = LINES.filter((m) => !fs.existsSync(prebuild(m)));
+  for (const m of ALL_LINES) nodeOf[m] = path.join(lineDir(m), 'bin', 'node');
+  const missing = ALL_LINES.filter((m) => !fs.existsSync(prebuild(m)));
   if (missing.length > 0) execFileSync('bash', [path.join(repoRoot, 'scripts/prebuild.sh'), ...missing], { stdio: 'inherit' });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-resumption-lines-'));
   const name = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], {
