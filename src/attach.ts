@@ -8,7 +8,7 @@ import * as tls from 'node:tls';
 import { hasListeners, publish } from './events';
 import { native, NativeAttachment, NativeResumptionStats, NativeStats } from './native';
 import { AttachOptions, OptionRequest, ResolvedOptions, defaultOptions, mergeOptions, parseAttachOptions } from './options';
-import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';
+import { AttachTarget, NodeSecureContext, externalOf, resolveTarget, serverContext } from './target';
 import type { ResolvedFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
@@ -199,7 +199,7 @@ export class SessionCache extends EventEmitter {
     // take a group leaves the context exactly as Node had it.
     let fleet: FleetSessionStore | undefined;
     try {
-      handle = native.attach(context.context._external);
+      handle = native.attach(externalOf(context));
       this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
       fleet = this.#makeFleet(server, request.fleet);
       this.#shared = openShared(server, handle, request.shared);
@@ -424,7 +424,7 @@ export class SessionCache extends EventEmitter {
   #moveTo(context: NodeSecureContext): void {
     const old = this.#native;
     if (!old || context === this.#context) return;
-    const handle = native.attach(context.context._external);
+    const handle = native.attach(externalOf(context));
     this.#apply(handle, this.#options);
     this.#shared?.moveTo(handle);
     native.detach(old);

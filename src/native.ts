@@ -96,16 +96,17 @@ export interface NativeSharedStats {
   bytesPerSession: number;
   maxSessionBytes: number;
   totalBytes: number;
+  stripes: number;
   evictions: number;
   expiries: number;
   tooLarge: number;
   lockWaits: number;
+  lockTimeouts: number;
   recoveries: number;
   corrupt: number;
   hits: number;
   misses: number;
   stores: number;
-  deletes: number;
 }
 
 /** Per-protocol counts as the addon reads them (resumption_stats.cc). */
@@ -150,7 +151,7 @@ export interface NativeBinding {
   ringAttach(h: NativeAttachment, r: NativeRing | null): void;
   ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
-  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, sessionIdContext: Buffer): void;
+  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): void;
   sharedRehook(h: NativeAttachment): void;
   /** The session-ID context OpenSSL holds for the context (null if it cannot be read back). */
   sessionIdContextOf(h: NativeAttachment): Buffer | null;
@@ -158,8 +159,6 @@ export interface NativeBinding {
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
-  /** TEST ONLY: takes the shared store's lock and returns holding it (see native/session_callbacks.cc). */
-  _lockAndHang(h: NativeAttachment): number;
   resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];

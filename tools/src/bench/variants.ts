@@ -6,8 +6,13 @@ import * as crypto from 'node:crypto';
 import { constants } from 'node:crypto';
 import type * as https from 'node:https';
 
-import { attach, TicketKeyRing } from '../library';
+import { attach, CacheMode, TicketKeyRing } from '../library';
 import type { RedisClientLike } from '../library';
+
+/** The benchmark's control hook: internal to the library (stripped from its .d.ts), reached here only. */
+function stopCounting(cache: object): void {
+  (cache as { _benchStopCounting(): void })._benchStopCounting();
+}
 
 /**
  * What the bench parent hands every server process of one run (the same to every worker and
@@ -147,6 +152,16 @@ export const VARIANTS = {
     description: "Node https + attach(server, { tickets: { enabled: false }, shared: { name } }): every worker's sessions in one /dev/shm store",
     setup: (server, ctx) => {
       const cache = attach(server, { tickets: { enabled: false }, shared: { name: sharedStoreName(ctx) } });
+      return { stats: () => ({ ...cache.stats() }) };
+    },
+  },
+  sharedLookup: {
+    kind: 'node',
+    label: 'attach + shared store, store lookups only',
+    description:
+      "As `shared`, with cache.mode NO_INTERNAL_LOOKUP: every resumption is served by the store, which is what a resumption on another worker costs; compare with `attach` (the internal cache)",
+    setup: (server, ctx) => {
+      const cache = attach(server, { tickets: { enabled: false }, cache: { mode: CacheMode.NO_INTERNAL_LOOKUP }, shared: { name: sharedStoreName(ctx) } });
       return { stats: () => ({ ...cache.stats() }) };
     },
   },
