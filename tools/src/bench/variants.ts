@@ -103,11 +103,6 @@ function redisClient(ctx: VariantContext): RedisClientLike & { disconnect(): voi
   return client;
 }
 
-/** Removes the stats().resumption callbacks (an @internal hook of the handle): the cost control. */
-function stopCounting(cache: object): void {
-  (cache as { _benchStopCounting(): void })._benchStopCounting();
-}
-
 /** attach with a ticket key ring (tickets on, internal cache on for clients without tickets). */
 function attachRing(server: https.Server, ring: TicketKeyRing): VariantHandle {
   const cache = attach(server, { tickets: { enabled: true, keyRing: ring } });
