@@ -1,0 +1,23 @@
+/**
+ * The hardware-key benchmark scenario, short: a token made for the run, C_Sign counted by
+ * pkcs11-spy in each server process. Session-ID clients after a warm-up: stock Node signs every
+ * handshake, attach() none, and the cluster's shared store none across workers.
+ */
+import { runHardwareKey } from '../src/bench/hardware-key';
+
+test('hardware-key scenario: token signatures per 1,000 session-ID handshakes, stock vs attach vs cluster shared store', async () => {
+  const run = await runHardwareKey({ durationMs: 600, clients: 20, concurrency: 2, setups: ['stock', 'attach', 'clusterShared'], populations: ['sessionId'] });
+  const by = (setup: string) => run.results.find((r) => r.setup === setup)!;
+  expect(run.results.map((r) => r.setup)).toEqual(['stock', 'attach', 'clusterShared']);
+  for (const r of run.results) {
+    expect(r.handshakes).toBeGreaterThan(0);
+    expect(r.failures).toBe(0);
+  }
+  expect(by('stock').resumed).toBe(0);
+  expect(by('stock').signatures).toBe(by('stock').handshakes);
+  expect(by('stock').signaturesPer1000).toBe(1000);
+  expect(by('attach').resumed).toBe(by('attach').handshakes);
+  expect(by('attach').signatures).toBe(0);
+  expect(by('clusterShared').resumed).toBe(by('clusterShared').handshakes);
+  expect(by('clusterShared').signatures).toBe(0);
+}, 120000);
