@@ -8,9 +8,11 @@ import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { selfSignedCertificate } from '../src/certificate';
 import { PKCS11_ENGINE, SOFTHSM_MODULE, SoftToken, countPkcs11Calls, createSoftToken } from './support/softhsm';
 
 const DIST = path.join(__dirname, '..', 'dist');
+const softCert = selfSignedCertificate('localhost');
 let token: SoftToken;
 
 beforeAll(() => {
@@ -170,6 +172,27 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
     expect(r.json.byIdFingerprint).toBe(fp);
     expect(r.json.engines).toContain('pkcs11');
     expect(r.stdout).not.toContain(token.pin);
+  });
+
+  test('keySource: a key in memory is "software" (default provider); an RSA key in the token is "engine" too', async () => {
+    const rsa = createSoftToken({ label: 'rsa', object: 'tls', keyType: 'rsa:2048' });
+    try {
+      const r = await child(`
+        (async () => {
+          const soft = p.keySource(tls.createSecureContext({ key: process.env.T_SOFT_KEY, cert: process.env.T_SOFT_CERT }));
+          const server = https.createServer({ cert: CERT, privateKeyEngine: 'pkcs11', privateKeyIdentifier: process.env.T_KEY }, handler);
+          const port = await listen(server);
+          const c = await connect(port);
+          out({ soft, rsa: p.keySource(server), fingerprint: c.fingerprint });
+          await close(server);
+        })();
+      `, { ...rsa.env(), T_CERT: rsa.certPem, T_KEY: rsa.keyUriWithPinSource, T_SOFT_KEY: softCert.key, T_SOFT_CERT: softCert.cert });
+      expect(r.json.soft).toEqual({ kind: 'software', type: 'EC', bits: 256, provider: 'default', module: '' });
+      expect(r.json.rsa).toMatchObject({ kind: 'engine', type: 'RSA', bits: 2048, module: PKCS11_ENGINE, engine: 'pkcs11', pin: 'pin-source' });
+      expect(r.json.fingerprint).toBe(certFingerprint(rsa.certPem));
+    } finally {
+      rsa.remove();
+    }
   });
 
   test('loadEngineKey: bad engine, missing module, missing token, wrong object, wrong or missing PIN: clear errors without the PIN, nothing applied', async () => {

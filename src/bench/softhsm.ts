@@ -87,8 +87,8 @@ export function countPkcs11Calls(fileOrDir: string, fn: string): number {
   return files.reduce((n, f) => n + (fs.readFileSync(f, 'latin1').match(line)?.length ?? 0), 0);
 }
 
-/** Creates a token in a new temporary directory, a P-256 key pair inside it and a certificate. */
-export function createSoftToken(options: { label?: string; object?: string; pin?: string } = {}): SoftToken {
+/** Creates a token in a new temporary directory, a key pair inside it (default P-256) and a certificate. */
+export function createSoftToken(options: { label?: string; object?: string; pin?: string; keyType?: 'EC:prime256v1' | 'rsa:2048' } = {}): SoftToken {
   const missing = softTokenUnavailable();
   if (missing) throw new Error(`SoftHSM token: missing packages (${missing})`);
   const label = options.label ?? 'tls-resumption';
@@ -115,7 +115,7 @@ export function createSoftToken(options: { label?: string; object?: string; pin?
   try {
     run('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', `${pin}0`, '--pin', pin]);
     run('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', pin,
-      '--keypairgen', '--key-type', 'EC:prime256v1', '--label', object, '--id', '01']);
+      '--keypairgen', '--key-type', options.keyType ?? 'EC:prime256v1', '--label', object, '--id', '01']);
     const certFile = path.join(dir, 'cert.pem');
     run('openssl', ['req', '-new', '-x509', '-days', '7', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
       '-engine', 'pkcs11', '-keyform', 'engine', '-key', keyUriWithPinSource, '-out', certFile],
