@@ -41,8 +41,6 @@ void StoreSession(SharedStore& store, SSL* ssl, SSL_SESSION* sess) noexcept {
   if (SSL_version(ssl) == TLS1_3_VERSION && (SSL_get_options(ssl) & SSL_OP_NO_TICKET) == 0) return;
   unsigned int id_len = 0;
   const unsigned char* id = SSL_SESSION_get_id(sess, &id_len);
-  unsigned int sid_ctx_len = 0;
-  const unsigned char* sid_ctx = SSL_SESSION_get0_id_context(sess, &sid_ctx_len);
   if (id_len == 0) return;
   const int der_len = i2d_SSL_SESSION(sess, nullptr);
   if (der_len <= 0) return;
@@ -51,7 +49,7 @@ void StoreSession(SharedStore& store, SSL* ssl, SSL_SESSION* sess) noexcept {
     der.resize(static_cast<size_t>(der_len));
     unsigned char* p = der.data();
     if (i2d_SSL_SESSION(sess, &p) != der_len) return;
-    store.Insert(SessionKey{sid_ctx, sid_ctx_len, id, id_len}, der.data(), der.size(), ExpiresAt(sess));
+    store.Insert(KeyOf(id, id_len), der.data(), der.size(), ExpiresAt(sess));
     OPENSSL_cleanse(der.data(), der.size());  // the master secret is in there
   } catch (...) {
   }
@@ -102,10 +100,9 @@ void RemoveSessionCallback(SSL_CTX* ctx, SSL_SESSION* sess) noexcept {
   if (store == nullptr) return;
   bool expired = false;
   if (!RemovalInvalidates(ctx, sess, &expired)) return;
-  unsigned int id_len = 0, sid_ctx_len = 0;
+  unsigned int id_len = 0;
   const unsigned char* id = SSL_SESSION_get_id(sess, &id_len);
-  const unsigned char* sid_ctx = SSL_SESSION_get0_id_context(sess, &sid_ctx_len);
-  store->Remove(SessionKey{sid_ctx, sid_ctx_len, id, id_len}, expired);
+  store->Remove(KeyOf(id, id_len), expired);
 }
 
 // Puts our callbacks back if Node replaced them (it does on every new TLSWrap), remembering

@@ -17,8 +17,7 @@ int64_t ExpiresAt(const SSL_SESSION* sess) {
 
 SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len) noexcept {
   if (id_len <= 0) return nullptr;
-  const std::vector<unsigned char>& sid_ctx = store.sid_ctx();
-  const SessionKey key{sid_ctx.data(), sid_ctx.size(), id, static_cast<size_t>(id_len)};
+  const SessionKey key = KeyOf(id, static_cast<size_t>(id_len));
   try {
     thread_local std::vector<unsigned char> der;
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
@@ -34,12 +33,11 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
       store.Count(kCorrupt);
       return nullptr;
     }
-    // Only ever hand a session to the context it was made for, with the ID that was asked for.
-    unsigned int got_ctx_len = 0, got_id_len = 0;
-    const unsigned char* got_ctx = SSL_SESSION_get0_id_context(sess.get(), &got_ctx_len);
+    // Only ever hand out the session that was asked for. Its session-ID context is OpenSSL's to
+    // check (ssl_get_prev_session treats a session from another context as a cache miss).
+    unsigned int got_id_len = 0;
     const unsigned char* got_id = SSL_SESSION_get_id(sess.get(), &got_id_len);
-    if (got_ctx_len != sid_ctx.size() || std::memcmp(got_ctx, sid_ctx.data(), got_ctx_len) != 0 ||
-        got_id_len != static_cast<unsigned int>(id_len) || std::memcmp(got_id, id, got_id_len) != 0) {
+    if (got_id_len != static_cast<unsigned int>(id_len) || std::memcmp(got_id, id, got_id_len) != 0) {
       store.Count(kCorrupt);
       return nullptr;
     }

@@ -38,6 +38,10 @@ struct SharedStoreStats {
 };
 
 // What identifies a session in the store: the session-ID context and the session ID.
+// Entries are keyed by session ID alone. The session-ID context is not part of the key: OpenSSL
+// offers no getter for a connection's context, Node 22 and 24 set it to SHA-256 of the JS string
+// (20 and 26 to the string itself), so any context the store computed would be a guess. OpenSSL
+// compares the returned session's context with the connection's and treats a mismatch as a miss.
 struct SessionKey {
   const unsigned char* sid_ctx;
   size_t sid_ctx_len;
@@ -55,6 +59,11 @@ class StoreFile;
 
 // One context's view of a store file: the file (shared by every context in the process that
 // names it, unmapped when the last one lets go) plus the session-ID context of that context.
+inline SessionKey KeyOf(const unsigned char* id, size_t id_len) {
+  static const unsigned char kNoContext[1] = {0};  // never nullptr: memcpy/memcmp take it with length 0
+  return SessionKey{kNoContext, 0, id, id_len};
+}
+
 class SharedStore {
  public:
   // Opens or creates the store at `path`. On failure returns nullptr and sets `error` to a

@@ -137,6 +137,8 @@ export interface NativeBinding {
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
   sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, sessionIdContext: Buffer): void;
   sharedRehook(h: NativeAttachment): void;
+  /** The session-ID context OpenSSL holds for the context (null if it cannot be read back). */
+  sessionIdContextOf(h: NativeAttachment): Buffer | null;
   sharedDetach(h: NativeAttachment): void;
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
