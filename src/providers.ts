@@ -134,7 +134,7 @@ export interface KeySource {
   module: string;
   /**
    * The engine the key was loaded with: Node's `privateKeyEngine` option (tls.Server targets),
-   * or `loadEngineKey`'s `engine`. Absent when unknown (a bare SecureContext) or not an engine key.
+   * or `loadEngineKey`'s `engine`. Absent when unknown (a SecureContext that tls.createSecureContext built from privateKeyEngine options) or not an engine key.
    */
   engine?: string;
   /** The key identifier (`privateKeyIdentifier`, a PKCS#11 URI), with any `pin-value` redacted. */
@@ -187,10 +187,13 @@ function pinKind(identifier: string): 'pin-value' | 'pin-source' | 'none' {
   return 'none';
 }
 
-function contextOf(fn: string, target: unknown): { server?: tls.Server; external: unknown } {
+/** What loadEngineKey put on each context (the context object is replaced with the key by setSecureContext). */
+const loadedKeys = new WeakMap<object, Pick<KeySource, 'engine' | 'identifier' | 'pin'>>();
+
+function contextOf(fn: string, target: unknown): { server?: tls.Server; context: object; external: unknown } {
   try {
     const { server, context } = resolveTarget(target);
-    return { server, external: context.context._external };
+    return { server, context, external: context.context._external };
   } catch (err) {
     if (err instanceof TypeError) throw new TypeError(err.message.replace(/^attach:/, `${fn}:`));
     throw err;
@@ -199,13 +202,16 @@ function contextOf(fn: string, target: unknown): { server?: tls.Server; external
 
 /**
  * Where the private key of a tls.Server (https, http2) or tls.SecureContext lives: in memory,
- * behind an engine (a PKCS#11 token) or a provider, with the module that signs. For a server
- * made with `privateKeyEngine`, also the engine and the identifier it was given (PIN redacted).
+ * behind an engine (a PKCS#11 token) or a provider, with the module that signs. For a key from
+ * `loadEngineKey`, or a server made with `privateKeyEngine`, also the engine and the identifier
+ * it was given (PIN redacted).
  * @throws TypeError for a target that is not a server or secure context.
  */
 export function keySource(target: tls.Server | tls.SecureContext): KeySource {
-  const { server, external } = contextOf('keySource', target);
+  const { server, context, external } = contextOf('keySource', target);
   const source: KeySource = native.keySource(external);
+  const loaded = loadedKeys.get(context);
+  if (source.kind === 'engine' && loaded) return { ...source, ...loaded };
   const given = server as (tls.Server & { privateKeyEngine?: unknown; privateKeyIdentifier?: unknown }) | undefined;
   if (source.kind === 'engine' && typeof given?.privateKeyIdentifier === 'string') {
     if (typeof given.privateKeyEngine === 'string') source.engine = given.privateKeyEngine;
@@ -282,7 +288,7 @@ function readPin(pin: unknown): Buffer {
  *   engine, the module, the token and key, or the PIN as the part that failed (never the PIN).
  */
 export function loadEngineKey(target: tls.Server | tls.SecureContext, options: EngineKeyOptions): KeySource {
-  const { external } = contextOf('loadEngineKey', target);
+  const { context, external } = contextOf('loadEngineKey', target);
   expectKind('loadEngineKey options', options, 'object');
   checkKeys('loadEngineKey', options, ['engine', 'key', 'module', 'pin']);
   const { engine, key, module, pin } = options;
@@ -300,7 +306,9 @@ export function loadEngineKey(target: tls.Server | tls.SecureContext, options: E
   const pinBytes = pin === undefined ? undefined : readPin(pin);
   try {
     const source: KeySource = native.loadEngineKey(external, engine, key, module, pinBytes);
-    return { ...source, engine, identifier: key, pin: pinBytes ? 'option' : 'none' };
+    const given = { engine, identifier: key, pin: pinBytes ? ('option' as const) : ('none' as const) };
+    loadedKeys.set(context, given);
+    return { ...source, ...given };
   } finally {
     pinBytes?.fill(0);
   }

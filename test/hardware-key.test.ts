@@ -165,7 +165,7 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
     for (const x of r.json.results) {
       expect(x.before).toBe('none');
       expect(x.loaded).toEqual({ kind: 'engine', type: 'EC', bits: 256, provider: '', module: PKCS11_ENGINE, engine: PKCS11_ENGINE, identifier: token.keyUri, pin: 'option' });
-      expect(x.after).toMatchObject({ kind: 'engine', module: PKCS11_ENGINE });
+      expect(x.after).toEqual(x.loaded);
       expect(x.fingerprint).toBe(fp);
     }
     expect(r.json.byId).toBe('engine');
