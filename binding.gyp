@@ -9,6 +9,7 @@
         "native/self_signed.cc",
         "native/ticket_ring.cc",
         "native/ticket_ring_addon.cc",
+        "native/node_ticket_callback.cc",
         "native/session_inspect.cc",
         "native/session_der.cc",
         "native/crypto_providers.cc",

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "context_access.h"
+#include "node_ticket_callback.h"
 
 namespace tsc {
 namespace {
@@ -110,7 +111,7 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = attachment.ctx.get();
   if (ContextState* state = ContextStateOf(ctx)) {
     const NodeSettings node = state->node;
-    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, nullptr);
+    if (state->ring) RestoreNodeTicketCallback(ctx);
     SSL_CTX_sess_set_get_cb(ctx, node.get_cb);
     SSL_CTX_sess_set_new_cb(ctx, node.new_cb);
     SSL_CTX_sess_set_remove_cb(ctx, node.remove_cb);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "context_access.h"
+#include "node_ticket_callback.h"
 #include "ticket_ring.h"
 
 namespace tsc {
@@ -122,7 +123,7 @@ Napi::Value RingAttach(const Napi::CallbackInfo& info) {
   ContextState* state = ContextStateOf(ctx);
   if (state == nullptr) throw Napi::Error::New(env, "attachment is detached");
   if (info[1].IsNull() || info[1].IsUndefined()) {
-    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, nullptr);
+    if (state->ring) RestoreNodeTicketCallback(ctx);
     state->ring.reset();
   } else {
     state->ring = RingFrom(info[1]);
