@@ -6,7 +6,7 @@
 //
 // These are standalone executables linked against the system libssl/libcrypto (Debian's, the
 // same 3.0 series as Node's bundled OpenSSL). They are never loaded into Node, so this does not
-// put a second libssl into the Node process (DESIGN fact 3 is about the addon, which links none).
+// put a second libssl into the Node process (docs/internals.md#one-libssl is about the addon, which links none).
 #pragma once
 
 #include <fcntl.h>

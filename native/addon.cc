@@ -28,7 +28,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
   InitSessionIdContext(env, exports);
-  InitSharedStoreBench(env, exports);
   // The ABI and Node release whose headers this binary was compiled against: the loader compares
   // them with the running node before any other call (the addon reads V8 objects directly).
   exports.Set("builtForAbi", Napi::Number::New(env, NODE_MODULE_VERSION));

@@ -41,7 +41,7 @@ struct ContextState {
   std::shared_ptr<SharedStore> store; // set when a shared-memory store is attached
 };
 
-// Reads the SSL_CTX* out of a SecureContext's `_external` (DESIGN fact 2: not through
+// Reads the SSL_CTX* out of a SecureContext's `_external` (docs/internals.md#external-read: not through
 // napi_get_value_external, which returns garbage for Node's own externals). nullptr if `value`
 // is not an External.
 SSL_CTX* SslCtxFromExternal(napi_value value);

@@ -93,8 +93,8 @@ struct KeySourceInfo {
   std::string kind = "none";  // none | software | engine | provider
   std::string type;           // EC, RSA, ED25519, ...
   int bits = 0;
-  std::string provider;       // the provider holding a provider-native key
-  std::string module;         // the shared object whose code signs (engine keys)
+  std::string provider;  // the provider holding a provider-native key
+  std::string module;    // the shared object whose code signs (engine keys)
 };
 
 // Legacy keys carry their operations in an EC_KEY_METHOD or RSA_METHOD: OpenSSL's own for key
@@ -112,7 +112,8 @@ void DescribeLegacyKey(EVP_PKEY* pkey, KeySourceInfo* out) {
       ECDSA_SIG* (*sign_sig)(const unsigned char*, int, const BIGNUM*, const BIGNUM*, EC_KEY*) = nullptr;
       EC_KEY_METHOD_get_sign(meth, &sign, &sign_setup, &sign_sig);
       out->kind = "engine";
-      out->module = ModuleOf(sign_sig != nullptr ? reinterpret_cast<const void*>(sign_sig) : reinterpret_cast<const void*>(sign));
+      out->module =
+          ModuleOf(sign_sig != nullptr ? reinterpret_cast<const void*>(sign_sig) : reinterpret_cast<const void*>(sign));
     }
   } else if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
     const RSA* rsa = EVP_PKEY_get0_RSA(pkey);
@@ -121,7 +122,8 @@ void DescribeLegacyKey(EVP_PKEY* pkey, KeySourceInfo* out) {
       out->kind = "engine";
       auto sign = RSA_meth_get_sign(meth);
       auto priv_enc = RSA_meth_get_priv_enc(meth);
-      out->module = ModuleOf(sign != nullptr ? reinterpret_cast<const void*>(sign) : reinterpret_cast<const void*>(priv_enc));
+      out->module =
+          ModuleOf(sign != nullptr ? reinterpret_cast<const void*>(sign) : reinterpret_cast<const void*>(priv_enc));
     }
   }
   if (EVP_PKEY_get0_engine(pkey) != nullptr) out->kind = "engine";
@@ -159,7 +161,8 @@ Napi::Object ToObject(Napi::Env env, const KeySourceInfo& k) {
 
 SSL_CTX* ContextArg(const Napi::CallbackInfo& info, const char* fn) {
   SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
-  if (ctx == nullptr) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected the `_external` of a tls.SecureContext");
+  if (ctx == nullptr)
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected the `_external` of a tls.SecureContext");
   return ctx;
 }
 
@@ -201,7 +204,8 @@ EnginePtr OpenEngine(Napi::Env env, const std::string& engine) {
     EnginePtr e(ENGINE_by_id(engine.c_str()));
     if (!e) {
       throw Napi::Error::New(env, "loadEngineKey: no engine with id \"" + engine +
-                                      "\" in OpenSSL's engine list or its engines directory (set OPENSSL_ENGINES, or give the path of the engine's .so)" +
+                                      "\" in OpenSSL's engine list or its engines directory (set OPENSSL_ENGINES, or "
+                                      "give the path of the engine's .so)" +
                                       Reason());
     }
     return e;
@@ -211,11 +215,14 @@ EnginePtr OpenEngine(Napi::Env env, const std::string& engine) {
       ENGINE_ctrl_cmd_string(e.get(), "LOAD", nullptr, 0) != 1) {
     const unsigned long code = ERR_peek_last_error();
     const bool twice = ERR_GET_LIB(code) == ERR_LIB_ENGINE && ERR_GET_REASON(code) == ENGINE_R_INIT_FAILED;
-    throw Napi::Error::New(env, "loadEngineKey: could not load the engine \"" + engine + "\": " +
-                                    (twice ? "this process already has it loaded from that path (OpenSSL loads an engine's .so once; a server's "
-                                             "privateKeyEngine path does that): give its id instead, e.g. \"pkcs11\" with OPENSSL_ENGINES set"
-                                           : "it is not an OpenSSL engine this OpenSSL can load") +
-                                    Reason());
+    throw Napi::Error::New(
+        env,
+        "loadEngineKey: could not load the engine \"" + engine + "\": " +
+            (twice
+                 ? "this process already has it loaded from that path (OpenSSL loads an engine's .so once; a server's "
+                   "privateKeyEngine path does that): give its id instead, e.g. \"pkcs11\" with OPENSSL_ENGINES set"
+                 : "it is not an OpenSSL engine this OpenSSL can load") +
+            Reason());
   }
   // Listed, Node's privateKeyEngine by id (and crypto.setEngine) reuse it. An engine already
   // listed under that id keeps its place.
@@ -260,7 +267,8 @@ void CheckMatchesCertificate(Napi::Env env, SSL_CTX* ctx, EVP_PKEY* pkey, const 
   EVP_PKEY* pub = X509_get0_pubkey(cert);
   if (pub == nullptr || EVP_PKEY_eq(pub, pkey) != 1) {
     ERR_clear_error();
-    throw Napi::Error::New(env, "loadEngineKey: the key at " + where + " is not the private key of the context's certificate");
+    throw Napi::Error::New(
+        env, "loadEngineKey: the key at " + where + " is not the private key of the context's certificate");
   }
 }
 
@@ -282,7 +290,8 @@ Napi::Value LoadEngineKey(const Napi::CallbackInfo& info) {
   // libp11 logs in with the PIN given last; without one it would ask its UI method. UI_null
   // answers nothing, so a server never waits on a terminal prompt for a PIN nobody types.
   if (pin && ENGINE_ctrl_cmd_string(e, "PIN", pin->c_str(), 0) != 1) {
-    throw Napi::Error::New(env, "loadEngineKey: the engine has no PIN control; give the PIN the way this engine documents" + Reason());
+    throw Napi::Error::New(
+        env, "loadEngineKey: the engine has no PIN control; give the PIN the way this engine documents" + Reason());
   }
   EvpPkeyPtr pkey(ENGINE_load_private_key(e, key_id.c_str(), const_cast<UI_METHOD*>(UI_null()), nullptr));
   if (!pkey) {
@@ -299,7 +308,8 @@ Napi::Value LoadEngineKey(const Napi::CallbackInfo& info) {
       // libp11 reports a login it could not attempt (no PIN) as a key it did not find.
       what = "no token and private key match " + shown + " in the PKCS#11 module" +
              (pin ? std::string() : std::string(", or the token needs a PIN and none was given (option \"pin\")")) +
-             " (check the token label and the object label or id, e.g. `pkcs11-tool --module <module> --list-token-slots` and `--list-objects`)";
+             " (check the token label and the object label or id, e.g. `pkcs11-tool --module <module> "
+             "--list-token-slots` and `--list-objects`)";
     } else if (why.find("load PKCS#11 module") != std::string::npos || why.find("load module") != std::string::npos) {
       what = "the engine could not load its PKCS#11 module (option \"module\", or PKCS11_MODULE_PATH)";
     }

@@ -73,6 +73,9 @@ bool ReadSessionFacts(const unsigned char* der, size_t len, SessionFacts* out) {
   size_t tick_len = 0;
   SSL_SESSION_get0_ticket(session.get(), &tick, &tick_len);
   out->ticket.assign(tick, tick + (tick != nullptr ? tick_len : 0));
+  unsigned int sid_ctx_len = 0;
+  const unsigned char* sid_ctx = SSL_SESSION_get0_id_context(session.get(), &sid_ctx_len);
+  out->session_id_context.assign(sid_ctx, sid_ctx + sid_ctx_len);
   return true;
 }
 

@@ -32,6 +32,7 @@ struct SessionFacts {
   long timeout_seconds = 0;
   uint32_t max_early_data = 0;
   std::vector<unsigned char> ticket;  // as the server sent it (opaque to the client)
+  std::vector<unsigned char> session_id_context;  // a server session's; empty in client sessions
 };
 
 // Decodes `der` as an SSL_SESSION and reads its facts. False when the bytes are not a session.

@@ -221,7 +221,7 @@ int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv
     if (old_key) counters_.renewed.fetch_add(1, std::memory_order_relaxed);
     // 2 = "use it, and issue a fresh ticket": always for a key that no longer encrypts (so the
     // client moves to the current key), and always on TLS 1.3 so a client that uses each ticket
-    // once keeps resuming (DESIGN fact 6).
+    // once keeps resuming (docs/internals.md#ticket-renewal).
     return old_key || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
   } catch (...) {
     counters_.failed.fetch_add(1, std::memory_order_relaxed);

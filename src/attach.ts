@@ -7,15 +7,16 @@ import * as tls from 'node:tls';
 
 import { publish } from './events';
 import { native, NativeAttachment, NativeStats } from './native';
-import { AttachOptions, ResolvedOptions, defaultOptions, resolveOptions } from './options';
+import { AttachOptions, OptionRequest, ResolvedOptions, defaultOptions, mergeOptions, parseAttachOptions } from './options';
 import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';
-import { resolveFleet } from './fleet/options';
+import type { ResolvedFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
-import { ResolvedSharedOptions, SharedHook, SharedStoreStats, resolveShared, sameShared } from './shared-store';
+import { ResolvedSharedOptions, SharedHook, SharedStoreStats, sameShared } from './shared-store';
+import { typeError } from './validate';
 
 /** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
 export interface CacheCounters {
@@ -118,21 +119,27 @@ export class SessionCache extends EventEmitter {
   #unhangRing: (() => void) | undefined;
   #shared: SharedHook | undefined;
 
-  /** @internal use `attach()` */
-  constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
+  /** @internal `attach()` builds handles: `request` was validated there. */
+  static _create(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest): SessionCache {
+    return new SessionCache(server, context, request);
+  }
+
+  private constructor(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest) {
     super();
     this.#server = server;
     this.#context = context;
-    const handle = native.attach(context.context._external);
-    // Validate against the context's own defaults before anything is applied; a bad option
-    // leaves the context exactly as Node had it.
+    let handle: NativeAttachment | undefined;
+    // Merged over the context's own defaults before anything is applied; a target that cannot
+    // take a group leaves the context exactly as Node had it.
     let fleet: FleetSessionStore | undefined;
     try {
-      this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)), ['fleet', 'shared']);
-      fleet = this.#makeFleet(server, (options as AttachOptions | undefined)?.fleet);
-      this.#shared = openShared(server, handle, options);
+      handle = native.attach(context.context._external);
+      this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
+      fleet = this.#makeFleet(server, request.fleet);
+      this.#shared = openShared(server, handle, request.shared);
     } catch (err) {
-      native.detach(handle);
+      request.fleet?.secret.fill(0);
+      if (handle) native.detach(handle);
       throw err;
     }
     this.#native = handle;
@@ -145,10 +152,9 @@ export class SessionCache extends EventEmitter {
     }
   }
 
-  #makeFleet(server: tls.Server | undefined, value: unknown): FleetSessionStore | undefined {
-    if (value === undefined) return undefined;
-    if (!server) throw new TypeError('Option "fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
-    const f = resolveFleet(value);
+  #makeFleet(server: tls.Server | undefined, f: ResolvedFleet | undefined): FleetSessionStore | undefined {
+    if (f === undefined) return undefined;
+    if (!server) throw new TypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
     const box = sealedBox(f.secret, 'fleet/sessions');
     f.secret.fill(0);
     return new FleetSessionStore({
@@ -198,10 +204,11 @@ export class SessionCache extends EventEmitter {
    */
   configure(options: AttachOptions): this {
     if (options && typeof options === 'object' && 'fleet' in options) {
-      throw new TypeError('Option "fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
+      throw new TypeError('"fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
     }
-    const next = resolveOptions(options, this.#options, ['shared']);
-    checkSharedUnchanged(options, this.#shared?.options);
+    const request = parseAttachOptions(options, ['cache', 'tickets', 'shared']);
+    checkSharedUnchanged(request.shared, this.#shared?.options);
+    const next = mergeOptions(request, this.#options);
     this.#apply(this.#live(), next);
     this.#options = next;
     publish(this, 'configure', { options: this.options });
@@ -211,7 +218,7 @@ export class SessionCache extends EventEmitter {
   /** Drops expired sessions (or every session with `{ all: true }`); returns how many went. */
   flush(options: FlushOptions = {}): number {
     const all = options.all ?? false;
-    if (typeof all !== 'boolean') throw new TypeError(`Option "all" must be a boolean, got ${typeof all}.`);
+    if (typeof all !== 'boolean') throw typeError('all', 'a boolean', all);
     let removed: number;
     if (this.#shared) {
       // Our own flush must not delete from the shared store what other workers still use;
@@ -244,12 +251,6 @@ export class SessionCache extends EventEmitter {
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);
     publish(this, 'detach');
-  }
-
-  /** @internal */
-  _reattach(options: unknown): this {
-    if (options !== undefined) this.configure(options as AttachOptions);
-    return this;
   }
 
   #live(): NativeAttachment {
@@ -309,22 +310,20 @@ export class SessionCache extends EventEmitter {
   }
 }
 
-function openShared(server: tls.Server | undefined, handle: NativeAttachment, options: unknown): SharedHook | undefined {
-  const shared = resolveShared((options as { shared?: unknown } | undefined)?.shared);
+function openShared(server: tls.Server | undefined, handle: NativeAttachment, shared: ResolvedSharedOptions | undefined): SharedHook | undefined {
   if (!shared) return undefined;
   if (!server) {
     throw new TypeError(
-      'Option "shared" needs a tls.Server, https.Server or http2 secure server target: Node resets the session callbacks on every connection and only a server lets the store re-install them.',
+      '"shared" needs a tls.Server, https.Server or http2 secure server target: Node resets the session callbacks on every connection and only a server lets the store re-install them.',
     );
   }
   return new SharedHook(server, handle, shared);
 }
 
-function checkSharedUnchanged(options: unknown, current: ResolvedSharedOptions | undefined): void {
-  const asked = (options as { shared?: unknown } | undefined)?.shared;
+function checkSharedUnchanged(asked: ResolvedSharedOptions | undefined, current: ResolvedSharedOptions | undefined): void {
   if (asked === undefined) return;
-  if (!sameShared(resolveShared(asked), current)) {
-    throw new Error('Option "shared" cannot be changed on a live attachment: detach() and attach() again.');
+  if (!sameShared(asked, current)) {
+    throw new Error('"shared" cannot be changed on a live attachment: detach() and attach() again.');
   }
 }
 
@@ -337,8 +336,9 @@ function checkSharedUnchanged(options: unknown, current: ResolvedSharedOptions |
 export function attach(target: AttachTarget, options?: AttachOptions): SessionCache {
   const { server, context } = resolveTarget(target);
   const existing = (server && handles.get(server)) ?? handles.get(context.context);
-  if (existing?.attached) return existing._reattach(options);
-  const handle = new SessionCache(server, context, options);
+  if (existing?.attached) return options === undefined ? existing : existing.configure(options);
+  // Validated once, here: the handle gets the parsed request, never the raw options.
+  const handle = SessionCache._create(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared']));
   if (server) handles.set(server, handle);
   handles.set(context.context, handle);
   publish(handle, 'attach', { options: handle.options });

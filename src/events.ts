@@ -21,8 +21,6 @@ export const Channels = Object.freeze({
   ticketRotate: 'tls-resumption:ticket-rotate',
   /** A ticket key left the ring. Message: { cache, keyId, reason: 'aged-out' | 'removed', mode }. */
   keyRemoved: 'tls-resumption:key-removed',
-  /** The shared session store recovered (e.g. re-created after a crashed writer). Message: { cache, ... }. */
-  sharedRecovery: 'tls-resumption:shared-recovery',
   /** A fleet (Redis) operation failed; the connection fell back to a full handshake. Message: { cache, error }. */
   fleetError: 'tls-resumption:fleet-error',
 });
@@ -46,6 +44,8 @@ export function hasListeners(source: EventEmitter, name: EventName): boolean {
 }
 
 /**
+ * @internal the package's own modules publish; users only subscribe (a public publish would let
+ * anyone fake the library's events).
  * Publishes `name` on its diagnostics channel and emits it on `source` (the SessionCache) with
  * the message `{ cache: source, ...fields }`. A listener that throws does not reach the caller:
  * the library's own work (a rotation, a detach) has already happened and must not be undone by

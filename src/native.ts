@@ -60,6 +60,8 @@ export interface NativeSessionInfo {
   maxEarlyData: number;
   /** The ticket bytes as sent on the wire (empty when none). */
   ticket: Buffer;
+  /** The session-ID context a server session was made in (empty in client sessions). */
+  sessionIdContext: Buffer;
 }
 
 /** One provider in Node's default OpenSSL library context (crypto_providers.cc). */
@@ -145,10 +147,6 @@ export interface NativeBinding {
   flushLocal(h: NativeAttachment, all: boolean): number;
   /** TEST ONLY: takes the shared store's lock and returns holding it (see native/session_callbacks.cc). */
   _lockAndHang(h: NativeAttachment): number;
-  /** Benchmark only: times the shared store's insert and lookup (native/shared_store_bench.cc). */
-  _benchSharedStore(path: string, sizeBytes: number, slotBytes: number, entries: number, ops: number): {
-    capacity: number; entries: number; fillNsPerInsert: number; lookupNs: number; insertNs: number; hitRatio: number;
-  };
   opensslVersion: string;
   /** NODE_MODULE_VERSION of the headers the binary was compiled against. */
   builtForAbi: number;

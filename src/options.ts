@@ -1,11 +1,14 @@
 /**
  * Options accepted by `attach()` and `configure()`, their defaults, and their validation.
- * Validation runs completely before anything native is touched, so a bad option never leaves a
- * context half-configured.
+ * `parseAttachOptions` validates every group once, at the boundary (attach, configure), before
+ * anything native is touched, so a bad option never leaves a context half-configured; the parsed
+ * request is what travels down. Each group validates itself: cache and tickets here, `fleet` in
+ * fleet/options.ts, `shared` in shared-store.ts, all with the checks of validate.ts.
  */
-import type { FleetOptions } from './fleet/options';
+import { FleetOptions, ResolvedFleet, resolveFleet } from './fleet/options';
+import { ResolvedSharedOptions, SharedOptions, resolveShared } from './shared-store';
 import { TicketKeyRing } from './ticket-key-ring';
-import type { SharedOptions } from './shared-store';
+import { optionGroup, optionalBoolean, optionalInteger, rangeError, typeError } from './validate';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -71,121 +74,72 @@ export interface ResolvedOptions {
   tickets: Required<TicketOptions>;
 }
 
-type Kind = 'boolean' | 'integer' | 'object';
+/** The groups each entry point accepts. */
+export type OptionGroup = 'cache' | 'tickets' | 'fleet' | 'shared';
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return `the number ${value}`;
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
-  return `a value of type ${typeof value}`;
+/** `attach()` / `configure()` options after validation, not yet merged over any settings. */
+export interface OptionRequest {
+  cache: Partial<Required<CacheOptions>>;
+  tickets: Partial<Required<TicketOptions>>;
+  /** Present when the caller passed `fleet` (the secret is a private copy: wipe it when done). */
+  fleet?: ResolvedFleet;
+  /** Present when the caller passed `shared`. */
+  shared?: ResolvedSharedOptions;
 }
 
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+function parseCache(value: unknown): OptionRequest['cache'] {
+  if (value === undefined) return {};
+  const c = optionGroup('cache', value, ['enabled', 'size', 'timeoutSeconds', 'mode']);
+  const out: OptionRequest['cache'] = {};
+  const enabled = optionalBoolean('cache.enabled', c.enabled);
+  if (enabled !== undefined) out.enabled = enabled;
+  const size = optionalInteger('cache.size', c.size, 0, Limits.maxCacheSize, 'sessions');
+  if (size !== undefined) out.size = size;
+  const timeout = optionalInteger('cache.timeoutSeconds', c.timeoutSeconds, 1, Limits.maxTimeoutSeconds, 'seconds');
+  if (timeout !== undefined) out.timeoutSeconds = timeout;
+  const mode = optionalInteger('cache.mode', c.mode, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (mode !== undefined) {
+    if ((mode & ~MODE_MASK) !== 0 || mode < 0) {
+      throw rangeError('cache.mode', 'CacheMode flags OR-ed together (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200)', `0x${mode.toString(16)}`);
     }
+    out.mode = mode;
   }
-  return row[b.length]!;
+  return out;
 }
 
-/** Rejects keys a field does not know, naming the nearest known one. */
-export function checkKeys(field: string, value: object, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const near = known.map((k) => [k, levenshtein(key.toLowerCase(), k.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
-    const hint = near && near[1] <= 3 ? ` Did you mean "${field}.${near[0]}"?` : ` Known options: ${known.join(', ')}.`;
-    throw new TypeError(`Unknown option "${field}.${key}".${hint}`);
+function parseTickets(value: unknown): OptionRequest['tickets'] {
+  if (value === undefined) return {};
+  const t = optionGroup('tickets', value, ['enabled', 'tls13Count', 'keyRing']);
+  const out: OptionRequest['tickets'] = {};
+  if (t.keyRing !== undefined) {
+    if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing)) throw typeError('tickets.keyRing', 'a TicketKeyRing or null', t.keyRing);
+    out.keyRing = t.keyRing as TicketKeyRing | null;
   }
+  const enabled = optionalBoolean('tickets.enabled', t.enabled);
+  if (enabled !== undefined) out.enabled = enabled;
+  const count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets');
+  if (count !== undefined) out.tls13Count = count;
+  return out;
 }
-
-/** Type check: TypeError naming the field and the expected type. */
-export function expectKind(field: string, value: unknown, kind: Kind): void {
-  const ok =
-    kind === 'boolean' ? typeof value === 'boolean'
-    : kind === 'integer' ? typeof value === 'number' && Number.isInteger(value)
-    : typeof value === 'object' && value !== null && !Array.isArray(value);
-  if (!ok) {
-    const expected = kind === 'integer' ? 'an integer' : kind === 'object' ? 'an object' : 'a boolean';
-    throw new TypeError(`Option "${field}" must be ${expected}, got ${describe(value)}.`);
-  }
-}
-
-/** Range check on an integer: RangeError naming the field and the accepted range (with units). */
-export function expectRange(field: string, value: number, min: number, max: number, unit = ''): void {
-  if (value < min || value > max) {
-    const u = unit ? ` ${unit}` : '';
-    throw new RangeError(`Option "${field}" must be between ${min} and ${max}${u}, got ${value}.`);
-  }
-}
-
-function optionalInteger(field: string, value: unknown, min: number, max: number, unit?: string): number | undefined {
-  if (value === undefined) return undefined;
-  expectKind(field, value, 'integer');
-  expectRange(field, value as number, min, max, unit);
-  return value as number;
-}
-
-function optionalBoolean(field: string, value: unknown): boolean | undefined {
-  if (value === undefined) return undefined;
-  expectKind(field, value, 'boolean');
-  return value as boolean;
-}
-
-/** The option groups a given `attach` understands; feature modules add their own. */
-export const KNOWN_GROUPS = ['cache', 'tickets'] as const;
 
 /**
- * Validates `options` and merges it over `base` (the current settings, or the defaults on first
- * attach). Throws TypeError / RangeError naming the field; returns a fresh object.
+ * Validates `options` completely (TypeError / RangeError naming the field) and returns the
+ * request, or throws having kept nothing: a fleet secret copied before a later group failed is
+ * wiped. `groups` are the groups this entry point accepts.
  */
-export function resolveOptions(options: unknown, base: ResolvedOptions, extraGroups: readonly string[] = []): ResolvedOptions {
-  if (options === undefined) return { cache: { ...base.cache }, tickets: { ...base.tickets } };
-  expectKind('options', options, 'object');
-  const o = options as Record<string, unknown>;
-  checkKeys('options', o, [...KNOWN_GROUPS, ...extraGroups]);
+export function parseAttachOptions(options: unknown, groups: readonly OptionGroup[]): OptionRequest {
+  if (options === undefined) return { cache: {}, tickets: {} };
+  const o = optionGroup('options', options, groups);
+  const request: OptionRequest = { cache: parseCache(o.cache), tickets: parseTickets(o.tickets) };
+  if (o.shared !== undefined) request.shared = resolveShared(o.shared);
+  // Last: nothing after it can throw, so the secret copy it makes is never left behind.
+  if (o.fleet !== undefined) request.fleet = resolveFleet(o.fleet);
+  return request;
+}
 
-  const cache = { ...base.cache };
-  if (o.cache !== undefined) {
-    expectKind('cache', o.cache, 'object');
-    const c = o.cache as Record<string, unknown>;
-    checkKeys('cache', c, ['enabled', 'size', 'timeoutSeconds', 'mode']);
-    cache.enabled = optionalBoolean('cache.enabled', c.enabled) ?? cache.enabled;
-    cache.size = optionalInteger('cache.size', c.size, 0, Limits.maxCacheSize, 'sessions') ?? cache.size;
-    cache.timeoutSeconds =
-      optionalInteger('cache.timeoutSeconds', c.timeoutSeconds, 1, Limits.maxTimeoutSeconds, 'seconds') ?? cache.timeoutSeconds;
-    if (c.mode !== undefined) {
-      expectKind('cache.mode', c.mode, 'integer');
-      if (((c.mode as number) & ~MODE_MASK) !== 0 || (c.mode as number) < 0) {
-        throw new RangeError(
-          `Option "cache.mode" accepts only CacheMode flags (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200), got 0x${(c.mode as number).toString(16)}.`,
-        );
-      }
-      cache.mode = c.mode as number;
-    }
-  }
-
-  const tickets = { ...base.tickets };
-  if (o.tickets !== undefined) {
-    expectKind('tickets', o.tickets, 'object');
-    const t = o.tickets as Record<string, unknown>;
-    checkKeys('tickets', t, ['enabled', 'tls13Count', 'keyRing']);
-    if (t.keyRing !== undefined) {
-      if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing)) {
-        throw new TypeError(`Option "tickets.keyRing" must be a TicketKeyRing or null, got ${describe(t.keyRing)}.`);
-      }
-      tickets.keyRing = t.keyRing as TicketKeyRing | null;
-    }
-    tickets.enabled = optionalBoolean('tickets.enabled', t.enabled) ?? tickets.enabled;
-    tickets.tls13Count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets') ?? tickets.tls13Count;
-  }
-  return { cache, tickets };
+/** `request` merged over `base` (the current settings, or the defaults on first attach). */
+export function mergeOptions(request: OptionRequest, base: ResolvedOptions): ResolvedOptions {
+  return { cache: { ...base.cache, ...request.cache }, tickets: { ...base.tickets, ...request.tickets } };
 }
 
 /** Defaults on first attach: the cache on; tickets and timeout as the context had them. */

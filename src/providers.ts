@@ -4,11 +4,11 @@
  * ENGINE list (which `crypto.setEngine` uses), and what OpenSSL reports about itself and the CPU.
  */
 import * as fs from 'node:fs';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { native } from './native';
-import { checkKeys, expectKind } from './options';
 import { resolveTarget } from './target';
+import { checkKeys, expectKind, typeError } from './validate';
 
 /** One provider active in Node's default OpenSSL library context. */
 export interface ProviderInfo {
@@ -190,14 +190,9 @@ function pinKind(identifier: string): 'pin-value' | 'pin-source' | 'none' {
 /** What loadEngineKey put on each context (the context object is replaced with the key by setSecureContext). */
 const loadedKeys = new WeakMap<object, Pick<KeySource, 'engine' | 'identifier' | 'pin'>>();
 
-function contextOf(fn: string, target: unknown): { server?: tls.Server; context: object; external: unknown } {
-  try {
-    const { server, context } = resolveTarget(target);
-    return { server, context, external: context.context._external };
-  } catch (err) {
-    if (err instanceof TypeError) throw new TypeError(err.message.replace(/^attach:/, `${fn}:`));
-    throw err;
-  }
+function contextOf(target: unknown): { server?: tls.Server; context: object; external: unknown } {
+  const { server, context } = resolveTarget(target);
+  return { server, context, external: context.context._external };
 }
 
 /**
@@ -208,7 +203,7 @@ function contextOf(fn: string, target: unknown): { server?: tls.Server; context:
  * @throws TypeError for a target that is not a server or secure context.
  */
 export function keySource(target: tls.Server | tls.SecureContext): KeySource {
-  const { server, context, external } = contextOf('keySource', target);
+  const { server, context, external } = contextOf(target);
   const source: KeySource = native.keySource(external);
   const loaded = loadedKeys.get(context);
   if (source.kind === 'engine' && loaded) return { ...source, ...loaded };
@@ -222,9 +217,8 @@ export function keySource(target: tls.Server | tls.SecureContext): KeySource {
 }
 
 function existingFile(field: string, value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) {
-    throw new TypeError(`loadEngineKey: option "${field}" must be a non-empty string naming ${what}.`);
-  }
+  if (typeof value !== 'string' || value.length === 0 || value.includes('\0'))
+    throw typeError(field, `a non-empty string naming ${what}`, value);
   let stat: fs.Stats | undefined;
   try {
     stat = fs.statSync(value);
@@ -238,19 +232,21 @@ function existingFile(field: string, value: unknown, what: string): string {
 /** Reads the PIN into a Buffer of our own (the caller wipes it); never echoes it. */
 function readPin(pin: unknown): Buffer {
   if (Buffer.isBuffer(pin)) {
-    if (pin.length === 0 || pin.includes(0)) throw new TypeError('loadEngineKey: option "pin" must not be empty or contain a NUL byte.');
+    if (pin.length === 0 || pin.includes(0)) throw typeError('pin', 'a PIN of 1 byte or more without NUL bytes', pin, true);
     return Buffer.from(pin);
   }
   expectKind('pin', pin, 'object');
   const p = pin as { file?: unknown; env?: unknown };
   checkKeys('pin', p, ['file', 'env']);
-  if ((p.file === undefined) === (p.env === undefined)) throw new TypeError('loadEngineKey: option "pin" must be one of { file }, { env } or a Buffer.');
+  if ((p.file === undefined) === (p.env === undefined)) throw typeError('pin', 'one of { file }, { env } or a Buffer', pin);
   let bytes: Buffer;
   if (p.file !== undefined) {
     const file = existingFile('pin.file', p.file, 'a file holding the PIN');
     const mode = fs.statSync(file).mode;
     if ((mode & 0o077) !== 0) {
-      throw new Error(`loadEngineKey: option "pin.file": "${file}" is readable by others (mode ${(mode & 0o777).toString(8)}); make it 0600 or 0400.`);
+      throw new Error(
+        `loadEngineKey: option "pin.file": "${file}" is readable by others (mode ${(mode & 0o777).toString(8)}); make it 0600 or 0400.`,
+      );
     }
     bytes = fs.readFileSync(file);
     let end = bytes.length;
@@ -262,9 +258,10 @@ function readPin(pin: unknown): Buffer {
       bytes = trimmed;
     }
   } else {
-    if (typeof p.env !== 'string' || p.env.length === 0) throw new TypeError('loadEngineKey: option "pin.env" must be the name of an environment variable.');
+    if (typeof p.env !== 'string' || p.env.length === 0) throw typeError('pin.env', 'the name of an environment variable', p.env);
     const value = process.env[p.env];
-    if (value === undefined || value.length === 0) throw new Error(`loadEngineKey: option "pin.env": environment variable ${p.env} is not set.`);
+    if (value === undefined || value.length === 0)
+      throw new Error(`loadEngineKey: option "pin.env": environment variable ${p.env} is not set.`);
     bytes = Buffer.from(value, 'utf8');
   }
   if (bytes.length === 0 || bytes.includes(0)) {
@@ -288,19 +285,21 @@ function readPin(pin: unknown): Buffer {
  *   engine, the module, the token and key, or the PIN as the part that failed (never the PIN).
  */
 export function loadEngineKey(target: tls.Server | tls.SecureContext, options: EngineKeyOptions): KeySource {
-  const { context, external } = contextOf('loadEngineKey', target);
-  expectKind('loadEngineKey options', options, 'object');
-  checkKeys('loadEngineKey', options, ['engine', 'key', 'module', 'pin']);
+  const { context, external } = contextOf(target);
+  expectKind('options', options, 'object');
+  checkKeys('options', options, ['engine', 'key', 'module', 'pin']);
   const { engine, key, module, pin } = options;
   if (typeof engine !== 'string' || engine.length === 0 || engine.includes('\0')) {
-    throw new TypeError('loadEngineKey: option "engine" must be a non-empty string: the path of the engine\'s .so or an engine id.');
+    throw typeError('engine', "a non-empty string: the path of the engine's .so or an engine id", engine);
   }
   if (engine.includes('/')) existingFile('engine', engine, "an OpenSSL engine's shared object");
   if (typeof key !== 'string' || key.length === 0 || key.includes('\0')) {
-    throw new TypeError('loadEngineKey: option "key" must be a non-empty string: the key\'s identifier, e.g. a pkcs11: URI.');
+    throw typeError('key', "a non-empty string: the key's identifier, e.g. a pkcs11: URI", key, true);
   }
   if (/pin-value=/i.test(key)) {
-    throw new TypeError(`loadEngineKey: option "key" must not carry the PIN (${redactKeyIdentifier(key)}); pass it as option "pin" ({ file } or { env }).`);
+    throw new TypeError(
+      `"key" must be a key identifier without the PIN, got ${redactKeyIdentifier(key)}; pass the PIN as "pin" ({ file } or { env }).`,
+    );
   }
   if (module !== undefined) existingFile('module', module, "a PKCS#11 module's shared object");
   const pinBytes = pin === undefined ? undefined : readPin(pin);

@@ -2,12 +2,12 @@
  * The `shared` option group: one session store for every process on the machine that attaches
  * with the same name (a memory-mapped file under /dev/shm) or path (a persistent file). Validates
  * the options, opens the store natively, re-installs the session callbacks on every connection
- * (Node resets them per connection, DESIGN fact 7) and reports the store's counters.
+ * (Node resets them per connection, docs/internals.md#session-callbacks) and reports the store's counters.
  */
 import * as tls from 'node:tls';
 
 import { native, NativeAttachment } from './native';
-import { checkKeys, expectKind, expectRange } from './options';
+import { checkKeys, expectKind, expectRange, mustBe, rangeError, typeError } from './validate';
 
 /** Where the store lives and how big it is. Give exactly one of `name` or `path`. */
 export interface SharedOptions {
@@ -92,21 +92,21 @@ export function resolveShared(value: unknown): ResolvedSharedOptions | undefined
   const o = value as Record<string, unknown>;
   checkKeys('shared', o, ['name', 'path', 'sizeBytes', 'slotBytes']);
   if ((o.name === undefined) === (o.path === undefined)) {
-    throw new TypeError('Option "shared" needs exactly one of "shared.name" or "shared.path".');
+    throw new TypeError(mustBe('shared', 'an object with exactly one of "shared.name" or "shared.path"', o.name === undefined ? 'neither' : 'both'));
   }
   let name: string | undefined;
   let file: string;
   if (o.name !== undefined) {
-    if (typeof o.name !== 'string') throw new TypeError(`Option "shared.name" must be a string, got ${typeof o.name}.`);
+    if (typeof o.name !== 'string') throw typeError('shared.name', 'a string', o.name);
     if (!NAME.test(o.name)) {
-      throw new RangeError(`Option "shared.name" must be 1 to 64 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(o.name)}.`);
+      throw rangeError('shared.name', '1 to 64 characters of A-Z a-z 0-9 _ . -', JSON.stringify(o.name));
     }
     name = o.name;
     file = sharedStorePath(o.name);
   } else {
-    if (typeof o.path !== 'string') throw new TypeError(`Option "shared.path" must be a string, got ${typeof o.path}.`);
+    if (typeof o.path !== 'string') throw typeError('shared.path', 'a string', o.path);
     if (!o.path.startsWith('/') || o.path.includes('\0') || o.path.length > 4096) {
-      throw new RangeError(`Option "shared.path" must be an absolute file path (at most 4096 characters), got ${JSON.stringify(o.path)}.`);
+      throw rangeError('shared.path', 'an absolute file path (at most 4096 characters)', JSON.stringify(o.path));
     }
     file = o.path;
   }
@@ -121,7 +121,7 @@ export function resolveShared(value: unknown): ResolvedSharedOptions | undefined
     expectKind('shared.slotBytes', o.slotBytes, 'integer');
     expectRange('shared.slotBytes', o.slotBytes as number, SharedLimits.minSlotBytes, SharedLimits.maxSlotBytes, 'bytes');
     if ((o.slotBytes as number) % 64 !== 0) {
-      throw new RangeError(`Option "shared.slotBytes" must be a multiple of 64 bytes, got ${o.slotBytes as number}.`);
+      throw rangeError('shared.slotBytes', 'a multiple of 64 bytes', `${o.slotBytes as number}`);
     }
     slotBytes = o.slotBytes as number;
   }

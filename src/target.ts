@@ -5,6 +5,8 @@
  */
 import * as tls from 'node:tls';
 
+import { typeError } from './validate';
+
 /** Node's native SecureContext wrapper: `secureContext.context`, holding `_external`. */
 export interface NodeNativeContext {
   _external: unknown;
@@ -27,7 +29,7 @@ function isSecureContext(value: unknown): value is NodeSecureContext {
 export function serverContext(server: tls.Server): NodeSecureContext {
   const creds = (server as unknown as { _sharedCreds?: unknown })._sharedCreds;
   if (!isSecureContext(creds)) {
-    throw new TypeError('attach: this tls.Server has no secure context (was it built by tls.createServer, https.createServer or http2.createSecureServer?)');
+    throw new TypeError('"target" has no secure context: a tls.Server built by tls.createServer, https.createServer or http2.createSecureServer has one.');
   }
   return creds;
 }
@@ -35,8 +37,5 @@ export function serverContext(server: tls.Server): NodeSecureContext {
 export function resolveTarget(target: unknown): { server?: tls.Server; context: NodeSecureContext } {
   if (target instanceof tls.Server) return { server: target, context: serverContext(target) };
   if (isSecureContext(target)) return { context: target };
-  const what = target === null ? 'null' : typeof target === 'object' ? `an instance of ${target.constructor?.name ?? 'Object'}` : typeof target;
-  throw new TypeError(
-    `attach: target must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got ${what}.`,
-  );
+  throw typeError('target', 'a tls.Server, https.Server, http2 secure server or tls.SecureContext', target);
 }

@@ -21,7 +21,7 @@ import { publish } from './events';
 
 import { native } from './native';
 import type { NativeRing } from './native';
-import { checkKeys, expectKind, expectRange } from './options';
+import { checkKeys, expectKind, expectOneOf, expectPresent, expectRange, mustBe, optionalNumber, rangeError, typeError } from './validate';
 import { RedisClientLike, redisAdapter } from './fleet/redis-client';
 import { FleetRingStats, RedisRingSync, SyncedKey } from './fleet/redis-key-ring';
 import { checkSecret, sealedBox } from './fleet/sealed-box';
@@ -160,15 +160,7 @@ function resolveRingOptions(options: unknown): ResolvedRingOptions {
     expectKind('options', options, 'object');
     checkKeys('options', o, ['rotateEverySeconds', 'keepKeys', 'now']);
   }
-  let rotateEverySeconds = 3600;
-  if (o.rotateEverySeconds !== undefined) {
-    const v = o.rotateEverySeconds;
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new TypeError(`Option "rotateEverySeconds" must be a finite number, got ${typeof v === 'number' ? v : typeof v}.`);
-    }
-    expectRange('rotateEverySeconds', v, 0.1, 0x7fffffff, 'seconds');
-    rotateEverySeconds = v;
-  }
+  const rotateEverySeconds = optionalNumber('rotateEverySeconds', o.rotateEverySeconds, 0.1, 0x7fffffff, 'seconds') ?? 3600;
   let keepKeys = 12;
   if (o.keepKeys !== undefined) {
     expectKind('keepKeys', o.keepKeys, 'integer');
@@ -177,7 +169,7 @@ function resolveRingOptions(options: unknown): ResolvedRingOptions {
   }
   let now: () => number = Date.now;
   if (o.now !== undefined) {
-    if (typeof o.now !== 'function') throw new TypeError(`Option "now" must be a function returning milliseconds, got ${typeof o.now}.`);
+    if (typeof o.now !== 'function') throw typeError('now', 'a function returning milliseconds', o.now);
     now = o.now as () => number;
   }
   return { rotateEverySeconds, keepKeys, now };
@@ -186,12 +178,11 @@ function resolveRingOptions(options: unknown): ResolvedRingOptions {
 /** A private copy of caller bytes: ours to wipe. Throws TypeError/RangeError naming `field`. */
 function copyBytes(field: string, value: unknown, allowBase64: boolean): Buffer {
   if (typeof value === 'string' && allowBase64) {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value.trim())) throw new TypeError(`"${field}" must be base64 text.`);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value.trim())) throw typeError(field, 'base64 text', value, true);
     return Buffer.from(value.trim(), 'base64');
   }
   if (!(value instanceof Uint8Array)) {
-    const kind = value === null ? 'null' : typeof value;
-    throw new TypeError(`"${field}" must be a Buffer or Uint8Array${allowBase64 ? ' or a base64 string' : ''}, got ${kind}.`);
+    throw typeError(field, `a Buffer or Uint8Array${allowBase64 ? ' or a base64 string' : ''}`, value, true);
   }
   return Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
 }
@@ -284,13 +275,10 @@ export class TicketKeyRing {
     const { key = 'tls:ticket-keys', wrappingSecret, pollIntervalSeconds = 30, rotateLocallyWhenDown = false, ...ringOptions } =
       options as RedisTicketKeyRingOptions & Record<string, unknown>;
     const redis = redisAdapter(client, 'client');
-    if (typeof key !== 'string' || key.length < 1 || key.length > 256) throw new TypeError('Option "key" must be a string of 1 to 256 characters.');
-    if (typeof pollIntervalSeconds !== 'number' || !Number.isFinite(pollIntervalSeconds)) {
-      throw new TypeError('Option "pollIntervalSeconds" must be a finite number of seconds.');
-    }
-    expectRange('pollIntervalSeconds', pollIntervalSeconds, 0.1, 3600, 'seconds');
+    if (typeof key !== 'string' || key.length < 1 || key.length > 256) throw typeError('key', 'a string of 1 to 256 characters', key);
+    optionalNumber('pollIntervalSeconds', pollIntervalSeconds, 0.1, 3600, 'seconds');
     expectKind('rotateLocallyWhenDown', rotateLocallyWhenDown, 'boolean');
-    if (wrappingSecret === undefined) throw new TypeError('Option "wrappingSecret" is required: a Buffer of 32 bytes.');
+    expectPresent('wrappingSecret', wrappingSecret, 'a Buffer of 32 bytes (required)');
     const resolved = resolveRingOptions(ringOptions);
     const secret = checkSecret('wrappingSecret', wrappingSecret);
     const box = sealedBox(secret, 'fleet/ticket-keys');
@@ -359,7 +347,7 @@ export class TicketKeyRing {
     if (copy.length < SECRET_MIN || copy.length > SECRET_MAX) {
       const n = copy.length;
       copy.fill(0);
-      throw new RangeError(`"secret" must be between ${SECRET_MIN} and ${SECRET_MAX} bytes, got ${n} bytes.`);
+      throw rangeError('secret', `between ${SECRET_MIN} and ${SECRET_MAX} bytes`, `${n} bytes`);
     }
     return copy;
   }
@@ -421,15 +409,15 @@ export class TicketKeyRing {
     expectKind('encrypt', encrypt, 'boolean');
     const format = options.format ?? 'nginx';
     if (format !== 'nginx' && format !== 'node' && format !== 'haproxy') {
-      throw new RangeError(`Option "format" must be 'nginx', 'node' or 'haproxy', got ${JSON.stringify(format)}.`);
+      expectOneOf('format', format, ['nginx', 'node', 'haproxy']);
     }
     if (encrypt && this.#mode === 'secret') {
-      throw new TypeError('A fromSecret ring encrypts with the derived key of the epoch; add keys with { encrypt: false } or use addSecret().');
+      throw typeError('encrypt', 'false on a fromSecret ring (it encrypts with the derived key of the epoch; use addSecret() for a new secret)', true);
     }
     const copy = copyBytes('key', key, format === 'haproxy');
     try {
       if (copy.length !== 48 && copy.length !== 80) {
-        throw new RangeError(`"key" must be 48 or 80 bytes (16-byte name + HMAC + AES keys), got ${copy.length} bytes.`);
+        throw rangeError('key', '48 or 80 bytes (16-byte name + HMAC + AES keys)', `${copy.length} bytes`);
       }
       if (format === 'haproxy') haproxyToNginx(copy);
       const id = native.ringAddKey(this.#handle, copy);
@@ -454,19 +442,19 @@ export class TicketKeyRing {
     const encrypt = options.encrypt ?? false;
     expectKind('encrypt', encrypt, 'boolean');
     if (options.format === 'nginx') {
-      if (typeof contents === 'string') throw new TypeError('"contents" of an nginx key file must be the raw bytes (a Buffer).');
+      if (typeof contents === 'string') throw typeError('contents', 'the raw bytes of an nginx key file (a Buffer)', contents, true);
       return [this.add(contents, { encrypt })];
     }
     if (options.format !== 'haproxy') {
-      throw new RangeError(`Option "format" must be 'nginx' or 'haproxy', got ${JSON.stringify(options.format)}.`);
+      expectOneOf('format', options.format, ['nginx', 'haproxy']);
     }
     const text = typeof contents === 'string' ? contents : Buffer.from(contents).toString('utf8');
     const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-    if (lines.length === 0) throw new RangeError('"contents" holds no key (HAProxy files hold one base64 key per line).');
+    if (lines.length === 0) throw rangeError('contents', 'a HAProxy key file (one base64 key per line)', 'no key');
     lines.forEach((line, i) => {
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new TypeError(`"contents" line ${i + 1} is not base64.`);
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new TypeError(mustBe(`contents, line ${i + 1}`, 'base64 text', 'other text'));
       const n = Buffer.byteLength(line, 'base64');
-      if (n !== 48 && n !== 80) throw new RangeError(`"contents" line ${i + 1} must decode to 48 or 80 bytes, got ${n} bytes.`);
+      if (n !== 48 && n !== 80) throw rangeError(`contents, line ${i + 1}`, 'base64 of 48 or 80 bytes', `${n} bytes`);
     });
     const encryptIndex = encrypt ? Math.max(0, lines.length - 2) : -1;
     return lines.map((line, i) => this.add(line, { format: 'haproxy', encrypt: i === encryptIndex }));
@@ -479,7 +467,7 @@ export class TicketKeyRing {
    * @returns whether the key was in the ring.
    */
   remove(keyId: string): boolean {
-    if (typeof keyId !== 'string') throw new TypeError(`"keyId" must be a string, got ${typeof keyId}.`);
+    if (typeof keyId !== 'string') throw typeError('keyId', 'a string', keyId);
     const meta = this.#meta.get(keyId);
     if (!meta) return false;
     native.ringRemoveKey(this.#handle, keyId);
@@ -521,7 +509,7 @@ export class TicketKeyRing {
 
   /** fromSecret rings: drops a secret and every key derived from it. @returns whether it was there. */
   removeSecret(secretId: string): boolean {
-    if (typeof secretId !== 'string') throw new TypeError(`"secretId" must be a string, got ${typeof secretId}.`);
+    if (typeof secretId !== 'string') throw typeError('secretId', 'a string', secretId);
     if (!this.#secrets.includes(secretId)) return false;
     native.ringRemoveSecret(this.#handle, secretId);
     this.#secrets = this.#secrets.filter((s) => s !== secretId);

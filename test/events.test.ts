@@ -23,7 +23,6 @@ describe('events: diagnostics_channel and the handle', () => {
       flush: 'tls-resumption:flush',
       ticketRotate: 'tls-resumption:ticket-rotate',
       keyRemoved: 'tls-resumption:key-removed',
-      sharedRecovery: 'tls-resumption:shared-recovery',
       fleetError: 'tls-resumption:fleet-error',
     });
   });

@@ -9,24 +9,44 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { selfSignedCertificate } from '../src/certificate';
-import { PKCS11_ENGINE, SOFTHSM_MODULE, SoftToken, countPkcs11Calls, createSoftToken } from './support/softhsm';
+import { ensureDist } from './support/build';
+import { countPkcs11Calls, createSoftToken, PKCS11_ENGINE, SOFTHSM_MODULE, type SoftToken } from './support/softhsm';
 
 const DIST = path.join(__dirname, '..', 'dist');
+beforeAll(() => ensureDist());
 const softCert = selfSignedCertificate('localhost');
 let token: SoftToken;
 
 beforeAll(() => {
   token = createSoftToken({ label: 'edge', object: 'tls' });
   // A second key pair in the same token: the wrong object for this certificate.
-  execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', 'edge', '--login', '--pin', token.pin,
-    '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'other', '--id', '02'], { env: { ...process.env, ...token.env() }, stdio: 'ignore' });
+  execFileSync(
+    'pkcs11-tool',
+    [
+      '--module',
+      SOFTHSM_MODULE,
+      '--token-label',
+      'edge',
+      '--login',
+      '--pin',
+      token.pin,
+      '--keypairgen',
+      '--key-type',
+      'EC:prime256v1',
+      '--label',
+      'other',
+      '--id',
+      '02',
+    ],
+    { env: { ...process.env, ...token.env() }, stdio: 'ignore' },
+  );
 });
 afterAll(() => token?.remove());
 
 /** Code every child starts with: the token's certificate, a server, TLS 1.2 session-ID clients. */
 const PRELUDE = `
   const https = require('https'), tls = require('tls'), util = require('util'), { constants } = require('crypto');
-  const p = require('./providers');
+  const p = require('./entries/providers');
   const { attach } = require('./index');
   const CERT = process.env.T_CERT;
   const listen = (s) => new Promise((r) => s.listen(0, '127.0.0.1', () => r(s.address().port)));
@@ -47,20 +67,31 @@ const PRELUDE = `
   const out = (x) => console.log(JSON.stringify(x));
 `;
 
-function child(code: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; json: any }> {
+/** The child's last stdout line, parsed: each test asserts its shape with toEqual/toMatchObject. */
+// biome-ignore lint/suspicious/noExplicitAny: the shape is asserted field by field by each test
+type ChildJson = any;
+
+function child(code: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; json: ChildJson }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['-e', PRELUDE + code], {
-      cwd: DIST, encoding: 'utf8', timeout: 20000,
-      env: { ...process.env, T_CERT: token.certPem, ...env },
-    }, (err, stdout, stderr) => {
-      let json: any;
-      try {
-        json = JSON.parse(stdout.trim().split('\n').pop() ?? '');
-      } catch {
-        json = undefined;
-      }
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, json });
-    });
+    execFile(
+      process.execPath,
+      ['-e', PRELUDE + code],
+      {
+        cwd: DIST,
+        encoding: 'utf8',
+        timeout: 20000,
+        env: { ...process.env, T_CERT: token.certPem, ...env },
+      },
+      (err, stdout, stderr) => {
+        let json: ChildJson;
+        try {
+          json = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+        } catch {
+          json = undefined;
+        }
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, json });
+      },
+    );
   });
 }
 
@@ -72,7 +103,8 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
   test("Node's privateKeyEngine serves from the token; each full handshake costs one C_Sign, a resumed one none", async () => {
     const spy = path.join(token.dir, 'engine.spy.log');
     fs.rmSync(spy, { force: true });
-    const r = await child(`
+    const r = await child(
+      `
       (async () => {
         const count = () => (require('fs').existsSync(process.env.T_SPY) ? require('fs').readFileSync(process.env.T_SPY, 'latin1').match(/^\\d+: C_Sign\\r?$/gm)?.length ?? 0 : 0);
         const server = https.createServer({ cert: CERT, privateKeyEngine: process.env.T_ENGINE, privateKeyIdentifier: process.env.T_KEY }, handler);
@@ -88,13 +120,21 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
           fingerprint: s1.fingerprint, stockSigns, attachSigns, hits: cache.stats().hits });
         await close(server);
       })();
-    `, { ...token.env(spy), T_SPY: spy, T_ENGINE: PKCS11_ENGINE, T_KEY: token.keyUriWithPinSource });
+    `,
+      { ...token.env(spy), T_SPY: spy, T_ENGINE: PKCS11_ENGINE, T_KEY: token.keyUriWithPinSource },
+    );
     expect(r.stderr.replace(/^bad engine id\n/, '')).toBe('');
     const o = r.json;
     expect(o.fingerprint).toBe(certFingerprint(token.certPem));
     expect(o.source).toEqual({
-      kind: 'engine', type: 'EC', bits: 256, provider: '', module: PKCS11_ENGINE,
-      engine: PKCS11_ENGINE, identifier: token.keyUriWithPinSource, pin: 'pin-source',
+      kind: 'engine',
+      type: 'EC',
+      bits: 256,
+      provider: '',
+      module: PKCS11_ENGINE,
+      engine: PKCS11_ENGINE,
+      identifier: token.keyUriWithPinSource,
+      pin: 'pin-source',
     });
     // Stock Node: session-ID clients never resume, so every connection is a token signature.
     expect(o.stock).toEqual([false, false]);
@@ -123,11 +163,14 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
   });
 
   test('a PIN inside the identifier (pin-value) shows in util.inspect(server); keySource redacts it', async () => {
-    const r = await child(`
+    const r = await child(
+      `
       const server = https.createServer({ cert: CERT, privateKeyEngine: 'pkcs11', privateKeyIdentifier: process.env.T_KEY + '?pin-value=' + process.env.T_PIN });
       const source = p.keySource(server);
       out({ nodeInspect: util.inspect(server).includes('pin-value=' + process.env.T_PIN), source, json: JSON.stringify(source) + util.inspect(source) });
-    `, { ...token.env(), T_KEY: token.keyUri, T_PIN: token.pin });
+    `,
+      { ...token.env(), T_KEY: token.keyUri, T_PIN: token.pin },
+    );
     expect(r.json.nodeInspect).toBe(true);
     expect(r.json.source).toMatchObject({ kind: 'engine', identifier: `${token.keyUri}?pin-value=[redacted]`, pin: 'pin-value' });
     expect(r.json.json).not.toContain(token.pin);
@@ -136,7 +179,8 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
   test('loadEngineKey: PIN from a file, the environment or a Buffer; per-call module; one engine for every key', async () => {
     const pinFile = path.join(token.dir, 'pin-nl');
     fs.writeFileSync(pinFile, `${token.pin}\n`, { mode: 0o600 });
-    const r = await child(`
+    const r = await child(
+      `
       (async () => {
         const opts = { engine: process.env.T_ENGINE, module: process.env.T_MODULE, key: process.env.T_KEY };
         const results = [];
@@ -156,16 +200,32 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
         out({ results, byId: p.keySource(byId).kind, byIdFingerprint: c.fingerprint, engines: p.engines().map((e) => e.id) });
         await close(byId);
       })();
-    `, {
-      SOFTHSM2_CONF: token.conf, T_ENGINE: PKCS11_ENGINE, T_MODULE: SOFTHSM_MODULE, T_KEY: token.keyUri, T_PINFILE: pinFile, T_PIN: token.pin,
-      PKCS11_MODULE_PATH: '/nonexistent/no-module.so', // the per-call module wins over the process-wide default
-    });
+    `,
+      {
+        SOFTHSM2_CONF: token.conf,
+        T_ENGINE: PKCS11_ENGINE,
+        T_MODULE: SOFTHSM_MODULE,
+        T_KEY: token.keyUri,
+        T_PINFILE: pinFile,
+        T_PIN: token.pin,
+        PKCS11_MODULE_PATH: '/nonexistent/no-module.so', // the per-call module wins over the process-wide default
+      },
+    );
     expect(r.stderr.replace(/^bad engine id\n/, '')).toBe('');
     const fp = certFingerprint(token.certPem);
     expect(r.json.results).toHaveLength(3);
     for (const x of r.json.results) {
       expect(x.before).toBe('none');
-      expect(x.loaded).toEqual({ kind: 'engine', type: 'EC', bits: 256, provider: '', module: PKCS11_ENGINE, engine: PKCS11_ENGINE, identifier: token.keyUri, pin: 'option' });
+      expect(x.loaded).toEqual({
+        kind: 'engine',
+        type: 'EC',
+        bits: 256,
+        provider: '',
+        module: PKCS11_ENGINE,
+        engine: PKCS11_ENGINE,
+        identifier: token.keyUri,
+        pin: 'option',
+      });
       expect(x.after).toEqual(x.loaded);
       expect(x.fingerprint).toBe(fp);
     }
@@ -178,7 +238,8 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
   test('keySource: a key in memory is "software" (default provider); an RSA key in the token is "engine" too', async () => {
     const rsa = createSoftToken({ label: 'rsa', object: 'tls', keyType: 'rsa:2048' });
     try {
-      const r = await child(`
+      const r = await child(
+        `
         (async () => {
           const soft = p.keySource(tls.createSecureContext({ key: process.env.T_SOFT_KEY, cert: process.env.T_SOFT_CERT }));
           const server = https.createServer({ cert: CERT, privateKeyEngine: 'pkcs11', privateKeyIdentifier: process.env.T_KEY }, handler);
@@ -187,9 +248,18 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
           out({ soft, rsa: p.keySource(server), fingerprint: c.fingerprint });
           await close(server);
         })();
-      `, { ...rsa.env(), T_CERT: rsa.certPem, T_KEY: rsa.keyUriWithPinSource, T_SOFT_KEY: softCert.key, T_SOFT_CERT: softCert.cert });
+      `,
+        { ...rsa.env(), T_CERT: rsa.certPem, T_KEY: rsa.keyUriWithPinSource, T_SOFT_KEY: softCert.key, T_SOFT_CERT: softCert.cert },
+      );
       expect(r.json.soft).toEqual({ kind: 'software', type: 'EC', bits: 256, provider: 'default', module: '' });
-      expect(r.json.rsa).toMatchObject({ kind: 'engine', type: 'RSA', bits: 2048, module: PKCS11_ENGINE, engine: 'pkcs11', pin: 'pin-source' });
+      expect(r.json.rsa).toMatchObject({
+        kind: 'engine',
+        type: 'RSA',
+        bits: 2048,
+        module: PKCS11_ENGINE,
+        engine: 'pkcs11',
+        pin: 'pin-source',
+      });
       expect(r.json.fingerprint).toBe(certFingerprint(rsa.certPem));
     } finally {
       rsa.remove();
@@ -200,7 +270,8 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
     const looseFile = path.join(token.dir, 'pin-loose');
     fs.writeFileSync(looseFile, token.pin, { mode: 0o644 });
     fs.chmodSync(looseFile, 0o644);
-    const r = await child(`
+    const r = await child(
+      `
       const server = https.createServer({ cert: CERT }, handler);
       const base = { engine: process.env.T_ENGINE, module: process.env.T_MODULE, key: process.env.T_KEY, pin: Buffer.from(process.env.T_PIN) };
       // PIN cases first: once the engine is logged in to the token, libp11 does not log in again.
@@ -226,24 +297,57 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
       }
       let target; try { p.keySource({}); } catch (e) { target = e.constructor.name + ': ' + e.message; }
       out({ errors, target, source: p.keySource(server).kind });
-    `, { SOFTHSM2_CONF: token.conf, T_ENGINE: PKCS11_ENGINE, T_MODULE: SOFTHSM_MODULE, T_KEY: token.keyUri, T_PIN: token.pin, T_LOOSE: looseFile });
+    `,
+      {
+        SOFTHSM2_CONF: token.conf,
+        T_ENGINE: PKCS11_ENGINE,
+        T_MODULE: SOFTHSM_MODULE,
+        T_KEY: token.keyUri,
+        T_PIN: token.pin,
+        T_LOOSE: looseFile,
+      },
+    );
     const e = r.json.errors;
     const key = token.keyUri;
-    expect(e.missingEngine).toBe('Error: loadEngineKey: option "engine": no file at "/nonexistent/pkcs11.so" (expected an OpenSSL engine\'s shared object).');
-    expect(e.notAnEngine).toMatch(/^Error: loadEngineKey: could not load the engine "\/etc\/hostname": it is not an OpenSSL engine this OpenSSL can load \(OpenSSL: .*could not load the shared library \(filename\(\/etc\/hostname\)/);
-    expect(e.unknownId).toMatch(/^Error: loadEngineKey: no engine with id "no-such-engine" in OpenSSL's engine list or its engines directory \(set OPENSSL_ENGINES, or give the path of the engine's .so\)/);
-    expect(e.missingModule).toBe('Error: loadEngineKey: option "module": no file at "/nonexistent/libvendor-pkcs11.so" (expected a PKCS#11 module\'s shared object).');
-    expect(e.missingToken).toMatch(/^Error: loadEngineKey: no token and private key match pkcs11:token=no-such-token;object=tls;type=private in the PKCS#11 module \(check the token label/);
-    expect(e.missingObject).toMatch(/^Error: loadEngineKey: no token and private key match pkcs11:token=edge;object=no-such-key;type=private in the PKCS#11 module/);
-    expect(e.otherKey).toBe(`Error: loadEngineKey: the key at ${key.replace('object=tls', 'object=other')} is not the private key of the context's certificate`);
-    expect(e.wrongPin).toMatch(new RegExp(`^Error: loadEngineKey: the token refused the PIN for the key at ${key.replace(/[;=]/g, '.')} \\(OpenSSL: .*PIN incorrect`));
+    expect(e.missingEngine).toBe(
+      'Error: loadEngineKey: option "engine": no file at "/nonexistent/pkcs11.so" (expected an OpenSSL engine\'s shared object).',
+    );
+    expect(e.notAnEngine).toMatch(
+      /^Error: loadEngineKey: could not load the engine "\/etc\/hostname": it is not an OpenSSL engine this OpenSSL can load \(OpenSSL: .*could not load the shared library \(filename\(\/etc\/hostname\)/,
+    );
+    expect(e.unknownId).toMatch(
+      /^Error: loadEngineKey: no engine with id "no-such-engine" in OpenSSL's engine list or its engines directory \(set OPENSSL_ENGINES, or give the path of the engine's .so\)/,
+    );
+    expect(e.missingModule).toBe(
+      'Error: loadEngineKey: option "module": no file at "/nonexistent/libvendor-pkcs11.so" (expected a PKCS#11 module\'s shared object).',
+    );
+    expect(e.missingToken).toMatch(
+      /^Error: loadEngineKey: no token and private key match pkcs11:token=no-such-token;object=tls;type=private in the PKCS#11 module \(check the token label/,
+    );
+    expect(e.missingObject).toMatch(
+      /^Error: loadEngineKey: no token and private key match pkcs11:token=edge;object=no-such-key;type=private in the PKCS#11 module/,
+    );
+    expect(e.otherKey).toBe(
+      `Error: loadEngineKey: the key at ${key.replace('object=tls', 'object=other')} is not the private key of the context's certificate`,
+    );
+    expect(e.wrongPin).toMatch(
+      new RegExp(
+        `^Error: loadEngineKey: the token refused the PIN for the key at ${key.replace(/[;=]/g, '.')} \\(OpenSSL: .*PIN incorrect`,
+      ),
+    );
     expect(e.noPin).toMatch(/the token needs a PIN and none was given \(option "pin"\)/);
-    expect(e.pinInKey).toBe(`TypeError: loadEngineKey: option "key" must not carry the PIN (${key}?pin-value=[redacted]); pass it as option "pin" ({ file } or { env }).`);
-    expect(e.looseFile).toBe(`Error: loadEngineKey: option "pin.file": "${looseFile}" is readable by others (mode 644); make it 0600 or 0400.`);
+    expect(e.pinInKey).toBe(
+      `TypeError: "key" must be a key identifier without the PIN, got ${key}?pin-value=[redacted]; pass the PIN as "pin" ({ file } or { env }).`,
+    );
+    expect(e.looseFile).toBe(
+      `Error: loadEngineKey: option "pin.file": "${looseFile}" is readable by others (mode 644); make it 0600 or 0400.`,
+    );
     expect(e.unsetEnv).toBe('Error: loadEngineKey: option "pin.env": environment variable T_NO_SUCH_VARIABLE is not set.');
-    expect(e.typo).toBe('TypeError: Unknown option "loadEngineKey.modul". Did you mean "loadEngineKey.module"?');
-    expect(e.emptyPin).toBe('TypeError: loadEngineKey: option "pin" must not be empty or contain a NUL byte.');
-    expect(r.json.target).toMatch(/^TypeError: keySource: target must be a tls.Server/);
+    expect(e.typo).toBe('TypeError: Unknown option "options.modul". Did you mean "options.module"?');
+    expect(e.emptyPin).toBe('TypeError: "pin" must be a PIN of 1 byte or more without NUL bytes, got a Buffer of 0 bytes.');
+    expect(r.json.target).toBe(
+      'TypeError: "target" must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got an object.',
+    );
     // Nothing was applied by any failure.
     expect(r.json.source).toBe('none');
     expect(r.stdout).not.toContain(token.pin);

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 
 import { formatProbeReport, probe } from '../probe';
+import { rangeError } from '../validate';
 
 export const summary = 'probe any TLS server: session IDs, tickets, TLS 1.3 tickets, lifetime hints, renewal';
 
@@ -55,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const toInt = (name: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new RangeError(`--${name} must be a whole number, got "${v}"`);
+    if (!/^\d+$/.test(v)) throw rangeError(`--${name}`, 'a whole number', JSON.stringify(v));
     return Number(v);
   };
   try {

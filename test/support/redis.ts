@@ -5,7 +5,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 
-import { freePort, waitForPort } from '../../src/bench/anchors';
+import { freePort, waitForPort } from '../../tools/src/bench/anchors';
 
 export interface RedisServer {
   port: number;

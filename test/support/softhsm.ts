@@ -3,5 +3,15 @@
  * for both. A machine without the Debian packages fails these tests with the apt-get line that
  * fixes it (scripts/ensure-test-deps.js installs them for `npm test`).
  */
-export { PKCS11_ENGINE, PKCS11_SPY, SOFTHSM_MODULE, ENGINES_DIR, countPkcs11Calls, createSoftToken, softTokenUnavailable, spyEnv } from '../../src/bench/softhsm';
-export type { SoftToken } from '../../src/bench/softhsm';
+
+export type { SoftToken } from '../../tools/src/bench/softhsm';
+export {
+  countPkcs11Calls,
+  createSoftToken,
+  ENGINES_DIR,
+  PKCS11_ENGINE,
+  PKCS11_SPY,
+  SOFTHSM_MODULE,
+  softTokenUnavailable,
+  spyEnv,
+} from '../../tools/src/bench/softhsm';
