@@ -1,6 +1,10 @@
 #include "cache_controls.h"
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
 #include <ctime>
+#include <vector>
 
 #include "context_access.h"
 
@@ -10,6 +14,71 @@ namespace {
 // The mode bits a user may add through the `mode` escape hatch; the SERVER bit is ours to set.
 constexpr long kUserModeBits =
     SSL_SESS_CACHE_NO_AUTO_CLEAR | SSL_SESS_CACHE_NO_INTERNAL_LOOKUP | SSL_SESS_CACHE_NO_INTERNAL_STORE;
+
+using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL, SSL_free>>;
+
+// The session-ID context `ctx` gives its connections. OpenSSL has no getter, so build a client
+// connection whose SSL_CTX is `ctx` (SSL_set_SSL_CTX copies the context's sid_ctx onto it) while
+// its session context, whose callbacks and counters a handshake touches, is a throwaway client
+// context; writing the ClientHello creates the connection's session, which records the sid_ctx.
+// Nothing reaches the network and none of Node's callbacks on `ctx` run.
+bool ReadSessionIdContext(SSL_CTX* ctx, std::vector<unsigned char>* out) {
+  ERR_set_mark();
+  SslCtxPtr probe_ctx(SSL_CTX_new(TLS_client_method()));
+  SslPtr ssl(probe_ctx ? SSL_new(probe_ctx.get()) : nullptr);
+  BIO* rbio = ssl ? BIO_new(BIO_s_mem()) : nullptr;
+  BIO* wbio = rbio ? BIO_new(BIO_s_mem()) : nullptr;
+  bool ok = false;
+  if (wbio != nullptr) {
+    SSL_set_bio(ssl.get(), rbio, wbio);  // the SSL owns both BIOs from here
+    rbio = wbio = nullptr;
+    SSL_set_connect_state(ssl.get());
+    if (SSL_set_SSL_CTX(ssl.get(), ctx) == ctx) {
+      SSL_do_handshake(ssl.get());  // -1 / WANT_READ: the ClientHello is written, the session made
+      SSL_SESSION* session = SSL_get_session(ssl.get());
+      if (session != nullptr) {
+        unsigned int len = 0;
+        const unsigned char* bytes = SSL_SESSION_get0_id_context(session, &len);
+        out->assign(bytes, bytes + len);
+        ok = true;
+      }
+    }
+  }
+  BIO_free(rbio);
+  ERR_pop_to_mark();
+  return ok;
+}
+
+// Replaces the context's session-ID context, first saving the one Node set (once per state).
+bool ReplaceSessionIdContext(SSL_CTX* ctx, ContextState& state, const unsigned char* bytes, size_t len) {
+  if (len > SSL_MAX_SID_CTX_LENGTH) return false;
+  if (!state.node.sid_ctx_saved) {
+    if (!ReadSessionIdContext(ctx, &state.node.sid_ctx)) return false;
+    state.node.sid_ctx_saved = true;
+  }
+  return SSL_CTX_set_session_id_context(ctx, bytes, static_cast<unsigned int>(len)) == 1;
+}
+
+void RestoreSessionIdContext(SSL_CTX* ctx, const ContextState& state) {
+  if (!state.node.sid_ctx_saved) return;
+  SSL_CTX_set_session_id_context(ctx, state.node.sid_ctx.data(), static_cast<unsigned int>(state.node.sid_ctx.size()));
+}
+
+// Applies `value` (a Buffer: our context; null/undefined: Node's again) to one context.
+void ApplySessionIdContextValue(Napi::Env env, SSL_CTX* ctx, ContextState& state, const Napi::Value& value) {
+  if (value.IsNull() || value.IsUndefined()) {
+    RestoreSessionIdContext(ctx, state);
+    return;
+  }
+  if (!value.IsBuffer()) throw Napi::TypeError::New(env, "sessionIdContext must be a Buffer");
+  auto buf = value.As<Napi::Buffer<unsigned char>>();
+  if (buf.Length() < 1 || buf.Length() > SSL_MAX_SID_CTX_LENGTH) {
+    throw Napi::RangeError::New(env, "sessionIdContext must be 1 to 32 bytes");
+  }
+  if (!ReplaceSessionIdContext(ctx, state, buf.Data(), buf.Length())) {
+    throw Napi::Error::New(env, "could not read or set the context's session-ID context");
+  }
+}
 
 ContextState& StateOf(Napi::Env env, SSL_CTX* ctx) {
   ContextState* state = ContextStateOf(ctx);
@@ -89,6 +158,36 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(before - SSL_CTX_sess_number(ctx)));
 }
 
+// setSessionIdContext(handle, bytes | null): our session-ID context on the attached context, or
+// (null) the one Node had set.
+Napi::Value SetSessionIdContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
+  ApplySessionIdContextValue(env, ctx, StateOf(env, ctx), info[1]);
+  return env.Undefined();
+}
+
+// sessionIdContextHang(secureContextExternal, bytes | null): the same on a context an SNI
+// callback may switch a connection to (it gets state of its own for Node's bytes).
+Napi::Value SessionIdContextHang(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
+  if (ctx == nullptr) throw Napi::TypeError::New(env, "sessionIdContextHang: expected a SecureContext `_external`");
+  ContextState* state = EnsureContextState(ctx);
+  if (state == nullptr) throw Napi::Error::New(env, "sessionIdContextHang: no state on the context");
+  ApplySessionIdContextValue(env, ctx, *state, info[1]);
+  return env.Undefined();
+}
+
+// readSessionIdContext(handle): the bytes new connections of the context get now.
+Napi::Value ReadSessionIdContextJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
+  std::vector<unsigned char> bytes;
+  if (!ReadSessionIdContext(ctx, &bytes)) throw Napi::Error::New(env, "could not read the context's session-ID context");
+  return Napi::Buffer<unsigned char>::Copy(env, bytes.data(), bytes.size());
+}
+
 // Node's recorded settings, so TypeScript can report and restore them.
 Napi::Value NodeDefaults(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -125,6 +224,7 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
       SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
     }
     SSL_CTX_set_num_tickets(ctx, node.num_tickets);
+    RestoreSessionIdContext(ctx, *state);
     DropContextState(ctx);
   }
   attachment.ctx.reset();
@@ -140,6 +240,9 @@ void InitCacheControls(Napi::Env env, Napi::Object exports) {
   exports.Set("flush", Napi::Function::New(env, Flush, "flush"));
   exports.Set("nodeDefaults", Napi::Function::New(env, NodeDefaults, "nodeDefaults"));
   exports.Set("detach", Napi::Function::New(env, Detach, "detach"));
+  exports.Set("setSessionIdContext", Napi::Function::New(env, SetSessionIdContext, "setSessionIdContext"));
+  exports.Set("sessionIdContextHang", Napi::Function::New(env, SessionIdContextHang, "sessionIdContextHang"));
+  exports.Set("readSessionIdContext", Napi::Function::New(env, ReadSessionIdContextJs, "readSessionIdContext"));
 }
 
 }  // namespace tsc

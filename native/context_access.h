@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "openssl_ptr.h"
 
@@ -31,6 +32,10 @@ struct NodeSettings {
   GetSessionCb get_cb = nullptr;
   NewSessionCb new_cb = nullptr;
   RemoveSessionCb remove_cb = nullptr;
+  // The session-ID context as Node set it. OpenSSL has no getter: cache_controls reads it once,
+  // just before it first replaces it, so detach can put back exactly these bytes.
+  bool sid_ctx_saved = false;
+  std::vector<unsigned char> sid_ctx;
 };
 
 // One per attached SSL_CTX. Owned by the context's ex_data slot: freed with the context, or on

@@ -12,6 +12,7 @@ import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from '.
 import { resolveFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
+import { SessionIdContextControl, SessionIdContextStats, chooseSessionIdContext, fleetSessionIdContext } from './fleet/session-id-context';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
@@ -67,6 +68,8 @@ export interface SettingsStats {
 /** What `stats()` returns. */
 export interface SessionCacheStats extends CacheCounters {
   settings: SettingsStats;
+  /** The session-ID context in force: where it comes from and a fingerprint to compare between machines. */
+  sessionIdContext: SessionIdContextStats;
   /** Present when attached with `fleet` (session store) and/or a `TicketKeyRing.fromRedis` ring. */
   fleet?: Partial<FleetSessionStats> & Partial<FleetRingStats>;
   /** Ticket key ring counters, when `tickets.keyRing` is set (shared by every context using that ring). */
@@ -84,7 +87,7 @@ export interface FlushOptions {
 const SESS_CACHE_SERVER = 0x2;
 const SESS_CACHE_NO_INTERNAL = 0x300;
 
-function toStats(raw: NativeStats): SessionCacheStats {
+function toStats(raw: NativeStats): Omit<SessionCacheStats, 'sessionIdContext'> {
   const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, ...counters } = raw;
   const enabled = (mode & SESS_CACHE_SERVER) !== 0 && (mode & SESS_CACHE_NO_INTERNAL) !== SESS_CACHE_NO_INTERNAL;
   return {
@@ -117,12 +120,16 @@ export class SessionCache extends EventEmitter {
   #ring: TicketKeyRing | null = null;
   #unhangRing: (() => void) | undefined;
   #shared: SharedHook | undefined;
+  #sessionIdContext: SessionIdContextControl;
+  /** The fleet session store's derived session-ID context (set before the store is installed). */
+  #fleetSessionIdContext: Buffer | undefined;
 
   /** @internal use `attach()` */
   constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
     super();
     this.#server = server;
     this.#context = context;
+    this.#sessionIdContext = new SessionIdContextControl(server, () => this.#context.context);
     const handle = native.attach(context.context._external);
     // Validate against the context's own defaults before anything is applied; a bad option
     // leaves the context exactly as Node had it.
@@ -130,6 +137,7 @@ export class SessionCache extends EventEmitter {
     try {
       this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)), ['fleet', 'shared']);
       fleet = this.#makeFleet(server, (options as AttachOptions | undefined)?.fleet);
+      this.#fleetSessionIdContext = fleet?.sessionIdContext;
       this.#shared = openShared(server, handle, options);
     } catch (err) {
       native.detach(handle);
@@ -150,6 +158,7 @@ export class SessionCache extends EventEmitter {
     if (!server) throw new TypeError('Option "fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
     const f = resolveFleet(value);
     const box = sealedBox(f.secret, 'fleet/sessions');
+    const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
     f.secret.fill(0);
     return new FleetSessionStore({
       redis: f.redis,
@@ -158,6 +167,7 @@ export class SessionCache extends EventEmitter {
       lookupTimeoutMs: f.lookupTimeoutMs,
       timeoutSeconds: () => this.#options.cache.timeoutSeconds,
       maxLocal: Math.max(1024, this.#options.cache.size || 20480),
+      sessionIdContext,
     });
   }
 
@@ -179,12 +189,12 @@ export class SessionCache extends EventEmitter {
 
   /** The options in force, defaults filled in. */
   get options(): ResolvedOptions {
-    return { cache: { ...this.#options.cache }, tickets: { ...this.#options.tickets } };
+    return { sessionIdContext: this.#options.sessionIdContext, cache: { ...this.#options.cache }, tickets: { ...this.#options.tickets } };
   }
 
   /** Counters and current settings. Cheap: one native call reading OpenSSL's counters. */
   stats(): SessionCacheStats {
-    const stats = toStats(native.stats(this.#live()));
+    const stats: SessionCacheStats = { ...toStats(native.stats(this.#live())), sessionIdContext: this.#sessionIdContext.stats() };
     if (this.#ring) stats.tickets = this.#ring.stats();
     const ringFleet = this.#ring?._fleetStats();
     if (this.#fleet || ringFleet) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
@@ -240,6 +250,7 @@ export class SessionCache extends EventEmitter {
     this.#ring = null;
     this.#shared?.detach();
     this.#shared = undefined;
+    this.#sessionIdContext.detach();
     native.detach(handle);
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);
@@ -261,6 +272,16 @@ export class SessionCache extends EventEmitter {
     native.applyCache(handle, o.cache.enabled, o.cache.mode, o.cache.size, o.cache.timeoutSeconds);
     native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count);
     this.#applyRing(handle, o.tickets.keyRing);
+    this.#sessionIdContext.apply(
+      handle,
+      chooseSessionIdContext({
+        option: o.sessionIdContext,
+        server: this.#server,
+        ring: o.tickets.keyRing?._sessionIdContext(),
+        fleet: this.#fleetSessionIdContext,
+        sharedPath: this.#shared?.options.name === undefined ? this.#shared?.options.path : undefined,
+      }),
+    );
   }
 
   // The ring's evp callback on this context; SNI contexts carry the same ring (ticket-ring-sni);

@@ -115,6 +115,12 @@ export interface NativeBinding {
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
   detach(h: NativeAttachment): void;
+  /** Our session-ID context on the context (null: the one Node had set). */
+  setSessionIdContext(h: NativeAttachment, bytes: Buffer | null): void;
+  /** The same on an SNI context (a SecureContext `_external`). */
+  sessionIdContextHang(external: unknown, bytes: Buffer | null): void;
+  /** The session-ID context new connections of the context get now (read through a session). */
+  readSessionIdContext(h: NativeAttachment): Buffer;
   ringNew(): NativeRing;
   ringAddKey(r: NativeRing, key: Buffer): string;
   ringRemoveKey(r: NativeRing, id: string): boolean;

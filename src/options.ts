@@ -57,6 +57,16 @@ export interface TicketOptions {
 
 /** Everything `attach()` accepts. Every field is optional. */
 export interface AttachOptions {
+  /**
+   * The session-ID context OpenSSL gives this server's sessions and checks on every resumption
+   * (ticket, session ID, shared store): a string (its UTF-8 bytes) or 1 to 32 bytes, applied
+   * natively to the context and its SNI contexts; `detach()` puts Node's back. Processes that
+   * resume each other's clients need the same one. `null` (configure): back to the default.
+   * Default: Node's (a hash of `process.argv`, or the server's own `sessionIdContext` option), except
+   * in fleet modes (a `fromSecret`/`fromRedis` ring, `fleet`, `shared.path`), which use one derived
+   * from the fleet's secret or store so processes with different command lines match.
+   */
+  sessionIdContext?: string | Uint8Array | null;
   cache?: CacheOptions;
   tickets?: TicketOptions;
   /** Redis-backed session IDs across machines (servers only; set at attach, not by configure). */
@@ -67,6 +77,8 @@ export interface AttachOptions {
 
 /** Options after defaults were filled in: what is applied natively. */
 export interface ResolvedOptions {
+  /** The `sessionIdContext` bytes, or null for the default. */
+  sessionIdContext: Buffer | null;
   cache: Required<CacheOptions>;
   tickets: Required<TicketOptions>;
 }
@@ -139,17 +151,31 @@ function optionalBoolean(field: string, value: unknown): boolean | undefined {
 }
 
 /** The option groups a given `attach` understands; feature modules add their own. */
-export const KNOWN_GROUPS = ['cache', 'tickets'] as const;
+export const KNOWN_GROUPS = ['cache', 'tickets', 'sessionIdContext'] as const;
+
+/** The session-ID context's bytes: TypeError for another type, RangeError outside 1 to 32 bytes. */
+function sessionIdContextBytes(value: unknown): Buffer | null {
+  if (value === null) return null;
+  let bytes: Buffer;
+  if (typeof value === 'string') bytes = Buffer.from(value, 'utf8');
+  else if (value instanceof Uint8Array) bytes = Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+  else throw new TypeError(`Option "sessionIdContext" must be a string or a Buffer/Uint8Array of 1 to 32 bytes, got ${describe(value)}.`);
+  if (bytes.length < 1 || bytes.length > 32) {
+    throw new RangeError(`Option "sessionIdContext" must be 1 to 32 bytes (a string counts its UTF-8 bytes), got ${bytes.length} bytes.`);
+  }
+  return bytes;
+}
 
 /**
  * Validates `options` and merges it over `base` (the current settings, or the defaults on first
  * attach). Throws TypeError / RangeError naming the field; returns a fresh object.
  */
 export function resolveOptions(options: unknown, base: ResolvedOptions, extraGroups: readonly string[] = []): ResolvedOptions {
-  if (options === undefined) return { cache: { ...base.cache }, tickets: { ...base.tickets } };
+  if (options === undefined) return { sessionIdContext: base.sessionIdContext, cache: { ...base.cache }, tickets: { ...base.tickets } };
   expectKind('options', options, 'object');
   const o = options as Record<string, unknown>;
   checkKeys('options', o, [...KNOWN_GROUPS, ...extraGroups]);
+  const sessionIdContext = o.sessionIdContext === undefined ? base.sessionIdContext : sessionIdContextBytes(o.sessionIdContext);
 
   const cache = { ...base.cache };
   if (o.cache !== undefined) {
@@ -185,12 +211,13 @@ export function resolveOptions(options: unknown, base: ResolvedOptions, extraGro
     tickets.enabled = optionalBoolean('tickets.enabled', t.enabled) ?? tickets.enabled;
     tickets.tls13Count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets') ?? tickets.tls13Count;
   }
-  return { cache, tickets };
+  return { sessionIdContext, cache, tickets };
 }
 
 /** Defaults on first attach: the cache on; tickets and timeout as the context had them. */
 export function defaultOptions(node: { timeoutSeconds: number; ticketsEnabled: boolean; tls13Count: number }): ResolvedOptions {
   return {
+    sessionIdContext: null,
     cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
     tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null },
   };

@@ -25,6 +25,7 @@ import { checkKeys, expectKind, expectRange } from './options';
 import { RedisClientLike, redisAdapter } from './fleet/redis-client';
 import { FleetRingStats, RedisRingSync, SyncedKey } from './fleet/redis-key-ring';
 import { checkSecret, sealedBox } from './fleet/sealed-box';
+import { fleetSessionIdContext, secretRingSessionIdContext } from './fleet/session-id-context';
 
 /** Options of `TicketKeyRing.generate()` and `TicketKeyRing.fromSecret()`. */
 export interface TicketKeyRingOptions {
@@ -223,6 +224,8 @@ export class TicketKeyRing {
   /** fromSecret: `${secretId}:${epoch}` removed by the user; never derived again. */
   readonly #revoked = new Set<string>();
   readonly #users = new Set<object>();
+  /** fromSecret / fromRedis: the session-ID context derived from the fleet's identity. */
+  #sessionIdContext: Buffer | undefined;
 
   // Rotation and removal are told to every attached handle ('ticketRotate' / 'keyRemoved' events
   // and diagnostics channels). Ids only: they are the key names every ticket carries in clear.
@@ -260,6 +263,7 @@ export class TicketKeyRing {
     const copy = TicketKeyRing.#checkSecret(secret);
     const ring = new TicketKeyRing('secret', resolved);
     try {
+      ring.#sessionIdContext = secretRingSessionIdContext();
       const id = native.ringAddSecret(ring.#handle, copy);
       ring.#secrets.push(id);
       ring.#primarySecret = id;
@@ -294,8 +298,9 @@ export class TicketKeyRing {
     const resolved = resolveRingOptions(ringOptions);
     const secret = checkSecret('wrappingSecret', wrappingSecret);
     const box = sealedBox(secret, 'fleet/ticket-keys');
-    secret.fill(0);
     const ring = new TicketKeyRing('redis', resolved);
+    ring.#sessionIdContext = fleetSessionIdContext(secret, `redis-ring\0${key}`);
+    secret.fill(0);
     ring.#redisSync = new RedisRingSync(
       { redis, box, key, rotateEverySeconds: resolved.rotateEverySeconds, keepKeys: resolved.keepKeys, pollIntervalSeconds, rotateLocallyWhenDown, now: resolved.now },
       { replaceKeys: (keys, encrypting) => ring.#replaceFleetKeys(keys, encrypting) },
@@ -323,6 +328,11 @@ export class TicketKeyRing {
     if (!sync) return () => undefined;
     sync.on('error', listener);
     return () => sync.off('error', listener);
+  }
+
+  /** @internal the session-ID context of the ring's fleet (fromSecret: one for all; fromRedis: from wrapping secret and key). */
+  _sessionIdContext(): Buffer | undefined {
+    return this.#sessionIdContext;
   }
 
   /** @internal fromRedis figures merged into `stats().fleet`. */

@@ -44,6 +44,8 @@ export interface SessionStoreSettings {
   timeoutSeconds: () => number;
   /** Upper bound on locally-known IDs remembered (the cache size). */
   maxLocal: number;
+  /** The session-ID context derived from the store's secret and prefix. */
+  sessionIdContext: Buffer;
 }
 
 export class FleetSessionStore extends EventEmitter {
@@ -56,6 +58,11 @@ export class FleetSessionStore extends EventEmitter {
   constructor(settings: SessionStoreSettings) {
     super();
     this.#settings = settings;
+  }
+
+  /** The session-ID context derived from the store's secret and prefix. */
+  get sessionIdContext(): Buffer {
+    return this.#settings.sessionIdContext;
   }
 
   install(server: tls.Server): void {
