@@ -4,6 +4,7 @@
  * context half-configured.
  */
 import type { FleetOptions } from './fleet/options';
+import { NODE_BINDS_CONTEXT_TO_SERVER_NAME } from './fleet/session-id-context';
 import { TicketKeyRing } from './ticket-key-ring';
 import type { SharedOptions } from './shared-store';
 
@@ -162,6 +163,10 @@ function sessionIdContextBytes(value: unknown): Buffer | null {
   else throw new TypeError(`Option "sessionIdContext" must be a string or a Buffer/Uint8Array of 1 to 32 bytes, got ${describe(value)}.`);
   if (bytes.length < 1 || bytes.length > 32) {
     throw new RangeError(`Option "sessionIdContext" must be 1 to 32 bytes (a string counts its UTF-8 bytes), got ${bytes.length} bytes.`);
+  }
+  // Node 22 and 24 take the context per connection from a UTF-8 copy of their own (src/fleet/session-id-context.ts).
+  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && !Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes)) {
+    throw new RangeError(`Option "sessionIdContext" must be UTF-8 text on Node ${process.versions.node.split('.')[0]} (Node 22 and 24 keep the context as a string), got ${bytes.length} bytes that are not.`);
   }
   return bytes;
 }

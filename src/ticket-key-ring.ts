@@ -56,20 +56,26 @@ export interface RedisTicketKeyRingOptions extends Omit<TicketKeyRingOptions, 'n
   rotateLocallyWhenDown?: boolean;
 }
 
-/** Key layouts `add()` understands. */
+/**
+ * Key layouts `add()` understands (16-byte name first in all of them). 48-byte keys are
+ * AES-128-CBC + HMAC-SHA256 with a 16-byte HMAC key; 80-byte keys AES-256-CBC + a 32-byte HMAC key.
+ */
 export type TicketKeyFormat =
-  /** name(16) | HMAC key | AES key: Node's `getTicketKeys()` (48 bytes) and nginx key files (48 or 80 bytes). */
-  | 'nginx'
-  /** Same layout as 'nginx'. */
+  /** name | HMAC key | AES key: Node's `getTicketKeys()` / `setTicketKeys()` (48 bytes; 80 bytes in the same order). */
   | 'node'
-  /** name(16) | AES key | HMAC key: HAProxy (48 or 80 bytes; a base64 string is accepted). */
+  /**
+   * nginx `ssl_session_ticket_key` files, as ngx_ssl_session_ticket_keys() reads them:
+   * 48 bytes are name | AES key | HMAC key, 80 bytes are name | HMAC key | AES key.
+   */
+  | 'nginx'
+  /** HAProxy `tls-ticket-keys` (struct tls_sess_key): name | AES key | HMAC key, 48 or 80 bytes; a base64 string is accepted. */
   | 'haproxy';
 
 /** Options of `add()`. */
 export interface AddKeyOptions {
   /** The key encrypts new tickets from now on (it then ages out like a rotated key). Default: false (decrypt only, kept until `remove()`). */
   encrypt?: boolean;
-  /** Layout of the key bytes. Default: 'nginx' (which is also Node's). */
+  /** Layout of the key bytes. Default: 'node' (Node's `getTicketKeys()`; for 80-byte keys also nginx's). */
   format?: TicketKeyFormat;
 }
 
@@ -197,8 +203,13 @@ function copyBytes(field: string, value: unknown, allowBase64: boolean): Buffer 
   return Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
 }
 
-/** Reorders a HAProxy key (name | aes | hmac) to nginx/Node order (name | hmac | aes), in place. */
-function haproxyToNginx(key: Buffer): void {
+/** Whether a key in `format` is laid out name | AES | HMAC (the native ring takes name | HMAC | AES). */
+function aesFirst(format: TicketKeyFormat, length: number): boolean {
+  return format === 'haproxy' || (format === 'nginx' && length === 48);
+}
+
+/** Reorders a name | AES | HMAC key to the ring's name | HMAC | AES, in place. */
+function aesFirstToRingOrder(key: Buffer): void {
   const half = (key.length - 16) / 2;
   const aes = Buffer.from(key.subarray(16, 16 + half));
   key.copy(key, 16, 16 + half, 16 + 2 * half);
@@ -429,7 +440,7 @@ export class TicketKeyRing {
     checkKeys('options', options, ['encrypt', 'format']);
     const encrypt = options.encrypt ?? false;
     expectKind('encrypt', encrypt, 'boolean');
-    const format = options.format ?? 'nginx';
+    const format = options.format ?? 'node';
     if (format !== 'nginx' && format !== 'node' && format !== 'haproxy') {
       throw new RangeError(`Option "format" must be 'nginx', 'node' or 'haproxy', got ${JSON.stringify(format)}.`);
     }
@@ -441,7 +452,7 @@ export class TicketKeyRing {
       if (copy.length !== 48 && copy.length !== 80) {
         throw new RangeError(`"key" must be 48 or 80 bytes (16-byte name + HMAC + AES keys), got ${copy.length} bytes.`);
       }
-      if (format === 'haproxy') haproxyToNginx(copy);
+      if (aesFirst(format, copy.length)) aesFirstToRingOrder(copy);
       const id = native.ringAddKey(this.#handle, copy);
       if (!this.#meta.has(id)) {
         this.#meta.set(id, { source: 'added', bits: copy.length === 80 ? 256 : 128, addedAt: this.#options.now(), seq: this.#seq++ });
@@ -465,7 +476,7 @@ export class TicketKeyRing {
     expectKind('encrypt', encrypt, 'boolean');
     if (options.format === 'nginx') {
       if (typeof contents === 'string') throw new TypeError('"contents" of an nginx key file must be the raw bytes (a Buffer).');
-      return [this.add(contents, { encrypt })];
+      return [this.add(contents, { encrypt, format: 'nginx' })];
     }
     if (options.format !== 'haproxy') {
       throw new RangeError(`Option "format" must be 'nginx' or 'haproxy', got ${JSON.stringify(options.format)}.`);

@@ -17,7 +17,13 @@
  * 4. Node's.
  * It is applied natively to the attached context and its SNI contexts; `detach()` puts back the
  * exact bytes Node had set (read natively before the first change: OpenSSL has no getter).
- * Internal.
+ *
+ * Node 22 and 24 (measured on 22.23.5 and 24.22.3) also give every connection a context of its
+ * own from a ClientHello callback they own: SHA-256(the SecureContext's sessionIdContext string |
+ * 0x00 | SNI server name), from a copy Node keeps beside OpenSSL's. There the context is applied
+ * through Node's own `setSessionIdContext()` too (so it must be UTF-8 text: derived contexts are
+ * 32 hex characters), and a fleet matches only members of the same rule (20/26 or 22/24) and
+ * never a non-Node peer (nginx, HAProxy). Internal.
  */
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
@@ -54,19 +60,22 @@ export interface ChosenSessionIdContext {
 
 const SALT = 'tls-resumption/session-id-context/v1';
 
-/** 32 bytes naming a fleet: HKDF-SHA256(secret, salt, purpose). Same secret and purpose: same bytes everywhere. */
+/** Node 22 and 24 hash the context per connection with the SNI name (see above). */
+export const NODE_BINDS_CONTEXT_TO_SERVER_NAME = ['22', '24'].includes(process.versions.node.split('.')[0]!);
+
+/** 32 hex characters naming a fleet: HKDF-SHA256(secret, salt, purpose). Same secret and purpose: same bytes everywhere. */
 export function fleetSessionIdContext(secret: Buffer, purpose: string): Buffer {
-  return Buffer.from(crypto.hkdfSync('sha256', secret, SALT, purpose, 32));
+  return Buffer.from(Buffer.from(crypto.hkdfSync('sha256', secret, SALT, purpose, 16)).toString('hex'));
 }
 
 /** The context of every `fromSecret` ring (see above: not derived from the secret). */
 export function secretRingSessionIdContext(): Buffer {
-  return crypto.createHash('sha256').update(`${SALT}\0fromSecret`).digest();
+  return Buffer.from(crypto.createHash('sha256').update(`${SALT}\0fromSecret`).digest('hex').slice(0, 32));
 }
 
 /** The context every process opening the store file at `path` gets. */
 export function sharedPathSessionIdContext(path: string): Buffer {
-  return crypto.createHash('sha256').update(`${SALT}\0shared-path\0${path}`).digest();
+  return Buffer.from(crypto.createHash('sha256').update(`${SALT}\0shared-path\0${path}`).digest('hex').slice(0, 32));
 }
 
 function fingerprint(bytes: Buffer): string {
@@ -99,6 +108,15 @@ export function chooseSessionIdContext(i: SessionIdContextInputs): ChosenSession
   return null;
 }
 
+interface NodeSessionIdContextSetter {
+  setSessionIdContext(value: string): void;
+}
+
+/** Node's own setter (updates the copy Node 22/24 hash per connection); only those lines need it. */
+function setNodeCopy(ctx: NodeNativeContext, value: string): void {
+  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && value !== '') (ctx as unknown as NodeSessionIdContextSetter).setSessionIdContext(value);
+}
+
 /** Keeps one attachment's session-ID context (and its SNI contexts') as chosen. */
 export class SessionIdContextControl {
   readonly #server: tls.Server | undefined;
@@ -106,6 +124,8 @@ export class SessionIdContextControl {
   #handle: NativeAttachment | undefined;
   #chosen: ChosenSessionIdContext | null = null;
   #nodeFingerprint: string | undefined;
+  /** The context's bytes before our first change, as text: what Node 22/24 get back. */
+  #nodeText: string | undefined;
   #unfollow: (() => void) | undefined;
 
   constructor(server: tls.Server | undefined, attached: () => NodeNativeContext) {
@@ -120,8 +140,18 @@ export class SessionIdContextControl {
       this.#chosen = chosen;
       return;
     }
-    if (handle !== this.#handle) this.#nodeFingerprint = undefined;
-    if (chosen || (this.#chosen && handle === this.#handle)) native.setSessionIdContext(handle, chosen ? chosen.bytes : null);
+    if (handle !== this.#handle) {
+      this.#nodeFingerprint = undefined;
+      this.#nodeText = undefined;
+    }
+    if (chosen) {
+      this.#nodeText ??= native.readSessionIdContext(handle).toString('utf8');
+      native.setSessionIdContext(handle, chosen.bytes);
+      setNodeCopy(this.#attached(), chosen.bytes.toString('utf8'));
+    } else if (this.#chosen && handle === this.#handle) {
+      native.setSessionIdContext(handle, null);
+      setNodeCopy(this.#attached(), this.#nodeText ?? '');
+    }
     this.#handle = handle;
     this.#chosen = chosen;
     this.#unfollow?.();
@@ -129,7 +159,8 @@ export class SessionIdContextControl {
     if (chosen && this.#server) {
       const bytes = chosen.bytes;
       this.#unfollow = followSniContexts(this.#server, this.#attached, {
-        hang: (ctx) => (native.sessionIdContextHang(ctx._external, bytes), true),
+        hang: (ctx) => (native.sessionIdContextHang(ctx._external, bytes), setNodeCopy(ctx, bytes.toString('utf8')), true),
+        // Node 22/24 never read an SNI context's copy (the initial context's decides): the native bytes are what changed.
         unhang: (ctx) => native.sessionIdContextHang(ctx._external, null),
       });
     }
@@ -141,8 +172,9 @@ export class SessionIdContextControl {
     return { source: 'node', fingerprint: this.#nodeFingerprint ?? '' };
   }
 
-  /** Gives the SNI contexts Node's back; the attached context gets it from native detach. */
+  /** Gives the SNI contexts Node's back; the attached context gets its bytes from native detach. */
   detach(): void {
+    if (this.#chosen) setNodeCopy(this.#attached(), this.#nodeText ?? '');
     this.#unfollow?.();
     this.#unfollow = undefined;
     this.#chosen = null;
