@@ -15,6 +15,7 @@
 #include "ticket_ring_addon.h"
 #include "session_inspect.h"
 #include "session_callbacks.h"
+#include "session_id_tag.h"
 
 namespace tsc {
 
@@ -26,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSessionInspect(env, exports);
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
+  InitSessionIdTag(env, exports);
   InitSharedStoreBench(env, exports);
   // The ABI and Node release whose headers this binary was compiled against: the loader compares
   // them with the running node before any other call (the addon reads V8 objects directly).

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "context_access.h"
+#include "session_id_tag.h"
 
 namespace tsc {
 namespace {
@@ -225,6 +226,7 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
     }
     SSL_CTX_set_num_tickets(ctx, node.num_tickets);
     RestoreSessionIdContext(ctx, *state);
+    ClearSessionIdTag(ctx);
     DropContextState(ctx);
   }
   attachment.ctx.reset();

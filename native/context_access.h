@@ -6,6 +6,7 @@
 #include <napi.h>
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -44,6 +45,9 @@ struct ContextState {
   NodeSettings node;
   std::shared_ptr<TicketRing> ring;   // set when a ticket key ring is attached
   std::shared_ptr<SharedStore> store; // set when a shared-memory store is attached
+  // Fleet session store: new session IDs carry a tag keyed with this (session_id_tag.cc).
+  bool id_tag = false;
+  std::array<unsigned char, 16> id_tag_key{};
 };
 
 // Reads the SSL_CTX* out of a SecureContext's `_external` (DESIGN fact 2: not through

@@ -2,6 +2,7 @@
  * `attach()` and the handle it returns. One handle per target: attaching twice reconfigures
  * the same handle, so a context never carries two sets of native state.
  */
+import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
 
@@ -150,6 +151,7 @@ export class SessionCache extends EventEmitter {
       this.#fleet = fleet;
       fleet.on('error', (err: Error) => this.#onFleetError(err));
       fleet.install(server);
+      fleet.tagSessionIds(handle);
     }
   }
 
@@ -159,6 +161,7 @@ export class SessionCache extends EventEmitter {
     const f = resolveFleet(value);
     const box = sealedBox(f.secret, 'fleet/sessions');
     const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
+    const idTagKey = Buffer.from(crypto.hkdfSync('sha256', f.secret, Buffer.alloc(0), 'tls-resumption/fleet/session-id-tag', 16));
     f.secret.fill(0);
     return new FleetSessionStore({
       redis: f.redis,
@@ -168,6 +171,7 @@ export class SessionCache extends EventEmitter {
       timeoutSeconds: () => this.#options.cache.timeoutSeconds,
       maxLocal: Math.max(1024, this.#options.cache.size || 20480),
       sessionIdContext,
+      idTagKey,
     });
   }
 
@@ -322,6 +326,7 @@ export class SessionCache extends EventEmitter {
     const handle = native.attach(context.context._external);
     this.#apply(handle, this.#options);
     this.#shared?.moveTo(handle);
+    this.#fleet?.tagSessionIds(handle);
     native.detach(old);
     handles.delete(this.#context.context);
     this.#context = context;

@@ -121,6 +121,8 @@ export interface NativeBinding {
   sessionIdContextHang(external: unknown, bytes: Buffer | null): void;
   /** The session-ID context new connections of the context get now (read through a session). */
   readSessionIdContext(h: NativeAttachment): Buffer;
+  /** Session IDs the context issues end with a tag keyed by `key` (16 bytes; native/session_id_tag.cc). */
+  sessionIdTag(h: NativeAttachment, key: Buffer): void;
   ringNew(): NativeRing;
   ringAddKey(r: NativeRing, key: Buffer): string;
   ringRemoveKey(r: NativeRing, id: string): boolean;

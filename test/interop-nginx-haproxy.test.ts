@@ -13,11 +13,17 @@
  *   first suite here (TLS_AES_256_GCM_SHA384 from Node's default list).
  * nginx and HAProxy have different contexts and no way to change them: they cannot resume each
  * other's clients, whatever keys they share (shown below), so a three-way fleet cannot be one.
+ *
+ * Node 22 and 24 cannot join such a fleet at all: they give every connection the context
+ * SHA-256(sessionIdContext | 0x00 | SNI name) from a ClientHello callback of their own, which no
+ * option reproduces (nginx's binary context is refused there as not UTF-8 text). On those lines
+ * the tests below show that: the keys match, the ticket decrypts, no cross resumption.
  */
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
 
 import { attach, SessionCache } from '../src/attach';
+import { NODE_BINDS_CONTEXT_TO_SERVER_NAME as BINDS } from '../src/fleet/session-id-context';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { HAPROXY_SESSION_ID_CONTEXT, Peer, nginxSessionIdContext, startHaproxy, startNginx, ticketKey } from './support/fleet-peers';
 import { cert, close, connect, listen, tlsServer, Version } from './support/tls';
@@ -39,6 +45,17 @@ async function nodeMember(ring: TicketKeyRing, sessionIdContext: Buffer | string
   const cache = attach(server, { sessionIdContext, cache: { enabled: false }, tickets: { keyRing: ring } });
   nodes.push({ server, cache });
   return { port: await listen(server), cache };
+}
+
+/** >= 0.97 and every cross-member return resumed; on Node 22/24 (see above) no cross-member return resumes. */
+function expectMixedFleet(r: { ratio: number; cross: number; crossResumed: number }): void {
+  expect(r.cross).toBeGreaterThan(0);
+  if (BINDS) {
+    expect(r.crossResumed).toBe(0);
+    return;
+  }
+  expect(r.ratio).toBeGreaterThanOrEqual(0.97);
+  expect(r.crossResumed).toBe(r.cross);
 }
 
 /** Clients keep their newest session and land on a random member; the share of returning connections that resumed. */
@@ -77,13 +94,12 @@ describe('mixed fleet with real nginx', () => {
     const ring = TicketKeyRing.generate();
     const [id] = ring.addKeyFile(key.nginx, { format: 'nginx', encrypt: true });
     expect(id).toBe(key.name.toString('hex'));
-    const node = await nodeMember(ring, nginxSessionIdContext(cert.cert));
-    for (const version of VERSIONS) {
-      const r = await mixed([node.port, nginx.port], version);
-      expect({ version, ratio: r.ratio }).toEqual({ version, ratio: expect.any(Number) });
-      expect(r.ratio).toBeGreaterThanOrEqual(0.97);
-      expect(r.crossResumed).toBe(r.cross);
+    if (BINDS) {
+      // nginx's context is a SHA-1 digest: not text Node 22/24 can hold.
+      expect(() => attach(tlsServer(), { sessionIdContext: nginxSessionIdContext(cert.cert) })).toThrow(/"sessionIdContext" must be UTF-8 text on Node/);
     }
+    const node = await nodeMember(ring, BINDS ? 'nginx' : nginxSessionIdContext(cert.cert));
+    for (const version of VERSIONS) expectMixedFleet(await mixed([node.port, nginx.port], version));
     expect(node.cache.stats().tickets!.keys[id!]!.decrypted).toBeGreaterThan(0);
   });
 
@@ -102,7 +118,7 @@ describe('mixed fleet with real nginx', () => {
     // Wrong layout (the file read as Node's name | HMAC | AES): the HMAC check fails.
     const ringB = TicketKeyRing.generate();
     ringB.add(key.nginx, { format: 'node' });
-    const b = await nodeMember(ringB, nginxSessionIdContext(cert.cert));
+    const b = await nodeMember(ringB, BINDS ? 'nginx' : nginxSessionIdContext(cert.cert));
     for (const version of VERSIONS) {
       expect((await connect(portA, { version, session: await fromNginx(version) })).reused).toBe(false);
       expect((await connect(b.port, { version, session: await fromNginx(version) })).reused).toBe(false);
@@ -121,11 +137,8 @@ describe('mixed fleet with real HAProxy', () => {
     const ids = ring.addKeyFile(file, { format: 'haproxy', encrypt: true });
     expect(ring.list().find((k) => k.role === 'encrypt')!.id).toBe(ids[1]);
     const node = await nodeMember(ring, HAPROXY_SESSION_ID_CONTEXT);
-    for (const version of VERSIONS) {
-      const r = await mixed([node.port, haproxy.port], version);
-      expect(r.ratio).toBeGreaterThanOrEqual(0.97);
-      expect(r.crossResumed).toBe(r.cross);
-    }
+    for (const version of VERSIONS) expectMixedFleet(await mixed([node.port, haproxy.port], version));
+    expect(node.cache.stats().tickets!.resumed).toBeGreaterThan(0);
   });
 });
 
@@ -140,7 +153,7 @@ describe('nginx and HAProxy together', () => {
     // Node with nginx's context resumes nginx's tickets, not HAProxy's; with HAProxy's, the reverse.
     const ring = TicketKeyRing.generate();
     ring.add(key.node, { encrypt: true });
-    const withNginx = await nodeMember(ring, nginxSessionIdContext(cert.cert));
+    const withNginx = await nodeMember(ring, BINDS ? 'nginx' : nginxSessionIdContext(cert.cert));
     for (const version of VERSIONS) {
       const n = await connect(nginx.port, { version });
       const h = await connect(haproxy.port, { version });
@@ -148,7 +161,7 @@ describe('nginx and HAProxy together', () => {
       expect((await connect(haproxy.port, { version, session: h.session })).reused).toBe(true);
       expect({ version, nginxToHaproxy: (await connect(haproxy.port, { version, session: n.session })).reused }).toEqual({ version, nginxToHaproxy: false });
       expect({ version, haproxyToNginx: (await connect(nginx.port, { version, session: h.session })).reused }).toEqual({ version, haproxyToNginx: false });
-      expect((await connect(withNginx.port, { version, session: n.session })).reused).toBe(true);
+      expect((await connect(withNginx.port, { version, session: n.session })).reused).toBe(!BINDS);
       expect((await connect(withNginx.port, { version, session: h.session })).reused).toBe(false);
     }
   });
