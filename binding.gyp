@@ -16,6 +16,7 @@
         "native/shared_store.cc",
         "native/session_callbacks.cc",
         "native/session_id_tag.cc",
+        "native/session_id_context.cc",
         "native/shared_store_bench.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,12 +1,12 @@
 #include "cache_controls.h"
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 
 #include <ctime>
 #include <vector>
 
 #include "context_access.h"
+#include "session_id_context.h"
 #include "session_id_tag.h"
 
 namespace tsc {
@@ -15,40 +15,6 @@ namespace {
 // The mode bits a user may add through the `mode` escape hatch; the SERVER bit is ours to set.
 constexpr long kUserModeBits =
     SSL_SESS_CACHE_NO_AUTO_CLEAR | SSL_SESS_CACHE_NO_INTERNAL_LOOKUP | SSL_SESS_CACHE_NO_INTERNAL_STORE;
-
-using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL, SSL_free>>;
-
-// The session-ID context `ctx` gives its connections. OpenSSL has no getter, so build a client
-// connection whose SSL_CTX is `ctx` (SSL_set_SSL_CTX copies the context's sid_ctx onto it) while
-// its session context, whose callbacks and counters a handshake touches, is a throwaway client
-// context; writing the ClientHello creates the connection's session, which records the sid_ctx.
-// Nothing reaches the network and none of Node's callbacks on `ctx` run.
-bool ReadSessionIdContext(SSL_CTX* ctx, std::vector<unsigned char>* out) {
-  ERR_set_mark();
-  SslCtxPtr probe_ctx(SSL_CTX_new(TLS_client_method()));
-  SslPtr ssl(probe_ctx ? SSL_new(probe_ctx.get()) : nullptr);
-  BIO* rbio = ssl ? BIO_new(BIO_s_mem()) : nullptr;
-  BIO* wbio = rbio ? BIO_new(BIO_s_mem()) : nullptr;
-  bool ok = false;
-  if (wbio != nullptr) {
-    SSL_set_bio(ssl.get(), rbio, wbio);  // the SSL owns both BIOs from here
-    rbio = wbio = nullptr;
-    SSL_set_connect_state(ssl.get());
-    if (SSL_set_SSL_CTX(ssl.get(), ctx) == ctx) {
-      SSL_do_handshake(ssl.get());  // -1 / WANT_READ: the ClientHello is written, the session made
-      SSL_SESSION* session = SSL_get_session(ssl.get());
-      if (session != nullptr) {
-        unsigned int len = 0;
-        const unsigned char* bytes = SSL_SESSION_get0_id_context(session, &len);
-        out->assign(bytes, bytes + len);
-        ok = true;
-      }
-    }
-  }
-  BIO_free(rbio);
-  ERR_pop_to_mark();
-  return ok;
-}
 
 // Replaces the context's session-ID context, first saving the one Node set (once per state).
 bool ReplaceSessionIdContext(SSL_CTX* ctx, ContextState& state, const unsigned char* bytes, size_t len) {
@@ -180,15 +146,6 @@ Napi::Value SessionIdContextHang(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// readSessionIdContext(handle): the bytes new connections of the context get now.
-Napi::Value ReadSessionIdContextJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
-  std::vector<unsigned char> bytes;
-  if (!ReadSessionIdContext(ctx, &bytes)) throw Napi::Error::New(env, "could not read the context's session-ID context");
-  return Napi::Buffer<unsigned char>::Copy(env, bytes.data(), bytes.size());
-}
-
 // Node's recorded settings, so TypeScript can report and restore them.
 Napi::Value NodeDefaults(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -244,7 +201,6 @@ void InitCacheControls(Napi::Env env, Napi::Object exports) {
   exports.Set("detach", Napi::Function::New(env, Detach, "detach"));
   exports.Set("setSessionIdContext", Napi::Function::New(env, SetSessionIdContext, "setSessionIdContext"));
   exports.Set("sessionIdContextHang", Napi::Function::New(env, SessionIdContextHang, "sessionIdContextHang"));
-  exports.Set("readSessionIdContext", Napi::Function::New(env, ReadSessionIdContextJs, "readSessionIdContext"));
 }
 
 }  // namespace tsc

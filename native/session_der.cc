@@ -50,7 +50,11 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
 
 bool ReadSessionFacts(const unsigned char* der, size_t len, SessionFacts* out) {
   const unsigned char* p = der;
+  // Bytes that are not a session must leave no error behind: Node reads the queue after its next
+  // call into OpenSSL and would fail an unrelated connection with it.
+  ERR_set_mark();
   SslSessionPtr session(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(len)));
+  ERR_pop_to_mark();
   if (!session) return false;
   SSL_SESSION_get_id(session.get(), &out->session_id_length);
   const int version = SSL_SESSION_get_protocol_version(session.get());

@@ -5,8 +5,25 @@
 
 #include "session_der.h"
 
+#include <cstring>
+
 namespace tsc {
 namespace {
+
+// Node 22.23, 24.22 and 26.12 hand clients their session as '\0nodejs:tls:session:1\0', a 16-bit
+// big-endian servername length, the servername, then the DER (lib/_tls_wrap.js
+// wrapSessionState: a session is only reused for the name it was authenticated for); Node 20
+// hands out the bare DER. Both are accepted here.
+void StripNodeSessionEnvelope(const unsigned char** data, size_t* len) {
+  static const char kPrefix[] = "\0nodejs:tls:session:1\0";
+  const size_t prefix_len = sizeof(kPrefix) - 1;
+  if (*len < prefix_len + 2 || std::memcmp(*data, kPrefix, prefix_len) != 0) return;
+  const size_t name_len = (static_cast<size_t>((*data)[prefix_len]) << 8) | (*data)[prefix_len + 1];
+  const size_t header = prefix_len + 2 + name_len;
+  if (*len < header) return;
+  *data += header;
+  *len -= header;
+}
 
 // inspectSession(der: Buffer) -> { protocol, lifetimeHintSeconds, hasTicket, sessionIdLength,
 // timeoutSeconds, maxEarlyData, ticket }, or null when the bytes are not an SSL_SESSION.
@@ -14,8 +31,11 @@ Napi::Value InspectSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "inspectSession: expected a Buffer");
   auto der = info[0].As<Napi::Buffer<unsigned char>>();
+  const unsigned char* data = der.Data();
+  size_t len = der.Length();
+  StripNodeSessionEnvelope(&data, &len);
   SessionFacts facts;
-  if (!ReadSessionFacts(der.Data(), der.Length(), &facts)) return env.Null();
+  if (!ReadSessionFacts(data, len, &facts)) return env.Null();
   Napi::Object out = Napi::Object::New(env);
   out.Set("protocol", Napi::String::New(env, facts.protocol));
   out.Set("lifetimeHintSeconds", Napi::Number::New(env, static_cast<double>(facts.lifetime_hint_seconds)));

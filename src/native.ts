@@ -3,7 +3,7 @@
  * when one ships, else the local build in build/. Internal: the public API is in attach.ts.
  */
 import * as path from 'node:path';
-import nodeGypBuild = require('node-gyp-build');
+import { loadBinding } from './binding-loader';
 
 /** Opaque handle to one attached SSL_CTX (a counted reference held by the addon). */
 export type NativeAttachment = { readonly __brand: 'NativeAttachment' };
@@ -119,8 +119,6 @@ export interface NativeBinding {
   setSessionIdContext(h: NativeAttachment, bytes: Buffer | null): void;
   /** The same on an SNI context (a SecureContext `_external`). */
   sessionIdContextHang(external: unknown, bytes: Buffer | null): void;
-  /** The session-ID context new connections of the context get now (read through a session). */
-  readSessionIdContext(h: NativeAttachment): Buffer;
   /** Session IDs the context issues end with a tag keyed by `key` (16 bytes; native/session_id_tag.cc). */
   sessionIdTag(h: NativeAttachment, key: Buffer): void;
   ringNew(): NativeRing;
@@ -136,6 +134,8 @@ export interface NativeBinding {
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
   sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, sessionIdContext: Buffer): void;
   sharedRehook(h: NativeAttachment): void;
+  /** The session-ID context OpenSSL holds for the context (null if it cannot be read back). */
+  sessionIdContextOf(h: NativeAttachment): Buffer | null;
   sharedDetach(h: NativeAttachment): void;
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
@@ -158,51 +158,4 @@ export interface NativeBinding {
   opensslInfo(): NativeOpenSslInfo;
 }
 
-/** Node ABI (process.versions.modules) of each supported Node line. */
-export const SUPPORTED_LINES: Readonly<Record<string, string>> = { '115': '20', '127': '22', '137': '24', '147': '26' };
-
-function supportedText(): string {
-  const abis = Object.keys(SUPPORTED_LINES);
-  return `supported: Node.js ${abis.map((a) => SUPPORTED_LINES[a]).join(', ')} (ABIs ${abis.join(', ')})`;
-}
-
-/** What is running us, in the words a user would search for. */
-export function describeRuntime(): string {
-  const v = process.versions as Record<string, string | undefined>;
-  if (v.bun !== undefined) return `Bun ${v.bun}`;
-  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
-  if (deno !== undefined) return `Deno ${deno.version?.deno ?? ''}`.trim();
-  return `Node.js ${process.version} (ABI ${process.versions.modules})`;
-}
-
-/**
- * Loads the addon, refusing anything it cannot serve safely: the addon reads V8 objects and calls
- * the OpenSSL inside the running node directly, so a binary from another Node line, or a runtime
- * that is not Node, must fail here with an Error, never later with a dead process.
- */
-export function loadBinding(root: string, load: (dir: string) => unknown = nodeGypBuild): NativeBinding {
-  const runtime = describeRuntime();
-  const v = process.versions as Record<string, string | undefined>;
-  if (v.bun !== undefined || runtime.startsWith('Deno') || SUPPORTED_LINES[v.modules ?? ''] === undefined) {
-    throw new Error(`tls-resumption: ${runtime} is not supported; ${supportedText()}`);
-  }
-  let binding: NativeBinding;
-  try {
-    binding = load(root) as NativeBinding;
-  } catch (err) {
-    throw new Error(
-      `tls-resumption: could not load the native addon in ${runtime}: ${(err as Error).message}; ` +
-        `reinstall or run \`npm rebuild tls-resumption\` with this node; ${supportedText()}`,
-      { cause: err },
-    );
-  }
-  if (String(binding.builtForAbi) !== v.modules) {
-    throw new Error(
-      `tls-resumption: the native addon was built for Node.js ${binding.builtForNode} (ABI ${binding.builtForAbi}) ` +
-        `but runs in ${runtime}; run \`npm rebuild tls-resumption\` with this node; ${supportedText()}`,
-    );
-  }
-  return binding;
-}
-
-export const native: NativeBinding = loadBinding(path.join(__dirname, '..'));
+export const native: NativeBinding = loadBinding(path.join(__dirname, '..')) as NativeBinding;

@@ -34,7 +34,7 @@ describe('sessionIdContext', () => {
     for (const serverOptions of [{}, { sessionIdContext: 'node-given' }]) {
       const { server, port } = await started(serverOptions);
       const stockNative = native.attach(contextOf(server));
-      const nodeBytes = native.readSessionIdContext(stockNative);
+      const nodeBytes = native.sessionIdContextOf(stockNative)!;
       native.detach(stockNative);
       const stock = await connect(port, { version });
       expect((await connect(port, { version, session: stock.session })).reused).toBe(true);
@@ -50,7 +50,7 @@ describe('sessionIdContext', () => {
       expect((await connect(port, { version, session: stock.session })).reused).toBe(true);
       expect((await connect(port, { version, session: ours.session })).reused).toBe(false);
       const after = native.attach(contextOf(server));
-      expect(native.readSessionIdContext(after).equals(nodeBytes)).toBe(true);
+      expect(native.sessionIdContextOf(after)!.equals(nodeBytes)).toBe(true);
       native.detach(after);
     }
   });
@@ -59,7 +59,7 @@ describe('sessionIdContext', () => {
     const { server } = await started();
     const cache = attach(server);
     const h = native.attach(contextOf(server));
-    const bytes = native.readSessionIdContext(h);
+    const bytes = native.sessionIdContextOf(h)!;
     native.detach(h);
     expect(cache.stats().sessionIdContext).toEqual({ source: 'node', fingerprint: fp(bytes) });
     expect(bytes.length).toBeGreaterThan(0);

@@ -8,7 +8,8 @@
  * one's session through the same store, so a "not resumed" is the context check at work and not
  * a store that simply failed. Who refuses: OpenSSL compares the session's sid_ctx with the
  * connection's after every lookup (cache, get-session callback, decrypted ticket) and treats a
- * difference as a miss; the shared store also keys entries by sid_ctx and checks it on lookup.
+ * difference as a miss. The shared store keys entries by session ID alone and leaves that check
+ * to OpenSSL (on Node 22 and 24 the connection's context is set per SNI name, unreadable).
  *
  * Shared-store file mode 0600 and refusal of a file owned by another user are covered in
  * shared-store.test.ts ("the file is 0600 ..." and "a store of another ... owner or mode is refused").
@@ -86,8 +87,12 @@ describe('isolation: different session-ID contexts never resume each other', () 
       // a's session through the store.
       const control = await crossResume(a, a2, version, version === 'TLSv1.2');
       expect(control.cross).toBe(true);
-      expect(b.cache.stats().callbackHits).toBe(0);
-      expect(a2.cache.stats().callbackHits).toBeGreaterThan(0);
+      // The store hands sessions out by ID; OpenSSL compares the session-ID context and treats
+      // a foreign one as a miss (ssl_get_prev_session), so b resumes nothing. The store cannot
+      // refuse earlier: on Node 22 and 24 a connection's context is SHA-256 of the configured
+      // string and the SNI name, set per connection, and OpenSSL has no getter for it.
+      expect(b.cache.stats().hits).toBe(0);
+      expect(a2.cache.stats().hits).toBeGreaterThan(0);
     } finally {
       fs.rmSync(sharedStorePath(name), { force: true });
     }

@@ -234,7 +234,8 @@ describe('shared store in one process (two servers stand for two workers)', () =
       expect((await connect(pb, { version, session: first.session })).reused).toBe(false);
       expect((await connect(pa, { version, session: first.session })).reused).toBe(true);
     }
-    expect(cb.stats().callbackHits).toBe(0);
+    // Refused by OpenSSL's context check, not by the store (see test/isolation.test.ts).
+    expect(cb.stats().hits).toBe(0);
   });
 
   test("Node's 'newSession' / 'resumeSession' events keep firing", async () => {

@@ -145,7 +145,7 @@ export class SessionIdContextControl {
       this.#nodeText = undefined;
     }
     if (chosen) {
-      this.#nodeText ??= native.readSessionIdContext(handle).toString('utf8');
+      this.#nodeText ??= native.sessionIdContextOf(handle)?.toString('utf8') ?? '';
       native.setSessionIdContext(handle, chosen.bytes);
       setNodeCopy(this.#attached(), chosen.bytes.toString('utf8'));
     } else if (this.#chosen && handle === this.#handle) {
@@ -168,7 +168,10 @@ export class SessionIdContextControl {
 
   stats(): SessionIdContextStats {
     if (this.#chosen) return { source: this.#chosen.source, fingerprint: fingerprint(this.#chosen.bytes) };
-    if (this.#nodeFingerprint === undefined && this.#handle) this.#nodeFingerprint = fingerprint(native.readSessionIdContext(this.#handle));
+    if (this.#nodeFingerprint === undefined && this.#handle) {
+      const bytes = native.sessionIdContextOf(this.#handle);
+      this.#nodeFingerprint = bytes ? fingerprint(bytes) : '';
+    }
     return { source: 'node', fingerprint: this.#nodeFingerprint ?? '' };
   }
 

@@ -1,0 +1,56 @@
+#include "session_id_context.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include "context_access.h"
+#include "openssl_ptr.h"
+
+namespace tsc {
+
+bool ReadSessionIdContext(SSL_CTX* ctx, std::vector<unsigned char>* out) noexcept {
+  if (ctx == nullptr) return false;
+  // Whatever fails below must leave nothing on the queue: Node reads it after its next call.
+  ERR_set_mark();
+  bool ok = false;
+  SslPtr ssl(SSL_new(ctx));
+  BIO* rbio = BIO_new(BIO_s_mem());
+  BIO* wbio = BIO_new(BIO_s_mem());
+  if (ssl && rbio != nullptr && wbio != nullptr) {
+    SSL_set_bio(ssl.get(), rbio, wbio);  // the SSL owns both from here
+    rbio = wbio = nullptr;
+    SSL_set_connect_state(ssl.get());
+    SSL_do_handshake(ssl.get());  // writes the ClientHello, then wants the ServerHello
+    if (SSL_SESSION* sess = SSL_get_session(ssl.get())) {
+      unsigned int len = 0;
+      const unsigned char* sid_ctx = SSL_SESSION_get0_id_context(sess, &len);
+      try {
+        out->assign(sid_ctx, sid_ctx + len);
+        ok = true;
+      } catch (...) {
+      }
+    }
+  }
+  BIO_free(rbio);
+  BIO_free(wbio);
+  ERR_pop_to_mark();
+  return ok;
+}
+
+namespace {
+
+// sessionIdContextOf(handle) -> Buffer | null
+Napi::Value SessionIdContextOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<unsigned char> sid_ctx;
+  if (!ReadSessionIdContext(AttachmentFrom(info[0]).ctx.get(), &sid_ctx)) return env.Null();
+  return Napi::Buffer<unsigned char>::Copy(env, sid_ctx.data(), sid_ctx.size());
+}
+
+}  // namespace
+
+void InitSessionIdContext(Napi::Env env, Napi::Object exports) {
+  exports.Set("sessionIdContextOf", Napi::Function::New(env, SessionIdContextOf, "sessionIdContextOf"));
+}
+
+}  // namespace tsc
