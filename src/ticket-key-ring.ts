@@ -46,7 +46,7 @@ export interface TicketKeyRingOptions {
 
 /** Options of `TicketKeyRing.fromRedis()`: the ring options plus where and how the fleet meets. */
 export interface RedisTicketKeyRingOptions extends Omit<TicketKeyRingOptions, 'now'> {
-  /** Redis key of the ring document; `KEY:lock` and `KEY:changed` are used beside it. Default: 'tls:ticket-keys'. */
+  /** Redis key of the ring document; the lock `{KEY}:lock` (same Redis Cluster slot) and the channel `KEY:changed` are used beside it. Default: 'tls:ticket-keys'. */
   key?: string;
   /** 32 bytes every member holds: keys are stored in Redis sealed with AES-256-GCM under it. Required. */
   wrappingSecret: Uint8Array;
