@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm test` needs two things from Debian beside Node: redis-server (the fleet tests start their
-// own on loopback) and clang with libFuzzer and libssl-dev (the fuzz corpus replay builds the
-// standalone fuzz targets). On a fresh Debian machine where we are root, install what is missing
+// `npm test` needs these from Debian beside Node: redis-server (the fleet tests start their own
+// on loopback, a Redis Cluster too), nginx and haproxy (the mixed-fleet interop tests run the real
+// servers), and clang with libFuzzer and libssl-dev (the fuzz corpus replay builds the standalone
+// fuzz targets). On a fresh Debian machine where we are root, install what is missing
 // from Debian's registry; elsewhere say exactly what to install.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -27,6 +28,8 @@ function fuzzerRuntime() {
 
 const missing = [];
 if (!has('redis-server')) missing.push('redis-server');
+if (!fs.existsSync('/usr/sbin/nginx')) missing.push('nginx');
+if (!fs.existsSync('/usr/sbin/haproxy')) missing.push('haproxy');
 if (!has('clang++') || !fuzzerRuntime()) missing.push('clang', 'libclang-rt-14-dev');
 if (!fs.existsSync('/usr/include/openssl/ssl.h')) missing.push('libssl-dev');
 
