@@ -9,15 +9,19 @@
         "native/self_signed.cc",
         "native/ticket_ring.cc",
         "native/ticket_ring_addon.cc",
+        "native/node_ticket_callback.cc",
         "native/session_inspect.cc",
         "native/session_der.cc",
         "native/crypto_providers.cc",
         "native/crypto_engines.cc",
         "native/shared_store.cc",
+        "native/shared_store_file.cc",
+        "native/shared_store_lock.cc",
         "native/session_callbacks.cc",
         "native/session_id_tag.cc",
         "native/session_id_context.cc",
-        "native/shared_store_bench.cc"
+        "native/session_age.cc",
+        "native/resumption_stats.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
@@ -30,25 +34,88 @@
       "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "ldflags": ["-Wl,-z,now"],
       "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
-    },
-    {
-      # The load generator (tls-resumption/loadgen), a module of its own so servers never load
-      # it. Named to sort after tls_resumption: node-gyp-build and prebuildify take the first
-      # .node file in build/Release as the package's addon.
-      "target_name": "tls_resumption_loadgen",
-      "sources": [
-        "native/loadgen/loadgen_addon.cc",
-        "native/loadgen/population.cc",
-        "native/loadgen/connection.cc",
-        "native/loadgen/phase.cc"
-      ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-pthread"],
-      "ldflags": ["-pthread", "-Wl,-z,now"],
-      "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
     }
+  ],
+  # Development tooling (tools/native): the load generator and the shared store's
+  # micro-benchmark, modules of their own that the library's binary never contains. Built only in
+  # a clone: the published package ships no tools/, so a source build there compiles the library
+  # alone. Named to sort after tls_resumption: node-gyp-build and prebuildify take the first .node
+  # file in build/Release as the package's addon.
+  "conditions": [
+    ["'<!(node -p \"require('fs').existsSync('tools/native')\")'=='true'", {
+      "targets": [
+        {
+          "target_name": "tls_resumption_loadgen",
+          "sources": [
+            "tools/native/loadgen/loadgen_addon.cc",
+            "tools/native/loadgen/population.cc",
+            "tools/native/loadgen/connection.cc",
+            "tools/native/loadgen/phase.cc"
+          ],
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-pthread"],
+          "ldflags": ["-pthread", "-Wl,-z,now"],
+          "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
+        },
+        {
+          "target_name": "tls_resumption_store_bench",
+          "sources": [
+            "tools/native/shared_store_bench.cc",
+            "native/shared_store.cc",
+            "native/shared_store_file.cc",
+            "native/shared_store_lock.cc"
+          ],
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-pthread"],
+          "ldflags": ["-pthread", "-Wl,-z,now"],
+          "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
+        },
+        {
+          # The shared store's multi-process micro-benchmark: a plain executable over the store
+          # code (no Node, no OpenSSL), build/Release/store_bench; tools/store-bench.sh runs it.
+          "target_name": "store_bench",
+          "type": "executable",
+          "sources": [
+            "tools/native/store_bench.cc",
+            "native/shared_store.cc",
+            "native/shared_store_file.cc",
+            "native/shared_store_lock.cc"
+          ],
+          "include_dirs": ["native"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+          "ldflags": ["-pthread"]
+        }
+      ]
+    }],
+    # Test hooks (test/native): a module of its own that only the tests load, so the library's
+    # binary carries none of them. Built only in a clone (the published package ships no test/).
+    ["'<!(node -p \"require('fs').existsSync('test/native')\")'=='true'", {
+      "targets": [
+        {
+          "target_name": "tls_resumption_test",
+          "sources": [
+            "test/native/store_hooks.cc",
+            "native/context_access.cc",
+            "native/shared_store.cc",
+            "native/shared_store_file.cc",
+            "native/shared_store_lock.cc"
+          ],
+          "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+          "ldflags": ["-Wl,-z,now"],
+          "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
+        }
+      ]
+    }]
   ]
 }

@@ -16,6 +16,7 @@
 #include "session_inspect.h"
 #include "session_callbacks.h"
 #include "session_id_tag.h"
+#include "resumption_stats.h"
 #include "session_id_context.h"
 
 namespace tsc {
@@ -30,7 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSessionCallbacks(env, exports);
   InitSessionIdTag(env, exports);
   InitSessionIdContext(env, exports);
-  InitSharedStoreBench(env, exports);
+  InitResumptionStats(env, exports);
   // The ABI and Node release whose headers this binary was compiled against: the loader compares
   // them with the running node before any other call (the addon reads V8 objects directly).
   exports.Set("builtForAbi", Napi::Number::New(env, NODE_MODULE_VERSION));

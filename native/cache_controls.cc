@@ -8,6 +8,8 @@
 #include "context_access.h"
 #include "session_id_context.h"
 #include "session_id_tag.h"
+#include "node_ticket_callback.h"
+#include "resumption_stats.h"
 
 namespace tsc {
 namespace {
@@ -138,7 +140,7 @@ Napi::Value SetSessionIdContext(const Napi::CallbackInfo& info) {
 // callback may switch a connection to (it gets state of its own for Node's bytes).
 Napi::Value SessionIdContextHang(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(env, info[0]) : nullptr;
   if (ctx == nullptr) throw Napi::TypeError::New(env, "sessionIdContextHang: expected a SecureContext `_external`");
   ContextState* state = EnsureContextState(ctx);
   if (state == nullptr) throw Napi::Error::New(env, "sessionIdContextHang: no state on the context");
@@ -167,7 +169,8 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = attachment.ctx.get();
   if (ContextState* state = ContextStateOf(ctx)) {
     const NodeSettings node = state->node;
-    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, nullptr);
+    DetachResumptionStats(ctx);
+    if (state->ring) RestoreNodeTicketCallback(ctx);
     SSL_CTX_sess_set_get_cb(ctx, node.get_cb);
     SSL_CTX_sess_set_new_cb(ctx, node.new_cb);
     SSL_CTX_sess_set_remove_cb(ctx, node.remove_cb);

@@ -18,7 +18,7 @@ using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL, SSL_free>>;
 using SslSessionPtr = std::unique_ptr<SSL_SESSION, OpenSslDeleter<SSL_SESSION, SSL_SESSION_free>>;
 using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, OpenSslDeleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
 
-// Takes a counted reference for as long as native state points at the context (DESIGN fact 10).
+// Takes a counted reference for as long as native state points at the context (docs/internals.md#context-lifetime).
 inline SslCtxPtr SslCtxUpRef(SSL_CTX* ctx) {
   if (ctx == nullptr || SSL_CTX_up_ref(ctx) != 1) return SslCtxPtr();
   return SslCtxPtr(ctx);

@@ -45,6 +45,8 @@ Napi::Value InspectSession(const Napi::CallbackInfo& info) {
   out.Set("maxEarlyData", Napi::Number::New(env, facts.max_early_data));
   const unsigned char* tick = facts.ticket.empty() ? reinterpret_cast<const unsigned char*>("") : facts.ticket.data();
   out.Set("ticket", Napi::Buffer<unsigned char>::Copy(env, tick, facts.ticket.size()));
+  const unsigned char* sid_ctx = facts.session_id_context.empty() ? tick : facts.session_id_context.data();
+  out.Set("sessionIdContext", Napi::Buffer<unsigned char>::Copy(env, sid_ctx, facts.session_id_context.size()));
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "context_access.h"
+#include "node_ticket_callback.h"
 #include "ticket_ring.h"
 
 namespace tsc {
@@ -28,8 +29,6 @@ int TicketKeyEvpCb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIP
 struct RingHandle {
   std::shared_ptr<TicketRing> ring;
 };
-
-constexpr napi_type_tag kRingTag = {0x1f2e3d4c5b6a7988ULL, 0x99a8b7c6d5e4f302ULL};
 
 std::shared_ptr<TicketRing> RingFrom(const Napi::Value& value) {
   bool tagged = false;
@@ -122,7 +121,7 @@ Napi::Value RingAttach(const Napi::CallbackInfo& info) {
   ContextState* state = ContextStateOf(ctx);
   if (state == nullptr) throw Napi::Error::New(env, "attachment is detached");
   if (info[1].IsNull() || info[1].IsUndefined()) {
-    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, nullptr);
+    if (state->ring) RestoreNodeTicketCallback(ctx);
     state->ring.reset();
   } else {
     state->ring = RingFrom(info[1]);
@@ -137,7 +136,7 @@ Napi::Value RingAttach(const Napi::CallbackInfo& info) {
 // that context already carries a different ring (it is left alone).
 Napi::Value RingHang(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info.Env(), info[0]) : nullptr;
   if (ctx == nullptr) throw Napi::TypeError::New(env, "ringHang: expected a SecureContext `_external`");
   if (info[1].IsNull() || info[1].IsUndefined()) {
     ContextState* state = ContextStateOf(ctx);

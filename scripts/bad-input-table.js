@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run docs:bad-inputs`: runs the tests that try bad inputs with BAD_INPUT_LOG set, and writes
-// what they observed into docs/bad-inputs.md and README.md (between the bad-inputs markers).
+// what they observed into docs/bad-inputs.md (docs/api.md links to it).
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -39,12 +39,4 @@ const table = [
 ].join('\n');
 
 fs.writeFileSync(path.join(root, 'docs', 'bad-inputs.md'), `# Bad inputs\n\n${table}\n`);
-const readmePath = path.join(root, 'README.md');
-const readme = fs.readFileSync(readmePath, 'utf8');
-const start = '<!-- bad-inputs:start -->';
-const end = '<!-- bad-inputs:end -->';
-if (readme.includes(start)) {
-  const next = readme.slice(0, readme.indexOf(start) + start.length) + '\n' + table + '\n' + readme.slice(readme.indexOf(end));
-  fs.writeFileSync(readmePath, next);
-}
 console.log(`bad-input-table: ${unique.length} rows`);

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// `npm test` needs these from Debian beside Node: redis-server (the fleet tests start their own
-// on loopback, a Redis Cluster too), nginx and haproxy (the mixed-fleet interop tests run the real
-// servers), and clang with libFuzzer and libssl-dev (the fuzz corpus replay builds the standalone
-// fuzz targets). On a fresh Debian machine where we are root, install what is missing
-// from Debian's registry; elsewhere say exactly what to install.
+// `npm test` needs three things from Debian beside Node: redis-server (the fleet tests start their
+// own on loopback), clang with libFuzzer and libssl-dev (the fuzz corpus replay builds the
+// standalone fuzz targets), and clang-format (the C++ formatting check). On a fresh Debian
+// machine where we are root, install what is missing from Debian's registry; elsewhere say
+// exactly what to install.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -28,10 +28,13 @@ function fuzzerRuntime() {
 
 const missing = [];
 if (!has('redis-server')) missing.push('redis-server');
+// The mixed-fleet interop tests (test/interop-nginx-haproxy.test.ts) run the real servers.
 if (!fs.existsSync('/usr/sbin/nginx')) missing.push('nginx');
 if (!fs.existsSync('/usr/sbin/haproxy')) missing.push('haproxy');
 if (!has('clang++') || !fuzzerRuntime()) missing.push('clang', 'libclang-rt-14-dev');
 if (!fs.existsSync('/usr/include/openssl/ssl.h')) missing.push('libssl-dev');
+// scripts/check-format.js (pretest) checks the C++ formatting with it.
+if (!has('clang-format')) missing.push('clang-format');
 
 if (missing.length > 0) {
   if (process.getuid && process.getuid() === 0 && has('apt-get')) {

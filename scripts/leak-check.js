@@ -15,7 +15,7 @@ const https = require('node:https');
 
 const root = process.cwd();
 const { attach, TicketKeyRing, selfSignedCertificate } = require(path.join(root, 'dist', 'index.js'));
-const { LoadgenProcess } = require(path.join(root, 'dist', 'loadgen', 'index.js'));
+const { LoadgenProcess } = require(path.join(root, 'tools', 'dist', 'loadgen', 'index.js'));
 const { sharedStorePath } = require(path.join(root, 'dist', 'shared-store.js'));
 
 function arg(name, def) {

@@ -8,7 +8,7 @@
 # tls_resumption.node (Node and V8 leave allocations of their own at exit; those are counted,
 # not failed) and on any AddressSanitizer error. Set LEAK_CHECK_DIR to keep/reuse the scratch
 # build (e.g. to add a deliberate leak to its native/ and rebuild there, see docs/hardening.md);
-# src/ and scripts/ are copied from this checkout on every run, the addon is built only once.
+# src/, tools/ and scripts/ are copied from this checkout on every run, the addon is built only once.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -30,8 +30,8 @@ if [ ! -f "$work/build/Release/tls_resumption.node" ]; then
     npx node-gyp rebuild >"$work/build.log" 2>&1) || { tail -30 "$work/build.log"; echo "leak-check: sanitizer build failed"; exit 1; }
 fi
 # TypeScript and scripts always come fresh from this checkout; the native build is reused.
-tar -cf - src scripts tsconfig.json | (cd "$work" && tar xf -) || exit 1
-(cd "$work" && npx tsc -p tsconfig.json) || exit 1
+tar --exclude=./tools/dist -cf - src scripts tsconfig.json tools | (cd "$work" && tar xf -) || exit 1
+(cd "$work" && npx tsc -p tsconfig.json && npx tsc -p tools/tsconfig.json) || exit 1
 
 reports="$work/lsan-reports"
 rm -rf "$reports" && mkdir -p "$reports"

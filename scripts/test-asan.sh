@@ -16,7 +16,7 @@ trap restore EXIT
 CXXFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" \
 LDFLAGS="-fsanitize=address,undefined" \
   npx node-gyp rebuild >/dev/null || { echo "sanitizer build failed"; exit 1; }
-npx tsc -p tsconfig.json || exit 1
+npx tsc -p tsconfig.json && npx tsc -p tools/tsconfig.json || exit 1
 
 # Node itself is not instrumented: leaks are checked separately (issue 7's valgrind/LSan run),
 # so detect_leaks=0 here keeps V8's own allocations out of the report.

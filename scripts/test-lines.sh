@@ -24,7 +24,7 @@ for m in "${majors[@]}"; do
   dir=$(scripts/node-lines.sh dir "$m") || { failed=$((failed + 1)); status=1; continue; }
   echo "=== Node $m: $("$dir/bin/node" --version), OpenSSL $("$dir/bin/node" -p process.versions.openssl)"
   (
-    export PATH="$dir/bin:$PATH" npm_config_nodedir="$dir"
+    export PATH="$dir/bin:$PATH" npm_config_nodedir="$dir" TLS_RESUMPTION_TEST_LINE="$m"
     node node_modules/node-gyp/bin/node-gyp.js rebuild -j 2 --loglevel=warn >"$out/build-$m.log" 2>&1 ||
       { cat "$out/build-$m.log"; exit 3; }
     npm test -- --json --outputFile="$out/$m.json" --forceExit ${jest_args[@]+"${jest_args[@]}"}

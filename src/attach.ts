@@ -6,18 +6,19 @@ import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
 
-import { publish } from './events';
-import { native, NativeAttachment, NativeStats } from './native';
-import { AttachOptions, ResolvedOptions, defaultOptions, resolveOptions } from './options';
-import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';
-import { resolveFleet } from './fleet/options';
+import { hasListeners, publish } from './events';
+import { native, NativeAttachment, NativeResumptionStats, NativeStats } from './native';
+import { AttachOptions, OptionRequest, ResolvedOptions, defaultOptions, mergeOptions, parseAttachOptions } from './options';
+import { AttachTarget, NodeSecureContext, externalOf, resolveTarget, serverContext } from './target';
+import type { ResolvedFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
 import { SessionIdContextControl, SessionIdContextStats, chooseSessionIdContext, fleetSessionIdContext } from './fleet/session-id-context';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
-import { ResolvedSharedOptions, SharedHook, SharedStoreStats, resolveShared, sameShared } from './shared-store';
+import { ResolvedSharedOptions, SharedHook, SharedStoreStats, sameShared } from './shared-store';
+import { typeError } from './validate';
 
 /** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
 export interface CacheCounters {
@@ -66,11 +67,56 @@ export interface SettingsStats {
   };
 }
 
+/** Why an offered session was not resumed: `stats().resumption.failed` (see docs/resumption-reasons.md). */
+export interface ResumptionFailures {
+  /** Session ID in no cache, store or fleet. */
+  notFound: number;
+  /** Ticket under a key the ring (or Node's key) does not hold. */
+  unknownKey: number;
+  /** Ticket under a known key that failed its HMAC or decryption. */
+  badTicket: number;
+  /** Session found, past its lifetime. */
+  expired: number;
+  /** Refused by `maxSessionAgeSeconds`. */
+  tooOld: number;
+  /** Session from another session-ID context. */
+  contextMismatch: number;
+  /** Another protocol version, or a TLS 1.3 PSK whose hash does not fit the negotiated suite. */
+  protocolMismatch: number;
+  /** Shared store or fleet lookup failed or timed out. */
+  storeError: number;
+}
+
+/** Reason names, in the order of `ResumptionFailures`. */
+export const RESUMPTION_FAILURE_REASONS: readonly (keyof ResumptionFailures)[] = Object.freeze([
+  'notFound', 'unknownKey', 'badTicket', 'expired', 'tooOld', 'contextMismatch', 'protocolMismatch', 'storeError',
+]);
+
+/** Protocol versions counted in `byProtocol`. */
+export type ResumptionProtocol = 'TLSv1.2' | 'TLSv1.3';
+
+/**
+ * `stats().resumption`: handshakes whose ClientHello offered a session and what became of the
+ * offer. `offered === resumed + sum(failed)` always. Counted natively when the ServerHello
+ * leaves; handshakes below TLS 1.2 are not counted.
+ */
+export interface ResumptionStats {
+  /** Handshakes whose ClientHello offered a session (ID, ticket or TLS 1.3 PSK); a TLS 1.3 client's random legacy session ID is not an offer. */
+  offered: number;
+  /** Of those, resumed. */
+  resumed: number;
+  /** Offered but not resumed, by reason; each attempt counts once. */
+  failed: ResumptionFailures;
+  byProtocol: Record<ResumptionProtocol, { offered: number; resumed: number }>;
+}
+
 /** What `stats()` returns. */
 export interface SessionCacheStats extends CacheCounters {
   settings: SettingsStats;
   /** The session-ID context in force: where it comes from and a fingerprint to compare between machines. */
   sessionIdContext: SessionIdContextStats;
+  /** Offered sessions and why the ones that did not resume did not. */
+  resumption: ResumptionStats;
   /** Present when attached with `fleet` (session store) and/or a `TicketKeyRing.fromRedis` ring. */
   fleet?: Partial<FleetSessionStats> & Partial<FleetRingStats>;
   /** Ticket key ring counters, when `tickets.keyRing` is set (shared by every context using that ring). */
@@ -85,10 +131,28 @@ export interface FlushOptions {
   all?: boolean;
 }
 
+function toResumption(raw: NativeResumptionStats): ResumptionStats {
+  const sum = (v: Record<ResumptionProtocol, number>) => v['TLSv1.2'] + v['TLSv1.3'];
+  const failed = {} as ResumptionFailures;
+  for (const reason of RESUMPTION_FAILURE_REASONS) failed[reason] = sum(raw.failed[reason]!);
+  return {
+    offered: sum(raw.offered),
+    resumed: sum(raw.resumed),
+    failed,
+    byProtocol: {
+      'TLSv1.2': { offered: raw.offered['TLSv1.2'], resumed: raw.resumed['TLSv1.2'] },
+      'TLSv1.3': { offered: raw.offered['TLSv1.3'], resumed: raw.resumed['TLSv1.3'] },
+    },
+  };
+}
+
+/** How often sampled resumption failures are drained and published, milliseconds. */
+const SAMPLE_DRAIN_MS = 1000;
+
 const SESS_CACHE_SERVER = 0x2;
 const SESS_CACHE_NO_INTERNAL = 0x300;
 
-function toStats(raw: NativeStats): Omit<SessionCacheStats, 'sessionIdContext'> {
+function toStats(raw: NativeStats, resumption: ResumptionStats): Omit<SessionCacheStats, 'sessionIdContext'> {
   const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, ...counters } = raw;
   const enabled = (mode & SESS_CACHE_SERVER) !== 0 && (mode & SESS_CACHE_NO_INTERNAL) !== SESS_CACHE_NO_INTERNAL;
   return {
@@ -97,6 +161,7 @@ function toStats(raw: NativeStats): Omit<SessionCacheStats, 'sessionIdContext'> 
       cache: { enabled, mode, size, timeoutSeconds },
       tickets: { enabled: ticketsEnabled, tls13Count },
     },
+    resumption,
   };
 }
 
@@ -124,29 +189,42 @@ export class SessionCache extends EventEmitter {
   #sessionIdContext: SessionIdContextControl;
   /** The fleet session store's derived session-ID context (set before the store is installed). */
   #fleetSessionIdContext: Buffer | undefined;
+  #sampleTimer: NodeJS.Timeout | undefined;
+  #restoreSetTicketKeys: (() => void) | undefined;
 
-  /** @internal use `attach()` */
-  constructor(server: tls.Server | undefined, context: NodeSecureContext, options: unknown) {
+  /** @internal `attach()` builds handles: `request` was validated there. */
+  static _create(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest): SessionCache {
+    return new SessionCache(server, context, request);
+  }
+
+  private constructor(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest) {
     super();
     this.#server = server;
     this.#context = context;
     this.#sessionIdContext = new SessionIdContextControl(server, () => this.#context.context);
-    const handle = native.attach(context.context._external);
-    // Validate against the context's own defaults before anything is applied; a bad option
-    // leaves the context exactly as Node had it.
+    let handle: NativeAttachment | undefined;
+    // Merged over the context's own defaults before anything is applied; a target that cannot
+    // take a group leaves the context exactly as Node had it.
     let fleet: FleetSessionStore | undefined;
     try {
-      this.#options = resolveOptions(options, defaultOptions(native.nodeDefaults(handle)), ['fleet', 'shared']);
-      fleet = this.#makeFleet(server, (options as AttachOptions | undefined)?.fleet);
+      handle = native.attach(externalOf(context));
+      this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
+      fleet = this.#makeFleet(server, request.fleet);
       this.#fleetSessionIdContext = fleet?.sessionIdContext;
-      this.#shared = openShared(server, handle, options);
+      this.#shared = openShared(server, handle, request.shared);
     } catch (err) {
-      native.detach(handle);
+      request.fleet?.secret.fill(0);
+      if (handle) native.detach(handle);
       throw err;
     }
     this.#native = handle;
     this.#apply(handle, this.#options);
-    if (server) this.#followSetSecureContext(server);
+    if (server) {
+      this.#followSetSecureContext(server);
+      this.#followSetTicketKeys(server);
+    }
+    this.#sampleTimer = setInterval(() => this.#drainSamples(), SAMPLE_DRAIN_MS);
+    this.#sampleTimer.unref();
     if (fleet && server) {
       this.#fleet = fleet;
       fleet.on('error', (err: Error) => this.#onFleetError(err));
@@ -155,10 +233,9 @@ export class SessionCache extends EventEmitter {
     }
   }
 
-  #makeFleet(server: tls.Server | undefined, value: unknown): FleetSessionStore | undefined {
-    if (value === undefined) return undefined;
-    if (!server) throw new TypeError('Option "fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
-    const f = resolveFleet(value);
+  #makeFleet(server: tls.Server | undefined, f: ResolvedFleet | undefined): FleetSessionStore | undefined {
+    if (f === undefined) return undefined;
+    if (!server) throw new TypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
     const box = sealedBox(f.secret, 'fleet/sessions');
     const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
     const idTagKey = Buffer.from(crypto.hkdfSync('sha256', f.secret, Buffer.alloc(0), 'tls-resumption/fleet/session-id-tag', 16));
@@ -172,6 +249,9 @@ export class SessionCache extends EventEmitter {
       maxLocal: Math.max(1024, this.#options.cache.size || 20480),
       sessionIdContext,
       idTagKey,
+      onLookupFailed: (id) => {
+        if (this.#native) native.resumptionStoreError(this.#native, id);
+      },
     });
   }
 
@@ -188,17 +268,26 @@ export class SessionCache extends EventEmitter {
   /** What Node had configured on the context before attach; `detach()` puts exactly this back. */
   get nodeSettings(): SettingsStats {
     const n = native.nodeDefaults(this.#live());
-    return toStats({ ...n, ...ZERO_COUNTERS }).settings;
+    return toStats({ ...n, ...ZERO_COUNTERS }, toResumption(native.resumptionStats(this.#live()))).settings;
   }
 
   /** The options in force, defaults filled in. */
   get options(): ResolvedOptions {
-    return { sessionIdContext: this.#options.sessionIdContext, cache: { ...this.#options.cache }, tickets: { ...this.#options.tickets } };
+    return {
+      sessionIdContext: this.#options.sessionIdContext,
+      cache: { ...this.#options.cache },
+      tickets: { ...this.#options.tickets },
+      maxSessionAgeSeconds: this.#options.maxSessionAgeSeconds,
+    };
   }
 
   /** Counters and current settings. Cheap: one native call reading OpenSSL's counters. */
   stats(): SessionCacheStats {
-    const stats: SessionCacheStats = { ...toStats(native.stats(this.#live())), sessionIdContext: this.#sessionIdContext.stats() };
+    const handle = this.#live();
+    const stats: SessionCacheStats = {
+      ...toStats(native.stats(handle), toResumption(native.resumptionStats(handle))),
+      sessionIdContext: this.#sessionIdContext.stats(),
+    };
     if (this.#ring) stats.tickets = this.#ring.stats();
     const ringFleet = this.#ring?._fleetStats();
     if (this.#fleet || ringFleet) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
@@ -212,10 +301,11 @@ export class SessionCache extends EventEmitter {
    */
   configure(options: AttachOptions): this {
     if (options && typeof options === 'object' && 'fleet' in options) {
-      throw new TypeError('Option "fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
+      throw new TypeError('"fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
     }
-    const next = resolveOptions(options, this.#options, ['shared']);
-    checkSharedUnchanged(options, this.#shared?.options);
+    const request = parseAttachOptions(options, ['cache', 'tickets', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']);
+    checkSharedUnchanged(request.shared, this.#shared?.options);
+    const next = mergeOptions(request, this.#options);
     this.#apply(this.#live(), next);
     this.#options = next;
     publish(this, 'configure', { options: this.options });
@@ -225,7 +315,7 @@ export class SessionCache extends EventEmitter {
   /** Drops expired sessions (or every session with `{ all: true }`); returns how many went. */
   flush(options: FlushOptions = {}): number {
     const all = options.all ?? false;
-    if (typeof all !== 'boolean') throw new TypeError(`Option "all" must be a boolean, got ${typeof all}.`);
+    if (typeof all !== 'boolean') throw typeError('all', 'a boolean', all);
     let removed: number;
     if (this.#shared) {
       // Our own flush must not delete from the shared store what other workers still use;
@@ -245,7 +335,10 @@ export class SessionCache extends EventEmitter {
     const handle = this.#native;
     if (!handle) return;
     this.#native = undefined;
+    clearInterval(this.#sampleTimer);
+    this.#sampleTimer = undefined;
     this.#restoreSetSecureContext?.();
+    this.#restoreSetTicketKeys?.();
     this.#fleet?.uninstall();
     this.#fleet = undefined;
     this.#unhangRing?.();
@@ -261,12 +354,6 @@ export class SessionCache extends EventEmitter {
     publish(this, 'detach');
   }
 
-  /** @internal */
-  _reattach(options: unknown): this {
-    if (options !== undefined) this.configure(options as AttachOptions);
-    return this;
-  }
-
   #live(): NativeAttachment {
     if (!this.#native) throw new Error('This session cache was detached.');
     return this.#native;
@@ -276,6 +363,7 @@ export class SessionCache extends EventEmitter {
     native.applyCache(handle, o.cache.enabled, o.cache.mode, o.cache.size, o.cache.timeoutSeconds);
     native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count);
     this.#applyRing(handle, o.tickets.keyRing);
+    native.resumptionApply(handle, o.maxSessionAgeSeconds, this.#nodeTicketKeyName());
     this.#sessionIdContext.apply(
       handle,
       chooseSessionIdContext({
@@ -286,6 +374,52 @@ export class SessionCache extends EventEmitter {
         sharedPath: this.#shared?.options.name === undefined ? this.#shared?.options.path : undefined,
       }),
     );
+  }
+
+  /** @internal Benchmark only: removes the resumption counting callbacks (until the next configure). */
+  _benchStopCounting(): void {
+    native._resumptionCountingOff(this.#live());
+  }
+
+  /** @internal The per-protocol, per-reason counts and the session-age histogram (metrics.ts). */
+  _resumptionDetail(): NativeResumptionStats {
+    return native.resumptionStats(this.#live());
+  }
+
+  // The public name (first 16 bytes) of Node's own ticket key: tells a ticket under an unknown
+  // key from a forged one when no ring is attached. The key's secret halves stay in Node.
+  #nodeTicketKeyName(): Buffer | null {
+    const ctx = this.#context.context as { getTicketKeys?: () => Buffer };
+    try {
+      const keys = ctx.getTicketKeys?.();
+      if (!keys || keys.length < 16) return null;
+      const name = Buffer.from(keys.subarray(0, 16));
+      keys.fill(0);
+      return name;
+    } catch {
+      return null;
+    }
+  }
+
+  #followSetTicketKeys(server: tls.Server): void {
+    const original = server.setTicketKeys;
+    const self = this;
+    const wrapped = function (this: tls.Server, keys: Buffer) {
+      original.call(this, keys);
+      if (self.#native) native.resumptionApply(self.#native, self.#options.maxSessionAgeSeconds, self.#nodeTicketKeyName());
+    };
+    server.setTicketKeys = wrapped;
+    this.#restoreSetTicketKeys = () => {
+      if (server.setTicketKeys === wrapped) server.setTicketKeys = original;
+    };
+  }
+
+  // Sampled failures (at most one per reason per second natively) become 'resumptionFailed'.
+  #drainSamples(): void {
+    if (!this.#native) return;
+    const samples = native.resumptionSamples(this.#native);
+    if (samples.length === 0 || !hasListeners(this, 'resumptionFailed')) return;
+    for (const s of samples) publish(this, 'resumptionFailed', { ...s });
   }
 
   // The ring's evp callback on this context; SNI contexts carry the same ring (ticket-ring-sni);
@@ -323,7 +457,7 @@ export class SessionCache extends EventEmitter {
   #moveTo(context: NodeSecureContext): void {
     const old = this.#native;
     if (!old || context === this.#context) return;
-    const handle = native.attach(context.context._external);
+    const handle = native.attach(externalOf(context));
     this.#apply(handle, this.#options);
     this.#shared?.moveTo(handle);
     this.#fleet?.tagSessionIds(handle);
@@ -335,22 +469,20 @@ export class SessionCache extends EventEmitter {
   }
 }
 
-function openShared(server: tls.Server | undefined, handle: NativeAttachment, options: unknown): SharedHook | undefined {
-  const shared = resolveShared((options as { shared?: unknown } | undefined)?.shared);
+function openShared(server: tls.Server | undefined, handle: NativeAttachment, shared: ResolvedSharedOptions | undefined): SharedHook | undefined {
   if (!shared) return undefined;
   if (!server) {
     throw new TypeError(
-      'Option "shared" needs a tls.Server, https.Server or http2 secure server target: Node resets the session callbacks on every connection and only a server lets the store re-install them.',
+      '"shared" needs a tls.Server, https.Server or http2 secure server target: Node resets the session callbacks on every connection and only a server lets the store re-install them.',
     );
   }
   return new SharedHook(server, handle, shared);
 }
 
-function checkSharedUnchanged(options: unknown, current: ResolvedSharedOptions | undefined): void {
-  const asked = (options as { shared?: unknown } | undefined)?.shared;
+function checkSharedUnchanged(asked: ResolvedSharedOptions | undefined, current: ResolvedSharedOptions | undefined): void {
   if (asked === undefined) return;
-  if (!sameShared(resolveShared(asked), current)) {
-    throw new Error('Option "shared" cannot be changed on a live attachment: detach() and attach() again.');
+  if (!sameShared(asked, current)) {
+    throw new Error('"shared" cannot be changed on a live attachment: detach() and attach() again.');
   }
 }
 
@@ -363,8 +495,9 @@ function checkSharedUnchanged(options: unknown, current: ResolvedSharedOptions |
 export function attach(target: AttachTarget, options?: AttachOptions): SessionCache {
   const { server, context } = resolveTarget(target);
   const existing = (server && handles.get(server)) ?? handles.get(context.context);
-  if (existing?.attached) return existing._reattach(options);
-  const handle = new SessionCache(server, context, options);
+  if (existing?.attached) return options === undefined ? existing : existing.configure(options);
+  // Validated once, here: the handle gets the parsed request, never the raw options.
+  const handle = SessionCache._create(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']));
   if (server) handles.set(server, handle);
   handles.set(context.context, handle);
   publish(handle, 'attach', { options: handle.options });

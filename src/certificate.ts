@@ -3,6 +3,7 @@
  * demos, benchmarks and tests. Never use it to serve real clients.
  */
 import { native } from './native';
+import { optionalInteger, optionalString } from './validate';
 
 /** PEM key and certificate, ready for tls.createServer({ key, cert }). */
 export interface SelfSignedCertificate {
@@ -15,11 +16,7 @@ export interface SelfSignedCertificate {
  * @param days validity in days. Default: 30.
  */
 export function selfSignedCertificate(commonName = 'localhost', days = 30): SelfSignedCertificate {
-  if (typeof commonName !== 'string' || commonName.length === 0 || commonName.length > 64) {
-    throw new TypeError('selfSignedCertificate: "commonName" must be a string of 1 to 64 characters.');
-  }
-  if (!Number.isInteger(days) || days < 1 || days > 3650) {
-    throw new RangeError(`selfSignedCertificate: "days" must be an integer between 1 and 3650, got ${days}.`);
-  }
+  optionalString('commonName', commonName, 1, 64);
+  optionalInteger('days', days, 1, 3650, 'days');
   return native.selfSignedCertificate(commonName, days);
 }

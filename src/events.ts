@@ -21,10 +21,14 @@ export const Channels = Object.freeze({
   ticketRotate: 'tls-resumption:ticket-rotate',
   /** A ticket key left the ring. Message: { cache, keyId, reason: 'aged-out' | 'removed', mode }. */
   keyRemoved: 'tls-resumption:key-removed',
-  /** The shared session store recovered (e.g. re-created after a crashed writer). Message: { cache, ... }. */
-  sharedRecovery: 'tls-resumption:shared-recovery',
   /** A fleet (Redis) operation failed; the connection fell back to a full handshake. Message: { cache, error }. */
   fleetError: 'tls-resumption:fleet-error',
+  /**
+   * Offered sessions that did not resume, sampled: at most one message per reason per second per
+   * attached context (drained once a second), each with how many of that reason went unsampled
+   * before it. Message: { cache, reason, protocol, mechanism, atMs, suppressed }.
+   */
+  resumptionFailed: 'tls-resumption:resumption-failed',
 });
 
 /** One of the channel keys above; also the event name emitted on the handle. */
@@ -46,6 +50,8 @@ export function hasListeners(source: EventEmitter, name: EventName): boolean {
 }
 
 /**
+ * @internal the package's own modules publish; users only subscribe (a public publish would let
+ * anyone fake the library's events).
  * Publishes `name` on its diagnostics channel and emits it on `source` (the SessionCache) with
  * the message `{ cache: source, ...fields }`. A listener that throws does not reach the caller:
  * the library's own work (a rotation, a detach) has already happened and must not be undone by

@@ -1,18 +1,30 @@
 /**
  * tls-resumption: TLS session resumption for Node's own TLS, HTTPS and HTTP/2 servers.
+ *
+ * The main entry: `attach()` and the handle it returns, the ticket key ring, the option and stat
+ * types, and the channel names. Prometheus metrics are at 'tls-resumption/metrics' (so
+ * prom-client stays an optional peer), the remote probe at 'tls-resumption/probe', OpenSSL's
+ * providers and engines at 'tls-resumption/providers'. Everything else is internal.
  */
-export { attach, SessionCache } from './attach';
-export type { CacheCounters, FlushOptions, SessionCacheStats, SettingsStats } from './attach';
-export { CacheMode, Limits } from './options';
+export { attach, RESUMPTION_FAILURE_REASONS, SessionCache } from './attach';
+export type {
+  CacheCounters,
+  FlushOptions,
+  ResumptionFailures,
+  ResumptionProtocol,
+  ResumptionStats,
+  SessionCacheStats,
+  SettingsStats,
+} from './attach';
+export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';
 export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './options';
 export type { AttachTarget } from './target';
-export { selfSignedCertificate } from './certificate';
-export type { SelfSignedCertificate } from './certificate';
 export { TicketKeyRing } from './ticket-key-ring';
 export type {
   AddKeyFileOptions,
   AddKeyOptions,
   AddSecretOptions,
+  RedisTicketKeyRingOptions,
   TicketKeyCounters,
   TicketKeyFormat,
   TicketKeyInfo,
@@ -20,22 +32,11 @@ export type {
   TicketKeyRole,
   TicketRingStats,
 } from './ticket-key-ring';
-export type { RedisTicketKeyRingOptions } from './ticket-key-ring';
 export type { FleetOptions } from './fleet/options';
 export type { FleetSessionStats } from './fleet/session-store';
 export type { FleetRingStats } from './fleet/redis-key-ring';
 export type { RedisClientLike } from './fleet/redis-client';
-export { Channels, publish } from './events';
-export type { EventMessage, EventName } from './events';
-export { engines, loadProvider, opensslInfo, providers } from './providers';
-export type { CpuFeatures, EngineInfo, LoadProviderOptions, OpenSslInfo, ProviderInfo } from './providers';
-export { probe } from './probe';
-export type { ProbeOptions, ProbeReport, ProtocolProbe } from './probe';
-export { formatProbeReport } from './probe';
-export { inspectReport, nodeSessionDefaults } from './inspect';
-export type { InspectReport, NodeSessionDefaults } from './inspect';
-export { KeyFormats, generateKeyMaterial, writeKeyFile } from './keygen';
-export type { KeyFormat } from './keygen';
-// Prometheus metrics live at 'tls-resumption/metrics' so that prom-client stays optional.
-export { SharedLimits, sharedStorePath } from './shared-store';
+export { SharedLimits } from './shared-store';
 export type { SharedOptions, SharedStoreStats } from './shared-store';
+export { Channels } from './events';
+export type { EventMessage, EventName } from './events';

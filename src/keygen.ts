@@ -6,6 +6,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { expectOneOf } from './validate';
+
 /** Key file formats. */
 export const KeyFormats = Object.freeze({
   /** nginx `ssl_session_ticket_key`: 80 raw bytes (16 name, 32 HMAC, 32 AES-256). */
@@ -23,7 +25,7 @@ export type KeyFormat = keyof typeof KeyFormats;
 /** Fresh key material in `format`: raw bytes, or for haproxy the text of the key file. The caller wipes it. */
 export function generateKeyMaterial(format: KeyFormat): Buffer {
   const spec = KeyFormats[format];
-  if (!spec) throw new RangeError(`keygen: "format" must be one of ${Object.keys(KeyFormats).join(', ')}, got ${JSON.stringify(format)}.`);
+  if (!spec) expectOneOf('format', format, Object.keys(KeyFormats));
   if (spec.lines === 0) return crypto.randomBytes(spec.bytes);
   const parts: Buffer[] = [];
   for (let i = 0; i < spec.lines; i++) {

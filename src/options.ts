@@ -1,12 +1,15 @@
 /**
  * Options accepted by `attach()` and `configure()`, their defaults, and their validation.
- * Validation runs completely before anything native is touched, so a bad option never leaves a
- * context half-configured.
+ * `parseAttachOptions` validates every group once, at the boundary (attach, configure), before
+ * anything native is touched, so a bad option never leaves a context half-configured; the parsed
+ * request is what travels down. Each group validates itself: cache and tickets here, `fleet` in
+ * fleet/options.ts, `shared` in shared-store.ts, all with the checks of validate.ts.
  */
-import type { FleetOptions } from './fleet/options';
-import { NODE_BINDS_CONTEXT_TO_SERVER_NAME } from './fleet/session-id-context';
+import { FleetOptions, ResolvedFleet, resolveFleet } from './fleet/options';
+import { ResolvedSharedOptions, SharedOptions, resolveShared } from './shared-store';
 import { TicketKeyRing } from './ticket-key-ring';
-import type { SharedOptions } from './shared-store';
+import { optionGroup, optionalBoolean, optionalInteger, rangeError, typeError } from './validate';
+import { NODE_BINDS_CONTEXT_TO_SERVER_NAME } from './fleet/session-id-context';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -28,7 +31,16 @@ export const Limits = Object.freeze({
   maxTimeoutSeconds: 0x7fffffff,
   /** `tickets.tls13Count`: tickets sent after a TLS 1.3 handshake, 0 to 16. */
   maxTls13Count: 16,
+  /** `maxSessionAgeSeconds`: 0 (no cap) to 2^31-1 s. */
+  maxSessionAgeSeconds: 0x7fffffff,
 });
+
+/**
+ * Default `maxSessionAgeSeconds`: one week. RFC 8446 4.6.1 caps a TLS 1.3 ticket's lifetime at
+ * 7 days and s2n-tls's keying material lifetime defaults to one week: no session outlives the
+ * full handshake that made its keys by more than that, however often it was renewed.
+ */
+export const DEFAULT_MAX_SESSION_AGE_SECONDS = 604800;
 
 /** OpenSSL's own server session cache on the context. */
 export interface CacheOptions {
@@ -74,6 +86,13 @@ export interface AttachOptions {
   fleet?: FleetOptions;
   /** One session store for every process on the machine (cluster workers); see docs/shared-store.md. Server targets only. */
   shared?: SharedOptions;
+  /**
+   * Refuse to resume a session whose ORIGINAL full handshake is older than this, in seconds,
+   * however many times its ticket was renewed (tickets and stateful sessions alike; counted as
+   * `stats().resumption.failed.tooOld`). 0: no cap. Default: 604800 (one week, RFC 8446's
+   * ticket lifetime limit and s2n-tls's keying material lifetime). See docs/resumption-reasons.md.
+   */
+  maxSessionAgeSeconds?: number;
 }
 
 /** Options after defaults were filled in: what is applied natively. */
@@ -82,141 +101,104 @@ export interface ResolvedOptions {
   sessionIdContext: Buffer | null;
   cache: Required<CacheOptions>;
   tickets: Required<TicketOptions>;
+  maxSessionAgeSeconds: number;
 }
 
-type Kind = 'boolean' | 'integer' | 'object';
+/** The groups each entry point accepts. */
+export type OptionGroup = 'cache' | 'tickets' | 'fleet' | 'shared' | 'maxSessionAgeSeconds' | 'sessionIdContext';
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return `the number ${value}`;
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
-  return `a value of type ${typeof value}`;
+/** `attach()` / `configure()` options after validation, not yet merged over any settings. */
+export interface OptionRequest {
+  cache: Partial<Required<CacheOptions>>;
+  tickets: Partial<Required<TicketOptions>>;
+  /** Present when the caller passed `sessionIdContext` (null: back to the default). */
+  sessionIdContext?: Buffer | null;
+  /** Present when the caller passed `maxSessionAgeSeconds`. */
+  maxSessionAgeSeconds?: number;
+  /** Present when the caller passed `fleet` (the secret is a private copy: wipe it when done). */
+  fleet?: ResolvedFleet;
+  /** Present when the caller passed `shared`. */
+  shared?: ResolvedSharedOptions;
 }
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
-/** Rejects keys a field does not know, naming the nearest known one. */
-export function checkKeys(field: string, value: object, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const near = known.map((k) => [k, levenshtein(key.toLowerCase(), k.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
-    const hint = near && near[1] <= 3 ? ` Did you mean "${field}.${near[0]}"?` : ` Known options: ${known.join(', ')}.`;
-    throw new TypeError(`Unknown option "${field}.${key}".${hint}`);
-  }
-}
-
-/** Type check: TypeError naming the field and the expected type. */
-export function expectKind(field: string, value: unknown, kind: Kind): void {
-  const ok =
-    kind === 'boolean' ? typeof value === 'boolean'
-    : kind === 'integer' ? typeof value === 'number' && Number.isInteger(value)
-    : typeof value === 'object' && value !== null && !Array.isArray(value);
-  if (!ok) {
-    const expected = kind === 'integer' ? 'an integer' : kind === 'object' ? 'an object' : 'a boolean';
-    throw new TypeError(`Option "${field}" must be ${expected}, got ${describe(value)}.`);
-  }
-}
-
-/** Range check on an integer: RangeError naming the field and the accepted range (with units). */
-export function expectRange(field: string, value: number, min: number, max: number, unit = ''): void {
-  if (value < min || value > max) {
-    const u = unit ? ` ${unit}` : '';
-    throw new RangeError(`Option "${field}" must be between ${min} and ${max}${u}, got ${value}.`);
-  }
-}
-
-function optionalInteger(field: string, value: unknown, min: number, max: number, unit?: string): number | undefined {
-  if (value === undefined) return undefined;
-  expectKind(field, value, 'integer');
-  expectRange(field, value as number, min, max, unit);
-  return value as number;
-}
-
-function optionalBoolean(field: string, value: unknown): boolean | undefined {
-  if (value === undefined) return undefined;
-  expectKind(field, value, 'boolean');
-  return value as boolean;
-}
-
-/** The option groups a given `attach` understands; feature modules add their own. */
-export const KNOWN_GROUPS = ['cache', 'tickets', 'sessionIdContext'] as const;
 
 /** The session-ID context's bytes: TypeError for another type, RangeError outside 1 to 32 bytes. */
-function sessionIdContextBytes(value: unknown): Buffer | null {
+function parseSessionIdContext(value: unknown): Buffer | null {
   if (value === null) return null;
   let bytes: Buffer;
   if (typeof value === 'string') bytes = Buffer.from(value, 'utf8');
   else if (value instanceof Uint8Array) bytes = Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
-  else throw new TypeError(`Option "sessionIdContext" must be a string or a Buffer/Uint8Array of 1 to 32 bytes, got ${describe(value)}.`);
+  else throw typeError('sessionIdContext', 'a string or a Buffer/Uint8Array of 1 to 32 bytes', value);
   if (bytes.length < 1 || bytes.length > 32) {
-    throw new RangeError(`Option "sessionIdContext" must be 1 to 32 bytes (a string counts its UTF-8 bytes), got ${bytes.length} bytes.`);
+    throw rangeError('sessionIdContext', '1 to 32 bytes (a string counts its UTF-8 bytes)', `${bytes.length} bytes`);
   }
   // Node 22 and 24 take the context per connection from a UTF-8 copy of their own (src/fleet/session-id-context.ts).
   if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && !Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes)) {
-    throw new RangeError(`Option "sessionIdContext" must be UTF-8 text on Node ${process.versions.node.split('.')[0]} (Node 22 and 24 keep the context as a string), got ${bytes.length} bytes that are not.`);
+    throw rangeError('sessionIdContext', `UTF-8 text on Node ${process.versions.node.split('.')[0]} (Node 22 and 24 keep the context as a string)`, `${bytes.length} bytes that are not`);
   }
   return bytes;
 }
 
+function parseCache(value: unknown): OptionRequest['cache'] {
+  if (value === undefined) return {};
+  const c = optionGroup('cache', value, ['enabled', 'size', 'timeoutSeconds', 'mode']);
+  const out: OptionRequest['cache'] = {};
+  const enabled = optionalBoolean('cache.enabled', c.enabled);
+  if (enabled !== undefined) out.enabled = enabled;
+  const size = optionalInteger('cache.size', c.size, 0, Limits.maxCacheSize, 'sessions');
+  if (size !== undefined) out.size = size;
+  const timeout = optionalInteger('cache.timeoutSeconds', c.timeoutSeconds, 1, Limits.maxTimeoutSeconds, 'seconds');
+  if (timeout !== undefined) out.timeoutSeconds = timeout;
+  const mode = optionalInteger('cache.mode', c.mode, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (mode !== undefined) {
+    if ((mode & ~MODE_MASK) !== 0 || mode < 0) {
+      throw rangeError('cache.mode', 'CacheMode flags OR-ed together (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200)', `0x${mode.toString(16)}`);
+    }
+    out.mode = mode;
+  }
+  return out;
+}
+
+function parseTickets(value: unknown): OptionRequest['tickets'] {
+  if (value === undefined) return {};
+  const t = optionGroup('tickets', value, ['enabled', 'tls13Count', 'keyRing']);
+  const out: OptionRequest['tickets'] = {};
+  if (t.keyRing !== undefined) {
+    if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing)) throw typeError('tickets.keyRing', 'a TicketKeyRing or null', t.keyRing);
+    out.keyRing = t.keyRing as TicketKeyRing | null;
+  }
+  const enabled = optionalBoolean('tickets.enabled', t.enabled);
+  if (enabled !== undefined) out.enabled = enabled;
+  const count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets');
+  if (count !== undefined) out.tls13Count = count;
+  return out;
+}
+
 /**
- * Validates `options` and merges it over `base` (the current settings, or the defaults on first
- * attach). Throws TypeError / RangeError naming the field; returns a fresh object.
+ * Validates `options` completely (TypeError / RangeError naming the field) and returns the
+ * request, or throws having kept nothing: a fleet secret copied before a later group failed is
+ * wiped. `groups` are the groups this entry point accepts.
  */
-export function resolveOptions(options: unknown, base: ResolvedOptions, extraGroups: readonly string[] = []): ResolvedOptions {
-  if (options === undefined) return { sessionIdContext: base.sessionIdContext, cache: { ...base.cache }, tickets: { ...base.tickets } };
-  expectKind('options', options, 'object');
-  const o = options as Record<string, unknown>;
-  checkKeys('options', o, [...KNOWN_GROUPS, ...extraGroups]);
-  const sessionIdContext = o.sessionIdContext === undefined ? base.sessionIdContext : sessionIdContextBytes(o.sessionIdContext);
+export function parseAttachOptions(options: unknown, groups: readonly OptionGroup[]): OptionRequest {
+  if (options === undefined) return { cache: {}, tickets: {} };
+  const o = optionGroup('options', options, groups);
+  const request: OptionRequest = { cache: parseCache(o.cache), tickets: parseTickets(o.tickets) };
+  const maxAge = optionalInteger('maxSessionAgeSeconds', o.maxSessionAgeSeconds, 0, Limits.maxSessionAgeSeconds, 'seconds');
+  if (maxAge !== undefined) request.maxSessionAgeSeconds = maxAge;
+  if (o.sessionIdContext !== undefined) request.sessionIdContext = parseSessionIdContext(o.sessionIdContext);
+  if (o.shared !== undefined) request.shared = resolveShared(o.shared);
+  // Last: nothing after it can throw, so the secret copy it makes is never left behind.
+  if (o.fleet !== undefined) request.fleet = resolveFleet(o.fleet);
+  return request;
+}
 
-  const cache = { ...base.cache };
-  if (o.cache !== undefined) {
-    expectKind('cache', o.cache, 'object');
-    const c = o.cache as Record<string, unknown>;
-    checkKeys('cache', c, ['enabled', 'size', 'timeoutSeconds', 'mode']);
-    cache.enabled = optionalBoolean('cache.enabled', c.enabled) ?? cache.enabled;
-    cache.size = optionalInteger('cache.size', c.size, 0, Limits.maxCacheSize, 'sessions') ?? cache.size;
-    cache.timeoutSeconds =
-      optionalInteger('cache.timeoutSeconds', c.timeoutSeconds, 1, Limits.maxTimeoutSeconds, 'seconds') ?? cache.timeoutSeconds;
-    if (c.mode !== undefined) {
-      expectKind('cache.mode', c.mode, 'integer');
-      if (((c.mode as number) & ~MODE_MASK) !== 0 || (c.mode as number) < 0) {
-        throw new RangeError(
-          `Option "cache.mode" accepts only CacheMode flags (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200), got 0x${(c.mode as number).toString(16)}.`,
-        );
-      }
-      cache.mode = c.mode as number;
-    }
-  }
-
-  const tickets = { ...base.tickets };
-  if (o.tickets !== undefined) {
-    expectKind('tickets', o.tickets, 'object');
-    const t = o.tickets as Record<string, unknown>;
-    checkKeys('tickets', t, ['enabled', 'tls13Count', 'keyRing']);
-    if (t.keyRing !== undefined) {
-      if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing)) {
-        throw new TypeError(`Option "tickets.keyRing" must be a TicketKeyRing or null, got ${describe(t.keyRing)}.`);
-      }
-      tickets.keyRing = t.keyRing as TicketKeyRing | null;
-    }
-    tickets.enabled = optionalBoolean('tickets.enabled', t.enabled) ?? tickets.enabled;
-    tickets.tls13Count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets') ?? tickets.tls13Count;
-  }
-  return { sessionIdContext, cache, tickets };
+/** `request` merged over `base` (the current settings, or the defaults on first attach). */
+export function mergeOptions(request: OptionRequest, base: ResolvedOptions): ResolvedOptions {
+  return {
+    sessionIdContext: request.sessionIdContext === undefined ? base.sessionIdContext : request.sessionIdContext,
+    cache: { ...base.cache, ...request.cache },
+    tickets: { ...base.tickets, ...request.tickets },
+    maxSessionAgeSeconds: request.maxSessionAgeSeconds ?? base.maxSessionAgeSeconds,
+  };
 }
 
 /** Defaults on first attach: the cache on; tickets and timeout as the context had them. */
@@ -225,5 +207,6 @@ export function defaultOptions(node: { timeoutSeconds: number; ticketsEnabled: b
     sessionIdContext: null,
     cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
     tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null },
+    maxSessionAgeSeconds: DEFAULT_MAX_SESSION_AGE_SECONDS,
   };
 }

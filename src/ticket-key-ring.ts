@@ -12,10 +12,6 @@
  *   the next epoch (clock skew) decrypt.
  *
  * Key ids are the hex of the 16-byte key name: not secret (every ticket carries the name in clear).
- *
- * Beside this file: src/ring/types.ts (the public option and stat types), src/ring/options.ts
- * (the ring options' defaults and validation), src/ring/key-formats.ts (Node, nginx and HAProxy
- * key layouts); the Redis mode's sync is src/fleet/redis-key-ring.ts.
  */
 import * as crypto from 'node:crypto';
 import * as util from 'node:util';
@@ -25,25 +21,124 @@ import { publish } from './events';
 
 import { native } from './native';
 import type { NativeRing } from './native';
-import { checkKeys, expectKind, expectRange } from './options';
-import { aesFirst, aesFirstToRingOrder, copyBytes } from './ring/key-formats';
-import { MAX_TIMER_MS, ResolvedRingOptions, SECRET_MAX, SECRET_MIN, resolveRingOptions } from './ring/options';
-import type {
-  AddKeyFileOptions,
-  AddKeyOptions,
-  AddSecretOptions,
-  RedisTicketKeyRingOptions,
-  TicketKeyCounters,
-  TicketKeyInfo,
-  TicketKeyRingOptions,
-  TicketRingStats,
-} from './ring/types';
+import { checkKeys, expectKind, expectOneOf, expectPresent, expectRange, mustBe, optionalNumber, rangeError, typeError } from './validate';
 import { RedisClientLike, redisAdapter } from './fleet/redis-client';
 import { FleetRingStats, RedisRingSync, SyncedKey } from './fleet/redis-key-ring';
 import { checkSecret, sealedBox } from './fleet/sealed-box';
 import { fleetSessionIdContext, secretRingSessionIdContext } from './fleet/session-id-context';
 
-export type * from './ring/types';
+/** Options of `TicketKeyRing.generate()` and `TicketKeyRing.fromSecret()`. */
+export interface TicketKeyRingOptions {
+  /**
+   * Seconds between automatic rotations (`generate`), or the length of one key epoch
+   * (`fromSecret`; every process sharing the secret must use the same value). May be
+   * fractional. Range 0.1 to 2^31-1 seconds. Default: 3600.
+   */
+  rotateEverySeconds?: number;
+  /**
+   * Keys kept, the encrypting one included: a ticket stays decryptable for `keepKeys - 1`
+   * rotations after the key that issued it stopped encrypting. Range 1 to 1024. Default: 12.
+   */
+  keepKeys?: number;
+  /** Clock, milliseconds since 1970 (as `Date.now`). For tests and fleets with their own time source. Default: `Date.now`. */
+  now?: () => number;
+}
+
+/** Options of `TicketKeyRing.fromRedis()`: the ring options plus where and how the fleet meets. */
+export interface RedisTicketKeyRingOptions extends Omit<TicketKeyRingOptions, 'now'> {
+  /** Redis key of the ring document; the lock `{KEY}:lock` (same Redis Cluster slot) and the channel `KEY:changed` are used beside it. Default: 'tls:ticket-keys'. */
+  key?: string;
+  /** 32 bytes every member holds: keys are stored in Redis sealed with AES-256-GCM under it. Required. */
+  wrappingSecret: Uint8Array;
+  /** Seconds between polls of the ring (a missed publish converges within one). Range 0.1-3600. Default: 30. */
+  pollIntervalSeconds?: number;
+  /** While Redis is unreachable, keep rotating with local keys other members cannot open. Default: false (keep the last keys). */
+  rotateLocallyWhenDown?: boolean;
+}
+
+/**
+ * Key layouts `add()` understands (16-byte name first in all of them). 48-byte keys are
+ * AES-128-CBC + HMAC-SHA256 with a 16-byte HMAC key; 80-byte keys AES-256-CBC + a 32-byte HMAC key.
+ */
+export type TicketKeyFormat =
+  /** name | HMAC key | AES key: Node's `getTicketKeys()` / `setTicketKeys()` (48 bytes; 80 bytes in the same order). */
+  | 'node'
+  /**
+   * nginx `ssl_session_ticket_key` files, as ngx_ssl_session_ticket_keys() reads them:
+   * 48 bytes are name | AES key | HMAC key, 80 bytes are name | HMAC key | AES key.
+   */
+  | 'nginx'
+  /** HAProxy `tls-ticket-keys` (struct tls_sess_key): name | AES key | HMAC key, 48 or 80 bytes; a base64 string is accepted. */
+  | 'haproxy';
+
+/** Options of `add()`. */
+export interface AddKeyOptions {
+  /** The key encrypts new tickets from now on (it then ages out like a rotated key). Default: false (decrypt only, kept until `remove()`). */
+  encrypt?: boolean;
+  /** Layout of the key bytes. Default: 'node' (Node's `getTicketKeys()`; for 80-byte keys also nginx's). */
+  format?: TicketKeyFormat;
+}
+
+/** Options of `addKeyFile()`. */
+export interface AddKeyFileOptions {
+  /** 'nginx': one 48- or 80-byte raw key; 'haproxy': base64 lines, one key each. Required. */
+  format: 'nginx' | 'haproxy';
+  /** Encrypt with the file's key (nginx) or, as HAProxy does, with its penultimate key (the only one if just one). Default: false. */
+  encrypt?: boolean;
+}
+
+/** Options of `addSecret()`. */
+export interface AddSecretOptions {
+  /** The new secret's keys encrypt from now on; the previous encrypting secret only decrypts. Default: false. */
+  encrypt?: boolean;
+}
+
+/** What a key is used for now. */
+export type TicketKeyRole = 'encrypt' | 'decrypt';
+
+/** One key as `list()` shows it: never its bytes. */
+export interface TicketKeyInfo {
+  /** Hex of the 16-byte key name (sent in clear in every ticket). */
+  id: string;
+  role: TicketKeyRole;
+  /** 'generated' by `generate()`/`rotate()`, 'added' with `add()`, 'derived' from a secret. */
+  source: 'generated' | 'added' | 'derived' | 'fleet';
+  /** 256: AES-256-CBC with a 32-byte HMAC key (80-byte keys); 128: AES-128-CBC (48-byte keys). */
+  bits: 128 | 256;
+  /**
+   * Seconds since the key was added (generated, added) or since its epoch began (derived; negative
+   * for the next epoch's key, which already decrypts to absorb clock skew).
+   */
+  ageSeconds: number;
+  /** Derived keys: the epoch number. */
+  epoch?: number;
+  /** Derived keys: the secret's id (an HKDF fingerprint, not the secret). */
+  secretId?: string;
+}
+
+/** Per-key counters. */
+export interface TicketKeyCounters {
+  /** Tickets this key encrypted. */
+  encrypted: number;
+  /** Tickets this key decrypted. */
+  decrypted: number;
+}
+
+/** Ring counters, also merged into `SessionCache.stats().tickets`. Shared by every context using the ring. */
+export interface TicketRingStats {
+  /** Tickets issued (encrypted). */
+  issued: number;
+  /** Tickets under a key of the ring that OpenSSL resumed (counted after its own checks: HMAC, lifetime, session-ID context). */
+  resumed: number;
+  /** Of `resumed`, tickets under a key that no longer encrypts: a fresh ticket under the current key was issued. */
+  renewed: number;
+  /** Tickets whose key name is not in the ring (revoked, aged out, foreign): full handshake. */
+  unknownKey: number;
+  /** Internal failures (cipher/MAC setup, randomness): full handshake or no ticket, never a failed connection. */
+  failed: number;
+  /** Counters of each key now in the ring, by key id. */
+  keys: Record<string, TicketKeyCounters>;
+}
 
 interface KeyMeta {
   source: TicketKeyInfo['source'];
@@ -53,6 +148,64 @@ interface KeyMeta {
   seq: number;
   epoch?: number;
   secretId?: string;
+}
+
+interface ResolvedRingOptions {
+  rotateEverySeconds: number;
+  keepKeys: number;
+  now: () => number;
+}
+
+/** Longest delay setTimeout accepts; longer waits are re-armed. */
+const MAX_TIMER_MS = 0x7fffffff;
+const SECRET_MIN = 32;
+const SECRET_MAX = 64;
+
+function resolveRingOptions(options: unknown): ResolvedRingOptions {
+  const o = (options ?? {}) as Record<string, unknown>;
+  if (options !== undefined) {
+    expectKind('options', options, 'object');
+    checkKeys('options', o, ['rotateEverySeconds', 'keepKeys', 'now']);
+  }
+  const rotateEverySeconds = optionalNumber('rotateEverySeconds', o.rotateEverySeconds, 0.1, 0x7fffffff, 'seconds') ?? 3600;
+  let keepKeys = 12;
+  if (o.keepKeys !== undefined) {
+    expectKind('keepKeys', o.keepKeys, 'integer');
+    expectRange('keepKeys', o.keepKeys as number, 1, 1024, 'keys');
+    keepKeys = o.keepKeys as number;
+  }
+  let now: () => number = Date.now;
+  if (o.now !== undefined) {
+    if (typeof o.now !== 'function') throw typeError('now', 'a function returning milliseconds', o.now);
+    now = o.now as () => number;
+  }
+  return { rotateEverySeconds, keepKeys, now };
+}
+
+/** A private copy of caller bytes: ours to wipe. Throws TypeError/RangeError naming `field`. */
+function copyBytes(field: string, value: unknown, allowBase64: boolean): Buffer {
+  if (typeof value === 'string' && allowBase64) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value.trim())) throw typeError(field, 'base64 text', value, true);
+    return Buffer.from(value.trim(), 'base64');
+  }
+  if (!(value instanceof Uint8Array)) {
+    throw typeError(field, `a Buffer or Uint8Array${allowBase64 ? ' or a base64 string' : ''}`, value, true);
+  }
+  return Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+}
+
+/** Whether a key in `format` is laid out name | AES | HMAC (the native ring takes name | HMAC | AES). */
+function aesFirst(format: TicketKeyFormat, length: number): boolean {
+  return format === 'haproxy' || (format === 'nginx' && length === 48);
+}
+
+/** Reorders a name | AES | HMAC key to the ring's name | HMAC | AES, in place. */
+function aesFirstToRingOrder(key: Buffer): void {
+  const half = (key.length - 16) / 2;
+  const aes = Buffer.from(key.subarray(16, 16 + half));
+  key.copy(key, 16, 16 + half, 16 + 2 * half);
+  aes.copy(key, 16 + half);
+  aes.fill(0);
 }
 
 /** Shared native ring plus the JS bookkeeping of which key encrypts and when it rotates. */
@@ -137,13 +290,10 @@ export class TicketKeyRing {
     const { key = 'tls:ticket-keys', wrappingSecret, pollIntervalSeconds = 30, rotateLocallyWhenDown = false, ...ringOptions } =
       options as RedisTicketKeyRingOptions & Record<string, unknown>;
     const redis = redisAdapter(client, 'client');
-    if (typeof key !== 'string' || key.length < 1 || key.length > 256) throw new TypeError('Option "key" must be a string of 1 to 256 characters.');
-    if (typeof pollIntervalSeconds !== 'number' || !Number.isFinite(pollIntervalSeconds)) {
-      throw new TypeError('Option "pollIntervalSeconds" must be a finite number of seconds.');
-    }
-    expectRange('pollIntervalSeconds', pollIntervalSeconds, 0.1, 3600, 'seconds');
+    if (typeof key !== 'string' || key.length < 1 || key.length > 256) throw typeError('key', 'a string of 1 to 256 characters', key);
+    optionalNumber('pollIntervalSeconds', pollIntervalSeconds, 0.1, 3600, 'seconds');
     expectKind('rotateLocallyWhenDown', rotateLocallyWhenDown, 'boolean');
-    if (wrappingSecret === undefined) throw new TypeError('Option "wrappingSecret" is required: a Buffer of 32 bytes.');
+    expectPresent('wrappingSecret', wrappingSecret, 'a Buffer of 32 bytes (required)');
     const resolved = resolveRingOptions(ringOptions);
     const secret = checkSecret('wrappingSecret', wrappingSecret);
     const box = sealedBox(secret, 'fleet/ticket-keys');
@@ -218,7 +368,7 @@ export class TicketKeyRing {
     if (copy.length < SECRET_MIN || copy.length > SECRET_MAX) {
       const n = copy.length;
       copy.fill(0);
-      throw new RangeError(`"secret" must be between ${SECRET_MIN} and ${SECRET_MAX} bytes, got ${n} bytes.`);
+      throw rangeError('secret', `between ${SECRET_MIN} and ${SECRET_MAX} bytes`, `${n} bytes`);
     }
     return copy;
   }
@@ -280,15 +430,15 @@ export class TicketKeyRing {
     expectKind('encrypt', encrypt, 'boolean');
     const format = options.format ?? 'node';
     if (format !== 'nginx' && format !== 'node' && format !== 'haproxy') {
-      throw new RangeError(`Option "format" must be 'nginx', 'node' or 'haproxy', got ${JSON.stringify(format)}.`);
+      expectOneOf('format', format, ['nginx', 'node', 'haproxy']);
     }
     if (encrypt && this.#mode === 'secret') {
-      throw new TypeError('A fromSecret ring encrypts with the derived key of the epoch; add keys with { encrypt: false } or use addSecret().');
+      throw typeError('encrypt', 'false on a fromSecret ring (it encrypts with the derived key of the epoch; use addSecret() for a new secret)', true);
     }
     const copy = copyBytes('key', key, format === 'haproxy');
     try {
       if (copy.length !== 48 && copy.length !== 80) {
-        throw new RangeError(`"key" must be 48 or 80 bytes (16-byte name + HMAC + AES keys), got ${copy.length} bytes.`);
+        throw rangeError('key', '48 or 80 bytes (16-byte name + HMAC + AES keys)', `${copy.length} bytes`);
       }
       if (aesFirst(format, copy.length)) aesFirstToRingOrder(copy);
       const id = native.ringAddKey(this.#handle, copy);
@@ -313,19 +463,19 @@ export class TicketKeyRing {
     const encrypt = options.encrypt ?? false;
     expectKind('encrypt', encrypt, 'boolean');
     if (options.format === 'nginx') {
-      if (typeof contents === 'string') throw new TypeError('"contents" of an nginx key file must be the raw bytes (a Buffer).');
+      if (typeof contents === 'string') throw typeError('contents', 'the raw bytes of an nginx key file (a Buffer)', contents, true);
       return [this.add(contents, { encrypt, format: 'nginx' })];
     }
     if (options.format !== 'haproxy') {
-      throw new RangeError(`Option "format" must be 'nginx' or 'haproxy', got ${JSON.stringify(options.format)}.`);
+      expectOneOf('format', options.format, ['nginx', 'haproxy']);
     }
     const text = typeof contents === 'string' ? contents : Buffer.from(contents).toString('utf8');
     const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-    if (lines.length === 0) throw new RangeError('"contents" holds no key (HAProxy files hold one base64 key per line).');
+    if (lines.length === 0) throw rangeError('contents', 'a HAProxy key file (one base64 key per line)', 'no key');
     lines.forEach((line, i) => {
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new TypeError(`"contents" line ${i + 1} is not base64.`);
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new TypeError(mustBe(`contents, line ${i + 1}`, 'base64 text', 'other text'));
       const n = Buffer.byteLength(line, 'base64');
-      if (n !== 48 && n !== 80) throw new RangeError(`"contents" line ${i + 1} must decode to 48 or 80 bytes, got ${n} bytes.`);
+      if (n !== 48 && n !== 80) throw rangeError(`contents, line ${i + 1}`, 'base64 of 48 or 80 bytes', `${n} bytes`);
     });
     const encryptIndex = encrypt ? Math.max(0, lines.length - 2) : -1;
     return lines.map((line, i) => this.add(line, { format: 'haproxy', encrypt: i === encryptIndex }));
@@ -338,7 +488,7 @@ export class TicketKeyRing {
    * @returns whether the key was in the ring.
    */
   remove(keyId: string): boolean {
-    if (typeof keyId !== 'string') throw new TypeError(`"keyId" must be a string, got ${typeof keyId}.`);
+    if (typeof keyId !== 'string') throw typeError('keyId', 'a string', keyId);
     const meta = this.#meta.get(keyId);
     if (!meta) return false;
     native.ringRemoveKey(this.#handle, keyId);
@@ -380,7 +530,7 @@ export class TicketKeyRing {
 
   /** fromSecret rings: drops a secret and every key derived from it. @returns whether it was there. */
   removeSecret(secretId: string): boolean {
-    if (typeof secretId !== 'string') throw new TypeError(`"secretId" must be a string, got ${typeof secretId}.`);
+    if (typeof secretId !== 'string') throw typeError('secretId', 'a string', secretId);
     if (!this.#secrets.includes(secretId)) return false;
     native.ringRemoveSecret(this.#handle, secretId);
     this.#secrets = this.#secrets.filter((s) => s !== secretId);

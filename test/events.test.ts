@@ -23,8 +23,8 @@ describe('events: diagnostics_channel and the handle', () => {
       flush: 'tls-resumption:flush',
       ticketRotate: 'tls-resumption:ticket-rotate',
       keyRemoved: 'tls-resumption:key-removed',
-      sharedRecovery: 'tls-resumption:shared-recovery',
       fleetError: 'tls-resumption:fleet-error',
+      resumptionFailed: 'tls-resumption:resumption-failed',
     });
   });
 

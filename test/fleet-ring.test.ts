@@ -136,7 +136,7 @@ describe('fleet: ticket keys coordinated through Redis', () => {
   test('fromRedis options are validated', () => {
     const client = new Redis({ lazyConnect: true });
     const bad = (input: string, fn: () => unknown, type: new () => Error, message: RegExp) => expectBadInput('fleet option', input, fn, type, message);
-    bad('fromRedis without wrappingSecret', () => TicketKeyRing.fromRedis(client, {} as never), TypeError, /"wrappingSecret" is required/);
+    bad('fromRedis without wrappingSecret', () => TicketKeyRing.fromRedis(client, {} as never), TypeError, /"wrappingSecret" must be a Buffer of 32 bytes \(required\), got undefined/);
     bad('fromRedis wrappingSecret of 31 bytes', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(31) }), RangeError, /"wrappingSecret" must be exactly 32 bytes, got 31 bytes/);
     bad('fromRedis client not a Redis client', () => TicketKeyRing.fromRedis({} as never, { wrappingSecret: Buffer.alloc(32) }), TypeError, /"client" must be an ioredis or node-redis client/);
     bad('fromRedis pollIntervalSeconds 0', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), pollIntervalSeconds: 0 }), RangeError, /"pollIntervalSeconds" must be between 0.1 and 3600 seconds/);

@@ -57,10 +57,10 @@ describe('sessionIdContext', () => {
 
   test('a plain single process keeps Node\'s context; stats() shows its fingerprint', async () => {
     const { server } = await started();
-    const cache = attach(server);
     const h = native.attach(contextOf(server));
     const bytes = native.sessionIdContextOf(h)!;
     native.detach(h);
+    const cache = attach(server);
     expect(cache.stats().sessionIdContext).toEqual({ source: 'node', fingerprint: fp(bytes) });
     expect(bytes.length).toBeGreaterThan(0);
     cache.detach();

@@ -151,7 +151,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const server = tlsServer({ noTickets: true });
     const client = new Redis({ lazyConnect: true });
     const bad = (input: string, fn: () => unknown, type: new () => Error, message: RegExp) => expectBadInput('fleet option', input, fn, type, message);
-    bad('fleet without redis', () => attach(server, { fleet: { secret: Buffer.alloc(32) } as never }), TypeError, /"fleet.redis" is required/);
+    bad('fleet without redis', () => attach(server, { fleet: { secret: Buffer.alloc(32) } as never }), TypeError, /"fleet.redis" must be an ioredis or node-redis client \(required\), got undefined/);
     bad('fleet.redis not a client', () => attach(server, { fleet: { redis: {} as never, secret: Buffer.alloc(32) } }), TypeError, /"fleet.redis" must be an ioredis or node-redis client/);
     bad('fleet.secret of 16 bytes', () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } }), RangeError, /"fleet.secret" must be exactly 32 bytes, got 16 bytes/);
     bad('fleet.secret as a string', () => attach(server, { fleet: { redis: client, secret: 'x'.repeat(32) as never } }), TypeError, /"fleet.secret" must be a Buffer of 32 bytes/);

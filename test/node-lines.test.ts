@@ -13,16 +13,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureDist, repoRoot } from './support/build';
+import { cert } from './support/tls';
 
-const LINES = ['20', '22', '24', '26'] as const;
-const ABI: Record<(typeof LINES)[number], string> = { '20': '115', '22': '127', '24': '137', '26': '147' };
+const ALL_LINES = ['20', '22', '24', '26'] as const;
+const ABI: Record<(typeof ALL_LINES)[number], string> = { '20': '115', '22': '127', '24': '137', '26': '147' };
+// scripts/test-lines.sh runs the suite once per line and names it here, so each line's run
+// covers its own line; a plain `npm test` covers all four.
+const only = process.env.TLS_RESUMPTION_TEST_LINE;
+const LINES = ALL_LINES.filter((m) => only === undefined || m === only);
 
 function lineDir(major: string): string {
   return execFileSync('bash', [path.join(repoRoot, 'scripts/node-lines.sh'), 'dir', major], { encoding: 'utf8' }).trim();
 }
 
 function prebuild(major: string): string {
-  return path.join(repoRoot, 'prebuilds', 'linux-x64', `node.abi${ABI[major as (typeof LINES)[number]]}.glibc.node`);
+  return path.join(repoRoot, 'prebuilds', 'linux-x64', `node.abi${ABI[major as (typeof ALL_LINES)[number]]}.glibc.node`);
 }
 
 let work: string;
@@ -31,8 +36,8 @@ const nodeOf: Record<string, string> = {};
 
 beforeAll(() => {
   ensureDist();
-  for (const m of LINES) nodeOf[m] = path.join(lineDir(m), 'bin', 'node');
-  const missing = LINES.filter((m) => !fs.existsSync(prebuild(m)));
+  for (const m of ALL_LINES) nodeOf[m] = path.join(lineDir(m), 'bin', 'node');
+  const missing = ALL_LINES.filter((m) => !fs.existsSync(prebuild(m)));
   if (missing.length > 0) execFileSync('bash', [path.join(repoRoot, 'scripts/prebuild.sh'), ...missing], { stdio: 'inherit' });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-resumption-lines-'));
   const name = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], {
@@ -50,8 +55,8 @@ afterAll(() => {
 const USER_SCRIPT = `
 const https = require('node:https');
 const tls = require('node:tls');
-const { attach, selfSignedCertificate } = require('tls-resumption');
-const { key, cert } = selfSignedCertificate('localhost');
+const { attach } = require('tls-resumption');
+const { key, cert } = JSON.parse(process.env.TEST_CERT); // the test's certificate: the main entry has no certificate maker
 const server = https.createServer({ key, cert, secureOptions: require('node:constants').SSL_OP_NO_TICKET, maxVersion: 'TLSv1.2' }, (q, s) => s.end('ok'));
 const cache = attach(server, { cache: { enabled: true } });
 server.listen(0, '127.0.0.1', async () => {
@@ -90,7 +95,7 @@ describe.each(LINES)('Node %s', (major) => {
     const installed = path.join(project, 'node_modules', 'tls-resumption');
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
     fs.writeFileSync(path.join(project, 'user.js'), USER_SCRIPT);
-    const out = execFileSync(nodeOf[major], ['user.js'], { cwd: project, env, encoding: 'utf8' });
+    const out = execFileSync(nodeOf[major], ['user.js'], { cwd: project, env: { ...env, TEST_CERT: JSON.stringify(cert) }, encoding: 'utf8' });
     const result = JSON.parse(out.trim().split('\n').pop()!);
     expect(result).toMatchObject({ first: false, second: true, hits: 1 });
     expect(result.version.startsWith(`v${major}.`)).toBe(true);

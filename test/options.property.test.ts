@@ -8,7 +8,7 @@ import fc from 'fast-check';
 
 import { attach } from '../src/attach';
 
-const DOCUMENTED = /^(Option "[a-zA-Z0-9.]+" |Unknown option ")/;
+const DOCUMENTED = /^("[a-zA-Z0-9.]+" must be |Unknown option ")/;
 
 const anyValue = fc.oneof(
   fc.integer({ min: -5, max: 40000 }),

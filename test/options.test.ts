@@ -12,20 +12,20 @@ describe('options are validated before anything native runs', () => {
   afterEach(() => close(server.listening ? server : undefined));
 
   const cases: Array<[string, unknown, ErrorConstructor, RegExp]> = [
-    ['options not an object', 5, TypeError, /Option "options" must be an object, got the number 5/],
+    ['options not an object', 5, TypeError, /"options" must be an object, got the number 5/],
     ['unknown group, near miss', { cahce: {} }, TypeError, /Unknown option "options.cahce". Did you mean "options.cache"\?/],
     ['unknown cache field', { cache: { sise: 5 } }, TypeError, /Unknown option "cache.sise". Did you mean "cache.size"\?/],
-    ['cache not an object', { cache: true }, TypeError, /Option "cache" must be an object, got a value of type boolean/],
-    ['cache.enabled not boolean', { cache: { enabled: 'yes' } }, TypeError, /Option "cache.enabled" must be a boolean, got the string "yes"/],
-    ['cache.size not integer', { cache: { size: 1.5 } }, TypeError, /Option "cache.size" must be an integer, got the number 1.5/],
-    ['cache.size negative', { cache: { size: -1 } }, RangeError, /Option "cache.size" must be between 0 and 2147483647 sessions, got -1/],
-    ['cache.size too big', { cache: { size: 2 ** 31 } }, RangeError, /Option "cache.size" must be between 0 and 2147483647 sessions/],
-    ['cache.timeoutSeconds zero', { cache: { timeoutSeconds: 0 } }, RangeError, /Option "cache.timeoutSeconds" must be between 1 and 2147483647 seconds, got 0/],
+    ['cache not an object', { cache: true }, TypeError, /"cache" must be an object, got the boolean true/],
+    ['cache.enabled not boolean', { cache: { enabled: 'yes' } }, TypeError, /"cache.enabled" must be a boolean, got the string "yes"/],
+    ['cache.size not integer', { cache: { size: 1.5 } }, TypeError, /"cache.size" must be an integer, got the number 1.5/],
+    ['cache.size negative', { cache: { size: -1 } }, RangeError, /"cache.size" must be between 0 and 2147483647 sessions, got -1/],
+    ['cache.size too big', { cache: { size: 2 ** 31 } }, RangeError, /"cache.size" must be between 0 and 2147483647 sessions/],
+    ['cache.timeoutSeconds zero', { cache: { timeoutSeconds: 0 } }, RangeError, /"cache.timeoutSeconds" must be between 1 and 2147483647 seconds, got 0/],
     ['cache.timeoutSeconds too big', { cache: { timeoutSeconds: 2 ** 40 } }, RangeError, /"cache.timeoutSeconds" must be between 1 and 2147483647 seconds/],
     ['cache.timeoutSeconds NaN', { cache: { timeoutSeconds: NaN } }, TypeError, /"cache.timeoutSeconds" must be an integer, got the number NaN/],
-    ['cache.mode unknown flag', { cache: { mode: 0x2 } }, RangeError, /"cache.mode" accepts only CacheMode flags .* got 0x2/],
-    ['tickets not an object', { tickets: null }, TypeError, /Option "tickets" must be an object, got null/],
-    ['tickets.enabled not boolean', { tickets: { enabled: 1 } }, TypeError, /Option "tickets.enabled" must be a boolean, got the number 1/],
+    ['cache.mode unknown flag', { cache: { mode: 0x2 } }, RangeError, /"cache.mode" must be CacheMode flags OR-ed together .* got 0x2/],
+    ['tickets not an object', { tickets: null }, TypeError, /"tickets" must be an object, got null/],
+    ['tickets.enabled not boolean', { tickets: { enabled: 1 } }, TypeError, /"tickets.enabled" must be a boolean, got the number 1/],
     ['tickets.tls13Count negative', { tickets: { tls13Count: -1 } }, RangeError, /"tickets.tls13Count" must be between 0 and 16 tickets, got -1/],
     ['tickets.tls13Count too big', { tickets: { tls13Count: 17 } }, RangeError, /"tickets.tls13Count" must be between 0 and 16 tickets, got 17/],
     ['tickets.tls13Count string', { tickets: { tls13Count: '2' } }, TypeError, /"tickets.tls13Count" must be an integer, got the string "2"/],
@@ -50,15 +50,15 @@ describe('options are validated before anything native runs', () => {
   });
 
   test('targets other than servers and secure contexts are a TypeError', () => {
-    expectBadInput('target', 'a plain object', () => attach({} as never), TypeError, /target must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got an instance of Object/);
+    expectBadInput('target', 'a plain object', () => attach({} as never), TypeError, /"target" must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got an object/);
     expectBadInput('target', 'null', () => attach(null as never), TypeError, /got null/);
-    expectBadInput('target', 'an object faking a SecureContext', () => attach({ context: { _external: 1 } } as never), TypeError, /target must be/);
+    expectBadInput('target', 'an object faking a SecureContext', () => attach({ context: { _external: 1 } } as never), TypeError, /"target" must be/);
     const net = require('node:net');
     expectBadInput('target', 'a net.Server', () => attach(net.createServer() as never), TypeError, /got an instance of Server/);
   });
 
   test('flush({ all }) must be a boolean', () => {
     const cache = attach(server);
-    expect(() => cache.flush({ all: 'yes' as never })).toThrow(/Option "all" must be a boolean/);
+    expect(() => cache.flush({ all: 'yes' as never })).toThrow(/"all" must be a boolean/);
   });
 });

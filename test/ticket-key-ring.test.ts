@@ -473,7 +473,7 @@ describe('TicketKeyRing inputs and secrecy', () => {
     ['keepKeys 0', () => TicketKeyRing.generate({ keepKeys: 0 }), RangeError, /"keepKeys" must be between 1 and 1024/],
     ['keepKeys 1.5', () => TicketKeyRing.generate({ keepKeys: 1.5 }), TypeError, /"keepKeys" must be an integer/],
     ['now not a function', () => TicketKeyRing.generate({ now: 5 as unknown as () => number }), TypeError, /"now"/],
-    ['haproxy line of 32 bytes', () => TicketKeyRing.generate().addKeyFile(Buffer.alloc(32).toString('base64'), { format: 'haproxy' }), RangeError, /line 1 must decode to 48 or 80 bytes, got 32/],
+    ['haproxy line of 32 bytes', () => TicketKeyRing.generate().addKeyFile(Buffer.alloc(32).toString('base64'), { format: 'haproxy' }), RangeError, /"contents, line 1" must be base64 of 48 or 80 bytes, got 32 bytes/],
     ['haproxy file with no key', () => TicketKeyRing.generate().addKeyFile('# nothing\n', { format: 'haproxy' }), RangeError, /no key/],
     ['encrypting key on a secret ring', () => TicketKeyRing.fromSecret(Buffer.alloc(32, 1)).add(Buffer.alloc(80), { encrypt: true }), TypeError, /fromSecret/],
     ['keyRing of the wrong type', () => attach(tls.createSecureContext({}), { tickets: { keyRing: {} as TicketKeyRing } }), TypeError, /"tickets.keyRing" must be a TicketKeyRing or null/],

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `tls-resumption <command>`: each command lives in its own module under src/cli/ and exports
- * `run(argv: string[]): Promise<number>` (the exit code). This file only dispatches.
+ * `run(argv: string[]): Promise<number>` (the exit code). This file only dispatches; the
+ * repository's tools (tools/src/cli/main.ts) dispatch their own folder with the same function.
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -12,41 +13,51 @@ interface Command {
   summary: string;
 }
 
-function commands(): string[] {
+function commands(dir: string): string[] {
   return fs
-    .readdirSync(__dirname)
+    .readdirSync(dir)
     .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('main.') && !f.startsWith('args.'))
     .map((f) => f.replace(/\.(js|ts)$/, ''))
     .filter((v, i, a) => a.indexOf(v) === i)
     .sort();
 }
 
-function usage(): string {
-  const lines = commands().map((name) => {
-    const cmd = require(path.join(__dirname, name)) as Command;
+function usage(prog: string, dir: string): string {
+  const lines = commands(dir).map((name) => {
+    const cmd = require(path.join(dir, name)) as Command;
     return `  ${name.padEnd(10)} ${cmd.summary}`;
   });
-  return `usage: tls-resumption <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: ${prog} <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Commands that moved to the repository's tools (they are not part of the installed package). */
+const TOOLS: Record<string, string> = { bench: 'the benchmark', loadgen: 'the load generator' };
+
+async function dispatch(prog: string, dir: string, argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
+    process.stdout.write(usage(prog, dir));
     return name ? 0 : 2;
   }
-  if (!commands().includes(name)) {
-    process.stderr.write(`tls-resumption: unknown command "${name}"\n\n${usage()}`);
+  if (!commands(dir).includes(name)) {
+    const moved = prog === 'tls-resumption' ? TOOLS[name] : undefined;
+    const hint = moved ? `${moved} is development tooling: in a clone of the repository run "npx tls-resumption-tools ${name}"\n` : `\n${usage(prog, dir)}`;
+    process.stderr.write(`${prog}: unknown command "${name}"${moved ? '; ' : '\n'}${hint}`);
     return 2;
   }
-  const cmd = require(path.join(__dirname, name)) as Command;
+  const cmd = require(path.join(dir, name)) as Command;
   return cmd.run(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (err: unknown) => {
-    process.stderr.write(`tls-resumption: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+/** Runs `prog <command>` over the command modules in `dir` and sets the process's exit code. */
+export function runCli(prog: string, dir: string, argv: string[]): void {
+  dispatch(prog, dir, argv).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      process.stderr.write(`${prog}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+if (require.main === module) runCli('tls-resumption', __dirname, process.argv.slice(2));

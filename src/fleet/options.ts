@@ -1,7 +1,7 @@
 /**
  * The `fleet` option group of `attach()`: Redis-backed session IDs shared by many machines.
  */
-import { checkKeys, expectKind, expectRange } from '../options';
+import { checkKeys, expectKind, expectPresent, expectRange, typeError } from '../validate';
 import { RedisAdapter, RedisClientLike, redisAdapter } from './redis-client';
 import { checkSecret } from './sealed-box';
 
@@ -28,15 +28,15 @@ export function resolveFleet(value: unknown): ResolvedFleet {
   expectKind('fleet', value, 'object');
   const f = value as Record<string, unknown>;
   checkKeys('fleet', f, ['redis', 'secret', 'prefix', 'lookupTimeoutMs']);
-  if (f.redis === undefined) throw new TypeError('Option "fleet.redis" is required: an ioredis or node-redis client.');
+  expectPresent('fleet.redis', f.redis, 'an ioredis or node-redis client (required)');
   const redis = redisAdapter(f.redis, 'fleet.redis');
-  if (f.secret === undefined) throw new TypeError('Option "fleet.secret" is required: a Buffer of 32 bytes.');
+  expectPresent('fleet.secret', f.secret, 'a Buffer of 32 bytes (required)');
   const secret = checkSecret('fleet.secret', f.secret);
   let prefix = 'tls:session:';
   if (f.prefix !== undefined) {
     if (typeof f.prefix !== 'string' || f.prefix.length < 1 || f.prefix.length > 128) {
       secret.fill(0);
-      throw new TypeError('Option "fleet.prefix" must be a string of 1 to 128 characters.');
+      throw typeError('fleet.prefix', 'a string of 1 to 128 characters', f.prefix);
     }
     prefix = f.prefix;
   }

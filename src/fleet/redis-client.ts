@@ -3,6 +3,8 @@
  * node-redis (v4+). Everything goes through their generic command call with string arguments
  * and string replies, so neither client's typing or reply-buffer options leak into the fleet code.
  */
+import { typeError } from '../validate';
+
 
 /** The structural parts of an ioredis client we use. */
 export interface IoRedisLike {
@@ -46,7 +48,7 @@ function isNodeRedis(client: RedisClientLike): client is NodeRedisLike {
 /** Wraps a user's client. TypeError naming `field` when it is neither ioredis nor node-redis. */
 export function redisAdapter(client: unknown, field: string): RedisAdapter {
   if (typeof client !== 'object' || client === null) {
-    throw new TypeError(`Option "${field}" must be an ioredis or node-redis client, got ${client === null ? 'null' : typeof client}.`);
+    throw typeError(field, 'an ioredis or node-redis client', client);
   }
   const c = client as RedisClientLike;
   if (isIoRedis(c)) {
@@ -75,5 +77,5 @@ export function redisAdapter(client: unknown, field: string): RedisAdapter {
       },
     };
   }
-  throw new TypeError(`Option "${field}" must be an ioredis or node-redis client (an object with call() or sendCommand()).`);
+  throw typeError(field, 'an ioredis or node-redis client (an object with call() or sendCommand())', client);
 }

@@ -5,6 +5,8 @@
  */
 import * as crypto from 'node:crypto';
 
+import { rangeError, typeError } from '../validate';
+
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -19,10 +21,10 @@ export interface SealedBox {
 /** Checks a 32-byte secret; RangeError / TypeError naming `field`. */
 export function checkSecret(field: string, secret: unknown): Buffer {
   if (!Buffer.isBuffer(secret) && !(secret instanceof Uint8Array)) {
-    throw new TypeError(`Option "${field}" must be a Buffer of 32 bytes.`);
+    throw typeError(field, 'a Buffer of 32 bytes', secret, true);
   }
   if (secret.byteLength !== 32) {
-    throw new RangeError(`Option "${field}" must be exactly 32 bytes, got ${secret.byteLength} bytes.`);
+    throw rangeError(field, 'exactly 32 bytes', `${secret.byteLength} bytes`);
   }
   return Buffer.from(secret);
 }

@@ -43,6 +43,9 @@ export interface FleetSessionStats {
   stores: number;
 }
 
+const ID_BYTES = 32;
+const TAG_OFFSET = 24;
+
 type ResumeCallback = (err: Error | null, session?: Buffer | null) => void;
 
 export interface SessionStoreSettings {
@@ -54,14 +57,13 @@ export interface SessionStoreSettings {
   timeoutSeconds: () => number;
   /** Upper bound on locally-known IDs remembered (the cache size). */
   maxLocal: number;
+  /** Told the session ID of each lookup that failed or timed out (stats().resumption.failed.storeError). */
+  onLookupFailed?: (id: Buffer) => void;
   /** The session-ID context derived from the store's secret and prefix. */
   sessionIdContext: Buffer;
   /** 16 bytes derived from the fleet secret: the key of the session-ID tag. */
   idTagKey: Buffer;
 }
-
-const ID_BYTES = 32;
-const TAG_OFFSET = 24;
 
 export class FleetSessionStore extends EventEmitter {
   readonly counters: FleetSessionStats = { lookups: 0, skipped: 0, hits: 0, misses: 0, timeouts: 0, errors: 0, stores: 0 };
@@ -80,12 +82,6 @@ export class FleetSessionStore extends EventEmitter {
     return this.#settings.sessionIdContext;
   }
 
-  install(server: tls.Server): void {
-    this.#server = server;
-    server.on('newSession', this.#onNewSession);
-    server.on('resumeSession', this.#onResumeSession);
-  }
-
   /** Session IDs the context issues from now on carry the fleet's tag. */
   tagSessionIds(handle: NativeAttachment): void {
     native.sessionIdTag(handle, this.#settings.idTagKey);
@@ -96,6 +92,12 @@ export class FleetSessionStore extends EventEmitter {
     if (id.length !== ID_BYTES) return false;
     const tag = crypto.createHmac('sha256', this.#settings.idTagKey).update(id.subarray(0, TAG_OFFSET)).digest().subarray(0, ID_BYTES - TAG_OFFSET);
     return crypto.timingSafeEqual(tag, id.subarray(TAG_OFFSET));
+  }
+
+  install(server: tls.Server): void {
+    this.#server = server;
+    server.on('newSession', this.#onNewSession);
+    server.on('resumeSession', this.#onResumeSession);
   }
 
   uninstall(): void {
@@ -158,6 +160,7 @@ export class FleetSessionStore extends EventEmitter {
     const timer = setTimeout(() => {
       if (finished) return;
       this.counters.timeouts++;
+      s.onLookupFailed?.(id);
       finish(null);
     }, s.lookupTimeoutMs);
     this.counters.lookups++;
@@ -177,7 +180,9 @@ export class FleetSessionStore extends EventEmitter {
         finish(session);
       },
       (err) => {
-        if (!finished) this.#fail(err);
+        if (finished) return;
+        this.#fail(err);
+        s.onLookupFailed?.(id);
         finish(null);
       },
     );

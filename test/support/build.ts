@@ -1,6 +1,6 @@
 /**
  * Child processes (the load generator's runner, bench servers, the CLI) run compiled code from
- * dist/. Rebuild it once when any source is newer, so tests never run stale JavaScript.
+ * dist/ and tools/dist/. Rebuild it once when any source is newer, so tests never run stale JavaScript.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,11 +18,17 @@ function newest(dir: string, ext: string): number {
   return t;
 }
 
-export function ensureDist(): void {
-  const dist = path.join(root, 'dist');
+function ensureCompiled(dir: string): void {
+  const dist = path.join(dir, 'dist');
   const built = fs.existsSync(dist) ? newest(dist, '.js') : 0;
-  if (built >= newest(path.join(root, 'src'), '.ts')) return;
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  if (built >= newest(path.join(dir, 'src'), '.ts')) return;
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(dir, 'tsconfig.json')], { stdio: 'inherit' });
+}
+
+/** The library's dist/, then the tools' tools/dist/ (which load the library from dist/). */
+export function ensureDist(): void {
+  ensureCompiled(root);
+  ensureCompiled(path.join(root, 'tools'));
 }
 
 export const repoRoot = root;

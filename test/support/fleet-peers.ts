@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { freePort, waitForPort } from '../../src/bench/anchors';
+import { freePort, waitForPort } from '../../tools/src/bench/anchors';
 import { cert } from './tls';
 
 export const NGINX_BIN = '/usr/sbin/nginx';

@@ -1,0 +1,174 @@
+/**
+ * Argument and option checks for every public entry point. A leaf: it imports nothing of the
+ * package, so any module (option groups, the ring, the store, the fleet, the probe) can use it
+ * without an import cycle.
+ *
+ * One message style everywhere:
+ *   `"<field>" must be <what is accepted>, got <what was given>.`
+ * where `<field>` is the option's path as the user wrote it (`cache.size`, `shared.name`,
+ * `fleet.secret`, or a parameter name such as `keyId`), the accepted part states the type and the
+ * range with its unit, and the given part describes the value without printing secrets. Type
+ * mistakes are TypeError, values of the right type out of range are RangeError. Unknown option
+ * names get `Unknown option "<field>.<key>". Did you mean "<field>.<nearest>"?`.
+ */
+
+/** The value kinds `expectKind` checks. `number` means a finite number. */
+export type Kind = 'boolean' | 'integer' | 'number' | 'string' | 'object' | 'function';
+
+const ARTICLE: Record<Kind, string> = {
+  boolean: 'a boolean',
+  integer: 'an integer',
+  number: 'a finite number',
+  string: 'a string',
+  object: 'an object',
+  function: 'a function',
+};
+
+/** How a given value is named in a message: its type and, for plain numbers and strings, the value. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (Buffer.isBuffer(value)) return `a Buffer of ${value.byteLength} bytes`;
+  if (value instanceof Uint8Array) return `a Uint8Array of ${value.byteLength} bytes`;
+  switch (typeof value) {
+    case 'number':
+      return `the number ${value}`;
+    case 'string':
+      return `the string ${JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)}`;
+    case 'boolean':
+      return `the boolean ${value}`;
+    case 'function':
+      return 'a function';
+    case 'object': {
+      const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
+      return name && name !== 'Object' ? `an instance of ${name}` : 'an object';
+    }
+    default:
+      return `a value of type ${typeof value}`;
+  }
+}
+
+/** Like `describe`, but never shows the value itself: for secrets, keys and PINs. */
+export function describeSecret(value: unknown): string {
+  if (typeof value === 'string') return `a string of ${value.length} characters`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `a ${typeof value}`;
+  return describe(value);
+}
+
+/** The one message shape. `given` is already described (see `describe`, `describeSecret`). */
+export function mustBe(field: string, accepted: string, given: string): string {
+  return `"${field}" must be ${accepted}, got ${given}.`;
+}
+
+/** TypeError: `"<field>" must be <accepted>, got <value described>.` */
+export function typeError(field: string, accepted: string, value: unknown, secret = false): TypeError {
+  return new TypeError(mustBe(field, accepted, secret ? describeSecret(value) : describe(value)));
+}
+
+/** RangeError: `"<field>" must be <accepted>, got <given>.` (`given` as the user would read it, e.g. "100 bytes"). */
+export function rangeError(field: string, accepted: string, given: string): RangeError {
+  return new RangeError(mustBe(field, accepted, given));
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Rejects keys a field does not know, naming the nearest known one (TypeError). */
+export function checkKeys(field: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = known.map((k) => [k, levenshtein(key.toLowerCase(), k.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
+    const hint = near && near[1] <= 3 ? ` Did you mean "${field}.${near[0]}"?` : ` Known options: ${known.join(', ')}.`;
+    throw new TypeError(`Unknown option "${field}.${key}".${hint}`);
+  }
+}
+
+function isKind(value: unknown, kind: Kind): boolean {
+  switch (kind) {
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value);
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'object':
+      return typeof value === 'object' && value !== null && !Array.isArray(value);
+    default:
+      return typeof value === kind;
+  }
+}
+
+/** Type check: TypeError naming the field and the expected type. */
+export function expectKind(field: string, value: unknown, kind: Kind): void {
+  if (!isKind(value, kind)) throw typeError(field, ARTICLE[kind], value);
+}
+
+/** Range check on a number: RangeError naming the field and the accepted range (with its unit). */
+export function expectRange(field: string, value: number, min: number, max: number, unit = ''): void {
+  if (value < min || value > max) {
+    const u = unit ? ` ${unit}` : '';
+    throw rangeError(field, `between ${min} and ${max}${u}`, `${value}`);
+  }
+}
+
+/** An option group: an object with only the `known` keys; returns it for reading. */
+export function optionGroup(field: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+  expectKind(field, value, 'object');
+  checkKeys(field, value as object, known);
+  return value as Record<string, unknown>;
+}
+
+/** An optional integer in [min, max]; undefined when absent. */
+export function optionalInteger(field: string, value: unknown, min: number, max: number, unit?: string): number | undefined {
+  if (value === undefined) return undefined;
+  expectKind(field, value, 'integer');
+  expectRange(field, value as number, min, max, unit);
+  return value as number;
+}
+
+/** An optional finite number in [min, max]; undefined when absent. */
+export function optionalNumber(field: string, value: unknown, min: number, max: number, unit?: string): number | undefined {
+  if (value === undefined) return undefined;
+  expectKind(field, value, 'number');
+  expectRange(field, value as number, min, max, unit);
+  return value as number;
+}
+
+/** An optional boolean; undefined when absent. */
+export function optionalBoolean(field: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  expectKind(field, value, 'boolean');
+  return value as boolean;
+}
+
+/** An optional string of `min` to `max` characters; undefined when absent. */
+export function optionalString(field: string, value: unknown, min: number, max: number): string | undefined {
+  if (value === undefined) return undefined;
+  const accepted = `a string of ${min} to ${max} characters`;
+  if (typeof value !== 'string') throw typeError(field, accepted, value);
+  if (value.length < min || value.length > max) throw rangeError(field, accepted, `${value.length} characters`);
+  return value;
+}
+
+/** One of a fixed set of strings (RangeError listing them). */
+export function expectOneOf<T extends string>(field: string, value: unknown, choices: readonly T[]): T {
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+  const accepted = `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
+  if (typeof value !== 'string') throw typeError(field, accepted, value);
+  throw rangeError(field, accepted, describe(value));
+}
+
+/** A required value: TypeError `"<field>" must be <accepted>, got undefined.` when absent. */
+export function expectPresent(field: string, value: unknown, accepted: string): void {
+  if (value === undefined) throw typeError(field, accepted, value);
+}

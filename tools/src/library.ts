@@ -1,0 +1,13 @@
+/**
+ * The library as the tools use it: the compiled package of this repository (../../dist, built by
+ * the root's `tsc -p tsconfig.json`), never a second compilation of its sources. The same
+ * relative path holds from tools/src/ (type-checking, tests) and tools/dist/ (running). Pieces
+ * that are not on the public entry (the test certificate, store paths, the option checks) come
+ * from their own modules; nothing here is re-exported to users.
+ */
+export { attach, CacheMode, SessionCache, TicketKeyRing } from '../../dist/index';
+export type { RedisClientLike } from '../../dist/index';
+export { selfSignedCertificate } from '../../dist/certificate';
+export type { SelfSignedCertificate } from '../../dist/certificate';
+export { sharedStorePath } from '../../dist/shared-store';
+export { checkKeys, expectKind, expectOneOf, expectRange, optionalNumber, optionalString, rangeError, typeError } from '../../dist/validate';
