@@ -18,7 +18,9 @@
         "native/shared_store_file.cc",
         "native/shared_store_lock.cc",
         "native/session_callbacks.cc",
-        "native/session_id_context.cc"
+        "native/session_id_context.cc",
+        "native/session_age.cc",
+        "native/resumption_stats.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

@@ -79,6 +79,15 @@ export interface NativeEngineInfo {
   flags: number;
 }
 
+/** Where a context's private key lives (crypto_engines.cc). */
+export interface NativeKeySource {
+  kind: 'none' | 'software' | 'engine' | 'provider';
+  type: string;
+  bits: number;
+  provider: string;
+  module: string;
+}
+
 export interface NativeOpenSslInfo {
   version: string;
   builtOn: string;
@@ -109,6 +118,28 @@ export interface NativeSharedStats {
   stores: number;
 }
 
+/** Per-protocol counts as the addon reads them (resumption_stats.cc). */
+export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
+
+/** Resumption outcomes of one context (resumption_stats.cc). */
+export interface NativeResumptionStats {
+  offered: NativePerProtocol;
+  resumed: NativePerProtocol;
+  failed: Record<string, NativePerProtocol>;
+  /** Upper bounds of the session-age histogram buckets, seconds (a last bucket takes the rest). */
+  ageBounds: number[];
+  age: Record<'TLSv1.2' | 'TLSv1.3', { counts: number[]; sumSeconds: number }>;
+}
+
+/** One sampled failed resumption (resumption_stats.cc). */
+export interface NativeResumptionSample {
+  reason: string;
+  protocol: 'TLSv1.2' | 'TLSv1.3';
+  mechanism: 'sessionId' | 'tls12Ticket' | 'tls13Ticket' | 'tls13Stateful';
+  atMs: number;
+  suppressed: number;
+}
+
 export interface NativeBinding {
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
@@ -137,6 +168,12 @@ export interface NativeBinding {
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
+  resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
+  resumptionStats(h: NativeAttachment): NativeResumptionStats;
+  resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
+  resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
+  /** Benchmark only: removes the resumption counting callbacks (the control in bench:instructions). */
+  _resumptionCountingOff(h: NativeAttachment): void;
   opensslVersion: string;
   /** NODE_MODULE_VERSION of the headers the binary was compiled against. */
   builtForAbi: number;
@@ -146,6 +183,8 @@ export interface NativeBinding {
   providers(): NativeProviderInfo[];
   loadProvider(name: string, path: string | undefined): NativeProviderInfo;
   engines(): NativeEngineInfo[];
+  keySource(external: unknown): NativeKeySource;
+  loadEngineKey(external: unknown, engine: string, keyId: string, module: string | undefined, pin: Buffer | undefined): NativeKeySource;
   opensslInfo(): NativeOpenSslInfo;
 }
 

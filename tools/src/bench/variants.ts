@@ -9,6 +9,11 @@ import type * as https from 'node:https';
 import { attach, CacheMode, TicketKeyRing } from '../library';
 import type { RedisClientLike } from '../library';
 
+/** The benchmark's control hook: internal to the library (stripped from its .d.ts), reached here only. */
+function stopCounting(cache: object): void {
+  (cache as { _benchStopCounting(): void })._benchStopCounting();
+}
+
 /**
  * What the bench parent hands every server process of one run (the same to every worker and
  * every fleet member), so that they can meet: a shared store name, a Redis server, a secret.
@@ -126,6 +131,16 @@ export const VARIANTS = {
       return { stats: () => ({ ...cache.stats() }) };
     },
   },
+  attachUncounted: {
+    kind: 'node',
+    label: 'attach, no resumption counting',
+    description: 'as attach, with the stats().resumption callbacks removed: the control that shows what counting costs (bench:instructions)',
+    setup: (server) => {
+      const cache = attach(server, { tickets: { enabled: false } });
+      stopCounting(cache);
+      return { stats: () => ({ ...cache.stats() }) };
+    },
+  },
   shared: {
     kind: 'node',
     label: 'attach + shared store',
@@ -150,6 +165,16 @@ export const VARIANTS = {
     label: 'attach + ticket ring',
     description: 'Node https + attach(server, { tickets: { keyRing: TicketKeyRing.generate() } }): native key ring, renewed TLS 1.3 tickets; rotation = ring.rotate()',
     setup: (server) => attachRing(server, TicketKeyRing.generate({ rotateEverySeconds: 3600, keepKeys: 12 })),
+  },
+  ringUncounted: {
+    kind: 'node',
+    label: 'attach + ticket ring, no resumption counting',
+    description: 'as ring, with the stats().resumption callbacks removed: the control that shows what counting costs (bench:instructions)',
+    setup: (server) => {
+      const handle = attachRing(server, TicketKeyRing.generate({ rotateEverySeconds: 3600, keepKeys: 12 }));
+      stopCounting(attach(server));
+      return handle;
+    },
   },
   ringSecret: {
     kind: 'node',
