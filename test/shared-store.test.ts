@@ -50,10 +50,10 @@ describe('shared store across real cluster workers (tickets off)', () => {
     run = await startCluster(2, {});
     const r = await population(() => run!.port, 'TLSv1.2', 40, 10);
     expect(r.pids.size).toBe(2);
-    // Without the store a client resumes only when the kernel hands it to the worker that served
-    // it before; how often depends on how accept() wakes the workers (seen 0.17-0.55), so only
-    // the drop is asserted.
     expect(r.ratio).toBeLessThan(0.7);
+    // Above zero, but only loosely bounded below: whether a client lands on the same worker twice
+    // in a row is the scheduler's (0.17 seen on Node 26 under load, 0.40-0.46 on a quiet machine).
+    expect(r.ratio).toBeGreaterThan(0.1);
   }, 180_000);
 
   test('4 workers, TLS 1.2: still >= 0.97; control well below', async () => {
