@@ -5,10 +5,10 @@
  * request is what travels down. Each group validates itself: cache and tickets here, `fleet` in
  * fleet/options.ts, `shared` in shared-store.ts, all with the checks of validate.ts.
  */
-import { FleetOptions, ResolvedFleet, resolveFleet } from './fleet/options';
-import { ResolvedSharedOptions, SharedOptions, resolveShared } from './shared-store';
+import { type FleetOptions, type ResolvedFleet, resolveFleet } from './fleet/options';
+import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from './shared-store';
 import { TicketKeyRing } from './ticket-key-ring';
-import { optionGroup, optionalBoolean, optionalInteger, rangeError, typeError } from './validate';
+import { optionalBoolean, optionalInteger, optionGroup, rangeError, typeError } from './validate';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -119,7 +119,11 @@ function parseCache(value: unknown): OptionRequest['cache'] {
   const mode = optionalInteger('cache.mode', c.mode, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   if (mode !== undefined) {
     if ((mode & ~MODE_MASK) !== 0 || mode < 0) {
-      throw rangeError('cache.mode', 'CacheMode flags OR-ed together (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200)', `0x${mode.toString(16)}`);
+      throw rangeError(
+        'cache.mode',
+        'CacheMode flags OR-ed together (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200)',
+        `0x${mode.toString(16)}`,
+      );
     }
     out.mode = mode;
   }
@@ -131,7 +135,8 @@ function parseTickets(value: unknown): OptionRequest['tickets'] {
   const t = optionGroup('tickets', value, ['enabled', 'tls13Count', 'keyRing']);
   const out: OptionRequest['tickets'] = {};
   if (t.keyRing !== undefined) {
-    if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing)) throw typeError('tickets.keyRing', 'a TicketKeyRing or null', t.keyRing);
+    if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing))
+      throw typeError('tickets.keyRing', 'a TicketKeyRing or null', t.keyRing);
     out.keyRing = t.keyRing as TicketKeyRing | null;
   }
   const enabled = optionalBoolean('tickets.enabled', t.enabled);

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-
-import { decodeCpuInfo, engines, loadProvider, opensslInfo, providers } from '../src/providers';
 import { inspectReport } from '../src/inspect';
+import { decodeCpuInfo, engines, loadProvider, opensslInfo, providers } from '../src/providers';
 
 const DIST = path.join(__dirname, '..', 'dist');
 
@@ -17,7 +16,7 @@ function child(code: string): Promise<{ code: number; stdout: string; stderr: st
 }
 
 describe('crypto back ends: providers, engines, OpenSSL info', () => {
-  test('providers() lists the default provider of Node\'s OpenSSL', () => {
+  test("providers() lists the default provider of Node's OpenSSL", () => {
     const list = providers();
     const def = list.find((p) => p.name === 'default');
     expect(def).toMatchObject({ description: 'OpenSSL Default Provider', active: true });
@@ -90,7 +89,7 @@ describe('crypto back ends: providers, engines, OpenSSL info', () => {
     expect(decodeCpuInfo('').features).toEqual([]);
   });
 
-  test('inspect: Node\'s default session settings read from a real tls.Server', () => {
+  test("inspect: Node's default session settings read from a real tls.Server", () => {
     const r = inspectReport();
     expect(r.nodeDefaults.cache).toEqual({ mode: 0x383, enabled: false, size: 20480, timeoutSeconds: 7200 });
     expect(r.nodeDefaults.tickets).toEqual({ enabled: true, tls13Count: 2 });

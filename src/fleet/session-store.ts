@@ -14,8 +14,8 @@
 import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
 
-import { RedisAdapter } from './redis-client';
-import { SealedBox } from './sealed-box';
+import type { RedisAdapter } from './redis-client';
+import type { SealedBox } from './sealed-box';
 
 /** `stats().fleet` counters for the session store. */
 export interface FleetSessionStats {

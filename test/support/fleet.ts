@@ -2,11 +2,11 @@
  * Fleet members as real processes (test/support/fleet-server.js) and a client population that
  * lands on them at random.
  */
-import { ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 
-import { connect, Version } from './tls';
+import { connect, type Version } from './tls';
 
 export interface Member {
   child: ChildProcess;

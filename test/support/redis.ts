@@ -3,7 +3,7 @@
  * (redis-server must be installed: `npm test` installs it through scripts/ensure-test-deps.js
  * when missing). Port finding and readiness are the benchmark's own helpers.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 import { freePort, waitForPort } from '../../tools/src/bench/anchors';
 

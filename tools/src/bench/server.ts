@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-import { VARIANTS, VariantContext, VariantHandle, VariantName, rotateTicketKeys } from './variants';
+import { rotateTicketKeys, VARIANTS, type VariantContext, type VariantHandle, type VariantName } from './variants';
 
 /** @internal configuration passed in the environment (inherited by cluster workers). */
 export interface ServerConfig {
@@ -41,9 +41,12 @@ if (!config) throw new Error('bench server: TSC_BENCH_SERVER is not set');
 async function startServer(onListening: (port: number) => void): Promise<{ counts(): ServerCounts; rotate(): void }> {
   const variant = VARIANTS[config!.variant];
   if (variant.kind !== 'node') throw new Error(`bench server: ${config!.variant} is not a Node variant`);
-  const server = https.createServer({ key: config!.key, cert: config!.cert, ...(('serverOptions' in variant && variant.serverOptions) || {}) }, (_req, res) => {
-    res.end('ok\n');
-  });
+  const server = https.createServer(
+    { key: config!.key, cert: config!.cert, ...(('serverOptions' in variant && variant.serverOptions) || {}) },
+    (_req, res) => {
+      res.end('ok\n');
+    },
+  );
   let handshakes = 0;
   let resumed = 0;
   server.on('secureConnection', (socket) => {
