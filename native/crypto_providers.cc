@@ -120,7 +120,8 @@ Napi::Value LoadProvider(const Napi::CallbackInfo& info) {
   OSSL_PROVIDER* prov = OSSL_PROVIDER_load(nullptr, name.c_str());
   if (has_path) OSSL_PROVIDER_set_default_search_path(nullptr, nullptr);
   if (prov == nullptr) {
-    std::string where = has_path ? " from directory \"" + path + "\"" : std::string(" (built in, or from the modules directory)");
+    std::string where =
+        has_path ? " from directory \"" + path + "\"" : std::string(" (built in, or from the modules directory)");
     std::string why = DrainOpenSslErrors();
     throw Napi::Error::New(env, "loadProvider: OpenSSL could not load provider \"" + name + "\"" + where +
                                     (why.empty() ? std::string() : ": " + why));
