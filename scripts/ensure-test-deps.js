@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// `npm test` needs three things from Debian beside Node: redis-server (the fleet tests start their
-// own on loopback), clang with libFuzzer and libssl-dev (the fuzz corpus replay builds the
-// standalone fuzz targets), and clang-format (the C++ formatting check). On a fresh Debian
-// machine where we are root, install what is missing from Debian's registry; elsewhere say
-// exactly what to install.
+// `npm test` needs these from Debian beside Node: redis-server (the fleet tests start their own
+// on loopback), clang with libFuzzer and libssl-dev (the fuzz corpus replay builds the
+// standalone fuzz targets), clang-format (the C++ formatting check), and a software PKCS#11
+// token with its engine and tools (the hardware-key tests: softhsm2, libengine-pkcs11-openssl,
+// and opensc for pkcs11-tool and pkcs11-spy). On a fresh Debian machine where we are root,
+// install what is missing from Debian's registry; elsewhere say exactly what to install.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -30,6 +31,9 @@ const missing = [];
 if (!has('redis-server')) missing.push('redis-server');
 if (!has('clang++') || !fuzzerRuntime()) missing.push('clang', 'libclang-rt-14-dev');
 if (!fs.existsSync('/usr/include/openssl/ssl.h')) missing.push('libssl-dev');
+if (!has('softhsm2-util') || !fs.existsSync('/usr/lib/softhsm/libsofthsm2.so')) missing.push('softhsm2');
+if (!fs.existsSync('/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so')) missing.push('libengine-pkcs11-openssl');
+if (!has('pkcs11-tool') || !fs.existsSync('/usr/lib/x86_64-linux-gnu/pkcs11-spy.so')) missing.push('opensc');
 // scripts/check-format.js (pretest) checks the C++ formatting with it.
 if (!has('clang-format')) missing.push('clang-format');
 

@@ -79,6 +79,15 @@ export interface NativeEngineInfo {
   flags: number;
 }
 
+/** Where a context's private key lives (crypto_engines.cc). */
+export interface NativeKeySource {
+  kind: 'none' | 'software' | 'engine' | 'provider';
+  type: string;
+  bits: number;
+  provider: string;
+  module: string;
+}
+
 export interface NativeOpenSslInfo {
   version: string;
   builtOn: string;
@@ -174,6 +183,8 @@ export interface NativeBinding {
   providers(): NativeProviderInfo[];
   loadProvider(name: string, path: string | undefined): NativeProviderInfo;
   engines(): NativeEngineInfo[];
+  keySource(external: unknown): NativeKeySource;
+  loadEngineKey(external: unknown, engine: string, keyId: string, module: string | undefined, pin: Buffer | undefined): NativeKeySource;
   opensslInfo(): NativeOpenSslInfo;
 }
 

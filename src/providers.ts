@@ -4,8 +4,11 @@
  * ENGINE list (which `crypto.setEngine` uses), and what OpenSSL reports about itself and the CPU.
  */
 import * as fs from 'node:fs';
+import type * as tls from 'node:tls';
 
 import { native } from './native';
+import { resolveTarget } from './target';
+import { checkKeys, expectKind, typeError } from './validate';
 
 /** One provider active in Node's default OpenSSL library context. */
 export interface ProviderInfo {
@@ -106,6 +109,208 @@ export function loadProvider(name: string, options: LoadProviderOptions = {}): P
  */
 export function engines(): EngineInfo[] {
   return native.engines();
+}
+
+/**
+ * Where the private key of a server or secure context lives, and what performs its signatures.
+ * Holds no secret: a PIN inside a key identifier is replaced by `[redacted]`.
+ */
+export interface KeySource {
+  /**
+   * - `software`: key bytes in Node's memory; OpenSSL's own code signs.
+   * - `engine`: an OpenSSL ENGINE signs (libp11's `pkcs11` engine: `C_Sign` on the token; the key
+   *   never leaves it).
+   * - `provider`: a provider other than OpenSSL's own holds the key and signs (pkcs11-provider, tpm2).
+   * - `none`: the context has no private key.
+   */
+  kind: 'software' | 'engine' | 'provider' | 'none';
+  /** Key type as OpenSSL names it: "EC", "RSA", "ED25519"; "" when there is no key. */
+  type: string;
+  /** Key size in bits (256 for P-256); 0 when there is no key. */
+  bits: number;
+  /** The provider holding a provider key ("default" for software keys); "" for engine and legacy keys. */
+  provider: string;
+  /** For `engine` keys: the shared object whose code signs (the engine's .so); "" otherwise. */
+  module: string;
+  /**
+   * The engine the key was loaded with: Node's `privateKeyEngine` option (tls.Server targets),
+   * or `loadEngineKey`'s `engine`. Absent when unknown (a SecureContext that tls.createSecureContext built from privateKeyEngine options) or not an engine key.
+   */
+  engine?: string;
+  /** The key identifier (`privateKeyIdentifier`, a PKCS#11 URI), with any `pin-value` redacted. */
+  identifier?: string;
+  /**
+   * Where the PIN came from: `pin-value` (inside the identifier: Node keeps the identifier on the
+   * server object, where `util.inspect(server)` and libp11's error messages print it), `pin-source`
+   * (a file named in the URI), `option` (loadEngineKey's `pin`), `none`. Absent when unknown.
+   */
+  pin?: 'pin-value' | 'pin-source' | 'option' | 'none';
+}
+
+/** Where `loadEngineKey` reads the PIN. A Buffer is copied and the copy wiped; the caller's Buffer is left as it is. */
+export type PinSource = { file: string } | { env: string } | Buffer;
+
+/** Options for `loadEngineKey()`. */
+export interface EngineKeyOptions {
+  /**
+   * The engine: the path of its shared object (Debian: `/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so`),
+   * or an id OpenSSL finds in its engine list or engines directory (`OPENSSL_ENGINES`).
+   */
+  engine: string;
+  /**
+   * The private key's identifier for the engine: a PKCS#11 URI (RFC 7512) for the `pkcs11`
+   * engine, e.g. `pkcs11:token=edge;object=tls;type=private`. It must not carry a PIN
+   * (`pin-value`): give that as `pin`.
+   */
+  key: string;
+  /**
+   * The PKCS#11 module (the vendor's .so) the engine should drive, sent as its `MODULE_PATH`
+   * control. Default: the engine's own default (libp11: `PKCS11_MODULE_PATH`, else p11-kit-proxy).
+   */
+  module?: string;
+  /**
+   * The token PIN: `{ file }` (a file readable by the owner only; one trailing newline is
+   * dropped), `{ env }` (an environment variable's name), or a Buffer. Default: no PIN, for keys
+   * usable without login; a token that asks for one fails at once instead of prompting.
+   */
+  pin?: PinSource;
+}
+
+/** The identifier with every `pin-value` attribute's value replaced by `[redacted]`. */
+export function redactKeyIdentifier(identifier: string): string {
+  return identifier.replace(/(pin-value=)[^;&?#]*/gi, '$1[redacted]');
+}
+
+function pinKind(identifier: string): 'pin-value' | 'pin-source' | 'none' {
+  if (/pin-value=/i.test(identifier)) return 'pin-value';
+  if (/pin-source=/i.test(identifier)) return 'pin-source';
+  return 'none';
+}
+
+/** What loadEngineKey put on each context (the context object is replaced with the key by setSecureContext). */
+const loadedKeys = new WeakMap<object, Pick<KeySource, 'engine' | 'identifier' | 'pin'>>();
+
+function contextOf(target: unknown): { server?: tls.Server; context: object; external: unknown } {
+  const { server, context } = resolveTarget(target);
+  return { server, context, external: context.context._external };
+}
+
+/**
+ * Where the private key of a tls.Server (https, http2) or tls.SecureContext lives: in memory,
+ * behind an engine (a PKCS#11 token) or a provider, with the module that signs. For a key from
+ * `loadEngineKey`, or a server made with `privateKeyEngine`, also the engine and the identifier
+ * it was given (PIN redacted).
+ * @throws TypeError for a target that is not a server or secure context.
+ */
+export function keySource(target: tls.Server | tls.SecureContext): KeySource {
+  const { server, context, external } = contextOf(target);
+  const source: KeySource = native.keySource(external);
+  const loaded = loadedKeys.get(context);
+  if (source.kind === 'engine' && loaded) return { ...source, ...loaded };
+  const given = server as (tls.Server & { privateKeyEngine?: unknown; privateKeyIdentifier?: unknown }) | undefined;
+  if (source.kind === 'engine' && typeof given?.privateKeyIdentifier === 'string') {
+    if (typeof given.privateKeyEngine === 'string') source.engine = given.privateKeyEngine;
+    source.identifier = redactKeyIdentifier(given.privateKeyIdentifier);
+    source.pin = pinKind(given.privateKeyIdentifier);
+  }
+  return source;
+}
+
+function existingFile(field: string, value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.includes('\0'))
+    throw typeError(field, `a non-empty string naming ${what}`, value);
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(value);
+  } catch {
+    stat = undefined;
+  }
+  if (!stat?.isFile()) throw new Error(`loadEngineKey: option "${field}": no file at "${value}" (expected ${what}).`);
+  return value;
+}
+
+/** Reads the PIN into a Buffer of our own (the caller wipes it); never echoes it. */
+function readPin(pin: unknown): Buffer {
+  if (Buffer.isBuffer(pin)) {
+    if (pin.length === 0 || pin.includes(0)) throw typeError('pin', 'a PIN of 1 byte or more without NUL bytes', pin, true);
+    return Buffer.from(pin);
+  }
+  expectKind('pin', pin, 'object');
+  const p = pin as { file?: unknown; env?: unknown };
+  checkKeys('pin', p, ['file', 'env']);
+  if ((p.file === undefined) === (p.env === undefined)) throw typeError('pin', 'one of { file }, { env } or a Buffer', pin);
+  let bytes: Buffer;
+  if (p.file !== undefined) {
+    const file = existingFile('pin.file', p.file, 'a file holding the PIN');
+    const mode = fs.statSync(file).mode;
+    if ((mode & 0o077) !== 0) {
+      throw new Error(
+        `loadEngineKey: option "pin.file": "${file}" is readable by others (mode ${(mode & 0o777).toString(8)}); make it 0600 or 0400.`,
+      );
+    }
+    bytes = fs.readFileSync(file);
+    let end = bytes.length;
+    if (end > 0 && bytes[end - 1] === 0x0a) end--;
+    if (end > 0 && bytes[end - 1] === 0x0d) end--;
+    if (end !== bytes.length) {
+      const trimmed = Buffer.from(bytes.subarray(0, end));
+      bytes.fill(0);
+      bytes = trimmed;
+    }
+  } else {
+    if (typeof p.env !== 'string' || p.env.length === 0) throw typeError('pin.env', 'the name of an environment variable', p.env);
+    const value = process.env[p.env];
+    if (value === undefined || value.length === 0)
+      throw new Error(`loadEngineKey: option "pin.env": environment variable ${p.env} is not set.`);
+    bytes = Buffer.from(value, 'utf8');
+  }
+  if (bytes.length === 0 || bytes.includes(0)) {
+    bytes.fill(0);
+    throw new Error('loadEngineKey: option "pin": the PIN read is empty or contains a NUL byte.');
+  }
+  return bytes;
+}
+
+/**
+ * Loads the private key of a tls.Server (https, http2) or tls.SecureContext through an OpenSSL
+ * engine (a PKCS#11 token behind libp11's `pkcs11` engine) and makes it the context's key. Give
+ * the server its certificate only (`https.createServer({ cert })`), then call this before
+ * `listen()`. Unlike Node's `privateKeyEngine`, the module path is per call (not the
+ * process-wide `PKCS11_MODULE_PATH`), the PIN never sits in the key URI or on the server
+ * object, a token asking for a missing PIN fails at once instead of prompting on a terminal,
+ * and failures say which part is wrong. The engine stays loaded for the life of the process
+ * (one per engine and module, shared by every key loaded from it).
+ * @returns where the key now lives (`kind: 'engine'`).
+ * @throws TypeError for an option of the wrong type or an unknown option; Error naming the
+ *   engine, the module, the token and key, or the PIN as the part that failed (never the PIN).
+ */
+export function loadEngineKey(target: tls.Server | tls.SecureContext, options: EngineKeyOptions): KeySource {
+  const { context, external } = contextOf(target);
+  expectKind('options', options, 'object');
+  checkKeys('options', options, ['engine', 'key', 'module', 'pin']);
+  const { engine, key, module, pin } = options;
+  if (typeof engine !== 'string' || engine.length === 0 || engine.includes('\0')) {
+    throw typeError('engine', "a non-empty string: the path of the engine's .so or an engine id", engine);
+  }
+  if (engine.includes('/')) existingFile('engine', engine, "an OpenSSL engine's shared object");
+  if (typeof key !== 'string' || key.length === 0 || key.includes('\0')) {
+    throw typeError('key', "a non-empty string: the key's identifier, e.g. a pkcs11: URI", key, true);
+  }
+  if (/pin-value=/i.test(key)) {
+    throw new TypeError(
+      `"key" must be a key identifier without the PIN, got ${redactKeyIdentifier(key)}; pass the PIN as "pin" ({ file } or { env }).`,
+    );
+  }
+  if (module !== undefined) existingFile('module', module, "a PKCS#11 module's shared object");
+  const pinBytes = pin === undefined ? undefined : readPin(pin);
+  try {
+    const source: KeySource = native.loadEngineKey(external, engine, key, module, pinBytes);
+    const given = { engine, identifier: key, pin: pinBytes ? ('option' as const) : ('none' as const) };
+    loadedKeys.set(context, given);
+    return { ...source, ...given };
+  } finally {
+    pinBytes?.fill(0);
+  }
 }
 
 // OPENSSL_ia32cap words: [0] CPUID.1:EDX, [1] CPUID.1:ECX, [2] CPUID.7:EBX, [3] CPUID.7:ECX.

@@ -98,7 +98,12 @@ describe('crypto back ends: providers, engines, OpenSSL info', () => {
   });
 
   test('CLI: inspect --json', async () => {
-    const r = await child(`process.argv = [process.argv[0], 'main.js', 'inspect', '--json']; require('./cli/main');`);
+    // The CLI runs only as the main module: start it the way the bin link does.
+    const r = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, [path.join(DIST, 'cli', 'main.js'), 'inspect', '--json'], { encoding: 'utf8' }, (err, stdout) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      );
+    });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.openssl.version).toMatch(/^OpenSSL 3\./);

@@ -3,6 +3,7 @@
 const tls = require('node:tls');
 const path = require('node:path');
 const { attach } = require(path.join(__dirname, '..', '..', 'dist'));
+// The test certificate is not on the public entry.
 const { selfSignedCertificate } = require(path.join(__dirname, '..', '..', 'dist', 'certificate'));
 
 const cert = selfSignedCertificate();

@@ -19,7 +19,7 @@ import type { VariantName } from './variants';
 /** Issue 2's comparison: Node against Node, single process. */
 export const CORE_VARIANTS: readonly VariantName[] = ['stock', 'jsCache', 'attach'];
 
-function envInt(name: string, def: number, min: number, max: number): number {
+export function envInt(name: string, def: number, min: number, max: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return def;
   const v = Number(raw);

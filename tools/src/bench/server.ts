@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
+import { engineKeyServerOptions } from './hardware-key-server';
 import { rotateTicketKeys, VARIANTS, type VariantContext, type VariantHandle, type VariantName } from './variants';
 
 /** @internal configuration passed in the environment (inherited by cluster workers). */
@@ -41,8 +42,12 @@ if (!config) throw new Error('bench server: TSC_BENCH_SERVER is not set');
 async function startServer(onListening: (port: number) => void): Promise<{ counts(): ServerCounts; rotate(): void }> {
   const variant = VARIANTS[config!.variant];
   if (variant.kind !== 'node') throw new Error(`bench server: ${config!.variant} is not a Node variant`);
+  // The hardware-key scenario serves from a token through the engine instead of `key`.
+  const keyOptions = process.env.TSC_BENCH_ENGINE_KEY
+    ? engineKeyServerOptions(process.env.TSC_BENCH_ENGINE_KEY, config!.cert)
+    : { key: config!.key };
   const server = https.createServer(
-    { key: config!.key, cert: config!.cert, ...(('serverOptions' in variant && variant.serverOptions) || {}) },
+    { ...keyOptions, cert: config!.cert, ...(('serverOptions' in variant && variant.serverOptions) || {}) },
     (_req, res) => {
       res.end('ok\n');
     },
