@@ -29,7 +29,7 @@ const ENTRIES = {
   ],
   'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
   'tls-resumption/probe': ['probe'],
-  'tls-resumption/providers': ['engines', 'loadProvider', 'opensslInfo', 'providers'],
+  'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };
 
 /** Every file the tarball may hold: the compiled library, what a source build needs, the docs a registry shows. */
