@@ -10,6 +10,8 @@
 // Input: [ops: u8 count (low 3 bits)] then count x [u8 kind][u8 len][len bytes], then [u8 mode],
 // then the ticket (the rest). mode bit 0: finish the handshake; bit 1: no ticket extension;
 // bit 2: TLS 1.3.
+#include "ticket_ring.h"
+
 #include <openssl/err.h>
 
 #include <cstdint>
@@ -17,7 +19,6 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "ticket_ring.h"
 
 namespace {
 

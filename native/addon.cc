@@ -11,13 +11,13 @@
 #include "cache_controls.h"
 #include "context_access.h"
 #include "crypto_providers.h"
-#include "self_signed.h"
-#include "ticket_ring_addon.h"
-#include "session_inspect.h"
-#include "session_callbacks.h"
-#include "session_id_tag.h"
 #include "resumption_stats.h"
+#include "self_signed.h"
+#include "session_callbacks.h"
 #include "session_id_context.h"
+#include "session_id_tag.h"
+#include "session_inspect.h"
+#include "ticket_ring_addon.h"
 
 namespace tsc {
 

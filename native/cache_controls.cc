@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "context_access.h"
-#include "session_id_context.h"
-#include "session_id_tag.h"
 #include "node_ticket_callback.h"
 #include "resumption_stats.h"
+#include "session_id_context.h"
+#include "session_id_tag.h"
 
 namespace tsc {
 namespace {

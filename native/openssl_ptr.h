@@ -2,9 +2,10 @@
 // end of a function lives in one of these, so a throw or early return never leaks a reference.
 #pragma once
 
-#include <memory>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+
+#include <memory>
 
 namespace tsc {
 

@@ -32,8 +32,8 @@ enum Reason : int {
   kReasonCount,
   kNoReason = -1,
 };
-const char* const kReasonNames[kReasonCount] = {"notFound", "unknownKey", "badTicket", "expired",
-                                                "tooOld", "contextMismatch", "protocolMismatch", "storeError"};
+const char* const kReasonNames[kReasonCount] = {"notFound", "unknownKey",      "badTicket",        "expired",
+                                                "tooOld",   "contextMismatch", "protocolMismatch", "storeError"};
 
 enum Protocol : int { kTls12, kTls13, kProtocolCount };
 const char* const kProtocolNames[kProtocolCount] = {"TLSv1.2", "TLSv1.3"};
@@ -46,9 +46,9 @@ constexpr int64_t kAgeBounds[] = {1, 10, 60, 600, 3600, 7200, 21600, 86400, 2592
 constexpr size_t kAgeBucketCount = sizeof(kAgeBounds) / sizeof(kAgeBounds[0]) + 1;
 
 // RFC 8446 4.1.3: the random of a ServerHello that is a HelloRetryRequest.
-constexpr unsigned char kHelloRetryRandom[32] = {
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+constexpr unsigned char kHelloRetryRandom[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
+                                                 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
+                                                 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
 
 // What a ClientHello offered.
 constexpr uint8_t kOfferSessionId = 1;  // non-empty legacy session ID
@@ -97,9 +97,9 @@ struct ResumptionState {
 struct Handshake {
   SSL_CTX* ctx = nullptr;
   uint8_t offers = 0;
-  int reason = kNoReason;  // set by the ticket callback when it knows
-  bool ticket_seen = false;  // the ticket callback ran (a stateless ticket, not a stateful PSK)
-  bool ticket_ok = false;    // a ticket decrypted and passed every check but OpenSSL's own
+  int reason = kNoReason;      // set by the ticket callback when it knows
+  bool ticket_seen = false;    // the ticket callback ran (a stateless ticket, not a stateful PSK)
+  bool ticket_ok = false;      // a ticket decrypted and passed every check but OpenSSL's own
   bool ticket_capped = false;  // that ticket's lifetime ends at its age cap
   bool via_ring = false;
   bool settled = false;
@@ -322,7 +322,8 @@ SSL_TICKET_RETURN DecryptTicketCb(SSL* ssl, SSL_SESSION* sess, const unsigned ch
                                   SSL_TICKET_STATUS status, void* /*arg*/) noexcept {
   // What OpenSSL does without a callback, unless a check below refuses the session.
   const bool success = status == SSL_TICKET_SUCCESS || status == SSL_TICKET_SUCCESS_RENEW;
-  const SSL_TICKET_RETURN keep = status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
+  const SSL_TICKET_RETURN keep =
+      status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
   const SSL_TICKET_RETURN fallback = success ? keep : SSL_TICKET_RETURN_IGNORE_RENEW;
   try {
     Handshake* h = HandshakeOf(ssl);
@@ -351,7 +352,7 @@ SSL_TICKET_RETURN DecryptTicketCb(SSL* ssl, SSL_SESSION* sess, const unsigned ch
     }
     h->ticket_ok = true;
     h->ticket_capped = cap > 0 && original + cap <= static_cast<int64_t>(SSL_SESSION_get_time(sess)) +
-                                                       static_cast<int64_t>(SSL_SESSION_get_timeout(sess));
+                                                        static_cast<int64_t>(SSL_SESSION_get_timeout(sess));
     h->via_ring = RingHoldsKey(ctx, keyname, keyname_len);
     return keep;
   } catch (...) {
@@ -565,16 +566,19 @@ Napi::Value ResumptionStats(const Napi::CallbackInfo& info) {
   out.Set("offered", per_protocol([&](int p) { return load(state->offered[p]); }));
   out.Set("resumed", per_protocol([&](int p) { return load(state->resumed[p]); }));
   Napi::Object failed = Napi::Object::New(env);
-  for (int r = 0; r < kReasonCount; r++) failed.Set(kReasonNames[r], per_protocol([&](int p) { return load(state->failed[p][r]); }));
+  for (int r = 0; r < kReasonCount; r++)
+    failed.Set(kReasonNames[r], per_protocol([&](int p) { return load(state->failed[p][r]); }));
   out.Set("failed", failed);
   Napi::Array bounds = Napi::Array::New(env, kAgeBucketCount - 1);
-  for (size_t b = 0; b + 1 < kAgeBucketCount; b++) bounds.Set(static_cast<uint32_t>(b), num(static_cast<uint64_t>(kAgeBounds[b])));
+  for (size_t b = 0; b + 1 < kAgeBucketCount; b++)
+    bounds.Set(static_cast<uint32_t>(b), num(static_cast<uint64_t>(kAgeBounds[b])));
   out.Set("ageBounds", bounds);
   Napi::Object ages = Napi::Object::New(env);
   for (int p = 0; p < kProtocolCount; p++) {
     Napi::Object a = Napi::Object::New(env);
     Napi::Array counts = Napi::Array::New(env, kAgeBucketCount);
-    for (size_t b = 0; b < kAgeBucketCount; b++) counts.Set(static_cast<uint32_t>(b), num(state != nullptr ? load(state->age_counts[p][b]) : 0));
+    for (size_t b = 0; b < kAgeBucketCount; b++)
+      counts.Set(static_cast<uint32_t>(b), num(state != nullptr ? load(state->age_counts[p][b]) : 0));
     a.Set("counts", counts);
     a.Set("sumSeconds", num(state != nullptr ? load(state->age_sum_seconds[p]) : 0));
     ages.Set(kProtocolNames[p], a);

@@ -45,8 +45,8 @@ Napi::Value SelfSignedCertificate(const Napi::CallbackInfo& info) {
   ok = ok && X509_gmtime_adj(X509_getm_notAfter(cert.get()), days * 86400L) != nullptr;
   ok = ok && X509_set_pubkey(cert.get(), key.get()) == 1;
   X509_NAME* name = ok ? X509_get_subject_name(cert.get()) : nullptr;
-  ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                        reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) == 1;
+  ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()),
+                                        -1, -1, 0) == 1;
   ok = ok && X509_set_issuer_name(cert.get(), name) == 1;
   ok = ok && AddExtension(cert.get(), NID_subject_alt_name, "DNS:" + cn + ",IP:127.0.0.1");
   ok = ok && AddExtension(cert.get(), NID_basic_constraints, "critical,CA:FALSE");

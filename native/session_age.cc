@@ -27,7 +27,8 @@ bool ReadStamp(const SSL_SESSION* sess, int64_t* out) {
 bool HasForeignAppData(const SSL_SESSION* sess) {
   void* data = nullptr;
   size_t len = 0;
-  return SSL_SESSION_get0_ticket_appdata(const_cast<SSL_SESSION*>(sess), &data, &len) == 1 && data != nullptr && len > 0;
+  return SSL_SESSION_get0_ticket_appdata(const_cast<SSL_SESSION*>(sess), &data, &len) == 1 && data != nullptr &&
+         len > 0;
 }
 
 }  // namespace
@@ -57,7 +58,8 @@ bool StampOriginalTime(SSL_SESSION* sess, int64_t now, int64_t max_age_seconds) 
     if (original <= 0 || original > now) original = now;
     unsigned char stamp[kStampBytes];
     std::memcpy(stamp, kStampTag, sizeof(kStampTag));
-    for (size_t i = 0; i < 8; i++) stamp[sizeof(kStampTag) + i] = static_cast<unsigned char>(static_cast<uint64_t>(original) >> (56 - 8 * i));
+    for (size_t i = 0; i < 8; i++)
+      stamp[sizeof(kStampTag) + i] = static_cast<unsigned char>(static_cast<uint64_t>(original) >> (56 - 8 * i));
     if (SSL_SESSION_set1_ticket_appdata(sess, stamp, sizeof(stamp)) != 1) return false;
   }
   CapTimeout(sess, max_age_seconds);

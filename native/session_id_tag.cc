@@ -25,8 +25,8 @@ int GenerateTaggedSessionId(SSL* ssl, unsigned char* id, unsigned int* id_len) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   size_t mac_len = 0;
   ERR_set_mark();
-  const bool ok = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, state->id_tag_key.data(), state->id_tag_key.size(),
-                            id, kRandomBytes, mac, sizeof(mac), &mac_len) != nullptr &&
+  const bool ok = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, state->id_tag_key.data(),
+                            state->id_tag_key.size(), id, kRandomBytes, mac, sizeof(mac), &mac_len) != nullptr &&
                   mac_len >= kIdBytes - kRandomBytes;
   ERR_pop_to_mark();
   if (ok) std::memcpy(id + kRandomBytes, mac, kIdBytes - kRandomBytes);

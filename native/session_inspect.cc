@@ -3,9 +3,9 @@
 // hint, ticket present, session ID length, protocol). Owns nothing past one call.
 #include "session_inspect.h"
 
-#include "session_der.h"
-
 #include <cstring>
+
+#include "session_der.h"
 
 namespace tsc {
 namespace {

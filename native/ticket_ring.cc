@@ -57,7 +57,8 @@ bool Hkdf(const std::vector<unsigned char>& secret, const unsigned char* info, s
 // Points the MAC context at this key's HMAC-SHA256 key (OpenSSL 3 evp callback contract).
 bool SetHmacKey(EVP_MAC_CTX* hctx, const TicketRing::Key& key) {
   OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key.hmac.data()), key.secret_len),
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key.hmac.data()),
+                                        key.secret_len),
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
       OSSL_PARAM_construct_end(),
   };

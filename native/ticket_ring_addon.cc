@@ -38,7 +38,8 @@ std::shared_ptr<TicketRing> RingFrom(const Napi::Value& value) {
 }
 
 Napi::Buffer<unsigned char> BufferArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsBuffer()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer");
+  if (info.Length() <= i || !info[i].IsBuffer())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer");
   return info[i].As<Napi::Buffer<unsigned char>>();
 }
 
@@ -46,8 +47,8 @@ Napi::Value RingNew(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto holder = std::make_unique<RingHandle>();
   holder->ring = std::make_shared<TicketRing>();
-  auto external = Napi::External<RingHandle>::New(env, holder.release(),
-                                                  [](Napi::Env, RingHandle* h) { std::unique_ptr<RingHandle> owned(h); });
+  auto external = Napi::External<RingHandle>::New(
+      env, holder.release(), [](Napi::Env, RingHandle* h) { std::unique_ptr<RingHandle> owned(h); });
   napi_type_tag_object(env, external, &kRingTag);
   return external;
 }

@@ -19,7 +19,11 @@ if (run.status !== 0) {
   process.exit(1);
 }
 
-const rows = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const rows = fs
+  .readFileSync(log, 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l));
 const order = ['target', 'option', 'fleet option', 'store option', 'key ring', 'key file', 'store file', 'Redis value'];
 const seen = new Set();
 const unique = rows.filter((r) => {

@@ -7,7 +7,7 @@
 //
 // Usage: node --expose-gc scripts/leak-check.js [--handshakes N] [--rounds R]
 // Loads the package from the current directory's dist/ and build/ (the leak-check build).
-'use strict';
+
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -47,12 +47,25 @@ async function traffic() {
   if (asanOptions !== undefined) process.env.ASAN_OPTIONS = `${asanOptions}:detect_leaks=0`;
   const lg = new LoadgenProcess();
   if (asanOptions !== undefined) process.env.ASAN_OPTIONS = asanOptions;
-  const sum = { handshakes: 0, resumed: 0, failures: 0, attaches: 0, detaches: 0, rotations: 0, configures: 0, flushes: 0, contextSwaps: 0, failureReasons: {} };
+  const sum = {
+    handshakes: 0,
+    resumed: 0,
+    failures: 0,
+    attaches: 0,
+    detaches: 0,
+    rotations: 0,
+    configures: 0,
+    flushes: 0,
+    contextSwaps: 0,
+    failureReasons: {},
+  };
   try {
     for (let round = 0; round < rounds; round++) {
       const ring = rings[round % 2];
       // https: answers after reading the request, as the load generator expects.
-      const server = https.createServer({ key: cert.key, cert: cert.cert, sessionIdContext: `leak-${round % 3}` }, (_req, res) => res.end('ok'));
+      const server = https.createServer({ key: cert.key, cert: cert.cert, sessionIdContext: `leak-${round % 3}` }, (_req, res) =>
+        res.end('ok'),
+      );
       server.on('tlsClientError', () => undefined);
       const options = () => ({
         cache: { size: 2000, timeoutSeconds: 300 },
@@ -110,7 +123,9 @@ async function traffic() {
       sum.detaches++;
       await lg.drop('p');
       await new Promise((r) => server.close(r));
-      process.stderr.write(`round ${round + 1}/${rounds}: ${report.handshakes} handshakes, ${report.resumed} resumed, ${report.failures} failed\n`);
+      process.stderr.write(
+        `round ${round + 1}/${rounds}: ${report.handshakes} handshakes, ${report.resumed} resumed, ${report.failures} failed\n`,
+      );
     }
   } finally {
     await lg.close();
@@ -130,7 +145,7 @@ async function main() {
     await sleep(50);
     await new Promise((r) => setImmediate(r));
   }
-  process.stdout.write(JSON.stringify(sum) + '\n');
+  process.stdout.write(`${JSON.stringify(sum)}\n`);
   if (sum.handshakes < total * 0.95) {
     process.stderr.write(`leak-check: only ${sum.handshakes} of ${total} handshakes completed\n`);
     process.exitCode = 2;
@@ -138,6 +153,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`leak-check: ${err && err.stack ? err.stack : err}\n`);
+  process.stderr.write(`leak-check: ${err?.stack ? err.stack : err}\n`);
   process.exitCode = 2;
 });

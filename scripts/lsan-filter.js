@@ -5,7 +5,7 @@
 // Leaks whose stacks are Node's and V8's alone are listed as a count only (Node does not free
 // everything at exit). Needs reports written with stack_trace_format ending in "<%m>" (module).
 // Usage: node scripts/lsan-filter.js <report-dir>    exit 0: clean, 1: addon leak or ASan error
-'use strict';
+
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -13,7 +13,7 @@ const ADDON = /\/tls_resumption\.node>\s*$/;
 const dir = process.argv[2];
 const files = fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
 
-let ours = [];
+const ours = [];
 let otherLeaks = 0;
 let otherBytes = 0;
 const errors = [];

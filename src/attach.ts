@@ -4,20 +4,25 @@
  */
 import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { hasListeners, publish } from './events';
-import { native, NativeAttachment, NativeResumptionStats, NativeStats } from './native';
-import { AttachOptions, OptionRequest, ResolvedOptions, defaultOptions, mergeOptions, parseAttachOptions } from './options';
-import { AttachTarget, NodeSecureContext, externalOf, resolveTarget, serverContext } from './target';
 import type { ResolvedFleet } from './fleet/options';
-import { sealedBox } from './fleet/sealed-box';
-import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
-import { SessionIdContextControl, SessionIdContextStats, chooseSessionIdContext, fleetSessionIdContext } from './fleet/session-id-context';
 import type { FleetRingStats } from './fleet/redis-key-ring';
+import { sealedBox } from './fleet/sealed-box';
+import {
+  chooseSessionIdContext,
+  fleetSessionIdContext,
+  SessionIdContextControl,
+  type SessionIdContextStats,
+} from './fleet/session-id-context';
+import { type FleetSessionStats, FleetSessionStore } from './fleet/session-store';
+import { type NativeAttachment, type NativeResumptionStats, type NativeStats, native } from './native';
+import { type AttachOptions, defaultOptions, mergeOptions, type OptionRequest, parseAttachOptions, type ResolvedOptions } from './options';
+import { type ResolvedSharedOptions, SharedHook, type SharedStoreStats, sameShared } from './shared-store';
+import { type AttachTarget, externalOf, type NodeSecureContext, resolveTarget, serverContext } from './target';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
-import { ResolvedSharedOptions, SharedHook, SharedStoreStats, sameShared } from './shared-store';
 import { typeError } from './validate';
 
 /** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
@@ -89,7 +94,14 @@ export interface ResumptionFailures {
 
 /** Reason names, in the order of `ResumptionFailures`. */
 export const RESUMPTION_FAILURE_REASONS: readonly (keyof ResumptionFailures)[] = Object.freeze([
-  'notFound', 'unknownKey', 'badTicket', 'expired', 'tooOld', 'contextMismatch', 'protocolMismatch', 'storeError',
+  'notFound',
+  'unknownKey',
+  'badTicket',
+  'expired',
+  'tooOld',
+  'contextMismatch',
+  'protocolMismatch',
+  'storeError',
 ]);
 
 /** Protocol versions counted in `byProtocol`. */
@@ -166,8 +178,18 @@ function toStats(raw: NativeStats, resumption: ResumptionStats): Omit<SessionCac
 }
 
 const ZERO_COUNTERS: CacheCounters = {
-  sessions: 0, hits: 0, misses: 0, timeouts: 0, cacheFull: 0, callbackHits: 0,
-  accepts: 0, acceptsGood: 0, acceptsRenegotiate: 0, connects: 0, connectsGood: 0, connectsRenegotiate: 0,
+  sessions: 0,
+  hits: 0,
+  misses: 0,
+  timeouts: 0,
+  cacheFull: 0,
+  callbackHits: 0,
+  accepts: 0,
+  acceptsGood: 0,
+  acceptsRenegotiate: 0,
+  connects: 0,
+  connectsGood: 0,
+  connectsRenegotiate: 0,
 };
 
 const handles = new WeakMap<object, SessionCache>();
@@ -469,7 +491,11 @@ export class SessionCache extends EventEmitter {
   }
 }
 
-function openShared(server: tls.Server | undefined, handle: NativeAttachment, shared: ResolvedSharedOptions | undefined): SharedHook | undefined {
+function openShared(
+  server: tls.Server | undefined,
+  handle: NativeAttachment,
+  shared: ResolvedSharedOptions | undefined,
+): SharedHook | undefined {
   if (!shared) return undefined;
   if (!server) {
     throw new TypeError(
@@ -497,7 +523,11 @@ export function attach(target: AttachTarget, options?: AttachOptions): SessionCa
   const existing = (server && handles.get(server)) ?? handles.get(context.context);
   if (existing?.attached) return options === undefined ? existing : existing.configure(options);
   // Validated once, here: the handle gets the parsed request, never the raw options.
-  const handle = SessionCache._create(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']));
+  const handle = SessionCache._create(
+    server,
+    context,
+    parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']),
+  );
   if (server) handles.set(server, handle);
   handles.set(context.context, handle);
   publish(handle, 'attach', { options: handle.options });

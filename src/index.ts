@@ -6,7 +6,7 @@
  * prom-client stays an optional peer), the remote probe at 'tls-resumption/probe', OpenSSL's
  * providers and engines at 'tls-resumption/providers'. Everything else is internal.
  */
-export { attach, RESUMPTION_FAILURE_REASONS, SessionCache } from './attach';
+
 export type {
   CacheCounters,
   FlushOptions,
@@ -16,10 +16,18 @@ export type {
   SessionCacheStats,
   SettingsStats,
 } from './attach';
-export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';
+export { attach, RESUMPTION_FAILURE_REASONS, SessionCache } from './attach';
+export type { EventMessage, EventName } from './events';
+export { Channels } from './events';
+export type { FleetOptions } from './fleet/options';
+export type { RedisClientLike } from './fleet/redis-client';
+export type { FleetRingStats } from './fleet/redis-key-ring';
+export type { FleetSessionStats } from './fleet/session-store';
 export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './options';
+export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';
+export type { SharedOptions, SharedStoreStats } from './shared-store';
+export { SharedLimits } from './shared-store';
 export type { AttachTarget } from './target';
-export { TicketKeyRing } from './ticket-key-ring';
 export type {
   AddKeyFileOptions,
   AddKeyOptions,
@@ -32,11 +40,4 @@ export type {
   TicketKeyRole,
   TicketRingStats,
 } from './ticket-key-ring';
-export type { FleetOptions } from './fleet/options';
-export type { FleetSessionStats } from './fleet/session-store';
-export type { FleetRingStats } from './fleet/redis-key-ring';
-export type { RedisClientLike } from './fleet/redis-client';
-export { SharedLimits } from './shared-store';
-export type { SharedOptions, SharedStoreStats } from './shared-store';
-export { Channels } from './events';
-export type { EventMessage, EventName } from './events';
+export { TicketKeyRing } from './ticket-key-ring';

@@ -8,7 +8,7 @@ import { attach } from './attach';
 import { selfSignedCertificate } from './certificate';
 import { native } from './native';
 import type { ResolvedOptions } from './options';
-import { EngineInfo, OpenSslInfo, ProviderInfo, engines, opensslInfo, providers } from './providers';
+import { type EngineInfo, engines, type OpenSslInfo, opensslInfo, type ProviderInfo, providers } from './providers';
 import { externalOf, serverContext } from './target';
 
 /** Session settings as Node leaves them on a new tls.Server, read back from OpenSSL. */
@@ -92,5 +92,5 @@ export function formatInspectReport(r: InspectReport): string {
     `  session cache   ${a.cache.enabled ? 'on' : 'off'}, size ${a.cache.size}, timeout ${a.cache.timeoutSeconds} s`,
     `  tickets         ${a.tickets.enabled ? 'on' : 'off'}, ${a.tickets.tls13Count} per TLS 1.3 handshake`,
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

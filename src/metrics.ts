@@ -36,47 +36,123 @@ export interface MetricSpec {
  * add their fields here; anything not listed is exported by `fallbackSpec`.
  */
 export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze({
-  sessions: { name: 'sessions', type: 'gauge', help: 'Sessions now in OpenSSL\'s internal server cache (SSL_CTX_sess_number).' },
-  hits: { name: 'hits_total', type: 'counter', help: 'Handshakes that resumed a session, by any route: internal cache, get-session callback, TLS 1.2 ticket or TLS 1.3 PSK (SSL_CTX_sess_hits).' },
-  misses: { name: 'misses_total', type: 'counter', help: 'Session IDs offered by clients that were not in the internal cache (SSL_CTX_sess_misses).' },
+  sessions: { name: 'sessions', type: 'gauge', help: "Sessions now in OpenSSL's internal server cache (SSL_CTX_sess_number)." },
+  hits: {
+    name: 'hits_total',
+    type: 'counter',
+    help: 'Handshakes that resumed a session, by any route: internal cache, get-session callback, TLS 1.2 ticket or TLS 1.3 PSK (SSL_CTX_sess_hits).',
+  },
+  misses: {
+    name: 'misses_total',
+    type: 'counter',
+    help: 'Session IDs offered by clients that were not in the internal cache (SSL_CTX_sess_misses).',
+  },
   timeouts: { name: 'timeouts_total', type: 'counter', help: 'Sessions offered that were found but had expired (SSL_CTX_sess_timeouts).' },
-  cacheFull: { name: 'cache_full_total', type: 'counter', help: 'Sessions evicted because the internal cache was at its size limit (SSL_CTX_sess_cache_full).' },
-  callbackHits: { name: 'callback_hits_total', type: 'counter', help: 'Sessions found through a get-session callback (Node \'resumeSession\', a shared store); also counted in hits_total (SSL_CTX_sess_cb_hits).' },
+  cacheFull: {
+    name: 'cache_full_total',
+    type: 'counter',
+    help: 'Sessions evicted because the internal cache was at its size limit (SSL_CTX_sess_cache_full).',
+  },
+  callbackHits: {
+    name: 'callback_hits_total',
+    type: 'counter',
+    help: "Sessions found through a get-session callback (Node 'resumeSession', a shared store); also counted in hits_total (SSL_CTX_sess_cb_hits).",
+  },
   accepts: { name: 'accepts_total', type: 'counter', help: 'Server handshakes started (SSL_CTX_sess_accept).' },
-  acceptsGood: { name: 'accepts_good_total', type: 'counter', help: 'Server handshakes completed, full or resumed (SSL_CTX_sess_accept_good).' },
-  acceptsRenegotiate: { name: 'accepts_renegotiate_total', type: 'counter', help: 'Server renegotiations started (SSL_CTX_sess_accept_renegotiate).' },
+  acceptsGood: {
+    name: 'accepts_good_total',
+    type: 'counter',
+    help: 'Server handshakes completed, full or resumed (SSL_CTX_sess_accept_good).',
+  },
+  acceptsRenegotiate: {
+    name: 'accepts_renegotiate_total',
+    type: 'counter',
+    help: 'Server renegotiations started (SSL_CTX_sess_accept_renegotiate).',
+  },
   connects: { name: 'connects_total', type: 'counter', help: 'Client handshakes started on this context (SSL_CTX_sess_connect).' },
-  connectsGood: { name: 'connects_good_total', type: 'counter', help: 'Client handshakes completed on this context (SSL_CTX_sess_connect_good).' },
-  connectsRenegotiate: { name: 'connects_renegotiate_total', type: 'counter', help: 'Client renegotiations started on this context (SSL_CTX_sess_connect_renegotiate).' },
-  'settings.cache.enabled': { name: 'enabled', type: 'gauge', help: '1 when OpenSSL\'s internal server session cache is in use, else 0.' },
+  connectsGood: {
+    name: 'connects_good_total',
+    type: 'counter',
+    help: 'Client handshakes completed on this context (SSL_CTX_sess_connect_good).',
+  },
+  connectsRenegotiate: {
+    name: 'connects_renegotiate_total',
+    type: 'counter',
+    help: 'Client renegotiations started on this context (SSL_CTX_sess_connect_renegotiate).',
+  },
+  'settings.cache.enabled': { name: 'enabled', type: 'gauge', help: "1 when OpenSSL's internal server session cache is in use, else 0." },
   'settings.cache.mode': { name: 'mode_flags', type: 'gauge', help: 'Raw SSL_SESS_CACHE_* mode bits on the context.' },
   'settings.cache.size': { name: 'size_limit_sessions', type: 'gauge', help: 'Most sessions the internal cache keeps (0: no limit).' },
-  'settings.cache.timeoutSeconds': { name: 'timeout_seconds', type: 'gauge', help: 'Session lifetime, also the ticket lifetime hint, in seconds.' },
+  'settings.cache.timeoutSeconds': {
+    name: 'timeout_seconds',
+    type: 'gauge',
+    help: 'Session lifetime, also the ticket lifetime hint, in seconds.',
+  },
   'settings.tickets.enabled': { name: 'tickets_enabled', type: 'gauge', help: '1 when session tickets are issued and accepted, else 0.' },
-  'settings.tickets.tls13Count': { name: 'tickets_tls13_per_handshake', type: 'gauge', help: 'Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets).' },
+  'settings.tickets.tls13Count': {
+    name: 'tickets_tls13_per_handshake',
+    type: 'gauge',
+    help: 'Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets).',
+  },
   // Ticket key ring (stats().tickets), shared store (stats().shared), fleet (stats().fleet):
   'tickets.issued': { name: 'tickets_issued_total', type: 'counter', help: 'Session tickets encrypted and sent by the key ring.' },
-  'tickets.resumed': { name: 'tickets_resumed_total', type: 'counter', help: 'Tickets under a key of the ring that OpenSSL resumed (after its HMAC, lifetime and session-ID context checks).' },
-  'tickets.renewed': { name: 'tickets_renewed_total', type: 'counter', help: 'Tickets accepted under a key that no longer encrypts and replaced with one under the current key.' },
-  'tickets.unknownKey': { name: 'tickets_unknown_key_total', type: 'counter', help: 'Tickets offered under a key the ring no longer (or never) had: full handshakes.' },
-  'tickets.failed': { name: 'tickets_failed_total', type: 'counter', help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.' },
+  'tickets.resumed': {
+    name: 'tickets_resumed_total',
+    type: 'counter',
+    help: 'Tickets under a key of the ring that OpenSSL resumed (after its HMAC, lifetime and session-ID context checks).',
+  },
+  'tickets.renewed': {
+    name: 'tickets_renewed_total',
+    type: 'counter',
+    help: 'Tickets accepted under a key that no longer encrypts and replaced with one under the current key.',
+  },
+  'tickets.unknownKey': {
+    name: 'tickets_unknown_key_total',
+    type: 'counter',
+    help: 'Tickets offered under a key the ring no longer (or never) had: full handshakes.',
+  },
+  'tickets.failed': {
+    name: 'tickets_failed_total',
+    type: 'counter',
+    help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.',
+  },
   'shared.sessions': { name: 'shared_sessions', type: 'gauge', help: 'Sessions in the cluster-wide shared store.' },
   'shared.hits': { name: 'shared_hits_total', type: 'counter', help: 'Lookups the shared store answered.' },
   'shared.misses': { name: 'shared_misses_total', type: 'counter', help: 'Lookups the shared store could not answer.' },
   'shared.stores': { name: 'shared_stores_total', type: 'counter', help: 'Sessions written to the shared store.' },
   'shared.evictions': { name: 'shared_evictions_total', type: 'counter', help: 'Sessions evicted from the shared store to make room.' },
-  'shared.recoveries': { name: 'shared_recoveries_total', type: 'counter', help: 'Times the shared store recovered from an inconsistent state.' },
+  'shared.recoveries': {
+    name: 'shared_recoveries_total',
+    type: 'counter',
+    help: 'Times the shared store recovered from an inconsistent state.',
+  },
   'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', help: 'Session-ID lookups sent to Redis.' },
   'fleet.timeouts': { name: 'fleet_timeouts_total', type: 'counter', help: 'Redis lookups abandoned at the deadline (full handshake).' },
   'fleet.stores': { name: 'fleet_stores_total', type: 'counter', help: 'Sessions written to Redis.' },
   'fleet.ringVersion': { name: 'fleet_ring_version', type: 'gauge', help: 'Version of the ticket ring document last loaded from Redis.' },
-  'fleet.lastSyncAgeSeconds': { name: 'fleet_last_sync_age_seconds', type: 'gauge', help: 'Seconds since the ticket ring last loaded from Redis (-1: never).' },
+  'fleet.lastSyncAgeSeconds': {
+    name: 'fleet_last_sync_age_seconds',
+    type: 'gauge',
+    help: 'Seconds since the ticket ring last loaded from Redis (-1: never).',
+  },
   'fleet.rotations': { name: 'fleet_rotations_total', type: 'counter', help: 'Fleet ticket keys this member created.' },
-  'fleet.localRotations': { name: 'fleet_local_rotations_total', type: 'counter', help: 'Ticket keys created locally while Redis was unreachable.' },
-  'fleet.syncErrors': { name: 'fleet_sync_errors_total', type: 'counter', help: 'Failed ticket ring syncs with Redis (the ring kept its keys).' },
+  'fleet.localRotations': {
+    name: 'fleet_local_rotations_total',
+    type: 'counter',
+    help: 'Ticket keys created locally while Redis was unreachable.',
+  },
+  'fleet.syncErrors': {
+    name: 'fleet_sync_errors_total',
+    type: 'counter',
+    help: 'Failed ticket ring syncs with Redis (the ring kept its keys).',
+  },
   'fleet.hits': { name: 'fleet_hits_total', type: 'counter', help: 'Lookups the fleet store (Redis) answered.' },
   'fleet.misses': { name: 'fleet_misses_total', type: 'counter', help: 'Lookups the fleet store (Redis) could not answer.' },
-  'fleet.errors': { name: 'fleet_errors_total', type: 'counter', help: 'Fleet store operations that failed (each a full handshake, never a failed connection).' },
+  'fleet.errors': {
+    name: 'fleet_errors_total',
+    type: 'counter',
+    help: 'Fleet store operations that failed (each a full handshake, never a failed connection).',
+  },
 });
 
 const RESUMPTION_RATIO: MetricSpec = {
@@ -86,7 +162,10 @@ const RESUMPTION_RATIO: MetricSpec = {
 };
 
 function snake(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9_]/g, '_').toLowerCase();
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9_]/g, '_')
+    .toLowerCase();
 }
 
 // Field names that read as event counts; everything else is taken as a level.
@@ -107,7 +186,11 @@ export function fallbackSpec(path: string): MetricSpec {
   const base = (isSetting ? parts.slice(1) : parts).map(snake).join('_');
   const counter = !isSetting && COUNTER_WORD.test(last);
   const name = counter ? `${base.replace(/_total$/, '')}_total` : base;
-  return { name, type: counter ? 'counter' : 'gauge', help: `stats().${path} of the attached server (no description known; exported by name).` };
+  return {
+    name,
+    type: counter ? 'counter' : 'gauge',
+    help: `stats().${path} of the attached server (no description known; exported by name).`,
+  };
 }
 
 /**
@@ -153,7 +236,13 @@ interface CountedHistogram {
   help: string;
   type: 'histogram';
   aggregator: 'sum';
-  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> }>;
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }>;
+  }>;
   reset(): void;
 }
 
@@ -210,7 +299,9 @@ export class SessionCacheMetrics {
       throw new TypeError(`SessionCacheMetrics: "prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(this.prefix)}.`);
     }
     if (typeof this.labelName !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(this.labelName) || this.labelName.startsWith('__')) {
-      throw new TypeError(`SessionCacheMetrics: "labelName" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", got ${JSON.stringify(this.labelName)}.`);
+      throw new TypeError(
+        `SessionCacheMetrics: "labelName" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", got ${JSON.stringify(this.labelName)}.`,
+      );
     }
     this.#ensure('', RESUMPTION_RATIO);
     this.#ensureResumption();
@@ -224,7 +315,8 @@ export class SessionCacheMetrics {
     if (typeof cache !== 'object' || cache === null || typeof cache.stats !== 'function') {
       throw new TypeError('SessionCacheMetrics.add: "cache" must be a handle returned by attach().');
     }
-    if (typeof server !== 'string' || server.length === 0) throw new TypeError('SessionCacheMetrics.add: "server" must be a non-empty string.');
+    if (typeof server !== 'string' || server.length === 0)
+      throw new TypeError('SessionCacheMetrics.add: "server" must be a non-empty string.');
     if (this.#sources.has(server)) throw new Error(`SessionCacheMetrics.add: server label "${server}" is already in use.`);
     this.#sources.set(server, cache);
     if (cache.once) {
@@ -286,7 +378,10 @@ export class SessionCacheMetrics {
       const full = this.prefix + name;
       if (this.registry.getSingleMetric(full)) throw new Error(`SessionCacheMetrics: a metric named ${full} is already registered.`);
       const metric = new this.#prom.Counter({
-        name: full, help, labelNames: [server, 'protocol'], registers: [this.registry],
+        name: full,
+        help,
+        labelNames: [server, 'protocol'],
+        registers: [this.registry],
         collect(this: Counter) {
           this.reset();
           self.#snapshotNow();
@@ -297,15 +392,21 @@ export class SessionCacheMetrics {
       });
       this.#metrics.set(full, metric);
     };
-    perProtocol('resumption_offered_total', 'Handshakes whose ClientHello offered a session (session ID, TLS 1.2 ticket or TLS 1.3 PSK), by negotiated protocol; a TLS 1.3 client\'s random legacy session ID is not an offer.', (d, p) => d.offered[p]);
+    perProtocol(
+      'resumption_offered_total',
+      "Handshakes whose ClientHello offered a session (session ID, TLS 1.2 ticket or TLS 1.3 PSK), by negotiated protocol; a TLS 1.3 client's random legacy session ID is not an offer.",
+      (d, p) => d.offered[p],
+    );
     perProtocol('resumption_resumed_total', 'Offered sessions OpenSSL resumed, by protocol.', (d, p) => d.resumed[p]);
 
-    const failedName = this.prefix + 'resumption_failed_total';
-    if (this.registry.getSingleMetric(failedName)) throw new Error(`SessionCacheMetrics: a metric named ${failedName} is already registered.`);
+    const failedName = `${this.prefix}resumption_failed_total`;
+    if (this.registry.getSingleMetric(failedName))
+      throw new Error(`SessionCacheMetrics: a metric named ${failedName} is already registered.`);
     const failed = new this.#prom.Counter({
       name: failedName,
       help: 'Offered sessions not resumed, by protocol and reason (notFound, unknownKey, badTicket, expired, tooOld, contextMismatch, protocolMismatch, storeError); see docs/resumption-reasons.md.',
-      labelNames: [server, 'protocol', 'reason'], registers: [this.registry],
+      labelNames: [server, 'protocol', 'reason'],
+      registers: [this.registry],
       collect(this: Counter) {
         this.reset();
         self.#snapshotNow();
@@ -318,11 +419,15 @@ export class SessionCacheMetrics {
     });
     this.#metrics.set(failedName, failed);
 
-    const ageName = this.prefix + 'session_age_seconds';
+    const ageName = `${this.prefix}session_age_seconds`;
     if (this.registry.getSingleMetric(ageName)) throw new Error(`SessionCacheMetrics: a metric named ${ageName} is already registered.`);
-    const help = 'Age of sessions at resumption, seconds since their original full handshake (whatever renewals happened), by protocol; counted natively at each resumption.';
+    const help =
+      'Age of sessions at resumption, seconds since their original full handshake (whatever renewals happened), by protocol; counted natively at each resumption.';
     const histogram: CountedHistogram = {
-      name: ageName, help, type: 'histogram', aggregator: 'sum',
+      name: ageName,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
       reset() {},
       async get() {
         self.#snapshotNow();
@@ -393,7 +498,10 @@ export class SessionCacheMetrics {
     let metric: Counter | Gauge;
     if (spec.type === 'counter') {
       metric = new this.#prom.Counter({
-        name, help: spec.help, labelNames, registers: [this.registry],
+        name,
+        help: spec.help,
+        labelNames,
+        registers: [this.registry],
         collect(this: Counter) {
           this.reset();
           for (const [server, stats] of self.#snapshotNow()) {
@@ -404,7 +512,10 @@ export class SessionCacheMetrics {
       });
     } else if (path === '') {
       metric = new this.#prom.Gauge({
-        name, help: spec.help, labelNames, registers: [this.registry],
+        name,
+        help: spec.help,
+        labelNames,
+        registers: [this.registry],
         collect(this: Gauge) {
           this.reset();
           for (const [server, stats] of self.#snapshotNow()) {
@@ -415,7 +526,10 @@ export class SessionCacheMetrics {
       });
     } else {
       metric = new this.#prom.Gauge({
-        name, help: spec.help, labelNames, registers: [this.registry],
+        name,
+        help: spec.help,
+        labelNames,
+        registers: [this.registry],
         collect(this: Gauge) {
           this.reset();
           for (const [server, stats] of self.#snapshotNow()) {

@@ -5,11 +5,11 @@
  * request is what travels down. Each group validates itself: cache and tickets here, `fleet` in
  * fleet/options.ts, `shared` in shared-store.ts, all with the checks of validate.ts.
  */
-import { FleetOptions, ResolvedFleet, resolveFleet } from './fleet/options';
-import { ResolvedSharedOptions, SharedOptions, resolveShared } from './shared-store';
-import { TicketKeyRing } from './ticket-key-ring';
-import { optionGroup, optionalBoolean, optionalInteger, rangeError, typeError } from './validate';
+import { type FleetOptions, type ResolvedFleet, resolveFleet } from './fleet/options';
 import { NODE_BINDS_CONTEXT_TO_SERVER_NAME } from './fleet/session-id-context';
+import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from './shared-store';
+import { TicketKeyRing } from './ticket-key-ring';
+import { optionalBoolean, optionalInteger, optionGroup, rangeError, typeError } from './validate';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -133,7 +133,11 @@ function parseSessionIdContext(value: unknown): Buffer | null {
   }
   // Node 22 and 24 take the context per connection from a UTF-8 copy of their own (src/fleet/session-id-context.ts).
   if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && !Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes)) {
-    throw rangeError('sessionIdContext', `UTF-8 text on Node ${process.versions.node.split('.')[0]} (Node 22 and 24 keep the context as a string)`, `${bytes.length} bytes that are not`);
+    throw rangeError(
+      'sessionIdContext',
+      `UTF-8 text on Node ${process.versions.node.split('.')[0]} (Node 22 and 24 keep the context as a string)`,
+      `${bytes.length} bytes that are not`,
+    );
   }
   return bytes;
 }
@@ -151,7 +155,11 @@ function parseCache(value: unknown): OptionRequest['cache'] {
   const mode = optionalInteger('cache.mode', c.mode, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   if (mode !== undefined) {
     if ((mode & ~MODE_MASK) !== 0 || mode < 0) {
-      throw rangeError('cache.mode', 'CacheMode flags OR-ed together (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200)', `0x${mode.toString(16)}`);
+      throw rangeError(
+        'cache.mode',
+        'CacheMode flags OR-ed together (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200)',
+        `0x${mode.toString(16)}`,
+      );
     }
     out.mode = mode;
   }
@@ -163,7 +171,8 @@ function parseTickets(value: unknown): OptionRequest['tickets'] {
   const t = optionGroup('tickets', value, ['enabled', 'tls13Count', 'keyRing']);
   const out: OptionRequest['tickets'] = {};
   if (t.keyRing !== undefined) {
-    if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing)) throw typeError('tickets.keyRing', 'a TicketKeyRing or null', t.keyRing);
+    if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing))
+      throw typeError('tickets.keyRing', 'a TicketKeyRing or null', t.keyRing);
     out.keyRing = t.keyRing as TicketKeyRing | null;
   }
   const enabled = optionalBoolean('tickets.enabled', t.enabled);

@@ -311,7 +311,8 @@ async function probeTls13(spec: Omit<ConnectSpec, 'version'>, n: number): Promis
  */
 export async function probe(host: string, port: number, options: ProbeOptions = {}): Promise<ProbeReport> {
   if (typeof host !== 'string' || host.length === 0) throw new TypeError('probe: "host" must be a non-empty string.');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`probe: "port" must be an integer between 1 and 65535, got ${port}.`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new RangeError(`probe: "port" must be an integer between 1 and 65535, got ${port}.`);
   const n = options.connections ?? 4;
   if (!Number.isInteger(n) || n < 2 || n > 20) throw new RangeError(`probe: "connections" must be an integer between 2 and 20, got ${n}.`);
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -408,12 +409,25 @@ function carries(session: Buffer | undefined, mechanism: FleetMechanism): boolea
 }
 
 async function crossAttempt(
-  from: 'A' | 'B', to: 'A' | 'B', issuer: ProbeEndpoint, receiver: ProbeEndpoint,
-  m: (typeof MECHANISMS)[number], t: Timing,
+  from: 'A' | 'B',
+  to: 'A' | 'B',
+  issuer: ProbeEndpoint,
+  receiver: ProbeEndpoint,
+  m: (typeof MECHANISMS)[number],
+  t: Timing,
 ): Promise<{ attempt: CrossAttempt; own: boolean }> {
   const attempt: CrossAttempt = {
-    from, to, issued: false, offered: false, resumed: false, ticketSent: false, ticketAccepted: false,
-    newTicket: false, cipherChanged: false, issuerCipher: null, receiverCipher: null,
+    from,
+    to,
+    issued: false,
+    offered: false,
+    resumed: false,
+    ticketSent: false,
+    ticketAccepted: false,
+    newTicket: false,
+    cipherChanged: false,
+    issuerCipher: null,
+    receiverCipher: null,
   };
   const base = { version: m.version, noTicket: m.noTicket };
   let own = false;
@@ -456,7 +470,8 @@ function pairVerdict(p: Omit<FleetPair, 'verdict'>): string {
   if (!aToB.issued && !bToA.issued) return `${what}: neither issues any`;
   if (!aToB.issued || !bToA.issued) return `${what}: only ${aToB.issued ? 'A' : 'B'} issues them`;
   if (aToB.resumed && bToA.resumed) return `${what}: shared (each resumes the other's)`;
-  if (!p.ownA || !p.ownB) return `${what}: ${!p.ownA && !p.ownB ? 'neither resumes its own' : `${p.ownA ? 'B' : 'A'} does not resume its own`}`;
+  if (!p.ownA || !p.ownB)
+    return `${what}: ${!p.ownA && !p.ownB ? 'neither resumes its own' : `${p.ownA ? 'B' : 'A'} does not resume its own`}`;
   const cause = p.mechanism === 'sessionId' ? 'no shared session cache' : 'different ticket keys or session-ID contexts';
   if (aToB.resumed || bToA.resumed) return `${what}: one way only (${aToB.resumed ? 'A to B' : 'B to A'}): ${cause}`;
   return `${what}: ${cause}`;
@@ -470,17 +485,28 @@ function pairVerdict(p: Omit<FleetPair, 'verdict'>): string {
  * Certificates are not verified.
  * @throws TypeError / RangeError for bad arguments.
  */
-export async function probeFleet(a: ProbeEndpoint, b: ProbeEndpoint, options: Pick<ProbeOptions, 'timeoutMs' | 'idleMs'> = {}): Promise<FleetProbeReport> {
-  for (const [name, e] of [['a', a], ['b', b]] as const) {
+export async function probeFleet(
+  a: ProbeEndpoint,
+  b: ProbeEndpoint,
+  options: Pick<ProbeOptions, 'timeoutMs' | 'idleMs'> = {},
+): Promise<FleetProbeReport> {
+  for (const [name, e] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
     if (typeof e !== 'object' || e === null) throw new TypeError(`probeFleet: "${name}" must be an object { host, port, servername? }.`);
     if (typeof e.host !== 'string' || e.host.length === 0) throw new TypeError(`probeFleet: "${name}.host" must be a non-empty string.`);
-    if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) throw new RangeError(`probeFleet: "${name}.port" must be an integer between 1 and 65535, got ${e.port}.`);
-    if (e.servername !== undefined && (typeof e.servername !== 'string' || e.servername.length === 0)) throw new TypeError(`probeFleet: "${name}.servername" must be a non-empty string.`);
+    if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
+      throw new RangeError(`probeFleet: "${name}.port" must be an integer between 1 and 65535, got ${e.port}.`);
+    if (e.servername !== undefined && (typeof e.servername !== 'string' || e.servername.length === 0))
+      throw new TypeError(`probeFleet: "${name}.servername" must be a non-empty string.`);
   }
   const timeoutMs = options.timeoutMs ?? 5000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60000) throw new RangeError(`probeFleet: "timeoutMs" must be an integer between 100 and 60000 milliseconds, got ${timeoutMs}.`);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60000)
+    throw new RangeError(`probeFleet: "timeoutMs" must be an integer between 100 and 60000 milliseconds, got ${timeoutMs}.`);
   const idleMs = options.idleMs ?? 300;
-  if (!Number.isInteger(idleMs) || idleMs < 10 || idleMs > 10000) throw new RangeError(`probeFleet: "idleMs" must be an integer between 10 and 10000 milliseconds, got ${idleMs}.`);
+  if (!Number.isInteger(idleMs) || idleMs < 10 || idleMs > 10000)
+    throw new RangeError(`probeFleet: "idleMs" must be an integer between 10 and 10000 milliseconds, got ${idleMs}.`);
   const t = { timeoutMs, idleMs };
   const pairs: FleetPair[] = [];
   for (const m of MECHANISMS) {
@@ -490,9 +516,13 @@ export async function probeFleet(a: ProbeEndpoint, b: ProbeEndpoint, options: Pi
     pairs.push({ ...p, verdict: pairVerdict(p) });
   }
   const shared = pairs.filter((p) => p.aToB.resumed && p.bToA.resumed);
-  const verdict = shared.length === pairs.length
-    ? 'A and B resume each other\'s sessions by every mechanism'
-    : pairs.filter((p) => !(p.aToB.resumed && p.bToA.resumed)).map((p) => p.verdict).join('; ');
+  const verdict =
+    shared.length === pairs.length
+      ? "A and B resume each other's sessions by every mechanism"
+      : pairs
+          .filter((p) => !(p.aToB.resumed && p.bToA.resumed))
+          .map((p) => p.verdict)
+          .join('; ');
   return { a, b, pairs, verdict };
 }
 
@@ -510,15 +540,19 @@ export function formatFleetReport(r: FleetProbeReport): string {
         continue;
       }
       const ticket = p.mechanism === 'sessionId' ? '' : `, ticket sent ${yn(c.ticketSent)}, accepted ${yn(c.ticketAccepted)}`;
-      lines.push(`  ${c.from} -> ${c.to}  resumed ${yn(c.resumed)}${ticket}, new ${p.mechanism === 'sessionId' ? 'session' : 'ticket'} ${yn(c.newTicket)}, cipher ${c.cipherChanged ? `changed ${c.issuerCipher} -> ${c.receiverCipher}` : `same (${c.receiverCipher})`}`);
+      lines.push(
+        `  ${c.from} -> ${c.to}  resumed ${yn(c.resumed)}${ticket}, new ${p.mechanism === 'sessionId' ? 'session' : 'ticket'} ${yn(c.newTicket)}, cipher ${c.cipherChanged ? `changed ${c.issuerCipher} -> ${c.receiverCipher}` : `same (${c.receiverCipher})`}`,
+      );
     }
   }
   lines.push(`verdict: ${r.verdict}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function ratio(r: ResumptionResult): string {
-  return r.attempts === 0 ? 'not tried' : `${r.resumed === r.attempts ? 'yes' : r.resumed === 0 ? 'no' : 'partly'} (${r.resumed}/${r.attempts})`;
+  return r.attempts === 0
+    ? 'not tried'
+    : `${r.resumed === r.attempts ? 'yes' : r.resumed === 0 ? 'no' : 'partly'} (${r.resumed}/${r.attempts})`;
 }
 
 /** The report as aligned text lines, for the terminal. */
@@ -546,7 +580,9 @@ export function formatProbeReport(r: ProbeReport): string {
     lines.push(`  ticket size                  ${t3.ticketsPerHandshake ? `${t3.ticketBytes} bytes` : '-'}`);
     lines.push(`  resumes by ticket            ${ratio(t3.ticket)}`);
     lines.push(`  single-use tickets resume    ${ratio(t3.singleUse)}`);
-    lines.push(`  renewed tickets on resumption ${t3.renewedOnResume ? `yes (${t3.ticketsPerResumption.toFixed(1)} per resumption)` : 'no'}`);
+    lines.push(
+      `  renewed tickets on resumption ${t3.renewedOnResume ? `yes (${t3.ticketsPerResumption.toFixed(1)} per resumption)` : 'no'}`,
+    );
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -4,9 +4,9 @@
  * the options, opens the store natively, re-installs the session callbacks on every connection
  * (Node resets them per connection, docs/internals.md#session-callbacks) and reports the store's counters.
  */
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
-import { native, NativeAttachment } from './native';
+import { type NativeAttachment, native } from './native';
 import { checkKeys, expectKind, expectRange, mustBe, rangeError, typeError } from './validate';
 
 /** Where the store lives and how big it is. Give exactly one of `name` or `path`. */
@@ -100,7 +100,9 @@ export function resolveShared(value: unknown): ResolvedSharedOptions | undefined
   const o = value as Record<string, unknown>;
   checkKeys('shared', o, ['name', 'path', 'sizeBytes', 'slotBytes']);
   if ((o.name === undefined) === (o.path === undefined)) {
-    throw new TypeError(mustBe('shared', 'an object with exactly one of "shared.name" or "shared.path"', o.name === undefined ? 'neither' : 'both'));
+    throw new TypeError(
+      mustBe('shared', 'an object with exactly one of "shared.name" or "shared.path"', o.name === undefined ? 'neither' : 'both'),
+    );
   }
   let name: string | undefined;
   let file: string;

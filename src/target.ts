@@ -58,7 +58,9 @@ export function externalOf(ctx: NodeSecureContext): unknown {
 export function serverContext(server: tls.Server): NodeSecureContext {
   const creds = (server as unknown as { _sharedCreds?: unknown })._sharedCreds;
   if (!isSecureContext(creds)) {
-    throw new TypeError('"target" has no secure context: a tls.Server built by tls.createServer, https.createServer or http2.createSecureServer has one.');
+    throw new TypeError(
+      '"target" has no secure context: a tls.Server built by tls.createServer, https.createServer or http2.createSecureServer has one.',
+    );
   }
   return creds;
 }

@@ -14,18 +14,17 @@
  * Key ids are the hex of the 16-byte key name: not secret (every ticket carries the name in clear).
  */
 import * as crypto from 'node:crypto';
-import * as util from 'node:util';
 import { EventEmitter } from 'node:events';
+import * as util from 'node:util';
 
 import { publish } from './events';
-
-import { native } from './native';
-import type { NativeRing } from './native';
-import { checkKeys, expectKind, expectOneOf, expectPresent, expectRange, mustBe, optionalNumber, rangeError, typeError } from './validate';
-import { RedisClientLike, redisAdapter } from './fleet/redis-client';
-import { FleetRingStats, RedisRingSync, SyncedKey } from './fleet/redis-key-ring';
+import { type RedisClientLike, redisAdapter } from './fleet/redis-client';
+import { type FleetRingStats, RedisRingSync, type SyncedKey } from './fleet/redis-key-ring';
 import { checkSecret, sealedBox } from './fleet/sealed-box';
 import { fleetSessionIdContext, secretRingSessionIdContext } from './fleet/session-id-context';
+import type { NativeRing } from './native';
+import { native } from './native';
+import { checkKeys, expectKind, expectOneOf, expectPresent, expectRange, mustBe, optionalNumber, rangeError, typeError } from './validate';
 
 /** Options of `TicketKeyRing.generate()` and `TicketKeyRing.fromSecret()`. */
 export interface TicketKeyRingOptions {
@@ -287,8 +286,13 @@ export class TicketKeyRing {
    */
   static fromRedis(client: RedisClientLike, options: RedisTicketKeyRingOptions): TicketKeyRing {
     expectKind('options', options, 'object');
-    const { key = 'tls:ticket-keys', wrappingSecret, pollIntervalSeconds = 30, rotateLocallyWhenDown = false, ...ringOptions } =
-      options as RedisTicketKeyRingOptions & Record<string, unknown>;
+    const {
+      key = 'tls:ticket-keys',
+      wrappingSecret,
+      pollIntervalSeconds = 30,
+      rotateLocallyWhenDown = false,
+      ...ringOptions
+    } = options as RedisTicketKeyRingOptions & Record<string, unknown>;
     const redis = redisAdapter(client, 'client');
     if (typeof key !== 'string' || key.length < 1 || key.length > 256) throw typeError('key', 'a string of 1 to 256 characters', key);
     optionalNumber('pollIntervalSeconds', pollIntervalSeconds, 0.1, 3600, 'seconds');
@@ -301,7 +305,16 @@ export class TicketKeyRing {
     ring.#sessionIdContext = fleetSessionIdContext(secret, `redis-ring\0${key}`);
     secret.fill(0);
     ring.#redisSync = new RedisRingSync(
-      { redis, box, key, rotateEverySeconds: resolved.rotateEverySeconds, keepKeys: resolved.keepKeys, pollIntervalSeconds, rotateLocallyWhenDown, now: resolved.now },
+      {
+        redis,
+        box,
+        key,
+        rotateEverySeconds: resolved.rotateEverySeconds,
+        keepKeys: resolved.keepKeys,
+        pollIntervalSeconds,
+        rotateLocallyWhenDown,
+        now: resolved.now,
+      },
       { replaceKeys: (keys, encrypting) => ring.#replaceFleetKeys(keys, encrypting) },
     );
     return ring;
@@ -433,7 +446,11 @@ export class TicketKeyRing {
       expectOneOf('format', format, ['nginx', 'node', 'haproxy']);
     }
     if (encrypt && this.#mode === 'secret') {
-      throw typeError('encrypt', 'false on a fromSecret ring (it encrypts with the derived key of the epoch; use addSecret() for a new secret)', true);
+      throw typeError(
+        'encrypt',
+        'false on a fromSecret ring (it encrypts with the derived key of the epoch; use addSecret() for a new secret)',
+        true,
+      );
     }
     const copy = copyBytes('key', key, format === 'haproxy');
     try {
@@ -470,7 +487,10 @@ export class TicketKeyRing {
       expectOneOf('format', options.format, ['nginx', 'haproxy']);
     }
     const text = typeof contents === 'string' ? contents : Buffer.from(contents).toString('utf8');
-    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    const lines = text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
     if (lines.length === 0) throw rangeError('contents', 'a HAProxy key file (one base64 key per line)', 'no key');
     lines.forEach((line, i) => {
       if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new TypeError(mustBe(`contents, line ${i + 1}`, 'base64 text', 'other text'));
@@ -556,9 +576,7 @@ export class TicketKeyRing {
       if (m.secretId !== undefined) info.secretId = m.secretId;
       out.push({ info, start, seq: m.seq });
     }
-    out.sort((a, b) =>
-      a.info.role !== b.info.role ? (a.info.role === 'encrypt' ? -1 : 1) : b.start - a.start || b.seq - a.seq,
-    );
+    out.sort((a, b) => (a.info.role !== b.info.role ? (a.info.role === 'encrypt' ? -1 : 1) : b.start - a.start || b.seq - a.seq));
     return out.map((o) => o.info);
   }
 
@@ -575,7 +593,7 @@ export class TicketKeyRing {
     return this.list();
   }
 
-  [util.inspect.custom](depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
+  [util.inspect.custom](_depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
     const summary = { mode: this.#mode, rotateEverySeconds: this.rotateEverySeconds, keepKeys: this.keepKeys, keys: this.list() };
     return `TicketKeyRing ${inspect(summary, { ...options, depth: options.depth == null ? null : options.depth + 1 })}`;
   }
@@ -643,7 +661,8 @@ export class TicketKeyRing {
       for (let e = epoch - this.#options.keepKeys + 1; e <= epoch + 1; e++) {
         if (e < 0 || this.#revoked.has(`${secretId}:${e}`)) continue;
         const id = this.#derivedId(secretId, e) ?? native.ringDeriveKey(this.#handle, secretId, e);
-        if (!this.#meta.has(id)) this.#meta.set(id, { source: 'derived', bits: 256, addedAt: this.#options.now(), seq: this.#seq++, epoch: e, secretId });
+        if (!this.#meta.has(id))
+          this.#meta.set(id, { source: 'derived', bits: 256, addedAt: this.#options.now(), seq: this.#seq++, epoch: e, secretId });
         wanted.add(id);
         if (secretId === this.#primarySecret && e === epoch) encrypting = id;
       }

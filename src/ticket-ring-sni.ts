@@ -9,7 +9,7 @@
  * to: those in `server._contexts`, those added later with `addContext()`, and those a user
  * SNICallback returns. Internal.
  */
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { native } from './native';
 import type { NodeNativeContext } from './target';

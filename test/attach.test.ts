@@ -1,7 +1,7 @@
 import * as tls from 'node:tls';
 
 import { attach } from '../src/attach';
-import { close, connect, httpsServer, http2Request, http2Server, listen, resumeChain, tlsServer } from './support/tls';
+import { close, http2Request, http2Server, httpsServer, listen, resumeChain, tlsServer } from './support/tls';
 
 describe('attach: OpenSSL server session cache on Node contexts', () => {
   let server: tls.Server | undefined;

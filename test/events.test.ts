@@ -1,10 +1,10 @@
 import * as dc from 'node:diagnostics_channel';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { attach, SessionCache } from '../src/attach';
-import { Channels, EventMessage, publish } from '../src/events';
+import { Channels, type EventMessage, publish } from '../src/events';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { close, listen, resumeChain, tlsServer } from './support/tls';
 
@@ -43,7 +43,8 @@ describe('events: diagnostics_channel and the handle', () => {
       expect(seen[0]![1].options).toMatchObject({ cache: { size: 50 } });
 
       const onHandle: string[] = [];
-      for (const name of ['configure', 'flush', 'detach'] as const) cache.on(name, (m: EventMessage) => onHandle.push(`${name}:${m.cache === cache}`));
+      for (const name of ['configure', 'flush', 'detach'] as const)
+        cache.on(name, (m: EventMessage) => onHandle.push(`${name}:${m.cache === cache}`));
 
       const port = await listen(server);
       await resumeChain(port, 2, { version: 'TLSv1.2' });
@@ -59,7 +60,7 @@ describe('events: diagnostics_channel and the handle', () => {
       expect(onHandle).toEqual(['configure:true', 'flush:true', 'detach:true']);
       expect(cache).toBeInstanceOf(SessionCache);
     } finally {
-      subs.forEach((u) => u());
+      for (const u of subs) u();
     }
   });
 

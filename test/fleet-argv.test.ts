@@ -7,8 +7,8 @@
  */
 import * as crypto from 'node:crypto';
 
-import { ask, population, startMember, stopMember, killAllMembers } from './support/fleet';
-import { startRedis, RedisServer } from './support/redis';
+import { ask, killAllMembers, population, startMember, stopMember } from './support/fleet';
+import { type RedisServer, startRedis } from './support/redis';
 import { connect } from './support/tls';
 
 interface MemberReport {
@@ -30,7 +30,9 @@ describe('fleet members with different command lines', () => {
   });
 
   async function fleet(env: Record<string, string>, n = 2) {
-    const members = await Promise.all(Array.from({ length: n }, (_, i) => startMember({ REDIS_PORT: String(redis.port), FLEET_SECRET: secret, ...env }, argvOf(i))));
+    const members = await Promise.all(
+      Array.from({ length: n }, (_, i) => startMember({ REDIS_PORT: String(redis.port), FLEET_SECRET: secret, ...env }, argvOf(i))),
+    );
     const reports = await Promise.all(members.map((m) => ask<MemberReport>(m)));
     expect(reports[0]!.argv).not.toEqual(reports[1]!.argv);
     return { members, ports: members.map((m) => m.port), reports };
@@ -39,17 +41,20 @@ describe('fleet members with different command lines', () => {
   test.each([
     ['fromSecret', { RING: 'secret', TICKETS: '1' }, 'ring'],
     ['fromRedis', { RING: 'redis', TICKETS: '1', POLL: '0.5' }, 'ring'],
-  ])('%s ring: TLS 1.2 and TLS 1.3 tickets resume >= 0.99 at random placement; the members show one context fingerprint', async (_name, env, source) => {
-    const { members, ports, reports } = await fleet(env);
-    expect(reports.map((r) => r.stats.sessionIdContext.source)).toEqual([source, source]);
-    expect(reports[0]!.stats.sessionIdContext.fingerprint).toBe(reports[1]!.stats.sessionIdContext.fingerprint);
-    const r12 = await population(ports, 16, 7, 'TLSv1.2');
-    const r13 = await population(ports, 16, 7, 'TLSv1.3');
-    await Promise.all(members.map(stopMember));
-    expect({ r12, r13 }).toEqual({ r12: expect.any(Number), r13: expect.any(Number) });
-    expect(r12).toBeGreaterThanOrEqual(0.99);
-    expect(r13).toBeGreaterThanOrEqual(0.99);
-  });
+  ])(
+    '%s ring: TLS 1.2 and TLS 1.3 tickets resume >= 0.99 at random placement; the members show one context fingerprint',
+    async (_name, env, source) => {
+      const { members, ports, reports } = await fleet(env);
+      expect(reports.map((r) => r.stats.sessionIdContext.source)).toEqual([source, source]);
+      expect(reports[0]!.stats.sessionIdContext.fingerprint).toBe(reports[1]!.stats.sessionIdContext.fingerprint);
+      const r12 = await population(ports, 16, 7, 'TLSv1.2');
+      const r13 = await population(ports, 16, 7, 'TLSv1.3');
+      await Promise.all(members.map(stopMember));
+      expect({ r12, r13 }).toEqual({ r12: expect.any(Number), r13: expect.any(Number) });
+      expect(r12).toBeGreaterThanOrEqual(0.99);
+      expect(r13).toBeGreaterThanOrEqual(0.99);
+    },
+  );
 
   test('fleet session store: TLS 1.2 session IDs (tickets off) resume >= 0.99 at random placement', async () => {
     const { members, ports, reports } = await fleet({ FLEET: '1', LOOKUP_MS: '1000' });
@@ -62,8 +67,15 @@ describe('fleet members with different command lines', () => {
   });
 
   test('control: each member with a context of its own (what Node derives from argv) resumes only its own clients', async () => {
-    const members = await Promise.all([0, 1].map((i) => startMember({ FLEET_SECRET: secret, RING: 'secret', TICKETS: '1', SID: `argv-${i}` }, argvOf(i))));
-    const ratio = await population(members.map((m) => m.port), 16, 7, 'TLSv1.3');
+    const members = await Promise.all(
+      [0, 1].map((i) => startMember({ FLEET_SECRET: secret, RING: 'secret', TICKETS: '1', SID: `argv-${i}` }, argvOf(i))),
+    );
+    const ratio = await population(
+      members.map((m) => m.port),
+      16,
+      7,
+      'TLSv1.3',
+    );
     await Promise.all(members.map(stopMember));
     expect(ratio).toBeGreaterThan(0.3);
     expect(ratio).toBeLessThan(0.7);
@@ -71,7 +83,15 @@ describe('fleet members with different command lines', () => {
 
   test('Redis killed mid-run (fromRedis ring + fleet store): no handshake fails, tickets keep resuming', async () => {
     const own = await startRedis();
-    const env = { REDIS_PORT: String(own.port), FLEET_SECRET: secret, RING: 'redis', TICKETS: '1', POLL: '0.3', FLEET: '1', LOOKUP_MS: '50' };
+    const env = {
+      REDIS_PORT: String(own.port),
+      FLEET_SECRET: secret,
+      RING: 'redis',
+      TICKETS: '1',
+      POLL: '0.3',
+      FLEET: '1',
+      LOOKUP_MS: '50',
+    };
     const members = await Promise.all([0, 1].map((i) => startMember(env, argvOf(i))));
     const ports = members.map((m) => m.port);
     const sessions: Array<Buffer | undefined> = Array.from({ length: 12 }, () => undefined);

@@ -9,11 +9,11 @@ import type * as tls from 'node:tls';
 import { Cluster } from 'ioredis';
 import { createClient } from 'redis';
 
-import { attach, SessionCache } from '../src/attach';
+import { attach, type SessionCache } from '../src/attach';
 import { lockKeyOf } from '../src/fleet/redis-key-ring';
 import { TicketKeyRing } from '../src/ticket-key-ring';
-import { clusterNodeCommand, RedisCluster, startRedis, startRedisCluster } from './support/redis';
-import { close, connect, listen, tlsServer, Version } from './support/tls';
+import { clusterNodeCommand, type RedisCluster, startRedis, startRedisCluster } from './support/redis';
+import { close, connect, listen, tlsServer, type Version } from './support/tls';
 
 const secret = crypto.randomBytes(32);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,7 +78,9 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
 
   test('fleet session store and fromRedis ring across the cluster; a primary failover mid-traffic fails no handshake and resumption recovers', async () => {
     const clients = [clusterClient(), clusterClient()];
-    const ringsHere = clients.map((c) => TicketKeyRing.fromRedis(c, { wrappingSecret: secret, key: 'cluster:ring', pollIntervalSeconds: 0.5 }));
+    const ringsHere = clients.map((c) =>
+      TicketKeyRing.fromRedis(c, { wrappingSecret: secret, key: 'cluster:ring', pollIntervalSeconds: 0.5 }),
+    );
     rings.push(...ringsHere);
     await Promise.all(ringsHere.map((r) => r.ready()));
     const sessionsA = await member({ fleet: { redis: clients[0]!, secret, lookupTimeoutMs: 500 } }, true);
@@ -98,11 +100,18 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
     // Promote the replica of the master that holds the ring document, while traffic runs.
     const docSlot = await slot('cluster:ring');
     const nodesText = await clusterNodeCommand(cluster.nodes[0]!.port, 'CLUSTER', 'NODES');
-    const lines = nodesText.trim().split('\n').map((l) => l.split(' '));
-    const master = lines.find((l) => l[2]!.includes('master') && l.slice(8).some((r) => {
-      const [lo, hi] = r.split('-').map(Number);
-      return docSlot >= lo! && docSlot <= (hi ?? lo)!;
-    }))!;
+    const lines = nodesText
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
+    const master = lines.find(
+      (l) =>
+        l[2]!.includes('master') &&
+        l.slice(8).some((r) => {
+          const [lo, hi] = r.split('-').map(Number);
+          return docSlot >= lo! && docSlot <= (hi ?? lo)!;
+        }),
+    )!;
     const replica = lines.find((l) => l[3] === master[0])!;
     const replicaPort = Number(replica[1]!.split(':')[1]!.split('@')[0]);
     let failedOver = false;
@@ -134,15 +143,20 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
 });
 
 describe('node-redis (the redis package) against a live redis-server', () => {
-  test('fleet session store and fromRedis ring: members resume each other\'s clients; a rotation reaches the other member through its subscription', async () => {
+  test("fleet session store and fromRedis ring: members resume each other's clients; a rotation reaches the other member through its subscription", async () => {
     const redis = await startRedis();
-    const clients = [createClient({ socket: { host: '127.0.0.1', port: redis.port } }), createClient({ socket: { host: '127.0.0.1', port: redis.port } })];
+    const clients = [
+      createClient({ socket: { host: '127.0.0.1', port: redis.port } }),
+      createClient({ socket: { host: '127.0.0.1', port: redis.port } }),
+    ];
     for (const c of clients) {
       c.on('error', () => undefined);
       await c.connect();
     }
     try {
-      const ringsHere = clients.map((c) => TicketKeyRing.fromRedis(c, { wrappingSecret: secret, key: 'node-redis:ring', pollIntervalSeconds: 600 }));
+      const ringsHere = clients.map((c) =>
+        TicketKeyRing.fromRedis(c, { wrappingSecret: secret, key: 'node-redis:ring', pollIntervalSeconds: 600 }),
+      );
       rings.push(...ringsHere);
       await Promise.all(ringsHere.map((r) => r.ready()));
       const a = await member({ fleet: { redis: clients[0]!, secret, lookupTimeoutMs: 500 }, tickets: { keyRing: ringsHere[0]! } }, false);

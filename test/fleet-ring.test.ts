@@ -1,12 +1,11 @@
 import * as crypto from 'node:crypto';
 import * as util from 'node:util';
 import Redis from 'ioredis';
-
-import { TicketKeyRing } from '../src/ticket-key-ring';
 import { attach } from '../src/attach';
+import { TicketKeyRing } from '../src/ticket-key-ring';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
-import { ask, Member, population, startMember, stopMember, killAllMembers } from './support/fleet';
-import { startRedis, RedisServer } from './support/redis';
+import { ask, killAllMembers, type Member, population, startMember, stopMember } from './support/fleet';
+import { type RedisServer, startRedis } from './support/redis';
 import { close, connect, listen, tlsServer } from './support/tls';
 
 interface MemberStats {
@@ -31,11 +30,21 @@ describe('fleet: ticket keys coordinated through Redis', () => {
   test('TLS 1.3 tickets: two members sharing a Redis ring resume >= 0.97; own keys each ~0.5', async () => {
     const env = { REDIS_PORT: String(redis.port), FLEET_SECRET: secret, TICKETS: '1', POLL: '0.5' };
     const fleet = await Promise.all([startMember({ ...env, RING: 'redis' }), startMember({ ...env, RING: 'redis' })]);
-    const ratio = await population(fleet.map((m) => m.port), 30, 8, 'TLSv1.3');
+    const ratio = await population(
+      fleet.map((m) => m.port),
+      30,
+      8,
+      'TLSv1.3',
+    );
     const stats = await Promise.all(fleet.map((m) => ask<MemberStats>(m)));
     await Promise.all(fleet.map(stopMember));
     const control = await Promise.all([startMember({ ...env, RING: 'generate' }), startMember({ ...env, RING: 'generate' })]);
-    const controlRatio = await population(control.map((m) => m.port), 30, 8, 'TLSv1.3');
+    const controlRatio = await population(
+      control.map((m) => m.port),
+      30,
+      8,
+      'TLSv1.3',
+    );
     await Promise.all(control.map(stopMember));
 
     expect(ratio).toBeGreaterThanOrEqual(0.97);
@@ -46,7 +55,15 @@ describe('fleet: ticket keys coordinated through Redis', () => {
   });
 
   test('TLS 1.2 session IDs (tickets off) and TLS 1.3 tickets together: fleet store + Redis ring', async () => {
-    const env = { REDIS_PORT: String(redis.port), FLEET_SECRET: secret, TICKETS: '1', POLL: '0.5', FLEET: '1', RING: 'redis', LOOKUP_MS: '1000' };
+    const env = {
+      REDIS_PORT: String(redis.port),
+      FLEET_SECRET: secret,
+      TICKETS: '1',
+      POLL: '0.5',
+      FLEET: '1',
+      RING: 'redis',
+      LOOKUP_MS: '1000',
+    };
     const fleet = await Promise.all([startMember(env), startMember(env)]);
     const ports = fleet.map((m) => m.port);
     const r12 = await population(ports, 20, 6, 'TLSv1.2');
@@ -83,7 +100,11 @@ describe('fleet: ticket keys coordinated through Redis', () => {
   test('fail-static: Redis down keeps the last keys; it reconciles when Redis returns', async () => {
     const client = new Redis({ port: redis.port, host: '127.0.0.1', maxRetriesPerRequest: 0, commandTimeout: 200 });
     client.on('error', () => undefined);
-    const ring = TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.from(secret, 'hex'), pollIntervalSeconds: 0.2, key: 'fail-static:ring' });
+    const ring = TicketKeyRing.fromRedis(client, {
+      wrappingSecret: Buffer.from(secret, 'hex'),
+      pollIntervalSeconds: 0.2,
+      key: 'fail-static:ring',
+    });
     const errors: Error[] = [];
     ring.onError((e) => errors.push(e));
     const server = tlsServer();
@@ -135,13 +156,44 @@ describe('fleet: ticket keys coordinated through Redis', () => {
 
   test('fromRedis options are validated', () => {
     const client = new Redis({ lazyConnect: true });
-    const bad = (input: string, fn: () => unknown, type: new () => Error, message: RegExp) => expectBadInput('fleet option', input, fn, type, message);
-    bad('fromRedis without wrappingSecret', () => TicketKeyRing.fromRedis(client, {} as never), TypeError, /"wrappingSecret" must be a Buffer of 32 bytes \(required\), got undefined/);
-    bad('fromRedis wrappingSecret of 31 bytes', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(31) }), RangeError, /"wrappingSecret" must be exactly 32 bytes, got 31 bytes/);
-    bad('fromRedis client not a Redis client', () => TicketKeyRing.fromRedis({} as never, { wrappingSecret: Buffer.alloc(32) }), TypeError, /"client" must be an ioredis or node-redis client/);
-    bad('fromRedis pollIntervalSeconds 0', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), pollIntervalSeconds: 0 }), RangeError, /"pollIntervalSeconds" must be between 0.1 and 3600 seconds/);
-    bad('fromRedis keepKeys 0', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), keepKeys: 0 }), RangeError, /"keepKeys" must be between 1 and 1024/);
-    bad('fromRedis key empty', () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), key: '' }), TypeError, /"key" must be a string/);
+    const bad = (input: string, fn: () => unknown, type: new () => Error, message: RegExp) =>
+      expectBadInput('fleet option', input, fn, type, message);
+    bad(
+      'fromRedis without wrappingSecret',
+      () => TicketKeyRing.fromRedis(client, {} as never),
+      TypeError,
+      /"wrappingSecret" must be a Buffer of 32 bytes \(required\), got undefined/,
+    );
+    bad(
+      'fromRedis wrappingSecret of 31 bytes',
+      () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(31) }),
+      RangeError,
+      /"wrappingSecret" must be exactly 32 bytes, got 31 bytes/,
+    );
+    bad(
+      'fromRedis client not a Redis client',
+      () => TicketKeyRing.fromRedis({} as never, { wrappingSecret: Buffer.alloc(32) }),
+      TypeError,
+      /"client" must be an ioredis or node-redis client/,
+    );
+    bad(
+      'fromRedis pollIntervalSeconds 0',
+      () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), pollIntervalSeconds: 0 }),
+      RangeError,
+      /"pollIntervalSeconds" must be between 0.1 and 3600 seconds/,
+    );
+    bad(
+      'fromRedis keepKeys 0',
+      () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), keepKeys: 0 }),
+      RangeError,
+      /"keepKeys" must be between 1 and 1024/,
+    );
+    bad(
+      'fromRedis key empty',
+      () => TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.alloc(32), key: '' }),
+      TypeError,
+      /"key" must be a string/,
+    );
     client.disconnect();
   });
 });

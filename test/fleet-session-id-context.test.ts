@@ -12,12 +12,13 @@ import { attach } from '../src/attach';
 import { native } from '../src/native';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
-import { cert, close, connect, listen, tlsServer, Version } from './support/tls';
+import { cert, close, connect, listen, tlsServer, type Version } from './support/tls';
 
 const VERSIONS: Version[] = ['TLSv1.2', 'TLSv1.3'];
 const servers: tls.Server[] = [];
 const fp = (b: Buffer | string) => crypto.createHash('sha256').update(b).digest().subarray(0, 8).toString('hex');
-const contextOf = (server: tls.Server) => (server as unknown as { _sharedCreds: { context: { _external: unknown } } })._sharedCreds.context._external;
+const contextOf = (server: tls.Server) =>
+  (server as unknown as { _sharedCreds: { context: { _external: unknown } } })._sharedCreds.context._external;
 
 async function started(options: Parameters<typeof tlsServer>[0] = {}): Promise<{ server: tls.Server; port: number }> {
   const server = tlsServer(options);
@@ -30,32 +31,35 @@ afterEach(async () => {
 });
 
 describe('sessionIdContext', () => {
-  test.each(VERSIONS)('detach() puts back the bytes Node set: a stock ticket resumes again, exactly as before attach (%s)', async (version) => {
-    for (const serverOptions of [{}, { sessionIdContext: 'node-given' }]) {
-      const { server, port } = await started(serverOptions);
-      const stockNative = native.attach(contextOf(server));
-      const nodeBytes = native.sessionIdContextOf(stockNative)!;
-      native.detach(stockNative);
-      const stock = await connect(port, { version });
-      expect((await connect(port, { version, session: stock.session })).reused).toBe(true);
+  test.each(VERSIONS)(
+    'detach() puts back the bytes Node set: a stock ticket resumes again, exactly as before attach (%s)',
+    async (version) => {
+      for (const serverOptions of [{}, { sessionIdContext: 'node-given' }]) {
+        const { server, port } = await started(serverOptions);
+        const stockNative = native.attach(contextOf(server));
+        const nodeBytes = native.sessionIdContextOf(stockNative)!;
+        native.detach(stockNative);
+        const stock = await connect(port, { version });
+        expect((await connect(port, { version, session: stock.session })).reused).toBe(true);
 
-      const cache = attach(server, { sessionIdContext: 'another service' });
-      expect(cache.stats().sessionIdContext).toEqual({ source: 'option', fingerprint: fp('another service') });
-      // Node's key still decrypts the ticket; OpenSSL refuses the session: its context differs.
-      expect((await connect(port, { version, session: stock.session })).reused).toBe(false);
-      const ours = await connect(port, { version });
-      expect((await connect(port, { version, session: ours.session })).reused).toBe(true);
+        const cache = attach(server, { sessionIdContext: 'another service' });
+        expect(cache.stats().sessionIdContext).toEqual({ source: 'option', fingerprint: fp('another service') });
+        // Node's key still decrypts the ticket; OpenSSL refuses the session: its context differs.
+        expect((await connect(port, { version, session: stock.session })).reused).toBe(false);
+        const ours = await connect(port, { version });
+        expect((await connect(port, { version, session: ours.session })).reused).toBe(true);
 
-      cache.detach();
-      expect((await connect(port, { version, session: stock.session })).reused).toBe(true);
-      expect((await connect(port, { version, session: ours.session })).reused).toBe(false);
-      const after = native.attach(contextOf(server));
-      expect(native.sessionIdContextOf(after)!.equals(nodeBytes)).toBe(true);
-      native.detach(after);
-    }
-  });
+        cache.detach();
+        expect((await connect(port, { version, session: stock.session })).reused).toBe(true);
+        expect((await connect(port, { version, session: ours.session })).reused).toBe(false);
+        const after = native.attach(contextOf(server));
+        expect(native.sessionIdContextOf(after)!.equals(nodeBytes)).toBe(true);
+        native.detach(after);
+      }
+    },
+  );
 
-  test('a plain single process keeps Node\'s context; stats() shows its fingerprint', async () => {
+  test("a plain single process keeps Node's context; stats() shows its fingerprint", async () => {
     const { server } = await started();
     const h = native.attach(contextOf(server));
     const bytes = native.sessionIdContextOf(h)!;
@@ -66,7 +70,7 @@ describe('sessionIdContext', () => {
     cache.detach();
   });
 
-  test('fleet modes derive the context from the fleet identity; Node\'s own sessionIdContext option and ours win', async () => {
+  test("fleet modes derive the context from the fleet identity; Node's own sessionIdContext option and ours win", async () => {
     const secret = crypto.randomBytes(32);
     const rings = [TicketKeyRing.fromSecret(secret), TicketKeyRing.fromSecret(secret), TicketKeyRing.fromSecret(crypto.randomBytes(32))];
     const [a, b, c] = await Promise.all([started(), started(), started()]);
@@ -83,7 +87,11 @@ describe('sessionIdContext', () => {
     expect(shown).not.toContain(secret.toString('hex'));
     const redisRing = TicketKeyRing.fromRedis(new Redis({ lazyConnect: true }), { wrappingSecret: secret, key: 'fleet-a' });
     expect(JSON.stringify(redisRing) + JSON.stringify(ca.stats())).not.toContain(redisRing._sessionIdContext()!.toString('hex'));
-    expect(redisRing._sessionIdContext()!.equals(TicketKeyRing.fromRedis(new Redis({ lazyConnect: true }), { wrappingSecret: secret, key: 'fleet-b' })._sessionIdContext()!)).toBe(false);
+    expect(
+      redisRing
+        ._sessionIdContext()!
+        .equals(TicketKeyRing.fromRedis(new Redis({ lazyConnect: true }), { wrappingSecret: secret, key: 'fleet-b' })._sessionIdContext()!),
+    ).toBe(false);
 
     // Our option over the ring's; configure(null) goes back to the ring's.
     ca.configure({ sessionIdContext: Buffer.from('explicit') });
@@ -120,14 +128,26 @@ describe('sessionIdContext', () => {
     const before = cache.stats().sessionIdContext;
     const first = await connect(port, { version: 'TLSv1.3' });
     const bad = (input: string, value: unknown, type: new () => Error, message: RegExp) =>
-      expectBadInput('option', 'sessionIdContext ' + input, () => cache.configure({ sessionIdContext: value as string, cache: { size: 7 } }), type, message);
+      expectBadInput(
+        'option',
+        `sessionIdContext ${input}`,
+        () => cache.configure({ sessionIdContext: value as string, cache: { size: 7 } }),
+        type,
+        message,
+      );
     bad('33-character string', 'x'.repeat(33), RangeError, /"sessionIdContext" must be 1 to 32 bytes .*got 33 bytes/);
     bad('17 two-byte characters (34 UTF-8 bytes)', 'é'.repeat(17), RangeError, /"sessionIdContext" must be 1 to 32 bytes .*got 34 bytes/);
     bad('empty string', '', RangeError, /"sessionIdContext" must be 1 to 32 bytes .*got 0 bytes/);
     bad('Buffer of 33 bytes', Buffer.alloc(33), RangeError, /"sessionIdContext" must be 1 to 32 bytes .*got 33 bytes/);
     bad('number', 42, TypeError, /"sessionIdContext" must be a string or a Buffer\/Uint8Array of 1 to 32 bytes, got the number 42/);
     bad('array', [1, 2], TypeError, /"sessionIdContext" must be a string or a Buffer\/Uint8Array/);
-    expectBadInput('option', 'sessionIdContext ' + 'attach() with 40 bytes', () => attach(tlsServer(), { sessionIdContext: Buffer.alloc(40) }), RangeError, /"sessionIdContext"/);
+    expectBadInput(
+      'option',
+      'sessionIdContext ' + 'attach() with 40 bytes',
+      () => attach(tlsServer(), { sessionIdContext: Buffer.alloc(40) }),
+      RangeError,
+      /"sessionIdContext"/,
+    );
     expect(cache.stats().sessionIdContext).toEqual(before);
     expect(cache.stats().settings.cache.size).not.toBe(7);
     expect((await connect(port, { version: 'TLSv1.3', session: first.session })).reused).toBe(true);

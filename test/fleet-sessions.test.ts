@@ -4,8 +4,8 @@ import Redis from 'ioredis';
 
 import { attach } from '../src/attach';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
-import { ask, population, startMember, stopMember, killAllMembers } from './support/fleet';
-import { startRedis, RedisServer } from './support/redis';
+import { ask, killAllMembers, population, startMember, stopMember } from './support/fleet';
+import { type RedisServer, startRedis } from './support/redis';
 import { close, connect, listen, tlsServer } from './support/tls';
 
 describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
@@ -23,12 +23,22 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     // A generous lookup deadline: this measures resumption, not Redis latency on a loaded 2-core machine.
     const env = { REDIS_PORT: String(redis.port), FLEET_SECRET: secret, LOOKUP_MS: '1000' };
     const fleet = [await startMember({ ...env, FLEET: '1' }), await startMember({ ...env, FLEET: '1' })];
-    const ratio = await population(fleet.map((m) => m.port), 30, 8, 'TLSv1.2');
+    const ratio = await population(
+      fleet.map((m) => m.port),
+      30,
+      8,
+      'TLSv1.2',
+    );
     const stats = await Promise.all(fleet.map((m) => ask<{ stats: { fleet: { hits: number; errors: number } } }>(m)));
     await Promise.all(fleet.map(stopMember));
 
     const control = [await startMember({ ...env, FLEET: '0' }), await startMember({ ...env, FLEET: '0' })];
-    const controlRatio = await population(control.map((m) => m.port), 30, 8, 'TLSv1.2');
+    const controlRatio = await population(
+      control.map((m) => m.port),
+      30,
+      8,
+      'TLSv1.2',
+    );
     await Promise.all(control.map(stopMember));
 
     expect(ratio).toBeGreaterThanOrEqual(0.97);
@@ -41,7 +51,10 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   test('Redis stores sessions sealed, never in the clear, and with the session timeout as TTL', async () => {
     const client = new Redis({ port: redis.port, host: '127.0.0.1' });
     const server = tlsServer({ noTickets: true });
-    const cache = attach(server, { cache: { timeoutSeconds: 120 }, fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'seal-test:' } });
+    const cache = attach(server, {
+      cache: { timeoutSeconds: 120 },
+      fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'seal-test:' },
+    });
     const port = await listen(server);
     const first = await connect(port, { version: 'TLSv1.2' });
     await new Promise((r) => setTimeout(r, 100));
@@ -101,13 +114,17 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const marked = await connect(otherPort, { version: 'TLSv1.2' });
     expect(ids).toHaveLength(1);
     for (const garbage of ['this is not a sealed session', Buffer.from([0, 1, 2, 3]).toString('base64'), '']) {
-      await slowClient.set('tls:session:' + ids[0]!.toString('hex'), garbage);
+      await slowClient.set(`tls:session:${ids[0]!.toString('hex')}`, garbage);
       const errorsBefore = slow.stats().fleet!.errors;
       const r3 = await connect(port, { version: 'TLSv1.2', session: marked.session });
       expect(r3.reused).toBe(false);
       expect(r3.protocol).toBe('TLSv1.2');
       expect(slow.stats().fleet!.errors).toBe(errorsBefore! + 1);
-      recordBadInput('Redis value', `session stored as ${JSON.stringify(garbage)}`, 'not resumed: full handshake, fleet.errors +1, fleetError event');
+      recordBadInput(
+        'Redis value',
+        `session stored as ${JSON.stringify(garbage)}`,
+        'not resumed: full handshake, fleet.errors +1, fleetError event',
+      );
     }
     slow.detach();
     slowClient.disconnect();
@@ -116,11 +133,13 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     peerClient.disconnect();
   });
 
-  test('no Redis round trip for a session ID no member issued: TLS 1.3 ClientHellos, other servers\' IDs; one GET per TLS 1.2 resumption', async () => {
+  test("no Redis round trip for a session ID no member issued: TLS 1.3 ClientHellos, other servers' IDs; one GET per TLS 1.2 resumption", async () => {
     const secretBuf = Buffer.from(secret, 'hex');
     const clients = [new Redis({ port: redis.port, host: '127.0.0.1' }), new Redis({ port: redis.port, host: '127.0.0.1' })];
     const servers = [tlsServer({ noTickets: true }), tlsServer({ noTickets: true })];
-    const caches = servers.map((s, i) => attach(s, { fleet: { redis: clients[i]!, secret: secretBuf, prefix: 'rtt:', lookupTimeoutMs: 1000 } }));
+    const caches = servers.map((s, i) =>
+      attach(s, { fleet: { redis: clients[i]!, secret: secretBuf, prefix: 'rtt:', lookupTimeoutMs: 1000 } }),
+    );
     const [pa, pb] = [await listen(servers[0]!), await listen(servers[1]!)];
     const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec(String(await clients[0]!.info('commandstats')))?.[1] ?? 0);
     const before = await gets();
@@ -150,15 +169,51 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   test('fleet options are validated: missing client, bad secret, bad deadline, bare context', () => {
     const server = tlsServer({ noTickets: true });
     const client = new Redis({ lazyConnect: true });
-    const bad = (input: string, fn: () => unknown, type: new () => Error, message: RegExp) => expectBadInput('fleet option', input, fn, type, message);
-    bad('fleet without redis', () => attach(server, { fleet: { secret: Buffer.alloc(32) } as never }), TypeError, /"fleet.redis" must be an ioredis or node-redis client \(required\), got undefined/);
-    bad('fleet.redis not a client', () => attach(server, { fleet: { redis: {} as never, secret: Buffer.alloc(32) } }), TypeError, /"fleet.redis" must be an ioredis or node-redis client/);
-    bad('fleet.secret of 16 bytes', () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } }), RangeError, /"fleet.secret" must be exactly 32 bytes, got 16 bytes/);
-    bad('fleet.secret as a string', () => attach(server, { fleet: { redis: client, secret: 'x'.repeat(32) as never } }), TypeError, /"fleet.secret" must be a Buffer of 32 bytes/);
-    bad('fleet.lookupTimeoutMs 0', () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), lookupTimeoutMs: 0 } }), RangeError, /"fleet.lookupTimeoutMs" must be between 1 and 5000 milliseconds, got 0/);
-    bad('fleet on a bare SecureContext', () => attach(tls.createSecureContext({}), { fleet: { redis: client, secret: Buffer.alloc(32) } }), TypeError, /needs a server target/);
+    const bad = (input: string, fn: () => unknown, type: new () => Error, message: RegExp) =>
+      expectBadInput('fleet option', input, fn, type, message);
+    bad(
+      'fleet without redis',
+      () => attach(server, { fleet: { secret: Buffer.alloc(32) } as never }),
+      TypeError,
+      /"fleet.redis" must be an ioredis or node-redis client \(required\), got undefined/,
+    );
+    bad(
+      'fleet.redis not a client',
+      () => attach(server, { fleet: { redis: {} as never, secret: Buffer.alloc(32) } }),
+      TypeError,
+      /"fleet.redis" must be an ioredis or node-redis client/,
+    );
+    bad(
+      'fleet.secret of 16 bytes',
+      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } }),
+      RangeError,
+      /"fleet.secret" must be exactly 32 bytes, got 16 bytes/,
+    );
+    bad(
+      'fleet.secret as a string',
+      () => attach(server, { fleet: { redis: client, secret: 'x'.repeat(32) as never } }),
+      TypeError,
+      /"fleet.secret" must be a Buffer of 32 bytes/,
+    );
+    bad(
+      'fleet.lookupTimeoutMs 0',
+      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), lookupTimeoutMs: 0 } }),
+      RangeError,
+      /"fleet.lookupTimeoutMs" must be between 1 and 5000 milliseconds, got 0/,
+    );
+    bad(
+      'fleet on a bare SecureContext',
+      () => attach(tls.createSecureContext({}), { fleet: { redis: client, secret: Buffer.alloc(32) } }),
+      TypeError,
+      /needs a server target/,
+    );
     const cache = attach(server);
-    bad('fleet passed to configure()', () => cache.configure({ fleet: { redis: client, secret: Buffer.alloc(32) } }), TypeError, /cannot be changed by configure/);
+    bad(
+      'fleet passed to configure()',
+      () => cache.configure({ fleet: { redis: client, secret: Buffer.alloc(32) } }),
+      TypeError,
+      /cannot be changed by configure/,
+    );
     cache.detach();
     client.disconnect();
   });

@@ -46,15 +46,19 @@ describe('fuzz corpus replay (libFuzzer targets, ASan + UBSan)', () => {
     if (built.code !== 0) throw new Error(`fuzz/build.sh failed (exit ${built.code}):\n${built.output}`);
   }, 300_000);
 
-  test.each(targets)('%s: every committed input runs clean', async (target) => {
-    const corpus = path.join('fuzz', 'corpus', target);
-    const inputs = fs.readdirSync(path.join(root, corpus)).filter((f) => fs.statSync(path.join(root, corpus, f)).size > 0);
-    expect(inputs.length).toBeGreaterThan(0);
-    const r = await run(path.join(root, 'fuzz', 'build', target), ['-runs=0', '-timeout=10', corpus], 60_000);
-    if (r.code !== 0) throw new Error(`${target} failed on its corpus (exit ${r.code}):\n${r.output.slice(-4000)}`);
-    // libFuzzer ran every file (it reads them all before "INITED", then stops: -runs=0).
-    expect(r.output).toMatch(new RegExp(`INFO: +${inputs.length} files found in ${corpus.replace(/\//g, '\\/')}`));
-    expect(r.output).toMatch(/INITED/);
-    expect(r.output).not.toMatch(/ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:/);
-  }, 90_000);
+  test.each(targets)(
+    '%s: every committed input runs clean',
+    async (target) => {
+      const corpus = path.join('fuzz', 'corpus', target);
+      const inputs = fs.readdirSync(path.join(root, corpus)).filter((f) => fs.statSync(path.join(root, corpus, f)).size > 0);
+      expect(inputs.length).toBeGreaterThan(0);
+      const r = await run(path.join(root, 'fuzz', 'build', target), ['-runs=0', '-timeout=10', corpus], 60_000);
+      if (r.code !== 0) throw new Error(`${target} failed on its corpus (exit ${r.code}):\n${r.output.slice(-4000)}`);
+      // libFuzzer ran every file (it reads them all before "INITED", then stops: -runs=0).
+      expect(r.output).toMatch(new RegExp(`INFO: +${inputs.length} files found in ${corpus.replace(/\//g, '\\/')}`));
+      expect(r.output).toMatch(/INITED/);
+      expect(r.output).not.toMatch(/ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:/);
+    },
+    90_000,
+  );
 });

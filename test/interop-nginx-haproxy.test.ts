@@ -22,11 +22,11 @@
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
 
-import { attach, SessionCache } from '../src/attach';
+import { attach, type SessionCache } from '../src/attach';
 import { NODE_BINDS_CONTEXT_TO_SERVER_NAME as BINDS } from '../src/fleet/session-id-context';
 import { TicketKeyRing } from '../src/ticket-key-ring';
-import { HAPROXY_SESSION_ID_CONTEXT, Peer, nginxSessionIdContext, startHaproxy, startNginx, ticketKey } from './support/fleet-peers';
-import { cert, close, connect, listen, tlsServer, Version } from './support/tls';
+import { HAPROXY_SESSION_ID_CONTEXT, nginxSessionIdContext, type Peer, startHaproxy, startNginx, ticketKey } from './support/fleet-peers';
+import { cert, close, connect, listen, tlsServer, type Version } from './support/tls';
 
 const VERSIONS: Version[] = ['TLSv1.2', 'TLSv1.3'];
 const peers: Peer[] = [];
@@ -59,7 +59,12 @@ function expectMixedFleet(r: { ratio: number; cross: number; crossResumed: numbe
 }
 
 /** Clients keep their newest session and land on a random member; the share of returning connections that resumed. */
-async function mixed(ports: number[], version: Version, clients = 12, rounds = 6): Promise<{ ratio: number; cross: number; crossResumed: number }> {
+async function mixed(
+  ports: number[],
+  version: Version,
+  clients = 12,
+  rounds = 6,
+): Promise<{ ratio: number; cross: number; crossResumed: number }> {
   const state: Array<{ session?: Buffer; last?: number }> = Array.from({ length: clients }, () => ({}));
   let returning = 0;
   let resumed = 0;
@@ -87,23 +92,28 @@ async function mixed(ports: number[], version: Version, clients = 12, rounds = 6
 }
 
 describe('mixed fleet with real nginx', () => {
-  test.each([48, 80] as const)('%i-byte ssl_session_ticket_key file shared with Node: each resumes the other\'s clients >= 0.97', async (bytes) => {
-    const key = ticketKey(bytes);
-    const nginx = await startNginx(key.nginx);
-    peers.push(nginx);
-    const ring = TicketKeyRing.generate();
-    const [id] = ring.addKeyFile(key.nginx, { format: 'nginx', encrypt: true });
-    expect(id).toBe(key.name.toString('hex'));
-    if (BINDS) {
-      // nginx's context is a SHA-1 digest: not text Node 22/24 can hold.
-      expect(() => attach(tlsServer(), { sessionIdContext: nginxSessionIdContext(cert.cert) })).toThrow(/"sessionIdContext" must be UTF-8 text on Node/);
-    }
-    const node = await nodeMember(ring, BINDS ? 'nginx' : nginxSessionIdContext(cert.cert));
-    for (const version of VERSIONS) expectMixedFleet(await mixed([node.port, nginx.port], version));
-    expect(node.cache.stats().tickets!.keys[id!]!.decrypted).toBeGreaterThan(0);
-  });
+  test.each([48, 80] as const)(
+    "%i-byte ssl_session_ticket_key file shared with Node: each resumes the other's clients >= 0.97",
+    async (bytes) => {
+      const key = ticketKey(bytes);
+      const nginx = await startNginx(key.nginx);
+      peers.push(nginx);
+      const ring = TicketKeyRing.generate();
+      const [id] = ring.addKeyFile(key.nginx, { format: 'nginx', encrypt: true });
+      expect(id).toBe(key.name.toString('hex'));
+      if (BINDS) {
+        // nginx's context is a SHA-1 digest: not text Node 22/24 can hold.
+        expect(() => attach(tlsServer(), { sessionIdContext: nginxSessionIdContext(cert.cert) })).toThrow(
+          /"sessionIdContext" must be UTF-8 text on Node/,
+        );
+      }
+      const node = await nodeMember(ring, BINDS ? 'nginx' : nginxSessionIdContext(cert.cert));
+      for (const version of VERSIONS) expectMixedFleet(await mixed([node.port, nginx.port], version));
+      expect(node.cache.stats().tickets!.keys[id!]!.decrypted).toBeGreaterThan(0);
+    },
+  );
 
-  test('why each setting is needed: the wrong layout or Node\'s own session-ID context and nginx\'s tickets never resume on Node', async () => {
+  test("why each setting is needed: the wrong layout or Node's own session-ID context and nginx's tickets never resume on Node", async () => {
     const key = ticketKey(48);
     const nginx = await startNginx(key.nginx);
     peers.push(nginx);
@@ -130,26 +140,29 @@ describe('mixed fleet with real nginx', () => {
 });
 
 describe('mixed fleet with real HAProxy', () => {
-  test.each([48, 80] as const)('tls-ticket-keys file of %i-byte keys shared with Node: each resumes the other\'s clients >= 0.97', async (bytes) => {
-    const keys = [ticketKey(bytes), ticketKey(bytes), ticketKey(bytes)];
-    const file = keys.map((k) => k.haproxy.toString('base64')).join('\n') + '\n';
-    const haproxy = await startHaproxy(file);
-    peers.push(haproxy);
-    const ring = TicketKeyRing.generate();
-    const ids = ring.addKeyFile(file, { format: 'haproxy', encrypt: true });
-    expect(ring.list().find((k) => k.role === 'encrypt')!.id).toBe(ids[1]);
-    const node = await nodeMember(ring, HAPROXY_SESSION_ID_CONTEXT);
-    for (const version of VERSIONS) expectMixedFleet(await mixed([node.port, haproxy.port], version));
-    expect(node.cache.stats().tickets!.resumed).toBeGreaterThan(0);
-  });
+  test.each([48, 80] as const)(
+    "tls-ticket-keys file of %i-byte keys shared with Node: each resumes the other's clients >= 0.97",
+    async (bytes) => {
+      const keys = [ticketKey(bytes), ticketKey(bytes), ticketKey(bytes)];
+      const file = `${keys.map((k) => k.haproxy.toString('base64')).join('\n')}\n`;
+      const haproxy = await startHaproxy(file);
+      peers.push(haproxy);
+      const ring = TicketKeyRing.generate();
+      const ids = ring.addKeyFile(file, { format: 'haproxy', encrypt: true });
+      expect(ring.list().find((k) => k.role === 'encrypt')!.id).toBe(ids[1]);
+      const node = await nodeMember(ring, HAPROXY_SESSION_ID_CONTEXT);
+      for (const version of VERSIONS) expectMixedFleet(await mixed([node.port, haproxy.port], version));
+      expect(node.cache.stats().tickets!.resumed).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('nginx and HAProxy together', () => {
-  test('the same key in both files: they never resume each other\'s clients (different, fixed session-ID contexts)', async () => {
+  test("the same key in both files: they never resume each other's clients (different, fixed session-ID contexts)", async () => {
     const key = ticketKey(80);
     const spare = [ticketKey(80), ticketKey(80)];
     // HAProxy encrypts with the penultimate line: put the shared key there.
-    const file = [spare[0]!, key, spare[1]!].map((k) => k.haproxy.toString('base64')).join('\n') + '\n';
+    const file = `${[spare[0]!, key, spare[1]!].map((k) => k.haproxy.toString('base64')).join('\n')}\n`;
     const [nginx, haproxy] = [await startNginx(key.nginx), await startHaproxy(file)];
     peers.push(nginx, haproxy);
     // Node with nginx's context resumes nginx's tickets, not HAProxy's; with HAProxy's, the reverse.
@@ -161,8 +174,14 @@ describe('nginx and HAProxy together', () => {
       const h = await connect(haproxy.port, { version });
       expect((await connect(nginx.port, { version, session: n.session })).reused).toBe(true);
       expect((await connect(haproxy.port, { version, session: h.session })).reused).toBe(true);
-      expect({ version, nginxToHaproxy: (await connect(haproxy.port, { version, session: n.session })).reused }).toEqual({ version, nginxToHaproxy: false });
-      expect({ version, haproxyToNginx: (await connect(nginx.port, { version, session: h.session })).reused }).toEqual({ version, haproxyToNginx: false });
+      expect({ version, nginxToHaproxy: (await connect(haproxy.port, { version, session: n.session })).reused }).toEqual({
+        version,
+        nginxToHaproxy: false,
+      });
+      expect({ version, haproxyToNginx: (await connect(nginx.port, { version, session: h.session })).reused }).toEqual({
+        version,
+        haproxyToNginx: false,
+      });
       expect((await connect(withNginx.port, { version, session: n.session })).reused).toBe(!BINDS);
       expect((await connect(withNginx.port, { version, session: h.session })).reused).toBe(false);
     }

@@ -19,11 +19,11 @@ import * as fs from 'node:fs';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
 
-import { attach, SessionCache } from '../src/attach';
+import { attach, type SessionCache } from '../src/attach';
 import { sharedStorePath } from '../src/shared-store';
 import { TicketKeyRing } from '../src/ticket-key-ring';
-import { startRedis, RedisServer } from './support/redis';
-import { close, connect, listen, tlsServer, Version, ServerOptions } from './support/tls';
+import { type RedisServer, startRedis } from './support/redis';
+import { close, connect, listen, type ServerOptions, tlsServer, type Version } from './support/tls';
 
 interface Service {
   server: tls.Server;
@@ -122,7 +122,7 @@ describe('isolation: different session-ID contexts never resume each other', () 
     expect(bStats.resumption.failed.contextMismatch).toBeGreaterThan(0);
   });
 
-  test('documented limit: without sessionIdContext, two servers of one process share Node\'s default context and a shared ring resumes across them', async () => {
+  test("documented limit: without sessionIdContext, two servers of one process share Node's default context and a shared ring resumes across them", async () => {
     // Node sets every tls.Server's session-ID context to a hash of process.argv unless the
     // `sessionIdContext` option is given: isolation needs that option (docs/hardening.md).
     const secret = crypto.randomBytes(32);

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { close, connect, listen, tlsServer } from './support/tls';
 
@@ -50,7 +50,7 @@ describe('keygen: fresh key material, mode 0600', () => {
     expect(new Set(lines).size).toBe(3);
   });
 
-  test('node keys from keygen make two servers accept each other\'s TLS 1.2 tickets', async () => {
+  test("node keys from keygen make two servers accept each other's TLS 1.2 tickets", async () => {
     const out = path.join(dir, 'node.key');
     expect((await cli(['keygen', '--format', 'node', '--out', out])).code).toBe(0);
     const keys = fs.readFileSync(out);

@@ -1,6 +1,6 @@
-import * as tls from 'node:tls';
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 

@@ -1,12 +1,12 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { Registry } from 'prom-client';
 
 import { attach } from '../src/attach';
-import { TicketKeyRing } from '../src/ticket-key-ring';
 import { fallbackSpec, flattenStats, SessionCacheMetrics } from '../src/metrics';
+import { TicketKeyRing } from '../src/ticket-key-ring';
 import { close, connect, listen, resumeChain, tlsServer } from './support/tls';
 
 /** Serves the registry like an app would, and scrapes it over real HTTP. */
@@ -19,12 +19,14 @@ async function scrape(registry: Registry): Promise<string> {
   const port = (srv.address() as AddressInfo).port;
   try {
     return await new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve(body));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
     });
   } finally {
     await new Promise<void>((resolve) => srv.close(() => resolve()));
@@ -105,7 +107,9 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
       store.set(id.toString('hex'), data);
       done();
     });
-    server.on('resumeSession', (id: Buffer, done: (err: null, data: Buffer | null) => void) => done(null, store.get(id.toString('hex')) ?? null));
+    server.on('resumeSession', (id: Buffer, done: (err: null, data: Buffer | null) => void) =>
+      done(null, store.get(id.toString('hex')) ?? null),
+    );
     const cache = attach(server, { cache: { enabled: false } });
     const registry = new Registry();
     new SessionCacheMetrics({ registry }).add(cache, 'cb');
@@ -159,7 +163,14 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     expect((await connect(port, { version: 'TLSv1.2', session: foreign.session })).reused).toBe(false);
 
     const text = await scrape(registry);
-    const line = (l: string) => Number(text.split('\n').find((x) => x.startsWith(`${l} `))?.split(' ').pop());
+    const line = (l: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((x) => x.startsWith(`${l} `))
+          ?.split(' ')
+          .pop(),
+      );
     expect(text).toContain('# TYPE tls_resumption_resumption_offered_total counter');
     expect(text).toContain('# TYPE tls_resumption_session_age_seconds histogram');
     expect(line('tls_resumption_resumption_offered_total{server="web",protocol="TLSv1.3"}')).toBe(3);
@@ -194,7 +205,10 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
       expect.arrayContaining(['tls_resumption_shared_size_bytes', 'tls_resumption_settings_shared_size_bytes']),
     );
     m.unregister();
-    expect([...flattenStats({ a: 1, b: { c: true, d: 'x', e: [1] } })]).toEqual([['a', 1], ['b.c', 1]]);
+    expect([...flattenStats({ a: 1, b: { c: true, d: 'x', e: [1] } })]).toEqual([
+      ['a', 1],
+      ['b.c', 1],
+    ]);
   });
 
   test('bad input: label in use, bad label name, not a handle', () => {

@@ -4,7 +4,7 @@
  * proves every row of that table on every line.
  */
 import * as crypto from 'node:crypto';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { attach, TicketKeyRing } from '../src';
 import { native } from '../src/native';
 import { onceChain } from './support/once';

@@ -46,7 +46,10 @@ beforeAll(() => {
   const name = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], {
     cwd: repoRoot,
     encoding: 'utf8',
-  }).trim().split('\n').pop()!;
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
   tarball = path.join(work, name);
 }, 900_000);
 
@@ -98,13 +101,17 @@ describe.each(LINES)('Node %s', (major) => {
     const installed = path.join(project, 'node_modules', 'tls-resumption');
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
     fs.writeFileSync(path.join(project, 'user.js'), USER_SCRIPT);
-    const out = execFileSync(nodeOf[major], ['user.js'], { cwd: project, env: { ...env, TEST_CERT: JSON.stringify(cert) }, encoding: 'utf8' });
+    const out = execFileSync(nodeOf[major], ['user.js'], {
+      cwd: project,
+      env: { ...env, TEST_CERT: JSON.stringify(cert) },
+      encoding: 'utf8',
+    });
     const result = JSON.parse(out.trim().split('\n').pop()!);
     expect(result).toMatchObject({ first: false, second: true, hits: 1 });
     expect(result.version.startsWith(`v${major}.`)).toBe(true);
   }, 300_000);
 
-  test("a binary built for another line is refused with an Error naming both, the process lives on", () => {
+  test('a binary built for another line is refused with an Error naming both, the process lives on', () => {
     const other = major === '26' ? '22' : '26';
     const root = fs.mkdtempSync(path.join(work, `mismatch-${major}-`));
     fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });

@@ -1,4 +1,4 @@
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { attach, CacheMode } from '../src';
 import { expectBadInput } from './support/bad-inputs';
@@ -20,15 +20,45 @@ describe('options are validated before anything native runs', () => {
     ['cache.size not integer', { cache: { size: 1.5 } }, TypeError, /"cache.size" must be an integer, got the number 1.5/],
     ['cache.size negative', { cache: { size: -1 } }, RangeError, /"cache.size" must be between 0 and 2147483647 sessions, got -1/],
     ['cache.size too big', { cache: { size: 2 ** 31 } }, RangeError, /"cache.size" must be between 0 and 2147483647 sessions/],
-    ['cache.timeoutSeconds zero', { cache: { timeoutSeconds: 0 } }, RangeError, /"cache.timeoutSeconds" must be between 1 and 2147483647 seconds, got 0/],
-    ['cache.timeoutSeconds too big', { cache: { timeoutSeconds: 2 ** 40 } }, RangeError, /"cache.timeoutSeconds" must be between 1 and 2147483647 seconds/],
-    ['cache.timeoutSeconds NaN', { cache: { timeoutSeconds: NaN } }, TypeError, /"cache.timeoutSeconds" must be an integer, got the number NaN/],
+    [
+      'cache.timeoutSeconds zero',
+      { cache: { timeoutSeconds: 0 } },
+      RangeError,
+      /"cache.timeoutSeconds" must be between 1 and 2147483647 seconds, got 0/,
+    ],
+    [
+      'cache.timeoutSeconds too big',
+      { cache: { timeoutSeconds: 2 ** 40 } },
+      RangeError,
+      /"cache.timeoutSeconds" must be between 1 and 2147483647 seconds/,
+    ],
+    [
+      'cache.timeoutSeconds NaN',
+      { cache: { timeoutSeconds: NaN } },
+      TypeError,
+      /"cache.timeoutSeconds" must be an integer, got the number NaN/,
+    ],
     ['cache.mode unknown flag', { cache: { mode: 0x2 } }, RangeError, /"cache.mode" must be CacheMode flags OR-ed together .* got 0x2/],
     ['tickets not an object', { tickets: null }, TypeError, /"tickets" must be an object, got null/],
     ['tickets.enabled not boolean', { tickets: { enabled: 1 } }, TypeError, /"tickets.enabled" must be a boolean, got the number 1/],
-    ['tickets.tls13Count negative', { tickets: { tls13Count: -1 } }, RangeError, /"tickets.tls13Count" must be between 0 and 16 tickets, got -1/],
-    ['tickets.tls13Count too big', { tickets: { tls13Count: 17 } }, RangeError, /"tickets.tls13Count" must be between 0 and 16 tickets, got 17/],
-    ['tickets.tls13Count string', { tickets: { tls13Count: '2' } }, TypeError, /"tickets.tls13Count" must be an integer, got the string "2"/],
+    [
+      'tickets.tls13Count negative',
+      { tickets: { tls13Count: -1 } },
+      RangeError,
+      /"tickets.tls13Count" must be between 0 and 16 tickets, got -1/,
+    ],
+    [
+      'tickets.tls13Count too big',
+      { tickets: { tls13Count: 17 } },
+      RangeError,
+      /"tickets.tls13Count" must be between 0 and 16 tickets, got 17/,
+    ],
+    [
+      'tickets.tls13Count string',
+      { tickets: { tls13Count: '2' } },
+      TypeError,
+      /"tickets.tls13Count" must be an integer, got the string "2"/,
+    ],
   ];
 
   test.each(cases)('%s', async (name, options, type, message) => {
@@ -50,9 +80,21 @@ describe('options are validated before anything native runs', () => {
   });
 
   test('targets other than servers and secure contexts are a TypeError', () => {
-    expectBadInput('target', 'a plain object', () => attach({} as never), TypeError, /"target" must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got an object/);
+    expectBadInput(
+      'target',
+      'a plain object',
+      () => attach({} as never),
+      TypeError,
+      /"target" must be a tls.Server, https.Server, http2 secure server or tls.SecureContext, got an object/,
+    );
     expectBadInput('target', 'null', () => attach(null as never), TypeError, /got null/);
-    expectBadInput('target', 'an object faking a SecureContext', () => attach({ context: { _external: 1 } } as never), TypeError, /"target" must be/);
+    expectBadInput(
+      'target',
+      'an object faking a SecureContext',
+      () => attach({ context: { _external: 1 } } as never),
+      TypeError,
+      /"target" must be/,
+    );
     const net = require('node:net');
     expectBadInput('target', 'a net.Server', () => attach(net.createServer() as never), TypeError, /got an instance of Server/);
   });

@@ -10,21 +10,38 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-import { cert } from './support/tls';
 import { repoRoot } from './support/build';
+import { cert } from './support/tls';
 
 jest.setTimeout(600_000);
 
 const ENTRIES = {
-  'tls-resumption': ['CacheMode', 'Channels', 'DEFAULT_MAX_SESSION_AGE_SECONDS', 'Limits', 'RESUMPTION_FAILURE_REASONS', 'SessionCache', 'SharedLimits', 'TicketKeyRing', 'attach'],
+  'tls-resumption': [
+    'CacheMode',
+    'Channels',
+    'DEFAULT_MAX_SESSION_AGE_SECONDS',
+    'Limits',
+    'RESUMPTION_FAILURE_REASONS',
+    'SessionCache',
+    'SharedLimits',
+    'TicketKeyRing',
+    'attach',
+  ],
   'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
   'tls-resumption/probe': ['probe'],
   'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };
 
 /** Every file the tarball may hold: the compiled library, what a source build needs, the docs a registry shows. */
-const ALLOWED = [/^package\.json$/, /^(README|CHANGELOG)\.md$/, /^LICENSE$/, /^binding\.gyp$/, /^native\/[a-z_]+\.(cc|h)$/, /^dist\/([a-z-]+\/)?[a-z-]+\.(js|d\.ts)$/, /^prebuilds\//];
+const ALLOWED = [
+  /^package\.json$/,
+  /^(README|CHANGELOG)\.md$/,
+  /^LICENSE$/,
+  /^binding\.gyp$/,
+  /^native\/[a-z_]+\.(cc|h)$/,
+  /^dist\/([a-z-]+\/)?[a-z-]+\.(js|d\.ts)$/,
+  /^prebuilds\//,
+];
 
 let work: string;
 let files: string[];
@@ -40,7 +57,10 @@ beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-resumption-pack-'));
   // prepack (a dist/ rebuilt from nothing, so no stale file ships), then pack without scripts.
   run('npm', ['run', '--silent', 'prepack'], repoRoot);
-  const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], repoRoot)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], repoRoot)) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
   tarball = path.join(work, packed[0]!.filename);
   files = packed[0]!.files.map((f) => f.path).sort();
   const project = path.join(work, 'app');
@@ -49,7 +69,10 @@ beforeAll(() => {
   // One job: the machine is shared; the build is the user's `npm install` without a prebuild.
   // A source build even when prebuilds/ ships (test/node-lines.test.ts covers installing from those):
   // this proves native/ and binding.gyp in the tarball are enough to build the addon.
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project, { npm_config_jobs: '1', npm_config_build_from_source: 'true' });
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project, {
+    npm_config_jobs: '1',
+    npm_config_build_from_source: 'true',
+  });
 });
 
 afterAll(() => {
@@ -60,7 +83,16 @@ describe('the published package', () => {
   test('the tarball holds the library only: dist without tooling or source maps, native sources, binding.gyp, LICENSE, docs', () => {
     const stray = files.filter((f) => !ALLOWED.some((re) => re.test(f)));
     expect(stray).toEqual([]);
-    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'binding.gyp', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']) {
+    for (const f of [
+      'LICENSE',
+      'README.md',
+      'CHANGELOG.md',
+      'binding.gyp',
+      'package.json',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/cli/main.js',
+    ]) {
       expect(files).toContain(f);
     }
     for (const entry of ['metrics', 'probe', 'providers']) expect(files).toContain(`dist/entries/${entry}.js`);
@@ -74,7 +106,10 @@ describe('the published package', () => {
 
   test('installs a handful of packages: itself, node-gyp-build, node-addon-api (for the source build)', () => {
     const modules = path.join(work, 'app', 'node_modules');
-    const installed = fs.readdirSync(modules).filter((n) => !n.startsWith('.')).sort();
+    const installed = fs
+      .readdirSync(modules)
+      .filter((n) => !n.startsWith('.'))
+      .sort();
     expect(installed).toEqual(['node-addon-api', 'node-gyp-build', 'tls-resumption']);
     // The addon was built from the shipped sources (no prebuild matched), and only the library's target.
     const release = path.join(modules, 'tls-resumption', 'build', 'Release');
@@ -133,14 +168,26 @@ describe('the published package', () => {
     );
     fs.writeFileSync(
       path.join(project, 'internal.ts'),
-      ["import { SessionCache, TicketKeyRing } from 'tls-resumption';", 'SessionCache._create;', 'TicketKeyRing.generate()._native;'].join('\n'),
+      ["import { SessionCache, TicketKeyRing } from 'tls-resumption';", 'SessionCache._create;', 'TicketKeyRing.generate()._native;'].join(
+        '\n',
+      ),
     );
     const tsc = require.resolve('typescript/bin/tsc');
     const types = path.join(repoRoot, 'node_modules', '@types');
     // 'tls-resumption/metrics' types name prom-client's (a user of it has installed it); borrow the repository's.
-    const compilerOptions = { noEmit: true, strict: true, module: 'node16', moduleResolution: 'node16', typeRoots: [types], types: ['node'] };
+    const compilerOptions = {
+      noEmit: true,
+      strict: true,
+      module: 'node16',
+      moduleResolution: 'node16',
+      typeRoots: [types],
+      types: ['node'],
+    };
     const paths = { 'prom-client': [path.join(repoRoot, 'node_modules', 'prom-client')] };
-    fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...compilerOptions, paths }, files: ['use.ts', 'internal.ts'] }));
+    fs.writeFileSync(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { ...compilerOptions, paths }, files: ['use.ts', 'internal.ts'] }),
+    );
     // One compile (tsc is slow here): use.ts is clean, internal.ts fails on exactly the two internals.
     const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project, encoding: 'utf8' });
     expect(r.stdout.trim().split('\n')).toEqual([

@@ -1,13 +1,21 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { attach } from '../src/attach';
-import { probe, probeFleet, formatFleetReport, formatProbeReport, FleetProbeReport, ProbeReport, unwrapClientSession } from '../src/probe';
-import { TicketKeyRing } from '../src/ticket-key-ring';
 import { native } from '../src/native';
+import {
+  type FleetProbeReport,
+  formatFleetReport,
+  formatProbeReport,
+  type ProbeReport,
+  probe,
+  probeFleet,
+  unwrapClientSession,
+} from '../src/probe';
+import { TicketKeyRing } from '../src/ticket-key-ring';
+import { type SServer, startSServer } from './support/s_server';
 import { close, connect, listen, tlsServer } from './support/tls';
-import { startSServer, SServer } from './support/s_server';
 
 const log = (name: string, r: ProbeReport) => process.env.PROBE_LOG && process.stderr.write(`--- ${name}\n${formatProbeReport(r)}`);
 
@@ -74,7 +82,13 @@ describe('probe: what a server does about resumption', () => {
     expect(r.tls12).toMatchObject({ supported: true, ticket: { issued: true, resumed: 3 } });
     expect(r.tls12.sessionId.resumed).toBe(3);
     expect(r.tls12.ticket.lifetimeHintSeconds).toBeGreaterThan(0);
-    expect(r.tls13).toMatchObject({ supported: true, ticketsPerHandshake: 2, ticket: { resumed: 3 }, singleUse: { resumed: 3 }, renewedOnResume: true });
+    expect(r.tls13).toMatchObject({
+      supported: true,
+      ticketsPerHandshake: 2,
+      ticket: { resumed: 3 },
+      singleUse: { resumed: 3 },
+      renewedOnResume: true,
+    });
   });
 
   test('openssl s_server -no_ticket: session IDs and stateful TLS 1.3 tickets', async () => {
@@ -122,7 +136,10 @@ describe('probe: what a server does about resumption', () => {
     afterEach(async () => {
       await Promise.all(pair.splice(0).map((s) => close(s)));
     });
-    async function two(a: { ring: TicketKeyRing; context: string }, b: { ring: TicketKeyRing; context: string }): Promise<[number, number]> {
+    async function two(
+      a: { ring: TicketKeyRing; context: string },
+      b: { ring: TicketKeyRing; context: string },
+    ): Promise<[number, number]> {
       const ports: number[] = [];
       for (const m of [a, b]) {
         const srv = tlsServer({ sessionIdContext: m.context });
@@ -138,12 +155,16 @@ describe('probe: what a server does about resumption', () => {
       const ringA = TicketKeyRing.fromSecret(secret);
       const ringB = TicketKeyRing.fromSecret(secret);
       const [pa, pb] = await two({ ring: ringA, context: 'fleet' }, { ring: ringB, context: 'fleet' });
-      const r = await probeFleet({ host: '127.0.0.1', port: pa, servername: 'localhost' }, { host: '127.0.0.1', port: pb, servername: 'localhost' });
+      const r = await probeFleet(
+        { host: '127.0.0.1', port: pa, servername: 'localhost' },
+        { host: '127.0.0.1', port: pb, servername: 'localhost' },
+      );
       process.env.PROBE_LOG && process.stderr.write(formatFleetReport(r));
       const by = Object.fromEntries(r.pairs.map((p) => [p.mechanism, p]));
       for (const m of ['tls12Ticket', 'tls13Ticket']) {
         expect(by[m]).toMatchObject({
-          ownA: true, ownB: true,
+          ownA: true,
+          ownB: true,
           aToB: { issued: true, offered: true, resumed: true, ticketSent: true, ticketAccepted: true, cipherChanged: false },
           bToA: { resumed: true, ticketAccepted: true },
         });
@@ -161,14 +182,21 @@ describe('probe: what a server does about resumption', () => {
     });
 
     test('different keys, or same keys and different session-ID contexts: "different ticket keys or session-ID contexts"', async () => {
-      const keysDiffer = await two({ ring: TicketKeyRing.generate(), context: 'fleet' }, { ring: TicketKeyRing.generate(), context: 'fleet' });
+      const keysDiffer = await two(
+        { ring: TicketKeyRing.generate(), context: 'fleet' },
+        { ring: TicketKeyRing.generate(), context: 'fleet' },
+      );
       const r1 = await probeFleet({ host: '127.0.0.1', port: keysDiffer[0] }, { host: '127.0.0.1', port: keysDiffer[1] });
       const ring = TicketKeyRing.generate();
       const contextsDiffer = await two({ ring, context: 'one' }, { ring, context: 'two' });
       const r2 = await probeFleet({ host: '127.0.0.1', port: contextsDiffer[0] }, { host: '127.0.0.1', port: contextsDiffer[1] });
       for (const r of [r1, r2]) {
         for (const p of r.pairs.filter((x) => x.mechanism !== 'sessionId')) {
-          expect(p).toMatchObject({ ownA: true, ownB: true, aToB: { offered: true, ticketSent: true, ticketAccepted: false, resumed: false, newTicket: true } });
+          expect(p).toMatchObject({
+            ownA: true,
+            ownB: true,
+            aToB: { offered: true, ticketSent: true, ticketAccepted: false, resumed: false, newTicket: true },
+          });
           expect(p.verdict).toMatch(/tickets: different ticket keys or session-ID contexts$/);
         }
         expect(r.verdict).toContain('TLS 1.2 tickets: different ticket keys or session-ID contexts');
@@ -178,7 +206,9 @@ describe('probe: what a server does about resumption', () => {
     });
 
     test('bad arguments name the field', async () => {
-      await expect(probeFleet({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 1 })).rejects.toThrow(/"a.port" must be an integer between 1 and 65535/);
+      await expect(probeFleet({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 1 })).rejects.toThrow(
+        /"a.port" must be an integer between 1 and 65535/,
+      );
       await expect(probeFleet({ host: '127.0.0.1', port: 1 }, { host: '', port: 1 })).rejects.toThrow(TypeError);
     });
 
@@ -188,7 +218,7 @@ describe('probe: what a server does about resumption', () => {
       const main = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
       const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
         execFile(process.execPath, [main, 'probe', `127.0.0.1:${pa}`, `127.0.0.1:${pb}`, '--json'], (err, stdout) =>
-          resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout }),
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
         );
       });
       expect(code).toBe(0);
@@ -204,8 +234,10 @@ describe('probe: what a server does about resumption', () => {
     const port = await listen(server);
     const main = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
     const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile(process.execPath, [main, 'probe', `127.0.0.1:${port}`, '--servername', 'localhost', '--connections', '2', '--json'], (err, stdout) =>
-        resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout }),
+      execFile(
+        process.execPath,
+        [main, 'probe', `127.0.0.1:${port}`, '--servername', 'localhost', '--connections', '2', '--json'],
+        (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
       );
     });
     expect(code).toBe(0);

@@ -6,19 +6,33 @@ import * as crypto from 'node:crypto';
 import * as tls from 'node:tls';
 import Redis from 'ioredis';
 
-import { attach, ResumptionStats, RESUMPTION_FAILURE_REASONS, SessionCache } from '../src/attach';
+import { attach, RESUMPTION_FAILURE_REASONS, type ResumptionStats, type SessionCache } from '../src/attach';
 import { native } from '../src/native';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
 import { startRedis } from './support/redis';
-import { close, connect, http2Request, http2Server, httpsServer, listen, tlsServer, ConnectResult, ServerOptions, Version } from './support/tls';
+import {
+  type ConnectResult,
+  close,
+  connect,
+  http2Request,
+  http2Server,
+  httpsServer,
+  listen,
+  type ServerOptions,
+  tlsServer,
+  type Version,
+} from './support/tls';
 
 const servers: tls.Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => close(s)));
 });
 
-async function serve(o: ServerOptions = {}, options: Parameters<typeof attach>[1] = {}): Promise<{ server: tls.Server; port: number; cache: SessionCache }> {
+async function serve(
+  o: ServerOptions = {},
+  options: Parameters<typeof attach>[1] = {},
+): Promise<{ server: tls.Server; port: number; cache: SessionCache }> {
   const server = tlsServer({ sessionIdContext: 'reasons-test', ...o });
   servers.push(server);
   const cache = attach(server, options);
@@ -53,7 +67,7 @@ async function atSecond(offsetMs: number): Promise<void> {
 }
 
 describe.each(['TLSv1.2', 'TLSv1.3'] as Version[])('resumption reasons over %s tickets', (version) => {
-  test('fresh handshakes offer nothing (a TLS 1.3 client\'s random legacy session ID is no offer); resumed tickets count', async () => {
+  test("fresh handshakes offer nothing (a TLS 1.3 client's random legacy session ID is no offer); resumed tickets count", async () => {
     const { port, cache } = await serve();
     const first = await connect(port, { version });
     await connect(port); // no session: the default client still sends a random legacy session ID
@@ -93,7 +107,7 @@ describe.each(['TLSv1.2', 'TLSv1.3'] as Version[])('resumption reasons over %s t
     ringB.close();
   });
 
-  test('Node\'s own ticket key (no ring): a forged ticket is badTicket, another server\'s is unknownKey', async () => {
+  test("Node's own ticket key (no ring): a forged ticket is badTicket, another server's is unknownKey", async () => {
     const a = await serve();
     const b = await serve();
     const fromA = await connect(a.port, { version });
@@ -224,14 +238,29 @@ describe('maxSessionAgeSeconds', () => {
   test('bad values: TypeError / RangeError naming the field, nothing applied', async () => {
     const server = tlsServer();
     servers.push(server);
-    expectBadInput('option', 'maxSessionAgeSeconds: -1', () => attach(server, { maxSessionAgeSeconds: -1 }), RangeError,
-      /"maxSessionAgeSeconds" must be between 0 and 2147483647 seconds, got -1/);
-    expectBadInput('option', 'maxSessionAgeSeconds: "60"', () => attach(server, { maxSessionAgeSeconds: '60' as unknown as number }), TypeError,
-      /"maxSessionAgeSeconds" must be an integer/);
+    expectBadInput(
+      'option',
+      'maxSessionAgeSeconds: -1',
+      () => attach(server, { maxSessionAgeSeconds: -1 }),
+      RangeError,
+      /"maxSessionAgeSeconds" must be between 0 and 2147483647 seconds, got -1/,
+    );
+    expectBadInput(
+      'option',
+      'maxSessionAgeSeconds: "60"',
+      () => attach(server, { maxSessionAgeSeconds: '60' as unknown as number }),
+      TypeError,
+      /"maxSessionAgeSeconds" must be an integer/,
+    );
     const cache = attach(server);
     expect(cache.options.maxSessionAgeSeconds).toBe(604800);
-    expectBadInput('option', 'configure({ maxSessionAgeSeconds: 1.5 })', () => cache.configure({ maxSessionAgeSeconds: 1.5 }), TypeError,
-      /"maxSessionAgeSeconds" must be an integer/);
+    expectBadInput(
+      'option',
+      'configure({ maxSessionAgeSeconds: 1.5 })',
+      () => cache.configure({ maxSessionAgeSeconds: 1.5 }),
+      TypeError,
+      /"maxSessionAgeSeconds" must be an integer/,
+    );
     expect(cache.options.maxSessionAgeSeconds).toBe(604800); // nothing applied
     expect(cache.configure({ maxSessionAgeSeconds: 0 }).options.maxSessionAgeSeconds).toBe(0);
   });
@@ -279,20 +308,29 @@ describe('https and http2 servers', () => {
     const r1 = await http2Request(p2, { version: 'TLSv1.3' });
     expect((await http2Request(p2, { version: 'TLSv1.3', session: r1.session })).reused).toBe(true);
     // A ticket from the https server (another key) offered to the http2 server.
-    expect((await http2Request(p2, { version: 'TLSv1.3', session: (await connect(p1, { version: 'TLSv1.3' })).session })).reused).toBe(false);
-    expect(checked(c2)).toMatchObject({ offered: 2, resumed: 1, failed: { unknownKey: 1 }, byProtocol: { 'TLSv1.3': { offered: 2, resumed: 1 } } });
+    expect((await http2Request(p2, { version: 'TLSv1.3', session: (await connect(p1, { version: 'TLSv1.3' })).session })).reused).toBe(
+      false,
+    );
+    expect(checked(c2)).toMatchObject({
+      offered: 2,
+      resumed: 1,
+      failed: { unknownKey: 1 },
+      byProtocol: { 'TLSv1.3': { offered: 2, resumed: 1 } },
+    });
   });
 });
 
 describe('hooks and Node', () => {
-  test('Node\'s own newSession / resumeSession keep working beside the hooks, and their resumptions count', async () => {
+  test("Node's own newSession / resumeSession keep working beside the hooks, and their resumptions count", async () => {
     const store = new Map<string, Buffer>();
     const { server, port, cache } = await serve({ noTickets: true }, { cache: { enabled: false } });
     server.on('newSession', (id: Buffer, data: Buffer, cb: () => void) => {
       store.set(id.toString('hex'), data);
       cb();
     });
-    server.on('resumeSession', (id: Buffer, cb: (err: Error | null, data?: Buffer | null) => void) => cb(null, store.get(id.toString('hex')) ?? null));
+    server.on('resumeSession', (id: Buffer, cb: (err: Error | null, data?: Buffer | null) => void) =>
+      cb(null, store.get(id.toString('hex')) ?? null),
+    );
     const first = await connect(port, { version: 'TLSv1.2', noTicket: true });
     expect(store.size).toBe(1);
     expect((await connect(port, { version: 'TLSv1.2', noTicket: true, session: first.session })).reused).toBe(true);
@@ -343,7 +381,15 @@ function forgeTicket(session: Buffer): Buffer {
 /** A client that accepts TLS 1.2 and 1.3 and offers `session` (of either version). */
 function connectRange(port: number, session: Buffer): Promise<ConnectResult> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, session, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      rejectUnauthorized: false,
+      session,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+    });
     let reused = false;
     let protocol: string | null = null;
     socket.on('secureConnect', () => {

@@ -5,7 +5,7 @@
  * that could hang or die before a fix run as child processes (test/support/shared-worker.ts), so
  * a regression fails the test instead of freezing or killing jest.
  */
-import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { SSL_OP_NO_TICKET } from 'node:constants';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -109,25 +109,29 @@ const asRoot = root ? test : test.skip;
 describe('issue 17: the store survives production faults', () => {
   // Item 1. Before: the file was ftruncate'd (sparse) and mapped; attach() succeeded and the
   // worker died of SIGBUS (exit 135 here: code null, signal SIGBUS) at its first insert.
-  asRoot('item 1: a store larger than its tmpfs is refused at attach with path, size and free space; the server keeps serving', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-tmpfs-`));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', dir]);
-    cleanup.push(() => fs.rmdirSync(dir));
-    cleanup.push(() => execFileSync('umount', [dir]));
-    const file = path.join(dir, 'store');
-    const w = await startWorker({ SHARED_PATH: file, SHARED_SIZE: String(4 * MiB) });
-    expect(w.attachError).toMatch(
-      new RegExp(`cannot reserve 4194304 bytes for ${file}: No space left on device \\(the filesystem has \\d+ bytes free\\)`),
-    );
-    expect(fs.existsSync(file)).toBe(false); // nothing half-made left behind
-    for (let i = 0; i < 5; i++) expect((await hit(w.port, 'TLSv1.2')).pid).toBe(String(w.child.pid));
-    expect(w.child.exitCode).toBeNull();
-    // A store that fits the same tmpfs works.
-    const small = await startWorker({ SHARED_PATH: path.join(dir, 'small'), SHARED_SIZE: String(128 * 1024) });
-    expect(small.attachError).toBeUndefined();
-    const first = await hit(small.port, 'TLSv1.2');
-    expect((await hit(small.port, 'TLSv1.2', first.session)).reused).toBe(true);
-  }, 60_000);
+  asRoot(
+    'item 1: a store larger than its tmpfs is refused at attach with path, size and free space; the server keeps serving',
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-tmpfs-`));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', dir]);
+      cleanup.push(() => fs.rmdirSync(dir));
+      cleanup.push(() => execFileSync('umount', [dir]));
+      const file = path.join(dir, 'store');
+      const w = await startWorker({ SHARED_PATH: file, SHARED_SIZE: String(4 * MiB) });
+      expect(w.attachError).toMatch(
+        new RegExp(`cannot reserve 4194304 bytes for ${file}: No space left on device \\(the filesystem has \\d+ bytes free\\)`),
+      );
+      expect(fs.existsSync(file)).toBe(false); // nothing half-made left behind
+      for (let i = 0; i < 5; i++) expect((await hit(w.port, 'TLSv1.2')).pid).toBe(String(w.child.pid));
+      expect(w.child.exitCode).toBeNull();
+      // A store that fits the same tmpfs works.
+      const small = await startWorker({ SHARED_PATH: path.join(dir, 'small'), SHARED_SIZE: String(128 * 1024) });
+      expect(small.attachError).toBeUndefined();
+      const first = await hit(small.port, 'TLSv1.2');
+      expect((await hit(small.port, 'TLSv1.2', first.session)).reused).toBe(true);
+    },
+    60_000,
+  );
 
   // Item 2. Before: the remove callback was still installed when the drained process freed its
   // SSL_CTX, and OpenSSL's final flush deleted each cached session from the store: a restarted
@@ -173,10 +177,13 @@ describe('issue 17: the store survives production faults', () => {
     }
 
     test('a connection cut without close_notify: the other worker still resumes its session', async () => {
-      const cutter = tls.createServer({ key: cert.key, cert: cert.cert, secureOptions: SSL_OP_NO_TICKET, sessionIdContext: 'svc' }, (socket) => {
-        socket.on('error', () => undefined);
-        socket.write('ok', () => socket.destroy()); // no close_notify
-      });
+      const cutter = tls.createServer(
+        { key: cert.key, cert: cert.cert, secureOptions: SSL_OP_NO_TICKET, sessionIdContext: 'svc' },
+        (socket) => {
+          socket.on('error', () => undefined);
+          socket.write('ok', () => socket.destroy()); // no close_notify
+        },
+      );
       const { ca, closed, pa, pb } = await withPeer('cut', cutter);
       const first = await connect(pa, { version: 'TLSv1.2' });
       await closed; // the server has freed the cut connection's SSL
@@ -188,40 +195,54 @@ describe('issue 17: the store survives production faults', () => {
   // Item 4. Before: open + flock(LOCK_EX) came before the owner and mode checks, with no bound: a
   // file planted by another user and held with `flock -x` blocked attach() (every worker's
   // startup) forever; named stores sat in /dev/shm itself under a predictable name.
-  asRoot('item 4: a store file planted and locked by another user is refused at once, before any lock', async () => {
-    const other = user('tlsr-other');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-shared-dir-`));
-    fs.chmodSync(dir, 0o1777);
-    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const file = path.join(dir, 'store');
-    const holder = spawn('setpriv', ['--reuid', String(other.uid), '--regid', String(other.gid), '--clear-groups', 'flock', '-x', file, 'sleep', '60'], { stdio: 'ignore' });
-    children.add(holder);
-    for (let i = 0; i < 100 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(fs.statSync(file).uid).toBe(other.uid);
-    const w = await startWorker({ SHARED_PATH: file, SHARED_SIZE: String(MiB) });
-    expect(w.attachError).toMatch(new RegExp(`${file} is owned by uid ${other.uid}, not by this process`));
-    expect((await hit(w.port, 'TLSv1.2')).pid).toBe(String(w.child.pid));
-  }, 60_000);
+  asRoot(
+    'item 4: a store file planted and locked by another user is refused at once, before any lock',
+    async () => {
+      const other = user('tlsr-other');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-shared-dir-`));
+      fs.chmodSync(dir, 0o1777);
+      cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const file = path.join(dir, 'store');
+      const holder = spawn(
+        'setpriv',
+        ['--reuid', String(other.uid), '--regid', String(other.gid), '--clear-groups', 'flock', '-x', file, 'sleep', '60'],
+        { stdio: 'ignore' },
+      );
+      children.add(holder);
+      for (let i = 0; i < 100 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(fs.statSync(file).uid).toBe(other.uid);
+      const w = await startWorker({ SHARED_PATH: file, SHARED_SIZE: String(MiB) });
+      expect(w.attachError).toMatch(new RegExp(`${file} is owned by uid ${other.uid}, not by this process`));
+      expect((await hit(w.port, 'TLSv1.2')).pid).toBe(String(w.child.pid));
+    },
+    60_000,
+  );
 
-  asRoot("item 4: another user's directory where this user's named stores go is refused", async () => {
-    const victim = user('tlsr-victim');
-    const other = user('tlsr-other');
-    const dir = `/dev/shm/tls-resumption-${victim.uid}`;
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { mode: 0o777 });
-    fs.chownSync(dir, other.uid, other.gid);
-    fs.chmodSync(dir, 0o777);
-    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const w = await startWorker({ SHARED_NAME: `${TAG}-planted`, SHARED_SIZE: String(MiB) }, victim);
-    expect(w.attachError).toMatch(new RegExp(`directory ${dir} is owned by uid ${other.uid}, not by this process \\(uid ${victim.uid}\\)`));
-    // Once the directory is the victim's own (0700), the same name works.
-    fs.rmSync(dir, { recursive: true, force: true });
-    const ok = await startWorker({ SHARED_NAME: `${TAG}-planted`, SHARED_SIZE: String(MiB) }, victim);
-    expect(ok.attachError).toBeUndefined();
-    const st = fs.statSync(dir);
-    expect({ uid: st.uid, mode: st.mode & 0o777 }).toEqual({ uid: victim.uid, mode: 0o700 });
-    expect(fs.statSync(path.join(dir, `${TAG}-planted`)).mode & 0o777).toBe(0o600);
-  }, 60_000);
+  asRoot(
+    "item 4: another user's directory where this user's named stores go is refused",
+    async () => {
+      const victim = user('tlsr-victim');
+      const other = user('tlsr-other');
+      const dir = `/dev/shm/tls-resumption-${victim.uid}`;
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { mode: 0o777 });
+      fs.chownSync(dir, other.uid, other.gid);
+      fs.chmodSync(dir, 0o777);
+      cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const w = await startWorker({ SHARED_NAME: `${TAG}-planted`, SHARED_SIZE: String(MiB) }, victim);
+      expect(w.attachError).toMatch(
+        new RegExp(`directory ${dir} is owned by uid ${other.uid}, not by this process \\(uid ${victim.uid}\\)`),
+      );
+      // Once the directory is the victim's own (0700), the same name works.
+      fs.rmSync(dir, { recursive: true, force: true });
+      const ok = await startWorker({ SHARED_NAME: `${TAG}-planted`, SHARED_SIZE: String(MiB) }, victim);
+      expect(ok.attachError).toBeUndefined();
+      const st = fs.statSync(dir);
+      expect({ uid: st.uid, mode: st.mode & 0o777 }).toEqual({ uid: victim.uid, mode: 0o700 });
+      expect(fs.statSync(path.join(dir, `${TAG}-planted`)).mode & 0o777).toBe(0o600);
+    },
+    60_000,
+  );
 
   // Item 5. Before: one process-shared mutex without a timeout. A worker stopped while holding
   // it stopped every other worker's handshakes (here: hit() timed out after 5 s, the server
@@ -316,7 +337,9 @@ describe('issue 17: the store survives production faults', () => {
       // (The addon's errors come from Node's realm, not jest's: match the message.)
       expect(() => native.attach(handle)).toThrow(/expected the `_external` of a tls.SecureContext/);
       expect(() => native.contextId(handle)).toThrow(/expected a SecureContext `_external`/);
-      const real = native.attach((tls.createSecureContext({ key: cert.key, cert: cert.cert }) as unknown as { context: { _external: unknown } }).context._external);
+      const real = native.attach(
+        (tls.createSecureContext({ key: cert.key, cert: cert.cert }) as unknown as { context: { _external: unknown } }).context._external,
+      );
       expect(() => native.attach(real)).toThrow(/expected the `_external` of a tls.SecureContext/); // an attachment handle is not a context either
     } finally {
       ring.close();

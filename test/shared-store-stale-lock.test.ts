@@ -5,7 +5,7 @@
 // the restarted server waited forever inside the handshake. The first process to open a store
 // nobody else uses now re-initialises the lock. The servers are child processes, so a hang
 // fails the test by timeout instead of freezing jest.
-import { ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -6,10 +6,10 @@ import * as tls from 'node:tls';
 
 import { attach } from '../src/attach';
 import { sharedStorePath } from '../src/shared-store';
-import { population, startCluster, ClusterRun, hit } from './support/cluster';
-import { cert, close, connect, listen, tlsServer } from './support/tls';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
+import { type ClusterRun, hit, population, startCluster } from './support/cluster';
 import { hooks } from './support/store-hooks';
+import { cert, close, connect, listen, tlsServer } from './support/tls';
 
 const TAG = `t${process.pid}`;
 const created: string[] = [];
@@ -73,15 +73,22 @@ describe('shared store across real cluster workers (tickets off)', () => {
     run = await startCluster(2, { SHARED_NAME: name, SHARED_SIZE: String(4 * MiB) });
     let kills = 0;
     let busy = false;
-    const r = await population(() => run!.port, 'TLSv1.3', 36, 10, 6, async (done) => {
-      if (busy || kills >= 3 || done < (kills + 1) * 25) return;
-      busy = true;
-      kills++;
-      const victim = run!.workers.find((w) => !w.isDead())!;
-      victim.process.kill('SIGKILL');
-      await run!.fork();
-      busy = false;
-    });
+    const r = await population(
+      () => run!.port,
+      'TLSv1.3',
+      36,
+      10,
+      6,
+      async (done) => {
+        if (busy || kills >= 3 || done < (kills + 1) * 25) return;
+        busy = true;
+        kills++;
+        const victim = run!.workers.find((w) => !w.isDead())!;
+        victim.process.kill('SIGKILL');
+        await run!.fork();
+        busy = false;
+      },
+    );
     expect(r.failed).toBeLessThan(30);
     expect({ kills, failed: r.failed, reconnects: r.reconnects }).toMatchObject({ kills: 3 });
     // Connections in flight on a killed worker fail; every other one resumes.
@@ -105,17 +112,23 @@ describe('shared store across real cluster workers (tickets off)', () => {
     try {
       const ports = await Promise.all(
         children.map(
-          (c) => new Promise<number>((resolve) => c.on('message', (m: { type?: string; port?: number }) => m.type === 'listening' && resolve(m.port!))),
+          (c) =>
+            new Promise<number>((resolve) =>
+              c.on('message', (m: { type?: string; port?: number }) => m.type === 'listening' && resolve(m.port!)),
+            ),
         ),
       );
       const first = await hit(ports[0]!, 'TLSv1.2');
       for (const port of ports.slice(1)) expect((await hit(port, 'TLSv1.2', first.session)).reused).toBe(true);
     } finally {
       await Promise.all(
-        children.map((c) => new Promise((resolve) => {
-          c.once('exit', resolve);
-          c.kill('SIGKILL');
-        })),
+        children.map(
+          (c) =>
+            new Promise((resolve) => {
+              c.once('exit', resolve);
+              c.kill('SIGKILL');
+            }),
+        ),
       );
     }
   }, 60_000);
@@ -174,7 +187,13 @@ describe('shared store in one process (two servers stand for two workers)', () =
     await pair(name);
     const other = tlsServer({ noTickets: true });
     servers.push(other);
-    expectBadInput('store option', 'same store name opened again in one process with another sizeBytes', () => attach(other, { shared: { name, sizeBytes: 2 * MiB } }), Error, /already open in this process with 1048576 bytes/);
+    expectBadInput(
+      'store option',
+      'same store name opened again in one process with another sizeBytes',
+      () => attach(other, { shared: { name, sizeBytes: 2 * MiB } }),
+      Error,
+      /already open in this process with 1048576 bytes/,
+    );
     // Another process sees the header: a child asks for another size.
     const file = path.join(os.tmpdir(), `tsc-${TAG}-hdr.store`);
     created.push(file);
@@ -185,23 +204,59 @@ describe('shared store in one process (two servers stand for two workers)', () =
     // Unmapped in this process now; reopen with other geometry and read the header's verdict.
     const s2 = tlsServer({ noTickets: true });
     servers.push(s2);
-    expectBadInput('store file', 'existing store file with another slot size', () => attach(s2, { shared: { path: file, sizeBytes: MiB, slotBytes: 512 } }), Error, /holds 1048576 bytes, \d+ slots of 384 bytes but this process asked for 1048576 bytes, \d+ slots of 512 bytes/,);
-    expectBadInput('store file', 'existing store file of another size', () => attach(s2, { shared: { path: file, sizeBytes: 2 * MiB } }), Error, /is 1048576 bytes but this process asked for 2097152/);
+    expectBadInput(
+      'store file',
+      'existing store file with another slot size',
+      () => attach(s2, { shared: { path: file, sizeBytes: MiB, slotBytes: 512 } }),
+      Error,
+      /holds 1048576 bytes, \d+ slots of 384 bytes but this process asked for 1048576 bytes, \d+ slots of 512 bytes/,
+    );
+    expectBadInput(
+      'store file',
+      'existing store file of another size',
+      () => attach(s2, { shared: { path: file, sizeBytes: 2 * MiB } }),
+      Error,
+      /is 1048576 bytes but this process asked for 2097152/,
+    );
     // A nonzero layout version.
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([9, 0, 0, 0]), 0, 4, hooks.layout(MiB, 384).layoutVersionOffset);
     fs.closeSync(fd);
-    expectBadInput('store file', 'store file with layout version 9 in its header', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-resumption store of layout version 2 \(found layout 9\)/);
+    expectBadInput(
+      'store file',
+      'store file with layout version 9 in its header',
+      () => attach(s2, { shared: { path: file, sizeBytes: MiB } }),
+      Error,
+      /not a tls-resumption store of layout version 2 \(found layout 9\)/,
+    );
     // Not our file at all: refuse, never overwrite it.
     fs.writeFileSync(file, Buffer.alloc(MiB, 'x'));
-    expectBadInput('store file', "a 1 MiB file of 'x' bytes (not a store)", () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-resumption store \(no valid header\)/);
+    expectBadInput(
+      'store file',
+      "a 1 MiB file of 'x' bytes (not a store)",
+      () => attach(s2, { shared: { path: file, sizeBytes: MiB } }),
+      Error,
+      /not a tls-resumption store \(no valid header\)/,
+    );
     expect(fs.readFileSync(file).subarray(0, 4).toString()).toBe('xxxx');
     fs.chmodSync(file, 0o644);
-    expectBadInput('store file', 'store file with mode 0644', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /must be 0600/);
+    expectBadInput(
+      'store file',
+      'store file with mode 0644',
+      () => attach(s2, { shared: { path: file, sizeBytes: MiB } }),
+      Error,
+      /must be 0600/,
+    );
     fs.chmodSync(file, 0o600);
     if (process.getuid!() === 0) {
       fs.chownSync(file, 65534, 65534);
-      expectBadInput('store file', 'store file owned by uid 65534', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /owned by uid 65534/);
+      expectBadInput(
+        'store file',
+        'store file owned by uid 65534',
+        () => attach(s2, { shared: { path: file, sizeBytes: MiB } }),
+        Error,
+        /owned by uid 65534/,
+      );
     }
     // A failed attach leaves the server as Node had it.
     expect(s2.listenerCount('connection')).toBe(1);
@@ -210,13 +265,49 @@ describe('shared store in one process (two servers stand for two workers)', () =
   test('option validation names the field and the range', () => {
     const s = tlsServer();
     servers.push(s);
-    expectBadInput('store option', "shared.name 'a/b'", () => attach(s, { shared: { name: 'a/b' } }), Error, /"shared.name" must be 1 to 64 characters/);
-    expectBadInput('store option', 'shared.sizeBytes 1000', () => attach(s, { shared: { name: 'x', sizeBytes: 1000 } }), Error, /"shared.sizeBytes" must be between 65536 and 17179869184 bytes, got 1000/,);
-    expectBadInput('store option', 'shared.slotBytes 300', () => attach(s, { shared: { name: 'x', slotBytes: 300 } }), Error, /multiple of 64 bytes/);
-    expectBadInput('store option', 'shared.name and shared.path together', () => attach(s, { shared: { name: 'x', path: '/tmp/x' } }), TypeError, /./);
+    expectBadInput(
+      'store option',
+      "shared.name 'a/b'",
+      () => attach(s, { shared: { name: 'a/b' } }),
+      Error,
+      /"shared.name" must be 1 to 64 characters/,
+    );
+    expectBadInput(
+      'store option',
+      'shared.sizeBytes 1000',
+      () => attach(s, { shared: { name: 'x', sizeBytes: 1000 } }),
+      Error,
+      /"shared.sizeBytes" must be between 65536 and 17179869184 bytes, got 1000/,
+    );
+    expectBadInput(
+      'store option',
+      'shared.slotBytes 300',
+      () => attach(s, { shared: { name: 'x', slotBytes: 300 } }),
+      Error,
+      /multiple of 64 bytes/,
+    );
+    expectBadInput(
+      'store option',
+      'shared.name and shared.path together',
+      () => attach(s, { shared: { name: 'x', path: '/tmp/x' } }),
+      TypeError,
+      /./,
+    );
     expectBadInput('store option', "shared.path 'relative'", () => attach(s, { shared: { path: 'relative' } }), RangeError, /./);
-    expectBadInput('store option', 'misspelt shared.nmae', () => attach(s, { shared: { nmae: 'x' } as never }), Error, /Did you mean "shared.name"/);
-    expectBadInput('store option', 'shared on a bare SecureContext', () => attach(tls.createSecureContext({ key: cert.key, cert: cert.cert }), { shared: { name: 'x' } }), Error, /needs a tls.Server/,);
+    expectBadInput(
+      'store option',
+      'misspelt shared.nmae',
+      () => attach(s, { shared: { nmae: 'x' } as never }),
+      Error,
+      /Did you mean "shared.name"/,
+    );
+    expectBadInput(
+      'store option',
+      'shared on a bare SecureContext',
+      () => attach(tls.createSecureContext({ key: cert.key, cert: cert.cert }), { shared: { name: 'x' } }),
+      Error,
+      /needs a tls.Server/,
+    );
   });
 
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
@@ -281,19 +372,34 @@ describe('shared store in one process (two servers stand for two workers)', () =
     expect((await connect(pb, { version: 'TLSv1.2', session: first.session })).reused).toBe(false);
     expect(cb.stats().shared!.corrupt).toBe(1);
     expect(cb.stats().shared!.entries).toBeGreaterThanOrEqual(1); // the new full handshake's session
-    recordBadInput('store file', '40 bytes of 0x5a written over a stored session', 'checksum fails: a miss (full handshake), shared.corrupt +1, never parsed');
+    recordBadInput(
+      'store file',
+      '40 bytes of 0x5a written over a stored session',
+      'checksum fails: a miss (full handshake), shared.corrupt +1, never parsed',
+    );
   });
 
   test('sessions larger than a slot are counted, not stored', async () => {
     const { pa, ca } = await pair(storeName('large'), { requestCert: true, rejectUnauthorized: false }, {}, { slotBytes: 256 });
     await new Promise<void>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: pa, rejectUnauthorized: false, key: cert.key, cert: cert.cert, maxVersion: 'TLSv1.2' });
+      const s = tls.connect({
+        host: '127.0.0.1',
+        port: pa,
+        rejectUnauthorized: false,
+        key: cert.key,
+        cert: cert.cert,
+        maxVersion: 'TLSv1.2',
+      });
       s.on('error', reject);
       s.on('data', () => undefined);
       s.on('close', () => resolve());
     });
     expect(ca.stats().shared).toMatchObject({ tooLarge: 1, stores: 0, entries: 0, maxSessionBytes: 192 });
-    recordBadInput('store option', 'a session (with a client certificate) larger than slotBytes 256', 'not stored: shared.tooLarge +1, the handshake completes');
+    recordBadInput(
+      'store option',
+      'a session (with a client certificate) larger than slotBytes 256',
+      'not stored: shared.tooLarge +1, the handshake completes',
+    );
   });
 
   test('a full store evicts the oldest and keeps working', async () => {

@@ -1,14 +1,25 @@
+import { type ChildProcess, fork } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import * as util from 'node:util';
-import { ChildProcess, fork } from 'node:child_process';
 
 import { attach } from '../src/attach';
 import { TicketKeyRing } from '../src/ticket-key-ring';
-import { cert, close, connect, ConnectOptions, http2Request, http2Server, httpsServer, listen, resumeChain, tlsServer } from './support/tls';
-import { onceChain } from './support/once';
 import { expectBadInput } from './support/bad-inputs';
+import { onceChain } from './support/once';
+import {
+  type ConnectOptions,
+  cert,
+  close,
+  connect,
+  http2Request,
+  http2Server,
+  httpsServer,
+  listen,
+  resumeChain,
+  tlsServer,
+} from './support/tls';
 
 const V13: ConnectOptions = { version: 'TLSv1.3' };
 const V12: ConnectOptions = { version: 'TLSv1.2' };
@@ -31,7 +42,14 @@ async function ticketFrom(port: number, o: ConnectOptions = V13): Promise<Buffer
 /** Resumes `session` over TLS 1.2 and returns the session the server renewed it into. */
 function renewedTls12Session(port: number, session: Buffer): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, session, maxVersion: 'TLSv1.2' });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      rejectUnauthorized: false,
+      session,
+      maxVersion: 'TLSv1.2',
+    });
     socket.on('secureConnect', () => {
       const renewed = socket.isSessionReused() ? socket.getSession() : undefined;
       socket.destroy();
@@ -135,7 +153,15 @@ describe('TicketKeyRing on real TLS', () => {
       ring.rotate();
       const current = ring.list()[0]!.id;
       expect(current).not.toBe(first);
-      expect(ring.list().slice(0, 2).map((k) => [k.id, k.role])).toEqual([[current, 'encrypt'], [first, 'decrypt']]);
+      expect(
+        ring
+          .list()
+          .slice(0, 2)
+          .map((k) => [k.id, k.role]),
+      ).toEqual([
+        [current, 'encrypt'],
+        [first, 'decrypt'],
+      ]);
       const before = attach(s).stats().tickets!;
       const r = await connect(port, { ...o, session: old });
       expect(r.reused).toBe(true);
@@ -291,7 +317,15 @@ describe('TicketKeyRing on real TLS', () => {
     }
     expect(attach(c).stats().tickets!.unknownKey).toBe(2);
     // Same secret, same epoch: same key ids in both rings.
-    expect(attach(a).options.tickets.keyRing!.list().map((k) => k.id)).toEqual(attach(b).options.tickets.keyRing!.list().map((k) => k.id));
+    expect(
+      attach(a)
+        .options.tickets.keyRing!.list()
+        .map((k) => k.id),
+    ).toEqual(
+      attach(b)
+        .options.tickets.keyRing!.list()
+        .map((k) => k.id),
+    );
   });
 
   /** Starts a support script, resolves with the port it prints; stopped (SIGTERM) by the caller. */
@@ -310,15 +344,18 @@ describe('TicketKeyRing on real TLS', () => {
 
   function stopAll(children: ChildProcess[]): Promise<unknown> {
     return Promise.all(
-      children.map((c) => new Promise((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
-        c.once('exit', resolve);
-        c.kill('SIGTERM');
-      })),
+      children.map(
+        (c) =>
+          new Promise((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
+            c.once('exit', resolve);
+            c.kill('SIGTERM');
+          }),
+      ),
     );
   }
 
-  test('fromSecret across two processes: each resumes the other one\'s tickets', async () => {
+  test("fromSecret across two processes: each resumes the other one's tickets", async () => {
     const secret = crypto.randomBytes(32).toString('hex');
     const children: ChildProcess[] = [];
     try {
@@ -417,7 +454,9 @@ describe('TicketKeyRing on real TLS', () => {
     const bare = tls.createSecureContext({ key: cert.key, cert: cert.cert });
     let sniCalls = 0;
     const ring3 = TicketKeyRing.generate();
-    const s3 = ringed(ring3, { SNICallback: (_n: string, cb: (e: Error | null, c?: tls.SecureContext) => void) => (sniCalls++, cb(null, bare)) });
+    const s3 = ringed(ring3, {
+      SNICallback: (_n: string, cb: (e: Error | null, c?: tls.SecureContext) => void) => (sniCalls++, cb(null, bare)),
+    });
     const p3 = await listen(s3);
     await connect(p3, { ...V13, servername: 'bare.example' }); // attach's SNI wrapper hangs the ring on `bare`...
     const { native } = await import('../src/native');
@@ -464,19 +503,44 @@ describe('TicketKeyRing inputs and secrecy', () => {
     ['key of wrong type', () => TicketKeyRing.generate().add(42 as unknown as Buffer), TypeError, /"key" must be a Buffer/],
     ['key as a string without haproxy format', () => TicketKeyRing.generate().add('abcd'), TypeError, /"key"/],
     ['unknown key format', () => TicketKeyRing.generate().add(Buffer.alloc(48), { format: 'pem' as 'nginx' }), RangeError, /"format"/],
-    ['unknown add option', () => TicketKeyRing.generate().add(Buffer.alloc(48), { encrypted: true } as object), TypeError, /options.encrypted.*encrypt/],
+    [
+      'unknown add option',
+      () => TicketKeyRing.generate().add(Buffer.alloc(48), { encrypted: true } as object),
+      TypeError,
+      /options.encrypted.*encrypt/,
+    ],
     ['secret too short', () => TicketKeyRing.fromSecret(Buffer.alloc(31)), RangeError, /"secret" must be between 32 and 64 bytes, got 31/],
     ['secret too long', () => TicketKeyRing.fromSecret(Buffer.alloc(65)), RangeError, /"secret"/],
     ['secret as a string', () => TicketKeyRing.fromSecret('x'.repeat(32) as unknown as Buffer), TypeError, /"secret"/],
-    ['rotateEverySeconds 0', () => TicketKeyRing.generate({ rotateEverySeconds: 0 }), RangeError, /"rotateEverySeconds" must be between 0.1 and 2147483647 seconds/],
+    [
+      'rotateEverySeconds 0',
+      () => TicketKeyRing.generate({ rotateEverySeconds: 0 }),
+      RangeError,
+      /"rotateEverySeconds" must be between 0.1 and 2147483647 seconds/,
+    ],
     ['rotateEverySeconds NaN', () => TicketKeyRing.generate({ rotateEverySeconds: NaN }), TypeError, /"rotateEverySeconds"/],
     ['keepKeys 0', () => TicketKeyRing.generate({ keepKeys: 0 }), RangeError, /"keepKeys" must be between 1 and 1024/],
     ['keepKeys 1.5', () => TicketKeyRing.generate({ keepKeys: 1.5 }), TypeError, /"keepKeys" must be an integer/],
     ['now not a function', () => TicketKeyRing.generate({ now: 5 as unknown as () => number }), TypeError, /"now"/],
-    ['haproxy line of 32 bytes', () => TicketKeyRing.generate().addKeyFile(Buffer.alloc(32).toString('base64'), { format: 'haproxy' }), RangeError, /"contents, line 1" must be base64 of 48 or 80 bytes, got 32 bytes/],
+    [
+      'haproxy line of 32 bytes',
+      () => TicketKeyRing.generate().addKeyFile(Buffer.alloc(32).toString('base64'), { format: 'haproxy' }),
+      RangeError,
+      /"contents, line 1" must be base64 of 48 or 80 bytes, got 32 bytes/,
+    ],
     ['haproxy file with no key', () => TicketKeyRing.generate().addKeyFile('# nothing\n', { format: 'haproxy' }), RangeError, /no key/],
-    ['encrypting key on a secret ring', () => TicketKeyRing.fromSecret(Buffer.alloc(32, 1)).add(Buffer.alloc(80), { encrypt: true }), TypeError, /fromSecret/],
-    ['keyRing of the wrong type', () => attach(tls.createSecureContext({}), { tickets: { keyRing: {} as TicketKeyRing } }), TypeError, /"tickets.keyRing" must be a TicketKeyRing or null/],
+    [
+      'encrypting key on a secret ring',
+      () => TicketKeyRing.fromSecret(Buffer.alloc(32, 1)).add(Buffer.alloc(80), { encrypt: true }),
+      TypeError,
+      /fromSecret/,
+    ],
+    [
+      'keyRing of the wrong type',
+      () => attach(tls.createSecureContext({}), { tickets: { keyRing: {} as TicketKeyRing } }),
+      TypeError,
+      /"tickets.keyRing" must be a TicketKeyRing or null/,
+    ],
     ['remove with a non-string id', () => TicketKeyRing.generate().remove(1 as unknown as string), TypeError, /"keyId"/],
   ])('%s', (name, fn, type, message) => {
     const area = /haproxy|key of|key as|key format/.test(name) ? 'key file' : 'key ring';

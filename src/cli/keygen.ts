@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 
-import { KeyFormat, KeyFormats, generateKeyMaterial, writeKeyFile } from '../keygen';
+import { generateKeyMaterial, type KeyFormat, KeyFormats, writeKeyFile } from '../keygen';
 
 export const summary = 'write fresh ticket key material (nginx, haproxy, node, secret) with mode 0600';
 
@@ -41,12 +41,16 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const format = values.format;
-  if (!format || !Object.prototype.hasOwnProperty.call(KeyFormats, format)) {
-    process.stderr.write(`keygen: --format must be one of ${Object.keys(KeyFormats).join(', ')}${format ? `, got "${format}"` : ''}\n\n${USAGE}`);
+  if (!format || !Object.hasOwn(KeyFormats, format)) {
+    process.stderr.write(
+      `keygen: --format must be one of ${Object.keys(KeyFormats).join(', ')}${format ? `, got "${format}"` : ''}\n\n${USAGE}`,
+    );
     return 2;
   }
   if (values.out === undefined && !values.base64) {
-    process.stderr.write(`keygen: --out FILE is required (or --base64 to print the key base64-encoded); raw key bytes never go to a terminal\n\n${USAGE}`);
+    process.stderr.write(
+      `keygen: --out FILE is required (or --base64 to print the key base64-encoded); raw key bytes never go to a terminal\n\n${USAGE}`,
+    );
     return 2;
   }
   if (values.out !== undefined && values.base64) {

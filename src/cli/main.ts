@@ -1,11 +1,11 @@
 #!/usr/bin/env node
+import * as fs from 'node:fs';
 /**
  * `tls-resumption <command>`: each command lives in its own module under src/cli/ and exports
  * `run(argv: string[]): Promise<number>` (the exit code). This file only dispatches; the
  * repository's tools (tools/src/cli/main.ts) dispatch their own folder with the same function.
  */
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 
 interface Command {
   run(argv: string[]): Promise<number>;
@@ -41,7 +41,9 @@ async function dispatch(prog: string, dir: string, argv: string[]): Promise<numb
   }
   if (!commands(dir).includes(name)) {
     const moved = prog === 'tls-resumption' ? TOOLS[name] : undefined;
-    const hint = moved ? `${moved} is development tooling: in a clone of the repository run "npx tls-resumption-tools ${name}"\n` : `\n${usage(prog, dir)}`;
+    const hint = moved
+      ? `${moved} is development tooling: in a clone of the repository run "npx tls-resumption-tools ${name}"\n`
+      : `\n${usage(prog, dir)}`;
     process.stderr.write(`${prog}: unknown command "${name}"${moved ? '; ' : '\n'}${hint}`);
     return 2;
   }

@@ -69,7 +69,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (targets.length === 2) {
       const servername = values.servername;
-      const report = await probeFleet({ ...target, servername }, { ...targets[1]!, servername }, { timeoutMs: toInt('timeout', values.timeout) });
+      const report = await probeFleet(
+        { ...target, servername },
+        { ...targets[1]!, servername },
+        { timeoutMs: toInt('timeout', values.timeout) },
+      );
       process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatFleetReport(report));
       return report.pairs.some((p) => p.aToB.issued || p.bToA.issued) ? 0 : 1;
     }

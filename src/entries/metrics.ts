@@ -2,5 +2,6 @@
  * 'tls-resumption/metrics': Prometheus metrics for attached servers. prom-client is an optional
  * peer dependency, loaded when a `SessionCacheMetrics` is made.
  */
-export { KNOWN_METRICS, SessionCacheMetrics } from '../metrics';
+
 export type { MetricSpec, SessionCacheMetricsOptions, StatsSource } from '../metrics';
+export { KNOWN_METRICS, SessionCacheMetrics } from '../metrics';

@@ -2,7 +2,7 @@
  * The `fleet` option group of `attach()`: Redis-backed session IDs shared by many machines.
  */
 import { checkKeys, expectKind, expectPresent, expectRange, typeError } from '../validate';
-import { RedisAdapter, RedisClientLike, redisAdapter } from './redis-client';
+import { type RedisAdapter, type RedisClientLike, redisAdapter } from './redis-client';
 import { checkSecret } from './sealed-box';
 
 /** `attach(server, { fleet })`: share TLS 1.2 session IDs across machines through Redis. */

@@ -5,7 +5,6 @@
  */
 import { typeError } from '../validate';
 
-
 /** The structural parts of an ioredis client we use. */
 export interface IoRedisLike {
   call(command: string, ...args: (string | number)[]): Promise<unknown>;

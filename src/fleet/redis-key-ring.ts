@@ -21,8 +21,8 @@
 import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
-import { RedisAdapter } from './redis-client';
-import { SealedBox } from './sealed-box';
+import type { RedisAdapter } from './redis-client';
+import type { SealedBox } from './sealed-box';
 
 /** One key as the ring document stores it. */
 interface StoredKey {
@@ -132,7 +132,11 @@ export class RedisRingSync extends EventEmitter {
     };
     poll();
     this.#s.redis
-      .subscribe(`${this.#s.key}:changed`, () => void this.sync(), (err) => this.#fail(err))
+      .subscribe(
+        `${this.#s.key}:changed`,
+        () => void this.sync(),
+        (err) => this.#fail(err),
+      )
       .then(
         (close) => (this.#stopped ? close() : (this.#closeSubscription = close)),
         (err) => this.#fail(err),
@@ -177,11 +181,12 @@ export class RedisRingSync extends EventEmitter {
     } catch {
       throw new Error(`fleet: the ticket ring at ${this.#s.key} is not JSON`);
     }
-    if (!doc || typeof doc.v !== 'number' || !Array.isArray(doc.keys)) throw new Error(`fleet: the ticket ring at ${this.#s.key} has an unknown layout`);
+    if (!doc || typeof doc.v !== 'number' || !Array.isArray(doc.keys))
+      throw new Error(`fleet: the ticket ring at ${this.#s.key} has an unknown layout`);
     const keys: SyncedKey[] = [];
     for (const k of doc.keys) {
       const bytes = k && typeof k.id === 'string' ? this.#s.box.open(k.sealed, `${this.#s.key}:${k.id}`) : undefined;
-      if (!bytes || bytes.length !== 80) {
+      if (bytes?.length !== 80) {
         for (const done of keys) done.bytes.fill(0);
         bytes?.fill(0);
         throw new Error(`fleet: a key of the ticket ring at ${this.#s.key} did not open under the wrapping secret`);
@@ -285,7 +290,15 @@ export class RedisRingSync extends EventEmitter {
     } catch (err) {
       this.#fail(err);
     } finally {
-      await this.#s.redis.command('EVAL', "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lockKey, this.#member).catch(() => undefined);
+      await this.#s.redis
+        .command(
+          'EVAL',
+          "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+          1,
+          lockKey,
+          this.#member,
+        )
+        .catch(() => undefined);
     }
   }
 

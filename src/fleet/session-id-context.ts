@@ -28,7 +28,7 @@
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
 
-import { native, NativeAttachment } from '../native';
+import { type NativeAttachment, native } from '../native';
 import type { NodeNativeContext } from '../target';
 import { followSniContexts } from '../ticket-ring-sni';
 
@@ -135,7 +135,8 @@ export class SessionIdContextControl {
 
   /** Applies `chosen` (null: Node's) to `handle`'s context, natively, when it is not already in force there. */
   apply(handle: NativeAttachment, chosen: ChosenSessionIdContext | null): void {
-    const same = handle === this.#handle && (chosen === null ? this.#chosen === null : !!this.#chosen && this.#chosen.bytes.equals(chosen.bytes));
+    const same =
+      handle === this.#handle && (chosen === null ? this.#chosen === null : !!this.#chosen && this.#chosen.bytes.equals(chosen.bytes));
     if (same) {
       this.#chosen = chosen;
       return;

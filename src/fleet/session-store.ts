@@ -20,10 +20,10 @@ import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
 
-import { native, NativeAttachment } from '../native';
+import { type NativeAttachment, native } from '../native';
 
-import { RedisAdapter } from './redis-client';
-import { SealedBox } from './sealed-box';
+import type { RedisAdapter } from './redis-client';
+import type { SealedBox } from './sealed-box';
 
 /** `stats().fleet` counters for the session store. */
 export interface FleetSessionStats {
@@ -90,7 +90,11 @@ export class FleetSessionStore extends EventEmitter {
   /** Whether a fleet member issued this ID (its tag verifies). */
   #issuedByFleet(id: Buffer): boolean {
     if (id.length !== ID_BYTES) return false;
-    const tag = crypto.createHmac('sha256', this.#settings.idTagKey).update(id.subarray(0, TAG_OFFSET)).digest().subarray(0, ID_BYTES - TAG_OFFSET);
+    const tag = crypto
+      .createHmac('sha256', this.#settings.idTagKey)
+      .update(id.subarray(0, TAG_OFFSET))
+      .digest()
+      .subarray(0, ID_BYTES - TAG_OFFSET);
     return crypto.timingSafeEqual(tag, id.subarray(TAG_OFFSET));
   }
 

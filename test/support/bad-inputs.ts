@@ -9,7 +9,7 @@ export type Area = 'option' | 'key file' | 'key ring' | 'fleet option' | 'store 
 
 function record(area: Area, input: string, outcome: string): void {
   const log = process.env.BAD_INPUT_LOG;
-  if (log) fs.appendFileSync(log, JSON.stringify({ area, input, outcome }) + '\n');
+  if (log) fs.appendFileSync(log, `${JSON.stringify({ area, input, outcome })}\n`);
 }
 
 /** Asserts that `fn` throws `type` with `message`, and records the exact error. */

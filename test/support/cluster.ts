@@ -2,7 +2,7 @@
  * A real `cluster` primary for the shared-store tests: forks workers running shared-worker.ts
  * with round-robin scheduling, and a client population that reconnects with its newest session.
  */
-import cluster, { Worker } from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 
@@ -45,7 +45,7 @@ export async function startCluster(count: number, env: Record<string, string>): 
   const fork = async (): Promise<Worker> => {
     // Every worker listens on port 0: the primary keys the shared handle by address and port, so
     // they all get the same one (a worker asking for the number itself would be refused).
-    const worker = cluster.fork({ ...env, LISTEN_PORT: "0" });
+    const worker = cluster.fork({ ...env, LISTEN_PORT: '0' });
     const msg = await waitFor<{ port: number }>(worker, 'listening');
     port = msg.port;
     workers.push(worker);
@@ -90,8 +90,13 @@ export function hit(port: number, version: Version, session?: Buffer): Promise<H
     let newest: Buffer | undefined;
     let data = '';
     const socket = tls.connect({
-      host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, session,
-      minVersion: version, maxVersion: version,
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      rejectUnauthorized: false,
+      session,
+      minVersion: version,
+      maxVersion: version,
     });
     socket.setEncoding('utf8');
     // A connection the primary handed to a worker that was just killed never answers.
@@ -122,7 +127,11 @@ export interface PopulationResult {
  * it got; `parallel` clients at a time. `between` runs after every connection (fault injection).
  */
 export async function population(
-  port: () => number, version: Version, clients: number, perClient: number, parallel = 7,
+  port: () => number,
+  version: Version,
+  clients: number,
+  perClient: number,
+  parallel = 7,
   between?: (done: number) => Promise<void> | void,
 ): Promise<PopulationResult> {
   const r: PopulationResult = { reconnects: 0, resumed: 0, crossWorker: 0, failed: 0, pids: new Set(), ratio: 0 };

@@ -3,7 +3,7 @@
  * on a free loopback port with its own temp directory (config, pid, logs, certificate, ticket
  * keys), stopped by its pid. A missing binary fails the test with what to install.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -16,9 +16,8 @@ const redisPort = Number(env.REDIS_PORT);
 const secret = Buffer.from(env.FLEET_SECRET || '', 'hex');
 const tickets = env.TICKETS === '1';
 const cert = selfSignedCertificate();
-const server = tls.createServer(
-  { ...cert, secureOptions: tickets ? 0 : require('node:constants').SSL_OP_NO_TICKET },
-  (s) => s.resume().end('ok'),
+const server = tls.createServer({ ...cert, secureOptions: tickets ? 0 : require('node:constants').SSL_OP_NO_TICKET }, (s) =>
+  s.resume().end('ok'),
 );
 const needsRedis = env.FLEET === '1' || env.RING === 'redis';
 const redis = needsRedis ? new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1 }) : undefined;
@@ -48,7 +47,7 @@ async function main() {
   if (redis) await redis.ping();
   const cache = attach(server, options);
   cache.on('fleetError', () => errors++);
-  if (ring && ring.ready) await ring.ready();
+  if (ring?.ready) await ring.ready();
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
   process.on('message', (msg) => {
     if (msg === 'stats') process.send({ stats: cache.stats(), keys: ring ? ring.list() : [], errors, argv: process.argv.slice(2) });

@@ -2,11 +2,11 @@
  * Fleet members as real processes (test/support/fleet-server.js) and a client population that
  * lands on them at random.
  */
-import { ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 
-import { connect, Version } from './tls';
+import { connect, type Version } from './tls';
 
 export interface Member {
   child: ChildProcess;
@@ -54,7 +54,13 @@ export function stopMember(m: Member): Promise<void> {
  * `clients` clients, each keeping its newest session, connect `rounds` times to a random port.
  * Returns the resumed share of every connection after each client's first.
  */
-export async function population(ports: number[], clients: number, rounds: number, version: Version, options: { noTicket?: boolean } = {}): Promise<number> {
+export async function population(
+  ports: number[],
+  clients: number,
+  rounds: number,
+  version: Version,
+  options: { noTicket?: boolean } = {},
+): Promise<number> {
   const sessions: Array<Buffer | undefined> = Array.from({ length: clients }, () => undefined);
   let resumed = 0;
   for (let r = 0; r < rounds; r++) {

@@ -54,6 +54,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(String(err && err.stack));
+  process.stderr.write(String(err?.stack));
   process.exit(1);
 });

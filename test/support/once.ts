@@ -3,7 +3,7 @@
  * only the newest session the previous connection received, and a connection that received none
  * makes the next one a full handshake.
  */
-import { connect, ConnectOptions } from './tls';
+import { type ConnectOptions, connect } from './tls';
 
 /** `count` connections; returns how many resumed (the first never can). */
 export async function onceChain(port: number, count: number, o: ConnectOptions = {}): Promise<number> {

@@ -3,7 +3,7 @@
  * (redis-server must be installed: `npm test` installs it through scripts/ensure-test-deps.js
  * when missing). Port finding and readiness are the benchmark's own helpers.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -94,8 +94,26 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       const [port, bus] = [await freePort(), await freePort()];
       const child = spawn(
         'redis-server',
-        ['--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-          '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--dir', dir],
+        [
+          '--port',
+          String(port),
+          '--cluster-port',
+          String(bus),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '2000',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+        ],
         { stdio: 'ignore' },
       );
       nodes.push({ port, child });

@@ -2,7 +2,7 @@
  * `openssl s_server` (the system's /usr/bin/openssl) on loopback for the probe tests: a real,
  * independent TLS server implementation, with a throwaway certificate in a temp directory.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';

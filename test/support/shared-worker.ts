@@ -16,8 +16,9 @@
  *   primary -> worker {cmd: 'drain'}: a graceful exit, as servers do it: server.close(), the IPC
  *   channel dropped, the store left attached, and the process ends when its event loop is empty.
  */
-import * as tls from 'node:tls';
+
 import { SSL_OP_NO_TICKET } from 'node:constants';
+import * as tls from 'node:tls';
 
 import { attach } from '../../src/attach';
 import { hooks } from './store-hooks';

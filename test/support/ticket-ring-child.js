@@ -1,7 +1,7 @@
 // Child process (or cluster worker) for the fromSecret tests: a tls.Server whose ticket ring is
 // derived from the secret in TSC_SECRET (hex), or random per process with TSC_RING=generate. Loads the TypeScript sources through typescript's transpiler, so
 // the test needs no build step. Prints the port, then serves until killed.
-'use strict';
+
 const fs = require('node:fs');
 const ts = require('typescript');
 require.extensions['.ts'] = (module, filename) => {

@@ -1,6 +1,6 @@
 // Cluster primary for the fromSecret test: forks TSC_WORKERS workers running
 // ticket-ring-child.js (each attaches its own ring), prints the shared port once all listen.
-'use strict';
+
 const cluster = require('node:cluster');
 const path = require('node:path');
 

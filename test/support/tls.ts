@@ -2,10 +2,11 @@
  * Real TLS on loopback for the tests: servers that answer one byte and close, and a client that
  * reports whether it resumed and hands back the newest session it was given.
  */
-import * as tls from 'node:tls';
-import * as https from 'node:https';
+
 import * as http2 from 'node:http2';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
 
 import { selfSignedCertificate } from '../../src/certificate';
 
@@ -119,8 +120,14 @@ export function http2Request(port: number, o: ConnectOptions = {}): Promise<Conn
     const client = http2.connect(`https://localhost:${port}`, {
       createConnection: () => {
         socket = tls.connect({
-          host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2'],
-          session: o.session, minVersion: o.version, maxVersion: o.version,
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          rejectUnauthorized: false,
+          ALPNProtocols: ['h2'],
+          session: o.session,
+          minVersion: o.version,
+          maxVersion: o.version,
         });
         socket.on('session', (s: Buffer) => (newest = s));
         return socket;

@@ -3,7 +3,7 @@
 const fs = require('node:fs');
 const ts = require('typescript');
 
-require.extensions['.ts'] = function (module, filename) {
+require.extensions['.ts'] = (module, filename) => {
   const source = fs.readFileSync(filename, 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },

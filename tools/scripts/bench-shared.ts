@@ -14,8 +14,19 @@ import { population, startCluster } from '../../test/support/cluster';
 
 /** The store's micro-benchmark module (tools/native/shared_store_bench.cc), not the library's addon. */
 interface StoreBench {
-  benchSharedStore(path: string, sizeBytes: number, slotBytes: number, entries: number, ops: number): {
-    capacity: number; entries: number; fillNsPerInsert: number; lookupNs: number; insertNs: number; hitRatio: number;
+  benchSharedStore(
+    path: string,
+    sizeBytes: number,
+    slotBytes: number,
+    entries: number,
+    ops: number,
+  ): {
+    capacity: number;
+    entries: number;
+    fillNsPerInsert: number;
+    lookupNs: number;
+    insertNs: number;
+    hitRatio: number;
   };
 }
 const storeBench = require(path.join(__dirname, '..', '..', 'build', 'Release', 'tls_resumption_store_bench.node')) as StoreBench;
@@ -32,7 +43,8 @@ function cpuTicks(pid: number): number {
 
 async function clusterRun(mode: 'stock' | 'per-worker' | 'shared', version: 'TLSv1.2' | 'TLSv1.3') {
   const name = `bench-${process.pid}`;
-  const env: Record<string, string> = mode === 'stock' ? { STOCK: '1' } : mode === 'shared' ? { SHARED_NAME: name, SHARED_SIZE: String(16 << 20) } : {};
+  const env: Record<string, string> =
+    mode === 'stock' ? { STOCK: '1' } : mode === 'shared' ? { SHARED_NAME: name, SHARED_SIZE: String(16 << 20) } : {};
   const run = await startCluster(workers, env);
   try {
     const pids = run.workers.map((w) => w.process.pid!);
@@ -43,7 +55,17 @@ async function clusterRun(mode: 'stock' | 'per-worker' | 'shared', version: 'TLS
     const cpuMs = pids.map(cpuTicks).reduce((sum, t, i) => sum + t - before[i]!, 0) * (1000 / TICKS);
     const handshakes = r.reconnects + clients;
     const shared = mode === 'shared' ? (await run.stats(run.workers[0]!)).shared : undefined;
-    return { mode, version, ratio: +r.ratio.toFixed(3), handshakes, failed: r.failed, serverCpuUsPerHandshake: Math.round((cpuMs * 1000) / handshakes), wallMs: Math.round(wallMs), sharedHits: shared?.hits, lockWaits: shared?.lockWaits };
+    return {
+      mode,
+      version,
+      ratio: +r.ratio.toFixed(3),
+      handshakes,
+      failed: r.failed,
+      serverCpuUsPerHandshake: Math.round((cpuMs * 1000) / handshakes),
+      wallMs: Math.round(wallMs),
+      sharedHits: shared?.hits,
+      lockWaits: shared?.lockWaits,
+    };
   } finally {
     await run.stop();
     fs.rmSync(`/dev/shm/tls-resumption.${name}`, { force: true });
@@ -61,7 +83,18 @@ async function main() {
     const sizeBytes = 4096 + Math.ceil((entries * 1.25) / 16) * 16 * 272;
     try {
       const r = storeBench.benchSharedStore(file, sizeBytes, 256, entries, 200_000);
-      console.log(JSON.stringify({ entries, capacity: r.capacity, fileMiB: +(sizeBytes / 1048576).toFixed(1), bytesPerSession: 272, lookupNs: Math.round(r.lookupNs), insertNs: Math.round(r.insertNs), fillNsPerInsert: Math.round(r.fillNsPerInsert), hitRatio: +r.hitRatio.toFixed(3) }));
+      console.log(
+        JSON.stringify({
+          entries,
+          capacity: r.capacity,
+          fileMiB: +(sizeBytes / 1048576).toFixed(1),
+          bytesPerSession: 272,
+          lookupNs: Math.round(r.lookupNs),
+          insertNs: Math.round(r.insertNs),
+          fillNsPerInsert: Math.round(r.fillNsPerInsert),
+          hitRatio: +r.hitRatio.toFixed(3),
+        }),
+      );
     } finally {
       fs.rmSync(file, { force: true });
     }
@@ -69,7 +102,10 @@ async function main() {
   console.log('nginx shared cache for comparison: about 4000 sessions per MiB (~256 bytes a session).');
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

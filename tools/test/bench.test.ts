@@ -6,11 +6,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
+import { ensureDist, repoRoot } from '../../test/support/build';
 import { redisUnavailable } from '../src/bench/redis';
 import { parseKinds } from '../src/cli/bench';
 import { processTree, processTreeCpuMicros } from '../src/loadgen/procfs';
-import { ensureDist, repoRoot } from '../../test/support/build';
 
 jest.setTimeout(180_000);
 
@@ -18,16 +17,60 @@ const cli = path.join(repoRoot, 'tools', 'dist', 'cli', 'main.js');
 
 /** Every field docs/benchmark.md documents for one server in one scenario. */
 const RESULT_FIELDS = [
-  'scenario', 'variant', 'label', 'description', 'phases', 'resumptionRatio', 'handshakesPerSecond', 'latencyMicros',
-  'cpuFullMicros', 'cpuResumedTls12Micros', 'cpuResumedTls13Micros', 'onceTls13ResumptionRatio', 'vsStock', 'serverStats',
+  'scenario',
+  'variant',
+  'label',
+  'description',
+  'phases',
+  'resumptionRatio',
+  'handshakesPerSecond',
+  'latencyMicros',
+  'cpuFullMicros',
+  'cpuResumedTls12Micros',
+  'cpuResumedTls13Micros',
+  'onceTls13ResumptionRatio',
+  'vsStock',
+  'serverStats',
 ];
-const VS_STOCK_FIELDS = ['cpuFull', 'cpuResumedTls12', 'cpuResumedTls13', 'handshakesPerSecond', 'onceTls13ResumptionRatio', 'resumptionRatio'];
-const PHASE_FIELDS = ['phase', 'load', 'perSecond', 'serverCpuMicros', 'cpuPerHandshakeMicros', 'handshakesPerSecond', 'resumptionRatio', 'serverCounts'];
-const LOAD_FIELDS = ['elapsedMs', 'intervalMs', 'handshakes', 'full', 'resumed', 'offered', 'completed', 'failures', 'failureReasons', 'kinds', 'versions', 'latencyMicros'];
+const VS_STOCK_FIELDS = [
+  'cpuFull',
+  'cpuResumedTls12',
+  'cpuResumedTls13',
+  'handshakesPerSecond',
+  'onceTls13ResumptionRatio',
+  'resumptionRatio',
+];
+const PHASE_FIELDS = [
+  'phase',
+  'load',
+  'perSecond',
+  'serverCpuMicros',
+  'cpuPerHandshakeMicros',
+  'handshakesPerSecond',
+  'resumptionRatio',
+  'serverCounts',
+];
+const LOAD_FIELDS = [
+  'elapsedMs',
+  'intervalMs',
+  'handshakes',
+  'full',
+  'resumed',
+  'offered',
+  'completed',
+  'failures',
+  'failureReasons',
+  'kinds',
+  'versions',
+  'latencyMicros',
+];
 
 /** Well-formedness of an SVG document: one <svg> root in the SVG namespace, every tag closed in order. */
 function parseSvg(text: string): { root: string; elements: number } {
-  const body = text.replace(/<\?xml[^>]*\?>/, '').replace(/<!--[\s\S]*?-->/g, '').trim();
+  const body = text
+    .replace(/<\?xml[^>]*\?>/, '')
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .trim();
   const stack: string[] = [];
   let elements = 0;
   let root = '';
@@ -76,9 +119,27 @@ describe('tls-resumption-tools bench', () => {
     const json = path.join(dir, 'run.json');
     const svg = path.join(dir, 'run.svg');
     const r = await runCli([
-      'bench', '--scenarios', 'single,rotation', '--variants', 'stock,jsCache,attach,ring', '--no-anchors',
-      '--duration', '1.25', '--clients', '50', '--concurrency', '4', '--kinds', 'reuse=0.5,once=0.3,sessionId=0.2', '--tls13', '0.5',
-      '--json', json, '--svg', svg, '--markdown',
+      'bench',
+      '--scenarios',
+      'single,rotation',
+      '--variants',
+      'stock,jsCache,attach,ring',
+      '--no-anchors',
+      '--duration',
+      '1.25',
+      '--clients',
+      '50',
+      '--concurrency',
+      '4',
+      '--kinds',
+      'reuse=0.5,once=0.3,sessionId=0.2',
+      '--tls13',
+      '0.5',
+      '--json',
+      json,
+      '--svg',
+      svg,
+      '--markdown',
     ]);
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.code).toBe(0);
@@ -88,7 +149,15 @@ describe('tls-resumption-tools bench', () => {
 
     const run = JSON.parse(fs.readFileSync(json, 'utf8'));
     for (const f of ['startedAt', 'node', 'openssl', 'cpus', 'options', 'results', 'notes', 'elapsedMs']) expect(run).toHaveProperty(f);
-    expect(run.options).toEqual({ durationMs: 1250, clients: 50, concurrency: 4, rate: 0, kinds: { reuse: 0.5, once: 0.3, sessionId: 0.2 }, tls13: 0.5, seed: 1 });
+    expect(run.options).toEqual({
+      durationMs: 1250,
+      clients: 50,
+      concurrency: 4,
+      rate: 0,
+      kinds: { reuse: 0.5, once: 0.3, sessionId: 0.2 },
+      tls13: 0.5,
+      seed: 1,
+    });
     expect(run.results).toHaveLength(8);
     for (const res of run.results) {
       for (const f of RESULT_FIELDS) expect(res).toHaveProperty(f);
@@ -104,7 +173,8 @@ describe('tls-resumption-tools bench', () => {
         expect(p.serverCpuMicros as number).toBeGreaterThan(0);
       }
     }
-    const single = (v: string) => run.results.find((x: { scenario: string; variant: string }) => x.scenario === 'single' && x.variant === v);
+    const single = (v: string) =>
+      run.results.find((x: { scenario: string; variant: string }) => x.scenario === 'single' && x.variant === v);
     expect(Object.keys(single('stock').phases)).toEqual(['full', 'resumedTls12', 'resumedTls13', 'onceTls13', 'mix']);
     for (const v of ['stock', 'jsCache', 'attach', 'ring']) {
       expect(single(v).cpuFullMicros).toBeGreaterThan(0);
@@ -146,12 +216,30 @@ describe('tls-resumption-tools bench', () => {
 
   test('cluster scenario: the server is a primary with 2 workers, its CPU and counts cover all of them', async () => {
     const json = path.join(dir, 'cluster.json');
-    const r = await runCli(['bench', '--scenarios', 'cluster', '--variants', 'stock,attach,shared', '--duration', '0.5', '--clients', '20', '--concurrency', '4', '--json', json]);
+    const r = await runCli([
+      'bench',
+      '--scenarios',
+      'cluster',
+      '--variants',
+      'stock,attach,shared',
+      '--duration',
+      '0.5',
+      '--clients',
+      '20',
+      '--concurrency',
+      '4',
+      '--json',
+      json,
+    ]);
     expect(r.code).toBe(0);
     const run = JSON.parse(fs.readFileSync(json, 'utf8'));
     expect(run.results.map((x: { variant: string }) => x.variant)).toEqual(['stock', 'attach', 'shared']);
     for (const res of run.results) {
-      for (const p of Object.values(res.phases) as { load: { handshakes: number; resumed: number }; serverCounts: unknown; serverCpuMicros: number }[]) {
+      for (const p of Object.values(res.phases) as {
+        load: { handshakes: number; resumed: number };
+        serverCounts: unknown;
+        serverCpuMicros: number;
+      }[]) {
         expect(p.serverCounts).toEqual({ handshakes: p.load.handshakes, resumed: p.load.resumed });
         expect(p.serverCpuMicros).toBeGreaterThan(0);
       }
@@ -178,7 +266,22 @@ describe('tls-resumption-tools bench', () => {
 
   test('fleet scenario: two server processes on two ports, clients on both; Redis fleet and fromSecret ring share resumption', async () => {
     const json = path.join(dir, 'fleet.json');
-    const r = await runCli(['bench', '--scenarios', 'fleet', '--variants', 'stock,fleet,ringSecret', '--duration', '0.5', '--clients', '30', '--concurrency', '4', '--json', json, '--markdown']);
+    const r = await runCli([
+      'bench',
+      '--scenarios',
+      'fleet',
+      '--variants',
+      'stock,fleet,ringSecret',
+      '--duration',
+      '0.5',
+      '--clients',
+      '30',
+      '--concurrency',
+      '4',
+      '--json',
+      json,
+      '--markdown',
+    ]);
     expect(r.code).toBe(0);
     const run = JSON.parse(fs.readFileSync(json, 'utf8'));
     const missing = redisUnavailable();
@@ -195,7 +298,11 @@ describe('tls-resumption-tools bench', () => {
       expect(Object.keys(res.phases)).toEqual(['full', 'resumedTls12', 'resumedTls13', 'onceTls13', 'mix']);
       // Both processes served (clients land at random per connection), counts summed over both.
       expect(Object.keys(res.serverStats)).toEqual(['process1', 'process2']);
-      for (const p of Object.values(res.phases) as { load: { handshakes: number; resumed: number; failures: number }; serverCounts: unknown; redisCpuMicros?: number }[]) {
+      for (const p of Object.values(res.phases) as {
+        load: { handshakes: number; resumed: number; failures: number };
+        serverCounts: unknown;
+        redisCpuMicros?: number;
+      }[]) {
         expect(p.serverCounts).toEqual({ handshakes: p.load.handshakes, resumed: p.load.resumed });
         expect(p.load.failures).toBe(0);
         // Redis CPU is reported beside the Redis variant's figures only.
@@ -225,7 +332,8 @@ describe('tls-resumption-tools bench', () => {
   test('--help lists the flags; bad flags exit 1 naming the flag and range', async () => {
     const help = await runCli(['bench', '--help']);
     expect(help.code).toBe(0);
-    for (const f of ['--duration', '--clients', '--concurrency', '--kinds', '--tls13', '--json', '--markdown', '--svg', '--scenarios']) expect(help.stdout).toContain(f);
+    for (const f of ['--duration', '--clients', '--concurrency', '--kinds', '--tls13', '--json', '--markdown', '--svg', '--scenarios'])
+      expect(help.stdout).toContain(f);
     const bad = await runCli(['bench', '--tls13', '2']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--tls13 must be between 0 and 1, got 2/);
@@ -250,7 +358,9 @@ describe('tls-resumption-tools bench', () => {
 describe('server CPU from /proc', () => {
   test('counts a process and its descendants', async () => {
     // A shell that runs a busy child: the tree has both, and its CPU grows.
-    const child = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} -e "const t=Date.now()+800; while(Date.now()<t);" & wait`], { stdio: 'ignore' });
+    const child = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} -e "const t=Date.now()+800; while(Date.now()<t);" & wait`], {
+      stdio: 'ignore',
+    });
     try {
       await new Promise((r) => setTimeout(r, 200));
       const tree = processTree(child.pid!);

@@ -5,17 +5,17 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 import { attach } from '../../src/attach';
 import { TicketKeyRing } from '../../src/ticket-key-ring';
-import { LoadgenProcess, Population, resolvePhaseOptions, resolvePopulationOptions } from '../src/loadgen';
 import { ensureDist, repoRoot } from '../../test/support/build';
 import { EXT_SESSION_TICKET, helloRelay } from '../../test/support/clienthello';
 import { cert, close, listen } from '../../test/support/tls';
+import { LoadgenProcess, Population, resolvePhaseOptions, resolvePopulationOptions } from '../src/loadgen';
 
 jest.setTimeout(120_000);
 
@@ -128,7 +128,13 @@ describe('loadgen', () => {
     try {
       // Stock Node: each server has its own ticket key, so a client resumes only when it lands
       // where its ticket came from: about half, never all (with 'client' placement: all).
-      await lg.populate('lb', { targets: [{ port: p1 }, { port: p2 }], clients: 20, kinds: { reuse: 1 }, tls13: 0, placement: 'connection' });
+      await lg.populate('lb', {
+        targets: [{ port: p1 }, { port: p2 }],
+        clients: 20,
+        kinds: { reuse: 1 },
+        tls13: 0,
+        placement: 'connection',
+      });
       await lg.run('lb', { sweep: true, durationMs: 0, concurrency: 4 });
       const load = await lg.run('lb', { connections: 200, durationMs: 0, concurrency: 4 });
       expect(load.failures).toBe(0);
@@ -249,8 +255,25 @@ describe('loadgen', () => {
     counted = countedServer();
     const port = await listen(counted.server);
     const json = path.join(os.tmpdir(), `tsc-loadgen-${process.pid}.json`);
-    const args = [path.join(repoRoot, 'tools', 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${port}`, '--clients', '10',
-      '--kinds', 'reuse=1', '--connections', '60', '--concurrency', '2', '--warmup', '--pid', String(process.pid), '--json', json];
+    const args = [
+      path.join(repoRoot, 'tools', 'dist', 'cli', 'main.js'),
+      'loadgen',
+      '--target',
+      `127.0.0.1:${port}`,
+      '--clients',
+      '10',
+      '--kinds',
+      'reuse=1',
+      '--connections',
+      '60',
+      '--concurrency',
+      '2',
+      '--warmup',
+      '--pid',
+      String(process.pid),
+      '--json',
+      json,
+    ];
     const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
       let stdout = '';
@@ -277,8 +300,21 @@ describe('loadgen', () => {
     const p1 = await listen(counted.server);
     const p2 = await listen(other.server);
     try {
-      const args = [path.join(repoRoot, 'tools', 'dist', 'cli', 'main.js'), 'loadgen', '--target', `127.0.0.1:${p1},${p2}`, '--per-connection',
-        '--clients', '1', '--kinds', 'fresh=1', '--connections', '40', '--concurrency', '1'];
+      const args = [
+        path.join(repoRoot, 'tools', 'dist', 'cli', 'main.js'),
+        'loadgen',
+        '--target',
+        `127.0.0.1:${p1},${p2}`,
+        '--per-connection',
+        '--clients',
+        '1',
+        '--kinds',
+        'fresh=1',
+        '--connections',
+        '40',
+        '--concurrency',
+        '1',
+      ];
       const code = await new Promise<number | null>((resolve) => {
         const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
         child.on('close', resolve);
@@ -297,11 +333,15 @@ describe('loadgen', () => {
     expect(() => resolvePopulationOptions({ targets: [] })).toThrow(/population\.targets/);
     expect(() => resolvePopulationOptions({ targets: [{ port: 0 }] })).toThrow(RangeError);
     expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], clients: 1.5 })).toThrow(TypeError);
-    expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], kinds: { resue: 1 } })).toThrow(/Did you mean "population.kinds.reuse"/);
+    expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], kinds: { resue: 1 } })).toThrow(
+      /Did you mean "population.kinds.reuse"/,
+    );
     expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], kinds: { reuse: 0 } })).toThrow(RangeError);
     expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], tls13: 2 })).toThrow(/population\.tls13.*between 0 and 1/);
     expect(() => resolvePopulationOptions({ targets: [{ port: 1, host: 'localhost' }] })).toThrow(/IPv4/);
-    expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], placement: 'random' })).toThrow(/population\.placement" must be one of "client", "connection"/);
+    expect(() => resolvePopulationOptions({ targets: [{ port: 1 }], placement: 'random' })).toThrow(
+      /population\.placement" must be one of "client", "connection"/,
+    );
     expect(() => resolvePhaseOptions({ concurrency: 0 })).toThrow(/phase\.concurrency.*between 1 and 512/);
     expect(() => resolvePhaseOptions({ durationMs: 0 })).toThrow(RangeError);
     expect(() => resolvePhaseOptions({ rate: 'fast' })).toThrow(TypeError);

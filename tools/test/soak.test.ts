@@ -9,9 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-
-import type { SoakResult } from '../src/soak/verdict';
 import { ensureDist, repoRoot } from '../../test/support/build';
+import type { SoakResult } from '../src/soak/verdict';
 
 jest.setTimeout(75_000);
 
@@ -50,8 +49,27 @@ beforeAll(() => ensureDist(), 120_000);
 
 test('one-minute soak: kills are survived, fds flat, RSS bounded, no failure away from a kill', async () => {
   const { code, r } = await soakJson([
-    '--seconds', '45', '--workers', '2', '--kill-every', '10', '--rotate-every', '4', '--flush-every', '5',
-    '--sample-every', '1', '--warmup', '9', '--rate', '250', '--clients', '1000', '--max-rss-growth-mib', '40', '--json',
+    '--seconds',
+    '45',
+    '--workers',
+    '2',
+    '--kill-every',
+    '10',
+    '--rotate-every',
+    '4',
+    '--flush-every',
+    '5',
+    '--sample-every',
+    '1',
+    '--warmup',
+    '9',
+    '--rate',
+    '250',
+    '--clients',
+    '1000',
+    '--max-rss-growth-mib',
+    '40',
+    '--json',
   ]);
   const summary = JSON.stringify({ ...r, processes: r.processes.map(({ series: _s, ...p }) => p) }, null, 1);
 
@@ -76,7 +94,10 @@ test('one-minute soak: kills are survived, fds flat, RSS bounded, no failure awa
     expect(p.rssMiB.growth).toBeLessThanOrEqual(40);
   }
   // The long-lived worker resumed through the shared store and the ring, and the ring rotated.
-  const stats = r.longLivedStats as { shared: { hits: number; stores: number }; tickets: { issued: number; resumed: number; keys: Record<string, unknown> } };
+  const stats = r.longLivedStats as {
+    shared: { hits: number; stores: number };
+    tickets: { issued: number; resumed: number; keys: Record<string, unknown> };
+  };
   expect(stats.shared.stores).toBeGreaterThan(0);
   expect(stats.tickets.issued).toBeGreaterThan(0);
   expect(stats.tickets.resumed).toBeGreaterThan(0);
@@ -86,14 +107,35 @@ test('one-minute soak: kills are survived, fds flat, RSS bounded, no failure awa
 // ticket is still decryptable and the resumption ratio after the restarts measures the restarts.
 test('faults soak: a full tmpfs at start, a SIGSTOPped worker, graceful restarts; clients still resume >= 0.97', async () => {
   const { code, r } = await soakJson([
-    '--seconds', '36', '--workers', '3', '--faults', '--rotate-every', '30', '--flush-every', '5',
-    '--sample-every', '1', '--warmup', '8', '--rate', '150', '--clients', '600', '--max-rss-growth-mib', '40', '--json',
+    '--seconds',
+    '36',
+    '--workers',
+    '3',
+    '--faults',
+    '--rotate-every',
+    '30',
+    '--flush-every',
+    '5',
+    '--sample-every',
+    '1',
+    '--warmup',
+    '8',
+    '--rate',
+    '150',
+    '--clients',
+    '600',
+    '--max-rss-growth-mib',
+    '40',
+    '--json',
   ]);
   const f = r.faults!;
   expect({ problems: r.problems, faults: f }).toEqual({ problems: [], faults: f });
   expect(code).toBe(0);
   if (process.getuid?.() === 0) {
-    expect(f.fullTmpfs).toMatchObject({ exitCode: 0, attachError: expect.stringMatching(/cannot reserve 8388608 bytes .*No space left on device/) });
+    expect(f.fullTmpfs).toMatchObject({
+      exitCode: 0,
+      attachError: expect.stringMatching(/cannot reserve 8388608 bytes .*No space left on device/),
+    });
   }
   expect(f.stopped).not.toBeNull();
   expect(f.restarts).toBe(2);

@@ -23,7 +23,9 @@ using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL, SSL_free>>;
 class Socket {
  public:
   explicit Socket(int fd) noexcept : fd_(fd) {}
-  ~Socket() { if (fd_ >= 0) ::close(fd_); }
+  ~Socket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
   int fd() const noexcept { return fd_; }
@@ -134,7 +136,8 @@ ConnectionResult RunConnection(const Population& population, Client& client, int
     errno = 0;
     const int hs = SSL_connect(ssl.get());
     const int hsErrno = errno;
-    result.handshakeMicros = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    result.handshakeMicros =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
     if (hs != 1) {
       result.failure = SslReason("handshake", ssl.get(), hs, hsErrno);
       return result;
@@ -161,7 +164,8 @@ ConnectionResult RunConnection(const Population& population, Client& client, int
       }
       const int code = SSL_get_error(ssl.get(), r);
       const int readErrno = errno;
-      if (code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && readErrno == 0 && ERR_peek_error() == 0)) break;
+      if (code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && readErrno == 0 && ERR_peek_error() == 0))
+        break;
       result.failure = SslReason("response", ssl.get(), r, readErrno);
       return result;
     }

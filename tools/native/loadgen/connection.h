@@ -11,10 +11,10 @@ namespace tsc::loadgen {
 
 struct ConnectionResult {
   bool ok = false;
-  bool offered = false;          // a session was offered in the ClientHello
-  bool resumed = false;          // SSL_session_reused after the handshake
-  double handshakeMicros = 0;    // SSL_connect start to handshake done (TCP connect excluded)
-  std::string failure;           // "stage: reason" when !ok
+  bool offered = false;        // a session was offered in the ClientHello
+  bool resumed = false;        // SSL_session_reused after the handshake
+  double handshakeMicros = 0;  // SSL_connect start to handshake done (TCP connect excluded)
+  std::string failure;         // "stage: reason" when !ok
 };
 
 // The caller holds client.mutex for the duration.

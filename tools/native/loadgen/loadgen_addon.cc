@@ -69,7 +69,8 @@ Napi::Value CreatePopulation(const Napi::CallbackInfo& info) {
   PopulationConfig config;
   config.clients = static_cast<uint32_t>(Num(o, "clients", 100));
   Napi::Array shares = o.Get("shares").As<Napi::Array>();
-  for (uint32_t i = 0; i < kKindCount && i < shares.Length(); i++) config.kindShare[i] = shares.Get(i).ToNumber().DoubleValue();
+  for (uint32_t i = 0; i < kKindCount && i < shares.Length(); i++)
+    config.kindShare[i] = shares.Get(i).ToNumber().DoubleValue();
   config.tls13Share = Num(o, "tls13Share", 0.5);
   Napi::Array targets = o.Get("targets").As<Napi::Array>();
   for (uint32_t i = 0; i < targets.Length(); i++) {
@@ -78,7 +79,8 @@ Napi::Value CreatePopulation(const Napi::CallbackInfo& info) {
   }
   if (o.Get("servername").IsString()) config.servername = o.Get("servername").ToString().Utf8Value();
   config.seed = static_cast<uint64_t>(Num(o, "seed", 1));
-  config.perConnectionTarget = o.Get("placement").IsString() && o.Get("placement").ToString().Utf8Value() == "connection";
+  config.perConnectionTarget =
+      o.Get("placement").IsString() && o.Get("placement").ToString().Utf8Value() == "connection";
   PopulationRef pop;
   try {
     pop = std::make_shared<Population>(std::move(config));
@@ -88,8 +90,8 @@ Napi::Value CreatePopulation(const Napi::CallbackInfo& info) {
   // The handle owns one shared reference; a running phase holds its own, so collecting the
   // handle mid-run is safe.
   auto holder = std::make_unique<PopulationRef>(std::move(pop));
-  auto external = Napi::External<PopulationRef>::New(env, holder.get(),
-                                                     [](Napi::Env, PopulationRef* p) { std::unique_ptr<PopulationRef> drop(p); });
+  auto external = Napi::External<PopulationRef>::New(
+      env, holder.get(), [](Napi::Env, PopulationRef* p) { std::unique_ptr<PopulationRef> drop(p); });
   holder.release();  // now owned by the External's finalizer
   return external;
 }

@@ -71,7 +71,8 @@ void FillPercentiles(Snapshot& s) {
 
 double Percentile(std::vector<float>& samples, double p) {
   if (samples.empty()) return 0;
-  const size_t rank = std::min(samples.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(samples.size())));
+  const size_t rank =
+      std::min(samples.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(samples.size())));
   std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(rank), samples.end());
   return samples[rank];
 }
@@ -98,7 +99,8 @@ Snapshot RunPhase(Population& population, const PhaseConfig& config, const std::
       const uint64_t index = nextIndex.fetch_add(1);
       if (limit > 0 && index >= limit) break;
       if (config.rate > 0) {
-        const auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(index) / config.rate));
+        const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(static_cast<double>(index) / config.rate));
         if (timed && due >= deadline) break;
         std::this_thread::sleep_until(due);
       }

@@ -15,12 +15,12 @@
 namespace tsc::loadgen {
 
 struct PhaseConfig {
-  uint32_t durationMs = 5000;   // 0: until `connections` were made
-  uint32_t concurrency = 8;     // threads, each with at most one connection in flight
-  double rate = 0;              // open-loop connections per second; 0: closed loop
-  uint64_t connections = 0;     // stop after this many connections; 0: no limit
-  bool sweep = false;           // each client connects once, in order (warm-up)
-  uint32_t timeoutMs = 5000;    // per socket operation
+  uint32_t durationMs = 5000;  // 0: until `connections` were made
+  uint32_t concurrency = 8;    // threads, each with at most one connection in flight
+  double rate = 0;             // open-loop connections per second; 0: closed loop
+  uint64_t connections = 0;    // stop after this many connections; 0: no limit
+  bool sweep = false;          // each client connects once, in order (warm-up)
+  uint32_t timeoutMs = 5000;   // per socket operation
 };
 
 struct KindCounters {
@@ -33,8 +33,8 @@ struct Counters {
   uint64_t handshakes = 0;  // completed handshakes (the request may still have failed)
   uint64_t full = 0;
   uint64_t resumed = 0;
-  uint64_t offered = 0;     // connections that offered a session
-  uint64_t completed = 0;   // connections that finished the request and read to close
+  uint64_t offered = 0;    // connections that offered a session
+  uint64_t completed = 0;  // connections that finished the request and read to close
   uint64_t failures = 0;
   std::map<std::string, uint64_t> failureReasons;
   KindCounters kinds[kKindCount];

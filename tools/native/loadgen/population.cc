@@ -11,10 +11,14 @@ namespace tsc::loadgen {
 
 const char* KindName(ClientKind kind) noexcept {
   switch (kind) {
-    case ClientKind::kReuse: return "reuse";
-    case ClientKind::kOnce: return "once";
-    case ClientKind::kSessionId: return "sessionId";
-    case ClientKind::kFresh: return "fresh";
+    case ClientKind::kReuse:
+      return "reuse";
+    case ClientKind::kOnce:
+      return "once";
+    case ClientKind::kSessionId:
+      return "sessionId";
+    case ClientKind::kFresh:
+      return "fresh";
   }
   return "unknown";
 }

@@ -31,7 +31,7 @@ struct Target {
 struct PopulationConfig {
   uint32_t clients = 100;
   double kindShare[kKindCount] = {1, 0, 0, 0};  // normalised shares by ClientKind
-  double tls13Share = 0.5;                        // share of clients on TLS 1.3 (sessionId: always 1.2)
+  double tls13Share = 0.5;                      // share of clients on TLS 1.3 (sessionId: always 1.2)
   std::vector<Target> targets;
   std::string servername;  // SNI; empty: none
   uint64_t seed = 1;

@@ -3,7 +3,7 @@
  * started from generated configs on loopback, tickets off (so the session cache is what is
  * measured, as with `attach`). Skipped with a note when the binary is not installed.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -13,7 +13,7 @@ import type { SelfSignedCertificate } from '../library';
 import { processTree, processTreeCpuMicros } from '../loadgen/procfs';
 import type { ServerHandle } from './harness';
 
-const SEARCH_PATH = (process.env.PATH ?? '') + ':/usr/sbin:/sbin:/usr/local/sbin';
+const SEARCH_PATH = `${process.env.PATH ?? ''}:/usr/sbin:/sbin:/usr/local/sbin`;
 
 /** Absolute path of an anchor binary, or undefined when not installed. */
 export function anchorAvailable(kind: 'nginx' | 'haproxy'): string | undefined {

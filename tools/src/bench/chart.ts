@@ -24,7 +24,8 @@ function data(run: BenchResult): { resumption: Datum[]; cpu: Datum[] } {
     if (r.skipped) continue;
     const scenario = SCENARIOS[r.scenario].label;
     if (r.resumptionRatio !== null) resumption.push({ scenario, server: r.label, metric: 'mixed clients', value: r.resumptionRatio * 100 });
-    if (r.onceTls13ResumptionRatio !== null) resumption.push({ scenario, server: r.label, metric: 'single-use clients, TLS 1.3', value: r.onceTls13ResumptionRatio * 100 });
+    if (r.onceTls13ResumptionRatio !== null)
+      resumption.push({ scenario, server: r.label, metric: 'single-use clients, TLS 1.3', value: r.onceTls13ResumptionRatio * 100 });
     const add = (metric: string, v: number | null) => v !== null && cpu.push({ scenario, server: r.label, metric, value: v });
     add('full', r.cpuFullMicros);
     add('resumed TLS 1.2', r.cpuResumedTls12Micros);
@@ -64,15 +65,28 @@ export function chartSpec(run: BenchResult): Record<string, unknown> {
   const panel = (title: string, values: Datum[], metrics: string[], xTitle: string, domain?: [number, number]) => ({
     title,
     vconcat: scenarios
-      .map((sc) => ({ hconcat: metrics.filter((m) => values.some((d) => d.scenario === sc && d.metric === m)).map((m) => cell(values, sc, m, xTitle, domain)) }))
+      .map((sc) => ({
+        hconcat: metrics
+          .filter((m) => values.some((d) => d.scenario === sc && d.metric === m))
+          .map((m) => cell(values, sc, m, xTitle, domain)),
+      }))
       .filter((row) => row.hconcat.length > 0),
   });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'TLS session resumption: Node https stock vs JS cache vs tls-resumption', subtitle: `${run.node}, OpenSSL ${run.openssl}, loopback, ${run.options.clients} clients` },
+    title: {
+      text: 'TLS session resumption: Node https stock vs JS cache vs tls-resumption',
+      subtitle: `${run.node}, OpenSSL ${run.openssl}, loopback, ${run.options.clients} clients`,
+    },
     config: { font: 'sans-serif', view: { stroke: null } },
     vconcat: [
-      panel('Resumed handshakes (%, higher is better)', resumption, ['mixed clients', 'single-use clients, TLS 1.3'], '% resumed', [0, 100]),
+      panel(
+        'Resumed handshakes (%, higher is better)',
+        resumption,
+        ['mixed clients', 'single-use clients, TLS 1.3'],
+        '% resumed',
+        [0, 100],
+      ),
       panel('Server CPU per handshake (µs, lower is better)', cpu, ['full', 'resumed TLS 1.2', 'resumed TLS 1.3'], 'µs'),
     ],
   };

@@ -12,7 +12,7 @@
  * BENCH_CLIENTS (200), BENCH_CONCURRENCY (8).
  */
 import { selfSignedCertificate } from '../library';
-import { BenchOptions, DEFAULT_KINDS, runBench } from './measure';
+import { type BenchOptions, DEFAULT_KINDS, runBench } from './measure';
 import { progressBar, textTable } from './report';
 import type { VariantName } from './variants';
 
@@ -59,7 +59,7 @@ if (require.main === module) {
   main().then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
-      process.stderr.write(`bench:core: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`bench:core: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exitCode = 1;
     },
   );

@@ -3,7 +3,7 @@
  * variants, anchors.ts for nginx/HAProxy), and reads its CPU from /proc over its whole process
  * tree (cluster workers included).
  */
-import { ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -11,7 +11,7 @@ import type { SelfSignedCertificate } from '../library';
 import { processTree, processTreeCpuMicros } from '../loadgen/procfs';
 import { startAnchor } from './anchors';
 import type { ServerConfig, ServerCounts, ServerReply, ServerRequest } from './server';
-import { VARIANTS, VariantContext, VariantName } from './variants';
+import { VARIANTS, type VariantContext, type VariantName } from './variants';
 
 /** A running server under test. */
 export interface ServerHandle {
@@ -50,7 +50,12 @@ function waitExit(child: ChildProcess, ms: number): Promise<void> {
   });
 }
 
-async function startNodeServer(variant: VariantName, workers: number, cert: SelfSignedCertificate, ctx: VariantContext): Promise<ServerHandle> {
+async function startNodeServer(
+  variant: VariantName,
+  workers: number,
+  cert: SelfSignedCertificate,
+  ctx: VariantContext,
+): Promise<ServerHandle> {
   const config: ServerConfig = { variant, workers, key: cert.key, cert: cert.cert, ctx };
   const child = fork(compiled('server'), [], {
     env: { ...process.env, TSC_BENCH_SERVER: JSON.stringify(config) },

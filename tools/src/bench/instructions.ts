@@ -7,7 +7,7 @@
  *
  * Usage: node tools/dist/bench/instructions.js [--connections N] [--variants stock,jsCache,attach]
  */
-import { ChildProcess, execFileSync, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,7 +16,7 @@ import { selfSignedCertificate } from '../library';
 import { LoadgenProcess } from '../loadgen/process';
 import { compiled } from './harness';
 import type { ServerConfig, ServerReply } from './server';
-import { VARIANTS, VariantName } from './variants';
+import { VARIANTS, type VariantName } from './variants';
 
 interface Row {
   variant: VariantName;
@@ -79,7 +79,14 @@ async function measure(variant: VariantName, connections: number, outDir: string
       execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' });
       const report = await loadgen.run(name, { durationMs: 0, connections, concurrency: 2, timeoutMs: 60000 });
       const instructions = dumpInstructions(pid, outDir, variant);
-      rows.push({ variant, phase: p.phase, handshakes: report.handshakes, resumed: report.resumed, instructions, perHandshake: instructions / report.handshakes });
+      rows.push({
+        variant,
+        phase: p.phase,
+        handshakes: report.handshakes,
+        resumed: report.resumed,
+        instructions,
+        perHandshake: instructions / report.handshakes,
+      });
       await loadgen.drop(name);
     }
   } finally {
@@ -113,7 +120,7 @@ async function main(): Promise<void> {
       return `| ${VARIANTS[r.variant].label} | ${r.phase} | ${r.handshakes} | ${r.resumed} | ${Math.round(r.perHandshake).toLocaleString('en-US')} | ${ratio} |`;
     }),
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -5,15 +5,14 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-
-import { sharedStorePath } from '../library';
 import type { SelfSignedCertificate } from '../library';
-import { LoadgenProcess } from '../loadgen/process';
+import { sharedStorePath } from '../library';
 import type { ClientKind, LoadReport, PopulationOptions } from '../loadgen/population';
-import { ServerHandle, anchorAvailable, startServer } from './harness';
-import { PhaseName, SCENARIOS, Scenario, ScenarioName } from './scenarios';
-import { BenchRedis, redisUnavailable, startRedis } from './redis';
-import { VARIANTS, VariantContext, VariantName, sharedStoreName } from './variants';
+import { LoadgenProcess } from '../loadgen/process';
+import { anchorAvailable, type ServerHandle, startServer } from './harness';
+import { type BenchRedis, redisUnavailable, startRedis } from './redis';
+import { type PhaseName, SCENARIOS, type Scenario, type ScenarioName } from './scenarios';
+import { sharedStoreName, VARIANTS, type VariantContext, type VariantName } from './variants';
 
 /** Knobs of a run. */
 export interface BenchOptions {
@@ -150,7 +149,10 @@ function splitAtRotation(perSecond: LoadReport[], atMs: number): { resumedBefore
     return hs ? xs.reduce((a, s) => a + s.resumed, 0) / hs : null;
   };
   // A snapshot ending within 50 ms after the rotation counts as before (IPC and timer skew).
-  return { resumedBefore: sum(perSecond.filter((s) => s.elapsedMs <= atMs + 50)), resumedAfter: sum(perSecond.filter((s) => s.elapsedMs > atMs + 50)) };
+  return {
+    resumedBefore: sum(perSecond.filter((s) => s.elapsedMs <= atMs + 50)),
+    resumedAfter: sum(perSecond.filter((s) => s.elapsedMs > atMs + 50)),
+  };
 }
 
 const needsRedis = (v: VariantName): boolean => {
@@ -190,10 +192,13 @@ async function measurePhase(
   progress({ phase, done: 0 });
   const t0 = Date.now();
   if (phase === 'mix' && sc.rotateAt !== undefined) {
-    rotation = setTimeout(() => {
-      rotatedAtMs = Date.now() - t0;
-      void server.rotate();
-    }, rotationDelay(options.durationMs, sc.rotateAt));
+    rotation = setTimeout(
+      () => {
+        rotatedAtMs = Date.now() - t0;
+        void server.rotate();
+      },
+      rotationDelay(options.durationMs, sc.rotateAt),
+    );
   }
   const load = await lg.run('phase', { durationMs: options.durationMs, concurrency: options.concurrency, rate: options.rate }, (s) => {
     perSecond.push(s);
@@ -204,7 +209,10 @@ async function measurePhase(
   const redisCpu = redis && redis0 !== undefined ? redis.cpuMicros() - redis0 : undefined;
   const after = await server.counts();
   const pr: PhaseResult = {
-    phase, load, perSecond, serverCpuMicros: cpu,
+    phase,
+    load,
+    perSecond,
+    serverCpuMicros: cpu,
     cpuPerHandshakeMicros: load.handshakes > 0 ? cpu / load.handshakes : null,
     handshakesPerSecond: load.handshakes / (load.elapsedMs / 1000),
     resumptionRatio: load.handshakes > 0 ? load.resumed / load.handshakes : 0,
@@ -275,10 +283,26 @@ export async function runBench(
         for (const { variant } of plan.filter((p) => p.scenario === scenario)) {
           const v = VARIANTS[variant];
           const result: VariantResult = {
-            scenario, variant, label: v.label, description: v.description, phases: {},
-            resumptionRatio: null, handshakesPerSecond: null, latencyMicros: null,
-            cpuFullMicros: null, cpuResumedTls12Micros: null, cpuResumedTls13Micros: null, onceTls13ResumptionRatio: null,
-            vsStock: { resumptionRatio: null, handshakesPerSecond: null, cpuFull: null, cpuResumedTls12: null, cpuResumedTls13: null, onceTls13ResumptionRatio: null },
+            scenario,
+            variant,
+            label: v.label,
+            description: v.description,
+            phases: {},
+            resumptionRatio: null,
+            handshakesPerSecond: null,
+            latencyMicros: null,
+            cpuFullMicros: null,
+            cpuResumedTls12Micros: null,
+            cpuResumedTls13Micros: null,
+            onceTls13ResumptionRatio: null,
+            vsStock: {
+              resumptionRatio: null,
+              handshakesPerSecond: null,
+              cpuFull: null,
+              cpuResumedTls12: null,
+              cpuResumedTls13: null,
+              onceTls13ResumptionRatio: null,
+            },
           };
           results.push(result);
           onProgress({ scenario, variant, phase: 'start', fraction: donePhases / totalPhases });

@@ -3,7 +3,7 @@
  * persistence, its CPU readable like a server's, killed when the scenario ends. Skipped (with the
  * reason) when redis-server or the ioredis client is not installed.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 
 import { processTreeCpuMicros } from '../loadgen/procfs';
 import { freePort, waitForPort } from './anchors';
@@ -35,7 +35,9 @@ export async function startRedis(): Promise<BenchRedis> {
   const bin = r.stdout.trim();
   if (r.status !== 0 || !bin) throw new Error('redis-server not installed');
   const port = await freePort();
-  const child: ChildProcess = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   try {
     await waitForPort(port, child, 10_000);
   } catch (err) {

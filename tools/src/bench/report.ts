@@ -10,7 +10,17 @@ const fmtPct = (v: number | null): string => (v === null ? 'n/a' : `${(v * 100).
 
 /** Column headings and cells; each figure followed by its ratio against stock. */
 function rows(results: VariantResult[]): { head: string[]; body: string[][] } {
-  const head = ['scenario', 'server', 'resumed (mix)', 'resumed (once 1.3)', 'handshakes/s (mix)', 'p50 / p99 ms', 'CPU µs full', 'CPU µs resumed 1.2', 'CPU µs resumed 1.3'];
+  const head = [
+    'scenario',
+    'server',
+    'resumed (mix)',
+    'resumed (once 1.3)',
+    'handshakes/s (mix)',
+    'p50 / p99 ms',
+    'CPU µs full',
+    'CPU µs resumed 1.2',
+    'CPU µs resumed 1.3',
+  ];
   const body = results.map((r) => {
     if (r.skipped) return [SCENARIOS[r.scenario].label, r.label, `skipped: ${r.skipped}`, '', '', '', '', '', ''];
     const lat = r.latencyMicros ? `${(r.latencyMicros.p50 / 1000).toFixed(1)} / ${(r.latencyMicros.p99 / 1000).toFixed(1)}` : 'n/a';
@@ -56,7 +66,9 @@ function anchorLines(run: BenchResult): string[] {
   const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
   const out: string[] = [];
   for (const anchor of run.results.filter((r) => (r.variant === 'nginx' || r.variant === 'haproxy') && !r.skipped)) {
-    for (const r of run.results.filter((x) => x.scenario === anchor.scenario && x.variant !== 'nginx' && x.variant !== 'haproxy' && !x.skipped)) {
+    for (const r of run.results.filter(
+      (x) => x.scenario === anchor.scenario && x.variant !== 'nginx' && x.variant !== 'haproxy' && !x.skipped,
+    )) {
       out.push(
         `${SCENARIOS[r.scenario].label}, ${r.label} vs ${anchor.label}: CPU full ${ratio(r.cpuFullMicros, anchor.cpuFullMicros)}, ` +
           `resumed 1.2 ${ratio(r.cpuResumedTls12Micros, anchor.cpuResumedTls12Micros)}, resumed 1.3 ${ratio(r.cpuResumedTls13Micros, anchor.cpuResumedTls13Micros)}.`,
@@ -68,7 +80,10 @@ function anchorLines(run: BenchResult): string[] {
 
 function footer(run: BenchResult): string[] {
   const o = run.options;
-  const kinds = Object.entries(o.kinds).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(',');
+  const kinds = Object.entries(o.kinds)
+    .filter(([, v]) => v)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   return [
     `${run.node}, OpenSSL ${run.openssl}, ${run.cpus} CPUs; ${o.clients} clients, concurrency ${o.concurrency}${o.rate ? `, rate ${o.rate}/s` : ''}, ${o.durationMs / 1000} s per phase; mix: ${kinds}, TLS 1.3 share ${o.tls13}; ${(run.elapsedMs / 1000).toFixed(1)} s total.`,
     '(x) = ratio to stock Node in the same scenario. CPU = server user+system time from /proc over all its processes, per handshake.',
@@ -84,20 +99,20 @@ export function textTable(run: BenchResult): string {
   const { head, body } = rows(run.results);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), '', ...footer(run)].join('\n') + '\n';
+  return `${[line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), '', ...footer(run)].join('\n')}\n`;
 }
 
 /** The same table as GitHub Markdown. */
 export function markdownTable(run: BenchResult): string {
   const { head, body } = rows(run.results);
   const esc = (s: string) => s.replace(/\|/g, '\\|');
-  return [
+  return `${[
     `| ${head.join(' | ')} |`,
     `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,
     ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
     '',
     ...footer(run).map((l) => `${l}  `),
-  ].join('\n') + '\n';
+  ].join('\n')}\n`;
 }
 
 /** A one-line progress bar on stderr (redrawn in place on a terminal, a line per phase otherwise). */
@@ -109,7 +124,9 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): { upda
       const width = 30;
       const filled = Math.round(p.fraction * width);
       const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(p.fraction * 100)).padStart(3)}%`;
-      const rate = p.second ? `  ${Math.round((p.second.handshakes * 1000) / Math.max(1, p.second.intervalMs))} hs/s, ${p.second.handshakes ? Math.round((p.second.resumed / p.second.handshakes) * 100) : 0}% resumed` : '';
+      const rate = p.second
+        ? `  ${Math.round((p.second.handshakes * 1000) / Math.max(1, p.second.intervalMs))} hs/s, ${p.second.handshakes ? Math.round((p.second.resumed / p.second.handshakes) * 100) : 0}% resumed`
+        : '';
       const text = `${bar} ${p.scenario} · ${p.variant} · ${p.phase}${rate}`;
       if (tty) stream.write(`\r${text.padEnd(100).slice(0, Math.max(20, (stream.columns ?? 100) - 1))}`);
       else {
@@ -119,7 +136,7 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): { upda
       }
     },
     done() {
-      if (tty) stream.write('\r' + ' '.repeat(Math.max(20, (stream.columns ?? 100) - 1)) + '\r');
+      if (tty) stream.write(`\r${' '.repeat(Math.max(20, (stream.columns ?? 100) - 1))}\r`);
     },
   };
 }

@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import { engineKeyServerOptions } from './hardware-key-server';
-import { VARIANTS, VariantContext, VariantHandle, VariantName, rotateTicketKeys } from './variants';
+import { rotateTicketKeys, VARIANTS, type VariantContext, type VariantHandle, type VariantName } from './variants';
 
 /** @internal configuration passed in the environment (inherited by cluster workers). */
 export interface ServerConfig {
@@ -43,10 +43,15 @@ async function startServer(onListening: (port: number) => void): Promise<{ count
   const variant = VARIANTS[config!.variant];
   if (variant.kind !== 'node') throw new Error(`bench server: ${config!.variant} is not a Node variant`);
   // The hardware-key scenario serves from a token through the engine instead of `key`.
-  const keyOptions = process.env.TSC_BENCH_ENGINE_KEY ? engineKeyServerOptions(process.env.TSC_BENCH_ENGINE_KEY, config!.cert) : { key: config!.key };
-  const server = https.createServer({ ...keyOptions, cert: config!.cert, ...(('serverOptions' in variant && variant.serverOptions) || {}) }, (_req, res) => {
-    res.end('ok\n');
-  });
+  const keyOptions = process.env.TSC_BENCH_ENGINE_KEY
+    ? engineKeyServerOptions(process.env.TSC_BENCH_ENGINE_KEY, config!.cert)
+    : { key: config!.key };
+  const server = https.createServer(
+    { ...keyOptions, cert: config!.cert, ...(('serverOptions' in variant && variant.serverOptions) || {}) },
+    (_req, res) => {
+      res.end('ok\n');
+    },
+  );
   let handshakes = 0;
   let resumed = 0;
   server.on('secureConnection', (socket) => {

@@ -17,7 +17,7 @@ main(
 ).then(
   (code) => (process.exitCode = code),
   (err: unknown) => {
-    process.stderr.write(`npm start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`npm start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -11,10 +11,11 @@
  * Each server runs in its own child process so its CPU time (process.cpuUsage) is its own.
  * Absolute numbers move from run to run on a shared machine; compare ratios from one run.
  */
+
+import { type ChildProcess, fork } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import * as tls from 'node:tls';
-import { fork, ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
 
 import { attach, selfSignedCertificate, TicketKeyRing } from '../library';
 
@@ -47,7 +48,14 @@ function runServer(kind: ServerKind): void {
 function connectOnce(port: number, session: Buffer | undefined): Promise<{ reused: boolean; session: Buffer | undefined }> {
   return new Promise((resolve, reject) => {
     let newest: Buffer | undefined;
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, session, minVersion: 'TLSv1.3' });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      rejectUnauthorized: false,
+      session,
+      minVersion: 'TLSv1.3',
+    });
     let reused = false;
     socket.on('session', (s: Buffer) => (newest = s));
     socket.on('secureConnect', () => (reused = socket.isSessionReused()));
@@ -102,7 +110,9 @@ async function measure(
       }
     }),
   );
-  const { cpuMicros } = await ask(child, 'cpu', (m) => (typeof m === 'object' && m && 'cpuMicros' in m ? (m as { cpuMicros: number }) : undefined));
+  const { cpuMicros } = await ask(child, 'cpu', (m) =>
+    typeof m === 'object' && m && 'cpuMicros' in m ? (m as { cpuMicros: number }) : undefined,
+  );
   child.send('exit');
   await new Promise((resolve) => child.once('exit', resolve));
   const possible = connections - o.clients; // each client's first connection cannot resume

@@ -5,9 +5,8 @@
 import * as crypto from 'node:crypto';
 import { constants } from 'node:crypto';
 import type * as https from 'node:https';
-
-import { attach, CacheMode, TicketKeyRing } from '../library';
 import type { RedisClientLike } from '../library';
+import { attach, CacheMode, TicketKeyRing } from '../library';
 
 /** The benchmark's control hook: internal to the library (stripped from its .d.ts), reached here only. */
 function stopCounting(cache: object): void {
@@ -95,9 +94,11 @@ export function sharedStoreName(ctx: Pick<VariantContext, 'runTag'>): string {
 
 /** An ioredis client to the run's redis-server (ioredis: a dev dependency, resolved at run time). */
 function redisClient(ctx: VariantContext): RedisClientLike & { disconnect(): void; on(e: 'error', l: (err: Error) => void): unknown } {
-  if (ctx.redisPort === undefined) throw new Error('bench: this variant needs the run\'s redis-server');
+  if (ctx.redisPort === undefined) throw new Error("bench: this variant needs the run's redis-server");
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const Redis = require('ioredis') as new (o: Record<string, unknown>) => RedisClientLike & { disconnect(): void; on(e: 'error', l: (err: Error) => void): unknown };
+  const Redis = require('ioredis') as new (
+    o: Record<string, unknown>,
+  ) => RedisClientLike & { disconnect(): void; on(e: 'error', l: (err: Error) => void): unknown };
   const client = new Redis({ host: '127.0.0.1', port: ctx.redisPort, maxRetriesPerRequest: 1 });
   client.on('error', () => undefined); // fleet code reports failures itself ('fleetError', syncErrors)
   return client;
@@ -134,7 +135,8 @@ export const VARIANTS = {
   attachUncounted: {
     kind: 'node',
     label: 'attach, no resumption counting',
-    description: 'as attach, with the stats().resumption callbacks removed: the control that shows what counting costs (bench:instructions)',
+    description:
+      'as attach, with the stats().resumption callbacks removed: the control that shows what counting costs (bench:instructions)',
     setup: (server) => {
       const cache = attach(server, { tickets: { enabled: false } });
       stopCounting(cache);
@@ -144,7 +146,8 @@ export const VARIANTS = {
   shared: {
     kind: 'node',
     label: 'attach + shared store',
-    description: "Node https + attach(server, { tickets: { enabled: false }, shared: { name } }): every worker's sessions in one /dev/shm store",
+    description:
+      "Node https + attach(server, { tickets: { enabled: false }, shared: { name } }): every worker's sessions in one /dev/shm store",
     setup: (server, ctx) => {
       const cache = attach(server, { tickets: { enabled: false }, shared: { name: sharedStoreName(ctx) } });
       return { stats: () => ({ ...cache.stats() }) };
@@ -154,16 +157,21 @@ export const VARIANTS = {
     kind: 'node',
     label: 'attach + shared store, store lookups only',
     description:
-      "As `shared`, with cache.mode NO_INTERNAL_LOOKUP: every resumption is served by the store, which is what a resumption on another worker costs; compare with `attach` (the internal cache)",
+      'As `shared`, with cache.mode NO_INTERNAL_LOOKUP: every resumption is served by the store, which is what a resumption on another worker costs; compare with `attach` (the internal cache)',
     setup: (server, ctx) => {
-      const cache = attach(server, { tickets: { enabled: false }, cache: { mode: CacheMode.NO_INTERNAL_LOOKUP }, shared: { name: sharedStoreName(ctx) } });
+      const cache = attach(server, {
+        tickets: { enabled: false },
+        cache: { mode: CacheMode.NO_INTERNAL_LOOKUP },
+        shared: { name: sharedStoreName(ctx) },
+      });
       return { stats: () => ({ ...cache.stats() }) };
     },
   },
   ring: {
     kind: 'node',
     label: 'attach + ticket ring',
-    description: 'Node https + attach(server, { tickets: { keyRing: TicketKeyRing.generate() } }): native key ring, renewed TLS 1.3 tickets; rotation = ring.rotate()',
+    description:
+      'Node https + attach(server, { tickets: { keyRing: TicketKeyRing.generate() } }): native key ring, renewed TLS 1.3 tickets; rotation = ring.rotate()',
     setup: (server) => attachRing(server, TicketKeyRing.generate({ rotateEverySeconds: 3600, keepKeys: 12 })),
   },
   ringUncounted: {
@@ -179,7 +187,8 @@ export const VARIANTS = {
   ringSecret: {
     kind: 'node',
     label: 'attach + fromSecret ring',
-    description: 'Node https + attach with TicketKeyRing.fromSecret(secret): every process derives the same keys; session-ID cache per process',
+    description:
+      'Node https + attach with TicketKeyRing.fromSecret(secret): every process derives the same keys; session-ID cache per process',
     setup: (server, ctx) => {
       const secret = Buffer.from(ctx.secretHex, 'hex');
       try {
@@ -192,13 +201,19 @@ export const VARIANTS = {
   fleet: {
     kind: 'node',
     label: 'attach + fleet (Redis)',
-    description: 'Node https + attach with fleet: { redis, secret } (TLS 1.2 session IDs in Redis) and TicketKeyRing.fromRedis (ticket keys through Redis)',
+    description:
+      'Node https + attach with fleet: { redis, secret } (TLS 1.2 session IDs in Redis) and TicketKeyRing.fromRedis (ticket keys through Redis)',
     needs: ['redis'],
     setup: async (server, ctx) => {
       const redis = redisClient(ctx);
       const secret = Buffer.from(ctx.secretHex, 'hex');
       try {
-        const ring = TicketKeyRing.fromRedis(redis, { key: `bench:${ctx.runTag}:ticket-keys`, wrappingSecret: secret, rotateEverySeconds: 3600, keepKeys: 12 });
+        const ring = TicketKeyRing.fromRedis(redis, {
+          key: `bench:${ctx.runTag}:ticket-keys`,
+          wrappingSecret: secret,
+          rotateEverySeconds: 3600,
+          keepKeys: 12,
+        });
         const cache = attach(server, {
           tickets: { enabled: true, keyRing: ring },
           fleet: { redis, secret, prefix: `bench:${ctx.runTag}:session:` },

@@ -10,14 +10,15 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { renderSvg } from '../bench/chart';
-import { BenchOptions, DEFAULT_KINDS, runBench } from '../bench/measure';
+import { type BenchOptions, DEFAULT_KINDS, runBench } from '../bench/measure';
 import { markdownTable, progressBar, textTable } from '../bench/report';
-import { SCENARIOS, ScenarioName } from '../bench/scenarios';
-import { VARIANTS, VariantName } from '../bench/variants';
+import { SCENARIOS, type ScenarioName } from '../bench/scenarios';
+import { VARIANTS, type VariantName } from '../bench/variants';
 import { selfSignedCertificate } from '../library';
-import { CLIENT_KINDS, ClientKind } from '../loadgen/population';
+import { CLIENT_KINDS, type ClientKind } from '../loadgen/population';
 
-export const summary = 'compare TLS resumption and CPU per handshake: stock Node vs JS cache vs attach, ring, shared store, fleet (and nginx/HAProxy)';
+export const summary =
+  'compare TLS resumption and CPU per handshake: stock Node vs JS cache vs attach, ring, shared store, fleet (and nginx/HAProxy)';
 
 const HELP = `usage: tls-resumption-tools bench [options]
 
@@ -29,7 +30,9 @@ const HELP = `usage: tls-resumption-tools bench [options]
   --concurrency C     closed-loop connections in flight (default 8)
   --rate R            open loop: connections started per second (default 0 = closed loop)
   --kinds LIST        client mix of the "mix" phase, e.g. reuse=0.5,once=0.5
-                      (kinds: reuse, once, sessionId, fresh; default ${Object.entries(DEFAULT_KINDS).map(([k, v]) => `${k}=${v}`).join(',')})
+                      (kinds: reuse, once, sessionId, fresh; default ${Object.entries(DEFAULT_KINDS)
+                        .map(([k, v]) => `${k}=${v}`)
+                        .join(',')})
   --tls13 SHARE       share of TLS 1.3 clients, 0..1 (default 0.5)
   --seed N            population seed (default 1)
   --json FILE         write every figure as JSON
@@ -40,14 +43,18 @@ const HELP = `usage: tls-resumption-tools bench [options]
 function number(flag: string, raw: string | undefined, def: number, min: number, max: number, integer = false): number {
   if (raw === undefined) return def;
   const v = Number(raw);
-  if (raw.trim() === '' || Number.isNaN(v) || (integer && !Number.isInteger(v))) throw new TypeError(`--${flag} must be ${integer ? 'an integer' : 'a number'}, got "${raw}".`);
+  if (raw.trim() === '' || Number.isNaN(v) || (integer && !Number.isInteger(v)))
+    throw new TypeError(`--${flag} must be ${integer ? 'an integer' : 'a number'}, got "${raw}".`);
   if (v < min || v > max) throw new RangeError(`--${flag} must be between ${min} and ${max}, got ${v}.`);
   return v;
 }
 
 function list<T extends string>(flag: string, raw: string | undefined, known: readonly T[]): T[] | undefined {
   if (raw === undefined) return undefined;
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const i of items) if (!known.includes(i as T)) throw new RangeError(`--${flag}: unknown "${i}" (known: ${known.join(', ')}).`);
   if (items.length === 0) throw new RangeError(`--${flag} needs at least one of: ${known.join(', ')}.`);
   return items as T[];
@@ -58,7 +65,8 @@ export function parseKinds(raw: string): Partial<Record<ClientKind, number>> {
   const kinds: Partial<Record<ClientKind, number>> = {};
   for (const part of raw.split(',')) {
     const [name, value] = part.split('=').map((s) => s.trim());
-    if (!CLIENT_KINDS.includes(name as ClientKind)) throw new RangeError(`--kinds: unknown kind "${name}" (known: ${CLIENT_KINDS.join(', ')}).`);
+    if (!CLIENT_KINDS.includes(name as ClientKind))
+      throw new RangeError(`--kinds: unknown kind "${name}" (known: ${CLIENT_KINDS.join(', ')}).`);
     kinds[name as ClientKind] = number(`kinds ${name}`, value, NaN, 0, 1_000_000);
   }
   if (!Object.values(kinds).some((v) => v! > 0)) throw new RangeError('--kinds: at least one kind needs a share above 0.');
@@ -90,7 +98,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const scenarios = list('scenarios', values.scenarios, Object.keys(SCENARIOS) as ScenarioName[]) ?? (Object.keys(SCENARIOS) as ScenarioName[]);
+  const scenarios =
+    list('scenarios', values.scenarios, Object.keys(SCENARIOS) as ScenarioName[]) ?? (Object.keys(SCENARIOS) as ScenarioName[]);
   const variants = list('variants', values.variants, Object.keys(VARIANTS) as VariantName[]);
   const options: BenchOptions = {
     durationMs: Math.round(number('duration', values.duration, 3, 0.5, 3600) * 1000),
@@ -110,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   bar.done();
   process.stdout.write(values.markdown ? markdownTable(result) : textTable(result));
-  if (values.json) fs.writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
+  if (values.json) fs.writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
   if (values.svg) fs.writeFileSync(values.svg, await renderSvg(result));
   return result.results.some((r) => !r.skipped) ? 0 : 1;
 }

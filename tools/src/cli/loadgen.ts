@@ -5,9 +5,8 @@
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-
-import { LoadgenProcess } from '../loadgen/process';
 import type { LoadReport, LoadTarget } from '../loadgen/population';
+import { LoadgenProcess } from '../loadgen/process';
 import { processTree, processTreeCpuMicros } from '../loadgen/procfs';
 import { parseKinds } from './bench';
 
@@ -34,7 +33,8 @@ const HELP = `usage: tls-resumption-tools loadgen --target HOST:PORT[,HOST:PORT.
 function num(flag: string, raw: string | undefined, def: number, min: number, max: number, integer: boolean): number {
   if (raw === undefined) return def;
   const v = Number(raw);
-  if (raw.trim() === '' || Number.isNaN(v) || (integer && !Number.isInteger(v))) throw new TypeError(`--${flag} must be ${integer ? 'an integer' : 'a number'}, got "${raw}".`);
+  if (raw.trim() === '' || Number.isNaN(v) || (integer && !Number.isInteger(v)))
+    throw new TypeError(`--${flag} must be ${integer ? 'an integer' : 'a number'}, got "${raw}".`);
   if (v < min || v > max) throw new RangeError(`--${flag} must be between ${min} and ${max}, got ${v}.`);
   return v;
 }
@@ -52,7 +52,11 @@ function line(s: LoadReport, cpuPerHandshake: number | undefined): string {
   const resumed = s.handshakes ? (100 * s.resumed) / s.handshakes : 0;
   const l = s.latencyMicros;
   const cpu = cpuPerHandshake === undefined ? '' : `  server ${Math.round(cpuPerHandshake)} µs/hs`;
-  const fails = s.failures ? `  failures ${s.failures} (${Object.entries(s.failureReasons).map(([k, v]) => `${k}: ${v}`).join('; ')})` : '';
+  const fails = s.failures
+    ? `  failures ${s.failures} (${Object.entries(s.failureReasons)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')})`
+    : '';
   return `${(s.elapsedMs / 1000).toFixed(1).padStart(6)} s  ${String(s.handshakes).padStart(6)} hs (${Math.round(rate)}/s)  full ${s.full}  resumed ${s.resumed} (${resumed.toFixed(1)}%)  p50/p90/p99 ${(l.p50 / 1000).toFixed(2)}/${(l.p90 / 1000).toFixed(2)}/${(l.p99 / 1000).toFixed(2)} ms${cpu}${fails}`;
 }
 
@@ -86,7 +90,10 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const connections = num('connections', values.connections, 0, 1, Number.MAX_SAFE_INTEGER, true);
-  const durationMs = values.connections !== undefined && values.duration === undefined ? 0 : Math.round(num('duration', values.duration, 10, 0.5, 86400, false) * 1000);
+  const durationMs =
+    values.connections !== undefined && values.duration === undefined
+      ? 0
+      : Math.round(num('duration', values.duration, 10, 0.5, 86400, false) * 1000);
   const pid = values.pid === undefined ? undefined : num('pid', values.pid, 0, 1, 2 ** 31, true);
   const population = {
     targets: targets(values.target),
@@ -121,11 +128,14 @@ export async function run(argv: string[]): Promise<number> {
       lastCpu = now;
       perSecond.push(pid === undefined ? s : { ...s, serverCpuMicros: used });
       // The last interval can be a few milliseconds long: kept in the JSON, not worth a line.
-      if (s.intervalMs >= 100) process.stdout.write(line(s, pid !== undefined && s.handshakes ? used / s.handshakes : undefined) + '\n');
+      if (s.intervalMs >= 100) process.stdout.write(`${line(s, pid !== undefined && s.handshakes ? used / s.handshakes : undefined)}\n`);
     });
     const serverCpuMicros = pid === undefined ? undefined : cpu() - startCpu;
-    process.stdout.write(`total ${line(total, serverCpuMicros !== undefined && total.handshakes ? serverCpuMicros / total.handshakes : undefined)}\n`);
-    if (values.json) fs.writeFileSync(values.json, JSON.stringify({ population, phase, total, serverCpuMicros, perSecond }, null, 2) + '\n');
+    process.stdout.write(
+      `total ${line(total, serverCpuMicros !== undefined && total.handshakes ? serverCpuMicros / total.handshakes : undefined)}\n`,
+    );
+    if (values.json)
+      fs.writeFileSync(values.json, `${JSON.stringify({ population, phase, total, serverCpuMicros, perSecond }, null, 2)}\n`);
     return total.handshakes > 0 ? 0 : 1;
   } finally {
     await lg.close();

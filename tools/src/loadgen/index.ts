@@ -10,7 +10,16 @@
  * await lg.close();
  * ```
  */
+
+export type {
+  ClientKind,
+  KindCounts,
+  LoadReport,
+  LoadTarget,
+  PhaseOptions,
+  PopulationOptions,
+  ResolvedPopulationOptions,
+} from './population';
+export { CLIENT_KINDS, Population, resolvePhaseOptions, resolvePopulationOptions } from './population';
 export { LoadgenProcess } from './process';
-export { Population, CLIENT_KINDS, resolvePopulationOptions, resolvePhaseOptions } from './population';
-export type { ClientKind, KindCounts, LoadReport, LoadTarget, PhaseOptions, PopulationOptions, ResolvedPopulationOptions } from './population';
-export { processTreeCpuMicros, processTree } from './procfs';
+export { processTree, processTreeCpuMicros } from './procfs';

@@ -4,7 +4,7 @@
  * handshakes run on native threads, but they share the process's CPU accounting.
  */
 import { checkKeys, expectKind, expectOneOf, expectRange, optionalNumber, optionalString, rangeError, typeError } from '../library';
-import { NativeKindCounts, NativePopulation, NativeSnapshot, loadgenNative } from './native';
+import { loadgenNative, type NativeKindCounts, type NativePopulation, type NativeSnapshot } from './native';
 
 /** How a client treats sessions. */
 export type ClientKind = 'reuse' | 'once' | 'sessionId' | 'fresh';
@@ -107,7 +107,8 @@ export function resolvePopulationOptions(options: unknown): ResolvedPopulationOp
   expectKind('population', options, 'object');
   const o = options as PopulationOptions;
   checkKeys('population', o, ['targets', 'clients', 'kinds', 'tls13', 'servername', 'seed', 'placement']);
-  if (!Array.isArray(o.targets) || o.targets.length === 0) throw typeError('population.targets', 'a non-empty array of { host, port }', o.targets);
+  if (!Array.isArray(o.targets) || o.targets.length === 0)
+    throw typeError('population.targets', 'a non-empty array of { host, port }', o.targets);
   const targets = o.targets.map((t, i) => {
     expectKind(`population.targets[${i}]`, t, 'object');
     checkKeys(`population.targets[${i}]`, t, ['host', 'port']);
@@ -157,7 +158,8 @@ export function resolvePhaseOptions(options: unknown): Required<PhaseOptions> {
   const rate = optionalNumber('phase.rate', o.rate, 0, 1_000_000, 'connections/s') ?? 0;
   const sweep = o.sweep ?? false;
   expectKind('phase.sweep', sweep, 'boolean');
-  if (durationMs === 0 && connections === 0 && !sweep) throw rangeError('phase.durationMs', 'above 0 without "phase.connections" or "phase.sweep"', '0');
+  if (durationMs === 0 && connections === 0 && !sweep)
+    throw rangeError('phase.durationMs', 'above 0 without "phase.connections" or "phase.sweep"', '0');
   return { durationMs, concurrency, rate, connections, sweep, timeoutMs };
 }
 

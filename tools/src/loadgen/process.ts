@@ -2,7 +2,7 @@
  * The load generator in a process of its own: a forked runner (runner.ts) holds the client
  * populations; this side sends it phases over IPC and gets per-second figures and totals back.
  */
-import { ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -79,8 +79,16 @@ export class LoadgenProcess {
   }
 
   /** Creates (or replaces) the population `name` in the runner. */
-  async populate(name: string, options: PopulationOptions): Promise<{ clients: number; kinds: Record<string, number>; tls13: number; withSession: number }> {
-    return (await this.#call({ op: 'populate', name, options })) as { clients: number; kinds: Record<string, number>; tls13: number; withSession: number };
+  async populate(
+    name: string,
+    options: PopulationOptions,
+  ): Promise<{ clients: number; kinds: Record<string, number>; tls13: number; withSession: number }> {
+    return (await this.#call({ op: 'populate', name, options })) as {
+      clients: number;
+      kinds: Record<string, number>;
+      tls13: number;
+      withSession: number;
+    };
   }
 
   /** Runs a phase on population `name`. */

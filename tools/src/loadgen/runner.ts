@@ -3,7 +3,7 @@
  * populations and runs phases on them when the parent asks, so the clients' CPU is never
  * counted in a measured server's process.
  */
-import { LoadReport, Population } from './population';
+import { type LoadReport, Population } from './population';
 import type { RunnerReply, RunnerRequest } from './process';
 
 const populations = new Map<string, Population>();

@@ -15,8 +15,9 @@
  *   finished its handshake but has not sent its request yet is idle (seen on Node 24: 4 of about
  *   3,000 connections in a 36 s run).
  */
-import type { Worker } from 'node:cluster';
+
 import { execFileSync } from 'node:child_process';
+import type { Worker } from 'node:cluster';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -95,7 +96,10 @@ export function countAfterRestarts(report: FaultReport, seconds: LoadReport[]): 
 export function faultProblems(report: FaultReport): string[] {
   const problems: string[] = [];
   const t = report.fullTmpfs;
-  if ('attachError' in t && (!/cannot reserve \d+ bytes for .*\(the filesystem has \d+ bytes free\)/.test(t.attachError ?? '') || t.exitCode !== 0)) {
+  if (
+    'attachError' in t &&
+    (!/cannot reserve \d+ bytes for .*\(the filesystem has \d+ bytes free\)/.test(t.attachError ?? '') || t.exitCode !== 0)
+  ) {
     problems.push(`full tmpfs: the probe worker should report "cannot reserve ..." and exit 0, got ${JSON.stringify(t)}`);
   }
   if (!report.stopped) problems.push('the SIGSTOP fault did not run');

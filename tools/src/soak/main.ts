@@ -28,7 +28,7 @@
  */
 import cluster from 'node:cluster';
 
-import { parseArgs, SoakOptions } from './options';
+import { parseArgs, type SoakOptions } from './options';
 import { soak } from './run';
 import { printHuman } from './verdict';
 
@@ -44,7 +44,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const result = await soak(options);
-  if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
+  if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else printHuman(result);
   return result.ok ? 0 : 1;
 }

@@ -52,34 +52,64 @@ export function parseArgs(argv: string[]): SoakOptions {
   };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < min || n > max) throw new RangeError(`${flag} must be a number from ${min} to ${max}, got ${v}`);
+    if (v === undefined || !Number.isFinite(n) || n < min || n > max)
+      throw new RangeError(`${flag} must be a number from ${min} to ${max}, got ${v}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const next = (): string | undefined => argv[++i];
     switch (flag) {
-      case '--minutes': o.seconds = num(flag, next(), 0.1, 1440) * 60; break;
-      case '--seconds': o.seconds = num(flag, next(), 5, 86400); break;
-      case '--workers': o.workers = num(flag, next(), 2, 64); break;
-      case '--kill-every': o.killEverySeconds = num(flag, next(), 1, 86400); break;
-      case '--rotate-every': o.rotateEverySeconds = num(flag, next(), 0.5, 86400); break;
-      case '--flush-every': o.flushEverySeconds = num(flag, next(), 0.5, 86400); break;
-      case '--sample-every': o.sampleEverySeconds = num(flag, next(), 0.2, 600); break;
-      case '--warmup': o.warmupSeconds = num(flag, next(), 0, 86400); break;
-      case '--rate': o.rate = num(flag, next(), 1, 100000); break;
-      case '--clients': o.clients = num(flag, next(), 1, 1000000); break;
-      case '--max-rss-growth-mib': o.maxRssGrowthMiB = num(flag, next(), 0, 1 << 20); break;
-      case '--json': o.json = true; break;
-      case '--stock': o.stock = true; break;
-      case '--faults': o.faults = true; break;
+      case '--minutes':
+        o.seconds = num(flag, next(), 0.1, 1440) * 60;
+        break;
+      case '--seconds':
+        o.seconds = num(flag, next(), 5, 86400);
+        break;
+      case '--workers':
+        o.workers = num(flag, next(), 2, 64);
+        break;
+      case '--kill-every':
+        o.killEverySeconds = num(flag, next(), 1, 86400);
+        break;
+      case '--rotate-every':
+        o.rotateEverySeconds = num(flag, next(), 0.5, 86400);
+        break;
+      case '--flush-every':
+        o.flushEverySeconds = num(flag, next(), 0.5, 86400);
+        break;
+      case '--sample-every':
+        o.sampleEverySeconds = num(flag, next(), 0.2, 600);
+        break;
+      case '--warmup':
+        o.warmupSeconds = num(flag, next(), 0, 86400);
+        break;
+      case '--rate':
+        o.rate = num(flag, next(), 1, 100000);
+        break;
+      case '--clients':
+        o.clients = num(flag, next(), 1, 1000000);
+        break;
+      case '--max-rss-growth-mib':
+        o.maxRssGrowthMiB = num(flag, next(), 0, 1 << 20);
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      case '--stock':
+        o.stock = true;
+        break;
+      case '--faults':
+        o.faults = true;
+        break;
       case '--schedule': {
         const v = next();
         if (v !== 'none' && v !== 'rr') throw new RangeError(`--schedule must be none or rr, got ${v}`);
         o.schedule = v;
         break;
       }
-      default: throw new RangeError(`unknown option ${flag} (see tools/src/soak/main.ts)`);
+      default:
+        throw new RangeError(`unknown option ${flag} (see tools/src/soak/main.ts)`);
     }
   }
   if (o.warmupSeconds < 0) o.warmupSeconds = Math.max(5, o.seconds / 10);

@@ -2,18 +2,18 @@
  * The soak's primary: forks the workers (worker.ts), kills and replaces them, flushes and samples
  * on timers while the load generator drives them, then judges the samples (verdict.ts).
  */
-import cluster, { Worker } from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { selfSignedCertificate, sharedStorePath } from '../library';
-import { LoadgenProcess } from '../loadgen/process';
 import type { LoadReport } from '../loadgen/population';
-import { FaultReport, countAfterRestarts, faultProblems, newFaultReport, probeFullTmpfs } from './faults';
+import { LoadgenProcess } from '../loadgen/process';
+import { countAfterRestarts, type FaultReport, faultProblems, newFaultReport, probeFullTmpfs } from './faults';
 import type { SoakOptions } from './options';
 import { sampleProcess } from './samples';
-import { ProcessSeries, ProcessTrend, SoakResult, failuresNearKills, judgeProcesses, round1 } from './verdict';
+import { failuresNearKills, judgeProcesses, type ProcessSeries, type ProcessTrend, round1, type SoakResult } from './verdict';
 import type { SoakWorkerConfig } from './worker';
 
 function waitMessage<T>(worker: Worker, type: string, ms: number): Promise<T> {
@@ -170,33 +170,37 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       const judged = o.seconds - o.warmupSeconds;
       const stopSeconds = Math.min(10, judged / 5);
       timers.push(
-        setTimeout(() => {
-          const victim = [...live].find((w) => w !== longLived);
-          if (!victim) return;
-          const from = elapsed();
-          faults.stopped = { pid: victim.process.pid!, fromSeconds: round1(from), seconds: stopSeconds };
-          stops.push([from, from + stopSeconds]);
-          victim.process.kill('SIGSTOP');
-          setTimeout(() => victim.process.kill('SIGCONT'), stopSeconds * 1000);
-        }, (o.warmupSeconds + judged / 4) * 1000),
+        setTimeout(
+          () => {
+            const victim = [...live].find((w) => w !== longLived);
+            if (!victim) return;
+            const from = elapsed();
+            faults.stopped = { pid: victim.process.pid!, fromSeconds: round1(from), seconds: stopSeconds };
+            stops.push([from, from + stopSeconds]);
+            victim.process.kill('SIGSTOP');
+            setTimeout(() => victim.process.kill('SIGCONT'), stopSeconds * 1000);
+          },
+          (o.warmupSeconds + judged / 4) * 1000,
+        ),
       );
       timers.push(
-        setTimeout(async () => {
-          for (const old of [...live].filter((w) => w !== longLived)) {
-            await fork('worker');
-            faults.restarts++;
-            const from = elapsed();
-            faults.drainedExitCodes.push(await drain(old));
-            restartWindows.push([from, elapsed()]);
-          }
-          faults.restartsDoneSeconds = round1(elapsed());
-        }, (o.warmupSeconds + judged / 2) * 1000),
+        setTimeout(
+          async () => {
+            for (const old of [...live].filter((w) => w !== longLived)) {
+              await fork('worker');
+              faults.restarts++;
+              const from = elapsed();
+              faults.drainedExitCodes.push(await drain(old));
+              restartWindows.push([from, elapsed()]);
+            }
+            faults.restartsDoneSeconds = round1(elapsed());
+          },
+          (o.warmupSeconds + judged / 2) * 1000,
+        ),
       );
     }
-    const total = await lg.run(
-      'soak',
-      { durationMs: Math.round(o.seconds * 1000), rate: o.rate, concurrency: 8, timeoutMs },
-      (s) => seconds.push(s),
+    const total = await lg.run('soak', { durationMs: Math.round(o.seconds * 1000), rate: o.rate, concurrency: 8, timeoutMs }, (s) =>
+      seconds.push(s),
     );
     for (const t of timers) clearInterval(t);
     sample();

@@ -5,7 +5,7 @@
 import type { LoadReport } from '../loadgen/population';
 import type { FaultReport } from './faults';
 import type { SoakOptions } from './options';
-import { fdKinds, Sample } from './samples';
+import { fdKinds, type Sample } from './samples';
 
 /** One process's samples and trend. */
 export interface ProcessTrend {
@@ -67,7 +67,12 @@ export const round1 = (x: number): number => Math.round(x * 10) / 10;
  * Failures whose second overlaps [kill - 1 s, kill + timeout + 1 s] (a stop: [stop - 1 s, resume
  * + timeout + 1 s]): the connections a killed or stopped worker held or was handed.
  */
-export function failuresNearKills(seconds: LoadReport[], killTimes: number[], timeoutMs: number, stops: Array<[number, number]> = []): number {
+export function failuresNearKills(
+  seconds: LoadReport[],
+  killTimes: number[],
+  timeoutMs: number,
+  stops: Array<[number, number]> = [],
+): number {
   const windows = [...killTimes.map((k): [number, number] => [k, k]), ...stops];
   let nearKills = 0;
   for (const s of seconds) {
@@ -123,10 +128,14 @@ export function judgeProcesses(series: Map<number, ProcessSeries>, o: SoakOption
       continue;
     }
     if (trend.rssMiB.growth > o.maxRssGrowthMiB) {
-      problems.push(`${s.role} ${pid}: RSS grew ${trend.rssMiB.growth} MiB (first third ${trend.rssMiB.firstThirdMean}, last third ${trend.rssMiB.lastThirdMean}; bound ${o.maxRssGrowthMiB})`);
+      problems.push(
+        `${s.role} ${pid}: RSS grew ${trend.rssMiB.growth} MiB (first third ${trend.rssMiB.firstThirdMean}, last third ${trend.rssMiB.lastThirdMean}; bound ${o.maxRssGrowthMiB})`,
+      );
     }
     if (trend.fds.lastThirdMin > trend.fds.firstThirdMax) {
-      problems.push(`${s.role} ${pid}: open fds grew (at least ${trend.fds.lastThirdMin} in the last third, at most ${trend.fds.firstThirdMax} in the first)`);
+      problems.push(
+        `${s.role} ${pid}: open fds grew (at least ${trend.fds.lastThirdMin} in the last third, at most ${trend.fds.firstThirdMax} in the first)`,
+      );
     }
   }
   return { processes, problems };
@@ -146,8 +155,10 @@ export function printHuman(r: SoakResult): void {
   }
   const churned = r.processes.filter((x) => x.role === 'worker');
   if (churned.length) {
-    lines.push(`  ${churned.length} churned workers: RSS max ${Math.max(...churned.map((p) => p.rssMiB.max))} MiB, fds max ${Math.max(...churned.map((p) => p.fds.max))}`);
+    lines.push(
+      `  ${churned.length} churned workers: RSS max ${Math.max(...churned.map((p) => p.rssMiB.max))} MiB, fds max ${Math.max(...churned.map((p) => p.fds.max))}`,
+    );
   }
   lines.push(r.ok ? 'soak: OK' : `soak: FAILED\n  ${r.problems.join('\n  ')}`);
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }

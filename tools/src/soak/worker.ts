@@ -11,7 +11,7 @@
  */
 import * as https from 'node:https';
 
-import { attach, SessionCache, TicketKeyRing } from '../library';
+import { attach, type SessionCache, TicketKeyRing } from '../library';
 
 /** @internal what the primary sends first. */
 export interface SoakWorkerConfig {
@@ -43,7 +43,9 @@ function start(config: SoakWorkerConfig): void {
   const secret = Buffer.from(config.secret, 'hex');
   const ring = TicketKeyRing.fromSecret(secret, { rotateEverySeconds: config.rotateEverySeconds, keepKeys: 3 });
   secret.fill(0);
-  const shared = config.storePath ? { path: config.storePath, sizeBytes: config.storeBytes } : { name: config.storeName, sizeBytes: config.storeBytes };
+  const shared = config.storePath
+    ? { path: config.storePath, sizeBytes: config.storeBytes }
+    : { name: config.storeName, sizeBytes: config.storeBytes };
   let attachError: string | undefined;
   try {
     cache = attach(server, { cache: { size: 20480 }, tickets: { enabled: true, keyRing: ring }, shared });
