@@ -15,8 +15,12 @@
         "native/crypto_providers.cc",
         "native/crypto_engines.cc",
         "native/shared_store.cc",
+        "native/shared_store_file.cc",
+        "native/shared_store_lock.cc",
         "native/session_callbacks.cc",
-        "native/session_id_context.cc"
+        "native/session_id_context.cc",
+        "native/session_age.cc",
+        "native/resumption_stats.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
@@ -57,13 +61,57 @@
         },
         {
           "target_name": "tls_resumption_store_bench",
-          "sources": ["tools/native/shared_store_bench.cc", "native/shared_store.cc"],
+          "sources": [
+            "tools/native/shared_store_bench.cc",
+            "native/shared_store.cc",
+            "native/shared_store_file.cc",
+            "native/shared_store_lock.cc"
+          ],
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
           "cflags!": ["-fno-exceptions"],
           "cflags_cc!": ["-fno-exceptions"],
           "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-pthread"],
           "ldflags": ["-pthread", "-Wl,-z,now"],
+          "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
+        },
+        {
+          # The shared store's multi-process micro-benchmark: a plain executable over the store
+          # code (no Node, no OpenSSL), build/Release/store_bench; tools/store-bench.sh runs it.
+          "target_name": "store_bench",
+          "type": "executable",
+          "sources": [
+            "tools/native/store_bench.cc",
+            "native/shared_store.cc",
+            "native/shared_store_file.cc",
+            "native/shared_store_lock.cc"
+          ],
+          "include_dirs": ["native"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+          "ldflags": ["-pthread"]
+        }
+      ]
+    }],
+    # Test hooks (test/native): a module of its own that only the tests load, so the library's
+    # binary carries none of them. Built only in a clone (the published package ships no test/).
+    ["'<!(node -p \"require('fs').existsSync('test/native')\")'=='true'", {
+      "targets": [
+        {
+          "target_name": "tls_resumption_test",
+          "sources": [
+            "test/native/store_hooks.cc",
+            "native/context_access.cc",
+            "native/shared_store.cc",
+            "native/shared_store_file.cc",
+            "native/shared_store_lock.cc"
+          ],
+          "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+          "ldflags": ["-Wl,-z,now"],
           "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
         }
       ]

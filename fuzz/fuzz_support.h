@@ -1,8 +1,8 @@
 // Shared by the fuzz targets and the seed generator: in-memory TLS (a P-256 self-signed server
 // context and a handshake pumped over a BIO pair), the fixed ticket keys the ticket_ring target
-// and its seeds agree on, and a mirror of the shared store's file layout v1 (shared_store.cc) so
-// a harness can place hostile bytes exactly where the store reads them. CheckStoreLayout() tests
-// the mirror against the real code at start-up, so a layout change fails loudly, not silently.
+// and its seeds agree on, and helpers over the shared store's real file layout
+// (native/shared_store_layout.h, included, never copied) so a harness can place hostile bytes
+// exactly where the store reads them.
 //
 // These are standalone executables linked against the system libssl/libcrypto (Debian's, the
 // same 3.0 series as Node's bundled OpenSSL). They are never loaded into Node, so this does not
@@ -14,7 +14,6 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -28,6 +27,7 @@
 
 #include "openssl_ptr.h"
 #include "shared_store.h"
+#include "shared_store_layout.h"
 
 namespace fuzz {
 
@@ -56,7 +56,8 @@ inline tsc::SslCtxPtr NewServerCtx() {
   X509_set_pubkey(cert.get(), key.get());
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) Die("X509_sign");
   tsc::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx || SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 || SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
+  if (!ctx || SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
     Die("server ctx");
   }
   static const unsigned char kSidCtx[] = "tsc-fuzz";
@@ -191,45 +192,27 @@ inline std::vector<unsigned char> FixedKey(size_t len, unsigned char salt) {
 inline std::vector<unsigned char> FixedKey80() { return FixedKey(80, 0x40); }
 inline std::vector<unsigned char> FixedKey48() { return FixedKey(48, 0x90); }
 
-// ---- Shared store layout v1, mirrored from shared_store.cc ----
+// ---- Shared store: the real layout (native/shared_store_layout.h), plus file helpers ----
 namespace store {
-constexpr size_t kHeaderBytes = 4096;
-constexpr size_t kWays = 16;
-constexpr size_t kIndexEntryBytes = 16;  // hash u64, expires_at u32, seq u32
-constexpr size_t kSlotHeaderBytes = 96;
-constexpr size_t kLockOffset = 192;      // StoreHeader::lock (alignas(64) after the counters)
-// SlotHeader fields
-constexpr size_t kSlotChecksum = 0, kSlotHash = 8, kSlotExpires = 16, kSlotDerLen = 24, kSlotSidCtxLen = 28,
-                 kSlotIdLen = 29, kSlotSidCtx = 32, kSlotId = 64;
+using tsc::layout::Geometry;
+using tsc::layout::kSlotChecksum;
+using tsc::layout::kSlotDerLen;
+using tsc::layout::kSlotExpires;
+using tsc::layout::kSlotHash;
+using tsc::layout::kSlotId;
+using tsc::layout::kSlotIdLen;
+using tsc::layout::kWays;
+constexpr size_t kSlotHeaderBytes = sizeof(tsc::layout::SlotHeader);
 
-inline uint64_t Fnv1a(uint64_t h, const unsigned char* p, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    h ^= p[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
+// A geometry of exactly `sets` sets of slots of `slot_bytes` (one stripe per set).
+inline Geometry Sets(uint32_t slot_bytes, uint32_t sets) {
+  const uint64_t total = tsc::layout::kHeaderBytes +
+                         static_cast<uint64_t>(sets) *
+                             (tsc::layout::kStripeBytes + kWays * (slot_bytes + sizeof(tsc::layout::IndexEntry)));
+  Geometry g = Geometry::For(total, slot_bytes);
+  if (g.sets() != sets) Die("fuzz geometry");
+  return g;
 }
-constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL;
-
-inline uint64_t KeyHash(const unsigned char* sid_ctx, size_t sid_ctx_len, const unsigned char* id, size_t id_len) {
-  unsigned char len = static_cast<unsigned char>(sid_ctx_len);
-  uint64_t h = Fnv1a(kFnvBasis, &len, 1);
-  h = Fnv1a(h, sid_ctx, sid_ctx_len);
-  len = static_cast<unsigned char>(id_len);
-  h = Fnv1a(h, &len, 1);
-  h = Fnv1a(h, id, id_len);
-  return h | 1;
-}
-
-struct Geometry {
-  size_t slot_bytes;
-  size_t slot_count;
-  size_t total() const { return kHeaderBytes + slot_count * (kIndexEntryBytes + slot_bytes); }
-  size_t index_at(size_t i) const { return kHeaderBytes + i * kIndexEntryBytes; }
-  size_t slot_at(size_t i) const { return kHeaderBytes + slot_count * kIndexEntryBytes + i * slot_bytes; }
-  size_t max_der() const { return slot_bytes - kSlotHeaderBytes; }
-  size_t set_start(uint64_t hash) const { return static_cast<size_t>((hash >> 1) % (slot_count / kWays)) * kWays; }
-};
 
 template <typename T>
 inline T Load(const unsigned char* p) {
@@ -242,8 +225,11 @@ inline void Store(unsigned char* p, T v) {
   std::memcpy(p, &v, sizeof(T));
 }
 
+// The checksum the store expects for the slot at `slot` holding `der_len` DER bytes after it.
 inline uint64_t SlotChecksum(const unsigned char* slot, size_t der_len) {
-  return Fnv1a(kFnvBasis, slot + 8, kSlotHeaderBytes - 8 + der_len);
+  tsc::layout::SlotHeader h;
+  std::memcpy(&h, slot, sizeof(h));
+  return tsc::layout::SlotChecksum(h, slot + kSlotHeaderBytes, der_len);
 }
 
 // A fresh path for this process's store file (libFuzzer -jobs runs one process per job).
@@ -253,18 +239,10 @@ inline std::string TempStorePath(const char* tag) {
          std::to_string(getpid()) + ".store";
 }
 
-// The bytes a freshly initialised store mutex holds (CheckStoreLayout compares its kind word).
-inline void FreshLockBytes(unsigned char* out) {
-  pthread_mutex_t m;
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  std::memset(&m, 0, sizeof(m));
-  pthread_mutex_init(&m, &attr);
-  pthread_mutexattr_destroy(&attr);
-  std::memcpy(out, &m, sizeof(m));
-  pthread_mutex_destroy(&m);
+inline tsc::StoreLocation At(const std::string& path) {
+  tsc::StoreLocation where;
+  where.path = path;
+  return where;
 }
 
 // Reads the whole file at `path`.
@@ -292,46 +270,6 @@ inline bool WriteFile(const std::string& path, const unsigned char* data, size_t
   }
   close(fd);
   return done == len;
-}
-
-// Checks the mirror against the real store: a session inserted through SharedStore must sit
-// where the mirror says, with the hash and checksum the mirror computes, and the lock must be
-// where the mirror writes fresh lock bytes. Aborts on a mismatch.
-inline void CheckStoreLayout(const Geometry& g) {
-  const std::string path = TempStorePath("layout");
-  unlink(path.c_str());
-  std::string error;
-  const unsigned char ctx[] = {'c', 't', 'x'};
-  const unsigned char id[] = {1, 2, 3, 4, 5, 6, 7, 8};
-  const unsigned char der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
-  {
-    auto s = tsc::SharedStore::Open(path, tsc::StoreGeometry{g.total(), static_cast<uint32_t>(g.slot_bytes)},
-                                    std::vector<unsigned char>(ctx, ctx + sizeof(ctx)), &error);
-    if (!s) Die(error.c_str());
-    if (s->Stats().capacity != g.slot_count) Die("layout mirror: slot count");
-    s->Insert(tsc::SessionKey{ctx, sizeof(ctx), id, sizeof(id)}, der, sizeof(der), 4000000000LL);
-  }
-  std::vector<unsigned char> img = ReadFile(path);
-  unlink(path.c_str());
-  if (img.size() != g.total()) Die("layout mirror: file size");
-  const uint64_t hash = KeyHash(ctx, sizeof(ctx), id, sizeof(id));
-  const size_t start = g.set_start(hash);
-  if (Load<uint64_t>(&img[g.index_at(start)]) != hash) Die("layout mirror: index entry");
-  const unsigned char* slot = &img[g.slot_at(start)];
-  if (Load<uint64_t>(slot + kSlotHash) != hash || Load<uint32_t>(slot + kSlotDerLen) != sizeof(der) ||
-      slot[kSlotIdLen] != sizeof(id) || std::memcmp(slot + kSlotId, id, sizeof(id)) != 0 ||
-      std::memcmp(slot + kSlotHeaderBytes, der, sizeof(der)) != 0 ||
-      Load<uint64_t>(slot + kSlotChecksum) != SlotChecksum(slot, sizeof(der))) {
-    Die("layout mirror: slot header");
-  }
-  // After a lock and unlock the robust-list links may differ from a fresh mutex; the kind word
-  // (robust | process-shared, glibc offset 16) and the free lock word (offset 0) must not.
-  unsigned char fresh[sizeof(pthread_mutex_t)];
-  FreshLockBytes(fresh);
-  if (Load<uint32_t>(&img[kLockOffset]) != 0 || Load<uint32_t>(&img[kLockOffset + 16]) != Load<uint32_t>(fresh + 16) ||
-      Load<uint32_t>(fresh + 16) == 0) {
-    Die("layout mirror: lock offset");
-  }
 }
 
 }  // namespace store

@@ -133,7 +133,8 @@ void TicketSeeds() {
   // removing the encrypting key, a secret and a derived key.
   Bytes fresh80 = fuzz::FixedKey(80, 0x11);
   Write("ticket_ring", "add-encrypting-key", Cat({{2}, Op(0, fresh80), Op(2, {}), {1}, t80}));
-  Write("ticket_ring", "bad-key-lengths", Cat({{3}, Op(0, fuzz::FixedKey(47, 1)), Op(0, fuzz::FixedKey(81, 2)), Op(0, {}), {0}, t80}));
+  Write("ticket_ring", "bad-key-lengths",
+        Cat({{3}, Op(0, fuzz::FixedKey(47, 1)), Op(0, fuzz::FixedKey(81, 2)), Op(0, {}), {0}, t80}));
   Write("ticket_ring", "remove-encrypting", Cat({{1}, Op(1, Bytes(id80.begin(), id80.end())), {1}, t80}));
   Bytes epoch{0x39, 0x30, 0, 0, 0, 0, 0, 0};
   // TLS 1.3: the same fixed keys, the ticket offered as a PSK identity (mode bit 2).
@@ -146,25 +147,24 @@ void TicketSeeds() {
   unknown13[0] ^= 0xff;
   Write("ticket_ring", "tls13-unknown-key-name", Cat({no_ops, {4}, unknown13}));
   Write("ticket_ring", "tls13-renewed-after-new-key", Cat({{2}, Op(0, fresh80), Op(2, {}), {5}, v13.tickets[0]}));
-  Write("ticket_ring", "secret-derive", Cat({{4}, Op(3, fuzz::FixedKey(32, 3)), Op(4, epoch), Op(2, {}), Op(5, {}), {1}, t48}));
+  Write("ticket_ring", "secret-derive",
+        Cat({{4}, Op(3, fuzz::FixedKey(32, 3)), Op(4, epoch), Op(2, {}), Op(5, {}), {1}, t48}));
 }
 
-// A real store (slot geometry `g`) holding `sessions` under the fuzz context; returns its bytes.
+// A real store (geometry `g`) holding `sessions`; returns its bytes.
 Bytes StoreImage(const st::Geometry& g, const std::vector<Bytes>& sessions, std::vector<size_t>* slots = nullptr) {
   const std::string path = st::TempStorePath("seed");
   unlink(path.c_str());
-  const unsigned char ctx[] = {'t', 's', 'c', '-', 'f', 'u', 'z', 'z'};
   std::string error;
   {
-    auto store = tsc::SharedStore::Open(path, tsc::StoreGeometry{g.total(), static_cast<uint32_t>(g.slot_bytes)},
-                                        Bytes(ctx, ctx + sizeof(ctx)), &error);
+    auto store = tsc::SharedStore::Open(st::At(path), g.total_bytes, g.slot_bytes, &error);
     if (!store) fuzz::Die(error.c_str());
     for (const Bytes& der : sessions) {
       const unsigned char* p = der.data();
       tsc::SslSessionPtr sess(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size())));
       unsigned int id_len = 0;
       const unsigned char* id = SSL_SESSION_get_id(sess.get(), &id_len);
-      if (store->Insert(tsc::SessionKey{ctx, sizeof(ctx), id, id_len}, der.data(), der.size(), tsc::ExpiresAt(sess.get())) !=
+      if (store->Insert(id, id_len, der.data(), der.size(), tsc::ExpiresAt(sess.get())) !=
           tsc::SharedStore::InsertResult::kStored) {
         fuzz::Die("seed session does not fit the store");
       }
@@ -172,7 +172,7 @@ Bytes StoreImage(const st::Geometry& g, const std::vector<Bytes>& sessions, std:
       SSL_SESSION* back = tsc::LookupSession(*store, id, static_cast<int>(id_len));
       if (back == nullptr) fuzz::Die("seed session does not come back through LookupSession");
       SSL_SESSION_free(back);
-      if (slots != nullptr) slots->push_back(g.set_start(st::KeyHash(ctx, sizeof(ctx), id, id_len)));
+      if (slots != nullptr) slots->push_back(g.set_start(tsc::layout::KeyHash(id, id_len)));
     }
   }
   Bytes img = st::ReadFile(path);
@@ -181,29 +181,38 @@ Bytes StoreImage(const st::Geometry& g, const std::vector<Bytes>& sessions, std:
 }
 
 void StoreSeeds(const std::vector<Bytes>& sessions) {
-  const st::Geometry header_geo{384, 32};
+  const st::Geometry header_geo = st::Sets(384, 2);
   Bytes empty = StoreImage(header_geo, {});
   Bytes full = StoreImage(header_geo, sessions);
   Write("store_header", "empty-store", empty);
   Write("store_header", "store-with-sessions", full);
-  Write("store_header", "all-zero", Bytes(header_geo.total(), 0));
+  Write("store_header", "all-zero", Bytes(header_geo.total_bytes, 0));
   Write("store_header", "truncated-header", Bytes(full.begin(), full.begin() + 4096));
   Write("store_header", "empty-file", Bytes());
   Bytes wrong_magic = full;
   wrong_magic[7] = '2';
   Write("store_header", "wrong-magic", wrong_magic);
   Bytes wrong_layout = full;
-  wrong_layout[8] = 2;  // layout_version
+  wrong_layout[offsetof(tsc::layout::StoreHeader, layout_version)] = 1;  // the layout before stripes
   Write("store_header", "wrong-layout", wrong_layout);
   Bytes wrong_slots = full;
-  wrong_slots[16] = 0;  // slot_bytes low byte
+  wrong_slots[offsetof(tsc::layout::StoreHeader, slot_bytes)] = 0;  // slot_bytes low byte
   Write("store_header", "wrong-slot-bytes", wrong_slots);
+  Bytes wrong_stripes = full;
+  wrong_stripes[offsetof(tsc::layout::StoreHeader, stripe_count)] = 7;
+  Write("store_header", "wrong-stripe-count", wrong_stripes);
   Bytes touching = full;
-  touching[44] = 3;  // touching = slot 3 (only read on lock recovery)
-  touching[45] = touching[46] = touching[47] = 0;
+  // Stripe 1 names slot 3 as being written (only read on lock recovery): a slot of stripe 0's
+  // set, which recovery of stripe 1 must leave alone; and stripe 0 a slot past the end.
+  st::Store<uint32_t>(&touching[header_geo.stripe_at(1) + offsetof(tsc::layout::Stripe, touching)], 3);
+  st::Store<uint32_t>(&touching[header_geo.stripe_at(0) + offsetof(tsc::layout::Stripe, touching)], 0x7fffffff);
   Write("store_header", "touching-slot", touching);
+  Bytes held = full;
+  // A lock word naming a thread that does not run (what a machine crash leaves).
+  st::Store<uint32_t>(&held[header_geo.stripe_at(0) + offsetof(tsc::layout::Stripe, lock)], 4000000);
+  Write("store_header", "stale-lock-word", held);
 
-  const st::Geometry entry_geo{512, 32};
+  const st::Geometry entry_geo = st::Sets(512, 2);
   std::vector<size_t> slots;
   Bytes img = StoreImage(entry_geo, sessions, &slots);
   for (size_t n = 0; n < sessions.size(); n++) {
@@ -247,7 +256,8 @@ int main(int argc, char** argv) {
   Write("session_inspect", "tls13-stateful", v13.client.at(0));
   Write("session_inspect", "tls13-ticket", v13t.client.at(0));
   Write("session_inspect", "server-session", v12.server[0]);
-  Write("session_inspect", "truncated", Bytes(v13t.client[0].begin(), v13t.client[0].begin() + v13t.client[0].size() / 2));
+  Write("session_inspect", "truncated",
+        Bytes(v13t.client[0].begin(), v13t.client[0].begin() + v13t.client[0].size() / 2));
   Write("session_inspect", "empty", Bytes());
   std::printf("seeds written to %s\n", g_out.c_str());
   return 0;

@@ -4,6 +4,7 @@
 
 #include "context_access.h"
 #include "node_ticket_callback.h"
+#include "resumption_stats.h"
 
 namespace tsc {
 namespace {
@@ -111,6 +112,7 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = attachment.ctx.get();
   if (ContextState* state = ContextStateOf(ctx)) {
     const NodeSettings node = state->node;
+    DetachResumptionStats(ctx);
     if (state->ring) RestoreNodeTicketCallback(ctx);
     SSL_CTX_sess_set_get_cb(ctx, node.get_cb);
     SSL_CTX_sess_set_new_cb(ctx, node.new_cb);

@@ -11,24 +11,19 @@ namespace {
 int state_index = -1;
 std::once_flag state_index_once;
 
-void FreeContextState(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/,
-                      void* /*argp*/) {
+void FreeContextState(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/, void* /*argp*/) {
   std::unique_ptr<ContextState> owned(static_cast<ContextState*>(ptr));
 }
 
 int StateIndex() {
-  std::call_once(state_index_once, [] {
-    state_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeContextState);
-  });
+  std::call_once(state_index_once,
+                 [] { state_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeContextState); });
   return state_index;
 }
 
-// A type tag so that an External made by some other addon is never taken for an Attachment.
-constexpr napi_type_tag kAttachmentTag = {0x7c5e1a2b3d4f6071ULL, 0x8293a4b5c6d7e8f9ULL};
-
 Napi::Value Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info.Env(), info[0]) : nullptr;
   if (ctx == nullptr) {
     throw Napi::TypeError::New(env, "attach: expected the `_external` of a tls.SecureContext");
   }
@@ -45,15 +40,19 @@ Napi::Value Attach(const Napi::CallbackInfo& info) {
 
 // Same SSL_CTX behind two externals? Lets JS tell whether setSecureContext really changed it.
 Napi::Value ContextId(const Napi::CallbackInfo& info) {
-  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info.Env(), info[0]) : nullptr;
   if (ctx == nullptr) throw Napi::TypeError::New(info.Env(), "contextId: expected a SecureContext `_external`");
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ctx)));
 }
 
 }  // namespace
 
-SSL_CTX* SslCtxFromExternal(napi_value value) {
+SSL_CTX* SslCtxFromExternal(napi_env env, napi_value value) {
   if (value == nullptr) return nullptr;
+  for (const napi_type_tag* tag : {&kAttachmentTag, &kRingTag}) {
+    bool ours = false;
+    if (napi_check_object_type_tag(env, value, tag, &ours) == napi_ok && ours) return nullptr;
+  }
   v8::Local<v8::Value> local;
   static_assert(sizeof(local) == sizeof(value), "napi_value must be a v8::Local<v8::Value>");
   std::memcpy(static_cast<void*>(&local), &value, sizeof(value));

@@ -37,14 +37,21 @@ struct NodeSettings {
 // detach. Counters are atomics because worker_threads may share a context's callbacks.
 struct ContextState {
   NodeSettings node;
-  std::shared_ptr<TicketRing> ring;   // set when a ticket key ring is attached
-  std::shared_ptr<SharedStore> store; // set when a shared-memory store is attached
+  std::shared_ptr<TicketRing> ring;    // set when a ticket key ring is attached
+  std::shared_ptr<SharedStore> store;  // set when a shared-memory store is attached
 };
+
+// Type tags of every External this addon hands out (napi_type_tag_object), so that one is never
+// taken for another, nor for the SSL_CTX External of a Node SecureContext (which is untagged).
+inline constexpr napi_type_tag kAttachmentTag = {0x7c5e1a2b3d4f6071ULL, 0x8293a4b5c6d7e8f9ULL};
+inline constexpr napi_type_tag kRingTag = {0x1f2e3d4c5b6a7988ULL, 0x99a8b7c6d5e4f302ULL};
 
 // Reads the SSL_CTX* out of a SecureContext's `_external` (docs/internals.md#external-read: not through
 // napi_get_value_external, which returns garbage for Node's own externals). nullptr if `value`
-// is not an External.
-SSL_CTX* SslCtxFromExternal(napi_value value);
+// is not an External or is one of this addon's own (tagged) handles. An untagged External made
+// by another addon cannot be told apart here: the JS side only ever passes what Node's own
+// `_external` getter returned (src/target.ts), which V8 refuses to run on anything else.
+SSL_CTX* SslCtxFromExternal(napi_env env, napi_value value);
 
 // The state hung on `ctx`, or nullptr when the context is not attached. Safe in callbacks.
 ContextState* ContextStateOf(const SSL_CTX* ctx);

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,11 +17,24 @@
 namespace tsc {
 namespace {
 
-// Set around flushes this addon starts itself, so a worker emptying its own cache never
-// deletes sessions the other workers still use.
-thread_local bool in_local_flush = false;
-
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// The context an SSL was created from, recorded when OpenSSL creates it (an SSL ex_data "new"
+// function runs inside SSL_new, for every SSL). OpenSSL calls the session callbacks of that
+// context (its session_ctx), but SSL_get_SSL_CTX() returns the context an SNI callback switched
+// to, which has none of our state: looking state up there skipped Node's own 'newSession' and
+// stored nothing. OpenSSL has no getter for session_ctx. The SSL holds a reference on its
+// session_ctx for its whole life, so the raw pointer stays valid as long as the SSL.
+int session_ctx_index = -1;
+
+void RecordSessionContext(void* parent, void* /*ptr*/, CRYPTO_EX_DATA* ad, int idx, long /*argl*/, void* /*argp*/) {
+  if (parent != nullptr) CRYPTO_set_ex_data(ad, idx, SSL_get_SSL_CTX(static_cast<SSL*>(parent)));
+}
+
+SSL_CTX* SessionContextOf(SSL* ssl) {
+  void* recorded = session_ctx_index >= 0 ? SSL_get_ex_data(ssl, session_ctx_index) : nullptr;
+  return recorded != nullptr ? static_cast<SSL_CTX*>(recorded) : SSL_get_SSL_CTX(ssl);
+}
 
 SharedStore* StoreOf(SSL_CTX* ctx, ContextState** state_out) {
   ContextState* state = ContextStateOf(ctx);
@@ -28,13 +42,20 @@ SharedStore* StoreOf(SSL_CTX* ctx, ContextState** state_out) {
   return state != nullptr ? state->store.get() : nullptr;
 }
 
-// new-session callback: Node's first (it emits 'newSession' and returns 0), then the store.
+// new-session callback: the store, then Node's (it emits 'newSession' and returns 0 or 1).
 int NewSessionCallback(SSL* ssl, SSL_SESSION* sess) noexcept;
 // get-session callback: Node's first (a session loaded by a 'resumeSession' listener), then
 // the store. Only called by OpenSSL after a miss in the context's internal cache.
 SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, int* copy) noexcept;
-// remove-session callback: see RemovalInvalidates().
-void RemoveSessionCallback(SSL_CTX* ctx, SSL_SESSION* sess) noexcept;
+
+// No remove callback is installed, on purpose. OpenSSL calls one for every removal it makes: a
+// connection cut without close_notify, a bad Finished after a ClientHello that named a session
+// ID seen on the wire, an eviction, and every session of a context being freed (a worker's
+// graceful exit), so propagating removals let any of those delete live sessions for every
+// worker. Only expiry needs to reach the store, and the store already treats an expired entry
+// as a miss and reuses its slot. A remove callback also makes OpenSSL put every TLS 1.3
+// stateless-ticket session into the internal cache (ssl_update_cache), where they push out the
+// sessions that cache is for.
 
 void StoreSession(SharedStore& store, SSL* ssl, SSL_SESSION* sess) noexcept {
   // A TLS 1.3 session with stateless tickets comes back inside the ticket, never by ID.
@@ -42,22 +63,35 @@ void StoreSession(SharedStore& store, SSL* ssl, SSL_SESSION* sess) noexcept {
   unsigned int id_len = 0;
   const unsigned char* id = SSL_SESSION_get_id(sess, &id_len);
   if (id_len == 0) return;
+  // OpenSSL's i2d writes without a bound, so the length comes first; a failure on either call
+  // leaves nothing on the error queue (Node reads it after the handshake step).
+  ERR_set_mark();
   const int der_len = i2d_SSL_SESSION(sess, nullptr);
-  if (der_len <= 0) return;
+  if (der_len <= 0) {
+    ERR_pop_to_mark();
+    return;
+  }
+  if (static_cast<size_t>(der_len) > store.file().geometry().max_der()) {
+    ERR_pop_to_mark();
+    store.Insert(id, id_len, nullptr, static_cast<size_t>(der_len), ExpiresAt(sess));  // counted as tooLarge
+    return;
+  }
   try {
     thread_local std::vector<unsigned char> der;
-    der.resize(static_cast<size_t>(der_len));
+    if (der.size() < static_cast<size_t>(der_len)) der.resize(static_cast<size_t>(der_len));
     unsigned char* p = der.data();
-    if (i2d_SSL_SESSION(sess, &p) != der_len) return;
-    store.Insert(KeyOf(id, id_len), der.data(), der.size(), ExpiresAt(sess));
-    OPENSSL_cleanse(der.data(), der.size());  // the master secret is in there
+    const bool encoded = i2d_SSL_SESSION(sess, &p) == der_len;
+    ERR_pop_to_mark();
+    if (encoded) store.Insert(id, id_len, der.data(), static_cast<size_t>(der_len), ExpiresAt(sess));
+    OPENSSL_cleanse(der.data(), static_cast<size_t>(der_len));  // the master secret is in there
   } catch (...) {
+    ERR_pop_to_mark();
   }
 }
 
 int NewSessionCallback(SSL* ssl, SSL_SESSION* sess) noexcept {
   ContextState* state = nullptr;
-  if (SharedStore* store = StoreOf(SSL_get_SSL_CTX(ssl), &state)) StoreSession(*store, ssl, sess);
+  if (SharedStore* store = StoreOf(SessionContextOf(ssl), &state)) StoreSession(*store, ssl, sess);
   // Node's callback decides whether it keeps OpenSSL's extra reference (1) or not (0).
   if (state != nullptr && state->node.new_cb != nullptr) return state->node.new_cb(ssl, sess);
   return 0;
@@ -65,7 +99,7 @@ int NewSessionCallback(SSL* ssl, SSL_SESSION* sess) noexcept {
 
 SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, int* copy) noexcept {
   ContextState* state = nullptr;
-  SharedStore* store = StoreOf(SSL_get_SSL_CTX(ssl), &state);
+  SharedStore* store = StoreOf(SessionContextOf(ssl), &state);
   if (state == nullptr) return nullptr;
   if (state->node.get_cb != nullptr) {
     if (SSL_SESSION* from_node = state->node.get_cb(ssl, id, id_len, copy)) return from_node;
@@ -75,34 +109,6 @@ SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, i
   // OpenSSL takes the one reference d2i gave us; with *copy = 1 it would add a second and leak.
   if (sess != nullptr) *copy = 0;
   return sess;
-}
-
-// OpenSSL calls the remove callback when it invalidates a session (a connection that failed or
-// was cut without close_notify, an expired session offered by a client) but also when this
-// context's own cache drops one: evicted for size inside SSL_CTX_add_session, or flushed. Only
-// the first kind must reach the other workers. An expired session may go either way (it is dead
-// everywhere); a removal while the internal cache is at its size limit is taken for an eviction
-// (OpenSSL evicts exactly until it is one below the limit, and gives the callback no other
-// sign), and a removal during a flush this addon runs is ignored.
-bool RemovalInvalidates(SSL_CTX* ctx, SSL_SESSION* sess, bool* expired) {
-  *expired = ExpiresAt(sess) <= Now();
-  if (*expired) return true;
-  if (in_local_flush) return false;
-  const long limit = SSL_CTX_sess_get_cache_size(ctx);
-  if (limit > 0 && SSL_CTX_sess_number(ctx) + 1 >= limit) return false;
-  return true;
-}
-
-void RemoveSessionCallback(SSL_CTX* ctx, SSL_SESSION* sess) noexcept {
-  ContextState* state = nullptr;
-  SharedStore* store = StoreOf(ctx, &state);
-  if (state != nullptr && state->node.remove_cb != nullptr) state->node.remove_cb(ctx, sess);
-  if (store == nullptr) return;
-  bool expired = false;
-  if (!RemovalInvalidates(ctx, sess, &expired)) return;
-  unsigned int id_len = 0;
-  const unsigned char* id = SSL_SESSION_get_id(sess, &id_len);
-  store->Remove(KeyOf(id, id_len), expired);
 }
 
 // Puts our callbacks back if Node replaced them (it does on every new TLSWrap), remembering
@@ -117,11 +123,6 @@ void InstallCallbacks(SSL_CTX* ctx, ContextState& state) {
   if (add != NewSessionCallback) {
     state.node.new_cb = add;
     SSL_CTX_sess_set_new_cb(ctx, NewSessionCallback);
-  }
-  RemoveSessionCb remove = SSL_CTX_sess_get_remove_cb(ctx);
-  if (remove != RemoveSessionCallback) {
-    state.node.remove_cb = remove;
-    SSL_CTX_sess_set_remove_cb(ctx, RemoveSessionCallback);
   }
 }
 
@@ -141,19 +142,18 @@ SharedStore& StoreOrThrow(const Napi::CallbackInfo& info, SSL_CTX** ctx_out = nu
   return *state.store;
 }
 
-// sharedAttach(handle, path, sizeBytes, slotBytes, sessionIdContext: Buffer)
+// sharedAttach(handle, path, sizeBytes, slotBytes, privateDir)
 Napi::Value SharedAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = nullptr;
   ContextState& state = LiveState(info, &ctx);
-  const std::string path = info[1].As<Napi::String>().Utf8Value();
-  StoreGeometry geometry;
-  geometry.total_bytes = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-  geometry.slot_bytes = static_cast<uint32_t>(info[3].As<Napi::Number>().Uint32Value());
-  auto sid = info[4].As<Napi::Buffer<unsigned char>>();
-  std::vector<unsigned char> sid_ctx(sid.Data(), sid.Data() + sid.Length());
+  StoreLocation where;
+  where.path = info[1].As<Napi::String>().Utf8Value();
+  where.private_dir = info[4].ToBoolean();
+  const uint64_t total = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+  const uint32_t slot_bytes = info[3].As<Napi::Number>().Uint32Value();
   std::string error;
-  std::shared_ptr<SharedStore> store = SharedStore::Open(path, geometry, std::move(sid_ctx), &error);
+  std::shared_ptr<SharedStore> store = SharedStore::Open(where, total, slot_bytes, &error);
   if (!store) throw Napi::Error::New(env, error);
   state.store = std::move(store);
   InstallCallbacks(ctx, state);
@@ -174,7 +174,6 @@ Napi::Value SharedDetach(const Napi::CallbackInfo& info) {
   ContextState& state = LiveState(info, &ctx);
   SSL_CTX_sess_set_get_cb(ctx, state.node.get_cb);
   SSL_CTX_sess_set_new_cb(ctx, state.node.new_cb);
-  SSL_CTX_sess_set_remove_cb(ctx, state.node.remove_cb);
   state.store.reset();
   return info.Env().Undefined();
 }
@@ -189,16 +188,17 @@ Napi::Value SharedStats(const Napi::CallbackInfo& info) {
   put("bytesPerSession", s.bytes_per_session);
   put("maxSessionBytes", s.max_session_bytes);
   put("totalBytes", s.total_bytes);
-  put("evictions", s.counters[kEvictions]);
-  put("expiries", s.counters[kExpiries]);
-  put("tooLarge", s.counters[kTooLarge]);
-  put("lockWaits", s.counters[kLockWaits]);
-  put("recoveries", s.counters[kRecoveries]);
-  put("corrupt", s.counters[kCorrupt]);
-  put("hits", s.counters[kHits]);
-  put("misses", s.counters[kMisses]);
-  put("stores", s.counters[kStores]);
-  put("deletes", s.counters[kDeletes]);
+  put("evictions", s.counters[layout::kEvictions]);
+  put("expiries", s.counters[layout::kExpiries]);
+  put("tooLarge", s.counters[layout::kTooLarge]);
+  put("stripes", s.stripes);
+  put("lockWaits", s.counters[layout::kLockWaits]);
+  put("lockTimeouts", s.counters[layout::kLockTimeouts]);
+  put("recoveries", s.counters[layout::kRecoveries]);
+  put("corrupt", s.counters[layout::kCorrupt]);
+  put("hits", s.counters[layout::kHits]);
+  put("misses", s.counters[layout::kMisses]);
+  put("stores", s.counters[layout::kStores]);
   return out;
 }
 
@@ -207,7 +207,7 @@ Napi::Value SharedStats(const Napi::CallbackInfo& info) {
 Napi::Value SharedFlush(const Napi::CallbackInfo& info) {
   SharedStore& store = StoreOrThrow(info);
   const bool all = info[1].ToBoolean();
-  const size_t n = all ? store.Clear() : store.FlushExpired(Now());
+  const size_t n = store.Flush(Now(), all);
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
@@ -217,30 +217,23 @@ Napi::Value FlushLocal(const Napi::CallbackInfo& info) {
   LiveState(info, &ctx);
   const bool all = info[1].ToBoolean();
   const long before = SSL_CTX_sess_number(ctx);
-  in_local_flush = true;
   SSL_CTX_flush_sessions(ctx, all ? 0 : static_cast<long>(Now()));
-  in_local_flush = false;
   return Napi::Number::New(info.Env(), static_cast<double>(before - SSL_CTX_sess_number(ctx)));
-}
-
-// _lockAndHang(handle): TEST ONLY. Takes the store's lock and returns still holding it, with a
-// live slot marked as being written, so a test can SIGKILL this process and check that the
-// next process to lock recovers (EOWNERDEAD) and drops that slot. Never call it in production:
-// every other user of the store waits until this process dies.
-Napi::Value LockAndHang(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(StoreOrThrow(info).LockAndHangForTest()));
 }
 
 }  // namespace
 
 void InitSessionCallbacks(Napi::Env env, Napi::Object exports) {
+  // Registered when the addon loads, so every SSL created after it records its context.
+  static std::once_flag once;
+  std::call_once(once,
+                 [] { session_ctx_index = SSL_get_ex_new_index(0, nullptr, RecordSessionContext, nullptr, nullptr); });
   exports.Set("sharedAttach", Napi::Function::New(env, SharedAttach, "sharedAttach"));
   exports.Set("sharedRehook", Napi::Function::New(env, SharedRehook, "sharedRehook"));
   exports.Set("sharedDetach", Napi::Function::New(env, SharedDetach, "sharedDetach"));
   exports.Set("sharedStats", Napi::Function::New(env, SharedStats, "sharedStats"));
   exports.Set("sharedFlush", Napi::Function::New(env, SharedFlush, "sharedFlush"));
   exports.Set("flushLocal", Napi::Function::New(env, FlushLocal, "flushLocal"));
-  exports.Set("_lockAndHang", Napi::Function::New(env, LockAndHang, "_lockAndHang"));
 }
 
 }  // namespace tsc

@@ -17,20 +17,20 @@ int64_t ExpiresAt(const SSL_SESSION* sess) {
 
 SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len) noexcept {
   if (id_len <= 0) return nullptr;
-  const SessionKey key = KeyOf(id, static_cast<size_t>(id_len));
   try {
     thread_local std::vector<unsigned char> der;
+    size_t der_len = 0;
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
-    if (!store.Lookup(key, now, &der)) return nullptr;
+    if (!store.Lookup(id, static_cast<size_t>(id_len), now, &der, &der_len)) return nullptr;
     // The bytes passed their checksum; d2i still may refuse them (a store written by another
     // OpenSSL): leave no error on the queue, Node reads it after the handshake step.
     ERR_set_mark();
     const unsigned char* p = der.data();
-    SslSessionPtr sess(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size())));
+    SslSessionPtr sess(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der_len)));
     ERR_pop_to_mark();
-    OPENSSL_cleanse(der.data(), der.size());
+    OPENSSL_cleanse(der.data(), der_len);
     if (!sess) {
-      store.Count(kCorrupt);
+      store.Count(layout::kCorrupt);
       return nullptr;
     }
     // Only ever hand out the session that was asked for. Its session-ID context is OpenSSL's to
@@ -38,7 +38,7 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
     unsigned int got_id_len = 0;
     const unsigned char* got_id = SSL_SESSION_get_id(sess.get(), &got_id_len);
     if (got_id_len != static_cast<unsigned int>(id_len) || std::memcmp(got_id, id, got_id_len) != 0) {
-      store.Count(kCorrupt);
+      store.Count(layout::kCorrupt);
       return nullptr;
     }
     if (ExpiresAt(sess.get()) <= now || !SSL_SESSION_is_resumable(sess.get())) return nullptr;

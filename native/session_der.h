@@ -17,10 +17,11 @@ class SharedStore;
 // When a session stops being resumable: its start time plus its timeout, in epoch seconds.
 int64_t ExpiresAt(const SSL_SESSION* sess);
 
-// The get path of the shared store: looks up (store's session-ID context, id), decodes the bytes
-// and hands back the session only if it is the one asked for (same context and ID), unexpired
-// and resumable. nullptr on any miss or failure (counted as corrupt when the bytes lie); the
-// caller owns the returned reference. Never throws, leaves nothing on OpenSSL's error queue.
+// The get path of the shared store: looks up the session ID, decodes the bytes and hands back the
+// session only if it is the one asked for (same ID), unexpired and resumable; OpenSSL then
+// refuses it as a miss if its session-ID context is not the connection's. nullptr on any miss or failure (counted as
+// corrupt when the bytes lie); the caller owns the returned reference. Never throws, leaves nothing on OpenSSL's error
+// queue.
 SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len) noexcept;
 
 // What the probe reports about a client session (inspectSession in session_inspect.cc).
@@ -31,7 +32,7 @@ struct SessionFacts {
   unsigned int session_id_length = 0;
   long timeout_seconds = 0;
   uint32_t max_early_data = 0;
-  std::vector<unsigned char> ticket;  // as the server sent it (opaque to the client)
+  std::vector<unsigned char> ticket;              // as the server sent it (opaque to the client)
   std::vector<unsigned char> session_id_context;  // a server session's; empty in client sessions
 };
 

@@ -216,7 +216,8 @@ int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv
       return 0;  // treated like an unknown ticket: full handshake
     }
     key->decrypted.fetch_add(1, std::memory_order_relaxed);
-    counters_.resumed.fetch_add(1, std::memory_order_relaxed);
+    // `resumed` is counted once OpenSSL has resumed (resumption_stats.cc): the HMAC is checked
+    // after this returns, so a forged ticket under a public key name gets this far.
     const bool old_key = key != snap->encrypting;
     if (old_key) counters_.renewed.fetch_add(1, std::memory_order_relaxed);
     // 2 = "use it, and issue a fresh ticket": always for a key that no longer encrypts (so the

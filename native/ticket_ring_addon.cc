@@ -30,8 +30,6 @@ struct RingHandle {
   std::shared_ptr<TicketRing> ring;
 };
 
-constexpr napi_type_tag kRingTag = {0x1f2e3d4c5b6a7988ULL, 0x99a8b7c6d5e4f302ULL};
-
 std::shared_ptr<TicketRing> RingFrom(const Napi::Value& value) {
   bool tagged = false;
   if (value.IsExternal()) napi_check_object_type_tag(value.Env(), value, &kRingTag, &tagged);
@@ -138,7 +136,7 @@ Napi::Value RingAttach(const Napi::CallbackInfo& info) {
 // that context already carries a different ring (it is left alone).
 Napi::Value RingHang(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info.Env(), info[0]) : nullptr;
   if (ctx == nullptr) throw Napi::TypeError::New(env, "ringHang: expected a SecureContext `_external`");
   if (info[1].IsNull() || info[1].IsUndefined()) {
     ContextState* state = ContextStateOf(ctx);

@@ -14,7 +14,8 @@ const path = require('node:path');
 const https = require('node:https');
 
 const root = process.cwd();
-const { attach, TicketKeyRing, selfSignedCertificate } = require(path.join(root, 'dist', 'index.js'));
+const { attach, TicketKeyRing } = require(path.join(root, 'dist', 'index.js'));
+const { selfSignedCertificate } = require(path.join(root, 'dist', 'certificate.js'));
 const { LoadgenProcess } = require(path.join(root, 'tools', 'dist', 'loadgen', 'index.js'));
 const { sharedStorePath } = require(path.join(root, 'dist', 'shared-store.js'));
 

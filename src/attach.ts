@@ -5,10 +5,10 @@
 import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
 
-import { publish } from './events';
-import { native, NativeAttachment, NativeStats } from './native';
+import { hasListeners, publish } from './events';
+import { native, NativeAttachment, NativeResumptionStats, NativeStats } from './native';
 import { AttachOptions, OptionRequest, ResolvedOptions, defaultOptions, mergeOptions, parseAttachOptions } from './options';
-import { AttachTarget, NodeSecureContext, resolveTarget, serverContext } from './target';
+import { AttachTarget, NodeSecureContext, externalOf, resolveTarget, serverContext } from './target';
 import type { ResolvedFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
@@ -65,9 +65,54 @@ export interface SettingsStats {
   };
 }
 
+/** Why an offered session was not resumed: `stats().resumption.failed` (see docs/resumption-reasons.md). */
+export interface ResumptionFailures {
+  /** Session ID in no cache, store or fleet. */
+  notFound: number;
+  /** Ticket under a key the ring (or Node's key) does not hold. */
+  unknownKey: number;
+  /** Ticket under a known key that failed its HMAC or decryption. */
+  badTicket: number;
+  /** Session found, past its lifetime. */
+  expired: number;
+  /** Refused by `maxSessionAgeSeconds`. */
+  tooOld: number;
+  /** Session from another session-ID context. */
+  contextMismatch: number;
+  /** Another protocol version, or a TLS 1.3 PSK whose hash does not fit the negotiated suite. */
+  protocolMismatch: number;
+  /** Shared store or fleet lookup failed or timed out. */
+  storeError: number;
+}
+
+/** Reason names, in the order of `ResumptionFailures`. */
+export const RESUMPTION_FAILURE_REASONS: readonly (keyof ResumptionFailures)[] = Object.freeze([
+  'notFound', 'unknownKey', 'badTicket', 'expired', 'tooOld', 'contextMismatch', 'protocolMismatch', 'storeError',
+]);
+
+/** Protocol versions counted in `byProtocol`. */
+export type ResumptionProtocol = 'TLSv1.2' | 'TLSv1.3';
+
+/**
+ * `stats().resumption`: handshakes whose ClientHello offered a session and what became of the
+ * offer. `offered === resumed + sum(failed)` always. Counted natively when the ServerHello
+ * leaves; handshakes below TLS 1.2 are not counted.
+ */
+export interface ResumptionStats {
+  /** Handshakes whose ClientHello offered a session (ID, ticket or TLS 1.3 PSK); a TLS 1.3 client's random legacy session ID is not an offer. */
+  offered: number;
+  /** Of those, resumed. */
+  resumed: number;
+  /** Offered but not resumed, by reason; each attempt counts once. */
+  failed: ResumptionFailures;
+  byProtocol: Record<ResumptionProtocol, { offered: number; resumed: number }>;
+}
+
 /** What `stats()` returns. */
 export interface SessionCacheStats extends CacheCounters {
   settings: SettingsStats;
+  /** Offered sessions and why the ones that did not resume did not. */
+  resumption: ResumptionStats;
   /** Present when attached with `fleet` (session store) and/or a `TicketKeyRing.fromRedis` ring. */
   fleet?: Partial<FleetSessionStats> & Partial<FleetRingStats>;
   /** Ticket key ring counters, when `tickets.keyRing` is set (shared by every context using that ring). */
@@ -82,10 +127,28 @@ export interface FlushOptions {
   all?: boolean;
 }
 
+function toResumption(raw: NativeResumptionStats): ResumptionStats {
+  const sum = (v: Record<ResumptionProtocol, number>) => v['TLSv1.2'] + v['TLSv1.3'];
+  const failed = {} as ResumptionFailures;
+  for (const reason of RESUMPTION_FAILURE_REASONS) failed[reason] = sum(raw.failed[reason]!);
+  return {
+    offered: sum(raw.offered),
+    resumed: sum(raw.resumed),
+    failed,
+    byProtocol: {
+      'TLSv1.2': { offered: raw.offered['TLSv1.2'], resumed: raw.resumed['TLSv1.2'] },
+      'TLSv1.3': { offered: raw.offered['TLSv1.3'], resumed: raw.resumed['TLSv1.3'] },
+    },
+  };
+}
+
+/** How often sampled resumption failures are drained and published, milliseconds. */
+const SAMPLE_DRAIN_MS = 1000;
+
 const SESS_CACHE_SERVER = 0x2;
 const SESS_CACHE_NO_INTERNAL = 0x300;
 
-function toStats(raw: NativeStats): SessionCacheStats {
+function toStats(raw: NativeStats, resumption: ResumptionStats): SessionCacheStats {
   const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, ...counters } = raw;
   const enabled = (mode & SESS_CACHE_SERVER) !== 0 && (mode & SESS_CACHE_NO_INTERNAL) !== SESS_CACHE_NO_INTERNAL;
   return {
@@ -94,6 +157,7 @@ function toStats(raw: NativeStats): SessionCacheStats {
       cache: { enabled, mode, size, timeoutSeconds },
       tickets: { enabled: ticketsEnabled, tls13Count },
     },
+    resumption,
   };
 }
 
@@ -118,6 +182,8 @@ export class SessionCache extends EventEmitter {
   #ring: TicketKeyRing | null = null;
   #unhangRing: (() => void) | undefined;
   #shared: SharedHook | undefined;
+  #sampleTimer: NodeJS.Timeout | undefined;
+  #restoreSetTicketKeys: (() => void) | undefined;
 
   /** @internal `attach()` builds handles: `request` was validated there. */
   static _create(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest): SessionCache {
@@ -133,7 +199,7 @@ export class SessionCache extends EventEmitter {
     // take a group leaves the context exactly as Node had it.
     let fleet: FleetSessionStore | undefined;
     try {
-      handle = native.attach(context.context._external);
+      handle = native.attach(externalOf(context));
       this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
       fleet = this.#makeFleet(server, request.fleet);
       this.#shared = openShared(server, handle, request.shared);
@@ -144,7 +210,12 @@ export class SessionCache extends EventEmitter {
     }
     this.#native = handle;
     this.#apply(handle, this.#options);
-    if (server) this.#followSetSecureContext(server);
+    if (server) {
+      this.#followSetSecureContext(server);
+      this.#followSetTicketKeys(server);
+    }
+    this.#sampleTimer = setInterval(() => this.#drainSamples(), SAMPLE_DRAIN_MS);
+    this.#sampleTimer.unref();
     if (fleet && server) {
       this.#fleet = fleet;
       fleet.on('error', (err: Error) => this.#onFleetError(err));
@@ -164,6 +235,9 @@ export class SessionCache extends EventEmitter {
       lookupTimeoutMs: f.lookupTimeoutMs,
       timeoutSeconds: () => this.#options.cache.timeoutSeconds,
       maxLocal: Math.max(1024, this.#options.cache.size || 20480),
+      onLookupFailed: (id) => {
+        if (this.#native) native.resumptionStoreError(this.#native, id);
+      },
     });
   }
 
@@ -180,17 +254,18 @@ export class SessionCache extends EventEmitter {
   /** What Node had configured on the context before attach; `detach()` puts exactly this back. */
   get nodeSettings(): SettingsStats {
     const n = native.nodeDefaults(this.#live());
-    return toStats({ ...n, ...ZERO_COUNTERS }).settings;
+    return toStats({ ...n, ...ZERO_COUNTERS }, toResumption(native.resumptionStats(this.#live()))).settings;
   }
 
   /** The options in force, defaults filled in. */
   get options(): ResolvedOptions {
-    return { cache: { ...this.#options.cache }, tickets: { ...this.#options.tickets } };
+    return { cache: { ...this.#options.cache }, tickets: { ...this.#options.tickets }, maxSessionAgeSeconds: this.#options.maxSessionAgeSeconds };
   }
 
   /** Counters and current settings. Cheap: one native call reading OpenSSL's counters. */
   stats(): SessionCacheStats {
-    const stats = toStats(native.stats(this.#live()));
+    const handle = this.#live();
+    const stats = toStats(native.stats(handle), toResumption(native.resumptionStats(handle)));
     if (this.#ring) stats.tickets = this.#ring.stats();
     const ringFleet = this.#ring?._fleetStats();
     if (this.#fleet || ringFleet) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
@@ -206,7 +281,7 @@ export class SessionCache extends EventEmitter {
     if (options && typeof options === 'object' && 'fleet' in options) {
       throw new TypeError('"fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
     }
-    const request = parseAttachOptions(options, ['cache', 'tickets', 'shared']);
+    const request = parseAttachOptions(options, ['cache', 'tickets', 'shared', 'maxSessionAgeSeconds']);
     checkSharedUnchanged(request.shared, this.#shared?.options);
     const next = mergeOptions(request, this.#options);
     this.#apply(this.#live(), next);
@@ -238,7 +313,10 @@ export class SessionCache extends EventEmitter {
     const handle = this.#native;
     if (!handle) return;
     this.#native = undefined;
+    clearInterval(this.#sampleTimer);
+    this.#sampleTimer = undefined;
     this.#restoreSetSecureContext?.();
+    this.#restoreSetTicketKeys?.();
     this.#fleet?.uninstall();
     this.#fleet = undefined;
     this.#unhangRing?.();
@@ -262,6 +340,53 @@ export class SessionCache extends EventEmitter {
     native.applyCache(handle, o.cache.enabled, o.cache.mode, o.cache.size, o.cache.timeoutSeconds);
     native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count);
     this.#applyRing(handle, o.tickets.keyRing);
+    native.resumptionApply(handle, o.maxSessionAgeSeconds, this.#nodeTicketKeyName());
+  }
+
+  /** @internal Benchmark only: removes the resumption counting callbacks (until the next configure). */
+  _benchStopCounting(): void {
+    native._resumptionCountingOff(this.#live());
+  }
+
+  /** @internal The per-protocol, per-reason counts and the session-age histogram (metrics.ts). */
+  _resumptionDetail(): NativeResumptionStats {
+    return native.resumptionStats(this.#live());
+  }
+
+  // The public name (first 16 bytes) of Node's own ticket key: tells a ticket under an unknown
+  // key from a forged one when no ring is attached. The key's secret halves stay in Node.
+  #nodeTicketKeyName(): Buffer | null {
+    const ctx = this.#context.context as { getTicketKeys?: () => Buffer };
+    try {
+      const keys = ctx.getTicketKeys?.();
+      if (!keys || keys.length < 16) return null;
+      const name = Buffer.from(keys.subarray(0, 16));
+      keys.fill(0);
+      return name;
+    } catch {
+      return null;
+    }
+  }
+
+  #followSetTicketKeys(server: tls.Server): void {
+    const original = server.setTicketKeys;
+    const self = this;
+    const wrapped = function (this: tls.Server, keys: Buffer) {
+      original.call(this, keys);
+      if (self.#native) native.resumptionApply(self.#native, self.#options.maxSessionAgeSeconds, self.#nodeTicketKeyName());
+    };
+    server.setTicketKeys = wrapped;
+    this.#restoreSetTicketKeys = () => {
+      if (server.setTicketKeys === wrapped) server.setTicketKeys = original;
+    };
+  }
+
+  // Sampled failures (at most one per reason per second natively) become 'resumptionFailed'.
+  #drainSamples(): void {
+    if (!this.#native) return;
+    const samples = native.resumptionSamples(this.#native);
+    if (samples.length === 0 || !hasListeners(this, 'resumptionFailed')) return;
+    for (const s of samples) publish(this, 'resumptionFailed', { ...s });
   }
 
   // The ring's evp callback on this context; SNI contexts carry the same ring (ticket-ring-sni);
@@ -299,7 +424,7 @@ export class SessionCache extends EventEmitter {
   #moveTo(context: NodeSecureContext): void {
     const old = this.#native;
     if (!old || context === this.#context) return;
-    const handle = native.attach(context.context._external);
+    const handle = native.attach(externalOf(context));
     this.#apply(handle, this.#options);
     this.#shared?.moveTo(handle);
     native.detach(old);
@@ -338,7 +463,7 @@ export function attach(target: AttachTarget, options?: AttachOptions): SessionCa
   const existing = (server && handles.get(server)) ?? handles.get(context.context);
   if (existing?.attached) return options === undefined ? existing : existing.configure(options);
   // Validated once, here: the handle gets the parsed request, never the raw options.
-  const handle = SessionCache._create(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared']));
+  const handle = SessionCache._create(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared', 'maxSessionAgeSeconds']));
   if (server) handles.set(server, handle);
   handles.set(context.context, handle);
   publish(handle, 'attach', { options: handle.options });

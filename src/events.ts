@@ -23,6 +23,12 @@ export const Channels = Object.freeze({
   keyRemoved: 'tls-resumption:key-removed',
   /** A fleet (Redis) operation failed; the connection fell back to a full handshake. Message: { cache, error }. */
   fleetError: 'tls-resumption:fleet-error',
+  /**
+   * Offered sessions that did not resume, sampled: at most one message per reason per second per
+   * attached context (drained once a second), each with how many of that reason went unsampled
+   * before it. Message: { cache, reason, protocol, mechanism, atMs, suppressed }.
+   */
+  resumptionFailed: 'tls-resumption:resumption-failed',
 });
 
 /** One of the channel keys above; also the event name emitted on the handle. */

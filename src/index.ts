@@ -6,9 +6,17 @@
  * prom-client stays an optional peer), the remote probe at 'tls-resumption/probe', OpenSSL's
  * providers and engines at 'tls-resumption/providers'. Everything else is internal.
  */
-export { attach, SessionCache } from './attach';
-export type { CacheCounters, FlushOptions, SessionCacheStats, SettingsStats } from './attach';
-export { CacheMode, Limits } from './options';
+export { attach, RESUMPTION_FAILURE_REASONS, SessionCache } from './attach';
+export type {
+  CacheCounters,
+  FlushOptions,
+  ResumptionFailures,
+  ResumptionProtocol,
+  ResumptionStats,
+  SessionCacheStats,
+  SettingsStats,
+} from './attach';
+export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';
 export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './options';
 export type { AttachTarget } from './target';
 export { TicketKeyRing } from './ticket-key-ring';

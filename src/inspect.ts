@@ -9,7 +9,7 @@ import { selfSignedCertificate } from './certificate';
 import { native } from './native';
 import type { ResolvedOptions } from './options';
 import { EngineInfo, OpenSslInfo, ProviderInfo, engines, opensslInfo, providers } from './providers';
-import { serverContext } from './target';
+import { externalOf, serverContext } from './target';
 
 /** Session settings as Node leaves them on a new tls.Server, read back from OpenSSL. */
 export interface NodeSessionDefaults {
@@ -46,7 +46,7 @@ export interface InspectReport {
 export function nodeSessionDefaults(): { nodeDefaults: NodeSessionDefaults; attachDefaults: ResolvedOptions } {
   const cert = selfSignedCertificate('localhost', 1);
   const server = tls.createServer({ key: cert.key, cert: cert.cert });
-  const handle = native.attach(serverContext(server).context._external);
+  const handle = native.attach(externalOf(serverContext(server)));
   let raw;
   try {
     raw = native.nodeDefaults(handle);

@@ -7,10 +7,19 @@
  * named and described by the table below when known, by a fallback rule otherwise. Several
  * attached servers share each metric and are told apart by one label (default `server`).
  *
+ * `stats().resumption` is exported with labels instead: `..._resumption_offered_total`,
+ * `..._resumption_resumed_total` (by `protocol`), `..._resumption_failed_total` (by `protocol`
+ * and `reason`), and the histogram `..._session_age_seconds` (by `protocol`) of the age of
+ * sessions at resumption, counted from their original full handshake.
+ *
  * Values are read at scrape time (one `stats()` call per server per scrape), so nothing runs
  * between scrapes and nothing is added to the handshake path.
  */
 import type { Counter, Gauge, Registry } from 'prom-client';
+
+import type { NativeResumptionStats } from './native';
+
+const PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
 
 /** How one stats field is exported. */
 export interface MetricSpec {
@@ -47,7 +56,7 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
   'settings.tickets.tls13Count': { name: 'tickets_tls13_per_handshake', type: 'gauge', help: 'Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets).' },
   // Ticket key ring (stats().tickets), shared store (stats().shared), fleet (stats().fleet):
   'tickets.issued': { name: 'tickets_issued_total', type: 'counter', help: 'Session tickets encrypted and sent by the key ring.' },
-  'tickets.resumed': { name: 'tickets_resumed_total', type: 'counter', help: 'Tickets the key ring decrypted (OpenSSL may still refuse an expired session).' },
+  'tickets.resumed': { name: 'tickets_resumed_total', type: 'counter', help: 'Tickets under a key of the ring that OpenSSL resumed (after its HMAC, lifetime and session-ID context checks).' },
   'tickets.renewed': { name: 'tickets_renewed_total', type: 'counter', help: 'Tickets accepted under a key that no longer encrypts and replaced with one under the current key.' },
   'tickets.unknownKey': { name: 'tickets_unknown_key_total', type: 'counter', help: 'Tickets offered under a key the ring no longer (or never) had: full handshakes.' },
   'tickets.failed': { name: 'tickets_failed_total', type: 'counter', help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.' },
@@ -107,6 +116,8 @@ export function fallbackSpec(path: string): MetricSpec {
  */
 export interface StatsSource {
   stats(): object;
+  /** Per-protocol resumption counts and the session-age histogram (a SessionCache has it). */
+  _resumptionDetail?(): NativeResumptionStats;
   readonly attached?: boolean;
   once?(event: 'detach', listener: () => void): unknown;
   off?(event: 'detach', listener: () => void): unknown;
@@ -134,7 +145,17 @@ function loadPromClient(): PromClient {
 
 // Per-key ticket counters are keyed by key id: as metric names they would churn with every
 // rotation, so they stay in stats() and out of Prometheus.
-const NOT_EXPORTED = new Set(['tickets.keys']);
+const NOT_EXPORTED = new Set(['tickets.keys', 'resumption']);
+
+/** A prom-client metric object for a histogram whose buckets are counted elsewhere (natively). */
+interface CountedHistogram {
+  name: string;
+  help: string;
+  type: 'histogram';
+  aggregator: 'sum';
+  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> }>;
+  reset(): void;
+}
 
 function flatten(value: unknown, path: string, out: Map<string, number>): void {
   if (NOT_EXPORTED.has(path)) return;
@@ -171,11 +192,12 @@ export class SessionCacheMetrics {
   readonly labelName: string;
   #prom: PromClient;
   #sources = new Map<string, StatsSource>();
-  #metrics = new Map<string, Counter | Gauge>();
+  #metrics = new Map<string, Counter | Gauge | CountedHistogram>();
   #specs = new Map<string, MetricSpec>();
   /** Metric name -> the stats path it exports. */
   #owners = new Map<string, string>();
   #snapshot: Map<string, Map<string, number>> | undefined;
+  #details: Map<string, NativeResumptionStats> = new Map();
   #onDetach = new Map<StatsSource, () => void>();
 
   constructor(options: SessionCacheMetricsOptions = {}) {
@@ -191,6 +213,7 @@ export class SessionCacheMetrics {
       throw new TypeError(`SessionCacheMetrics: "labelName" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", got ${JSON.stringify(this.labelName)}.`);
     }
     this.#ensure('', RESUMPTION_RATIO);
+    this.#ensureResumption();
   }
 
   /**
@@ -247,6 +270,83 @@ export class SessionCacheMetrics {
     }
   }
 
+  #readDetail(cache: StatsSource): NativeResumptionStats | undefined {
+    try {
+      return cache._resumptionDetail?.();
+    } catch {
+      return undefined;
+    }
+  }
+
+  // stats().resumption, with protocol and reason as labels, and the session-age histogram.
+  #ensureResumption(): void {
+    const self = this;
+    const server = this.labelName;
+    const perProtocol = (name: string, help: string, read: (d: NativeResumptionStats, p: (typeof PROTOCOLS)[number]) => number) => {
+      const full = this.prefix + name;
+      if (this.registry.getSingleMetric(full)) throw new Error(`SessionCacheMetrics: a metric named ${full} is already registered.`);
+      const metric = new this.#prom.Counter({
+        name: full, help, labelNames: [server, 'protocol'], registers: [this.registry],
+        collect(this: Counter) {
+          this.reset();
+          self.#snapshotNow();
+          for (const [label, d] of self.#details) {
+            for (const p of PROTOCOLS) this.inc({ [server]: label, protocol: p }, read(d, p));
+          }
+        },
+      });
+      this.#metrics.set(full, metric);
+    };
+    perProtocol('resumption_offered_total', 'Handshakes whose ClientHello offered a session (session ID, TLS 1.2 ticket or TLS 1.3 PSK), by negotiated protocol; a TLS 1.3 client\'s random legacy session ID is not an offer.', (d, p) => d.offered[p]);
+    perProtocol('resumption_resumed_total', 'Offered sessions OpenSSL resumed, by protocol.', (d, p) => d.resumed[p]);
+
+    const failedName = this.prefix + 'resumption_failed_total';
+    if (this.registry.getSingleMetric(failedName)) throw new Error(`SessionCacheMetrics: a metric named ${failedName} is already registered.`);
+    const failed = new this.#prom.Counter({
+      name: failedName,
+      help: 'Offered sessions not resumed, by protocol and reason (notFound, unknownKey, badTicket, expired, tooOld, contextMismatch, protocolMismatch, storeError); see docs/resumption-reasons.md.',
+      labelNames: [server, 'protocol', 'reason'], registers: [this.registry],
+      collect(this: Counter) {
+        this.reset();
+        self.#snapshotNow();
+        for (const [label, d] of self.#details) {
+          for (const [reason, byProtocol] of Object.entries(d.failed)) {
+            for (const p of PROTOCOLS) this.inc({ [server]: label, protocol: p, reason }, byProtocol[p]);
+          }
+        }
+      },
+    });
+    this.#metrics.set(failedName, failed);
+
+    const ageName = this.prefix + 'session_age_seconds';
+    if (this.registry.getSingleMetric(ageName)) throw new Error(`SessionCacheMetrics: a metric named ${ageName} is already registered.`);
+    const help = 'Age of sessions at resumption, seconds since their original full handshake (whatever renewals happened), by protocol; counted natively at each resumption.';
+    const histogram: CountedHistogram = {
+      name: ageName, help, type: 'histogram', aggregator: 'sum',
+      reset() {},
+      async get() {
+        self.#snapshotNow();
+        const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+        for (const [label, d] of self.#details) {
+          for (const p of PROTOCOLS) {
+            const { counts, sumSeconds } = d.age[p];
+            let cumulative = 0;
+            counts.forEach((c, i) => {
+              cumulative += c;
+              const le = i < d.ageBounds.length ? d.ageBounds[i]! : '+Inf';
+              values.push({ metricName: `${ageName}_bucket`, labels: { [server]: label, protocol: p, le }, value: cumulative });
+            });
+            values.push({ metricName: `${ageName}_sum`, labels: { [server]: label, protocol: p }, value: sumSeconds });
+            values.push({ metricName: `${ageName}_count`, labels: { [server]: label, protocol: p }, value: cumulative });
+          }
+        }
+        return { name: ageName, help, type: 'histogram', aggregator: 'sum', values };
+      },
+    };
+    this.registry.registerMetric(histogram as unknown as Parameters<Registry['registerMetric']>[0]);
+    this.#metrics.set(ageName, histogram);
+  }
+
   #discover(stats: Map<string, number>): void {
     for (const path of stats.keys()) {
       if (!this.#specs.has(path)) this.#ensure(path, KNOWN_METRICS[path] ?? fallbackSpec(path));
@@ -258,10 +358,14 @@ export class SessionCacheMetrics {
   #snapshotNow(): Map<string, Map<string, number>> {
     if (this.#snapshot) return this.#snapshot;
     const snap = new Map<string, Map<string, number>>();
+    const details = new Map<string, NativeResumptionStats>();
     for (const [server, cache] of this.#sources) {
       const stats = this.#read(cache);
       if (stats) snap.set(server, stats);
+      const detail = stats ? this.#readDetail(cache) : undefined;
+      if (detail) details.set(server, detail);
     }
+    this.#details = details;
     this.#snapshot = snap;
     queueMicrotask(() => (this.#snapshot = undefined));
     // Fields that appeared since (a key ring attached later): registered for the next scrape.

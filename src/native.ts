@@ -105,16 +105,39 @@ export interface NativeSharedStats {
   bytesPerSession: number;
   maxSessionBytes: number;
   totalBytes: number;
+  stripes: number;
   evictions: number;
   expiries: number;
   tooLarge: number;
   lockWaits: number;
+  lockTimeouts: number;
   recoveries: number;
   corrupt: number;
   hits: number;
   misses: number;
   stores: number;
-  deletes: number;
+}
+
+/** Per-protocol counts as the addon reads them (resumption_stats.cc). */
+export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
+
+/** Resumption outcomes of one context (resumption_stats.cc). */
+export interface NativeResumptionStats {
+  offered: NativePerProtocol;
+  resumed: NativePerProtocol;
+  failed: Record<string, NativePerProtocol>;
+  /** Upper bounds of the session-age histogram buckets, seconds (a last bucket takes the rest). */
+  ageBounds: number[];
+  age: Record<'TLSv1.2' | 'TLSv1.3', { counts: number[]; sumSeconds: number }>;
+}
+
+/** One sampled failed resumption (resumption_stats.cc). */
+export interface NativeResumptionSample {
+  reason: string;
+  protocol: 'TLSv1.2' | 'TLSv1.3';
+  mechanism: 'sessionId' | 'tls12Ticket' | 'tls13Ticket' | 'tls13Stateful';
+  atMs: number;
+  suppressed: number;
 }
 
 export interface NativeBinding {
@@ -137,7 +160,7 @@ export interface NativeBinding {
   ringAttach(h: NativeAttachment, r: NativeRing | null): void;
   ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
-  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, sessionIdContext: Buffer): void;
+  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): void;
   sharedRehook(h: NativeAttachment): void;
   /** The session-ID context OpenSSL holds for the context (null if it cannot be read back). */
   sessionIdContextOf(h: NativeAttachment): Buffer | null;
@@ -145,8 +168,12 @@ export interface NativeBinding {
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
-  /** TEST ONLY: takes the shared store's lock and returns holding it (see native/session_callbacks.cc). */
-  _lockAndHang(h: NativeAttachment): number;
+  resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
+  resumptionStats(h: NativeAttachment): NativeResumptionStats;
+  resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
+  resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
+  /** Benchmark only: removes the resumption counting callbacks (the control in bench:instructions). */
+  _resumptionCountingOff(h: NativeAttachment): void;
   opensslVersion: string;
   /** NODE_MODULE_VERSION of the headers the binary was compiled against. */
   builtForAbi: number;

@@ -30,7 +30,16 @@ export const Limits = Object.freeze({
   maxTimeoutSeconds: 0x7fffffff,
   /** `tickets.tls13Count`: tickets sent after a TLS 1.3 handshake, 0 to 16. */
   maxTls13Count: 16,
+  /** `maxSessionAgeSeconds`: 0 (no cap) to 2^31-1 s. */
+  maxSessionAgeSeconds: 0x7fffffff,
 });
+
+/**
+ * Default `maxSessionAgeSeconds`: one week. RFC 8446 4.6.1 caps a TLS 1.3 ticket's lifetime at
+ * 7 days and s2n-tls's keying material lifetime defaults to one week: no session outlives the
+ * full handshake that made its keys by more than that, however often it was renewed.
+ */
+export const DEFAULT_MAX_SESSION_AGE_SECONDS = 604800;
 
 /** OpenSSL's own server session cache on the context. */
 export interface CacheOptions {
@@ -66,21 +75,31 @@ export interface AttachOptions {
   fleet?: FleetOptions;
   /** One session store for every process on the machine (cluster workers); see docs/shared-store.md. Server targets only. */
   shared?: SharedOptions;
+  /**
+   * Refuse to resume a session whose ORIGINAL full handshake is older than this, in seconds,
+   * however many times its ticket was renewed (tickets and stateful sessions alike; counted as
+   * `stats().resumption.failed.tooOld`). 0: no cap. Default: 604800 (one week, RFC 8446's
+   * ticket lifetime limit and s2n-tls's keying material lifetime). See docs/resumption-reasons.md.
+   */
+  maxSessionAgeSeconds?: number;
 }
 
 /** Options after defaults were filled in: what is applied natively. */
 export interface ResolvedOptions {
   cache: Required<CacheOptions>;
   tickets: Required<TicketOptions>;
+  maxSessionAgeSeconds: number;
 }
 
 /** The groups each entry point accepts. */
-export type OptionGroup = 'cache' | 'tickets' | 'fleet' | 'shared';
+export type OptionGroup = 'cache' | 'tickets' | 'fleet' | 'shared' | 'maxSessionAgeSeconds';
 
 /** `attach()` / `configure()` options after validation, not yet merged over any settings. */
 export interface OptionRequest {
   cache: Partial<Required<CacheOptions>>;
   tickets: Partial<Required<TicketOptions>>;
+  /** Present when the caller passed `maxSessionAgeSeconds`. */
+  maxSessionAgeSeconds?: number;
   /** Present when the caller passed `fleet` (the secret is a private copy: wipe it when done). */
   fleet?: ResolvedFleet;
   /** Present when the caller passed `shared`. */
@@ -131,6 +150,8 @@ export function parseAttachOptions(options: unknown, groups: readonly OptionGrou
   if (options === undefined) return { cache: {}, tickets: {} };
   const o = optionGroup('options', options, groups);
   const request: OptionRequest = { cache: parseCache(o.cache), tickets: parseTickets(o.tickets) };
+  const maxAge = optionalInteger('maxSessionAgeSeconds', o.maxSessionAgeSeconds, 0, Limits.maxSessionAgeSeconds, 'seconds');
+  if (maxAge !== undefined) request.maxSessionAgeSeconds = maxAge;
   if (o.shared !== undefined) request.shared = resolveShared(o.shared);
   // Last: nothing after it can throw, so the secret copy it makes is never left behind.
   if (o.fleet !== undefined) request.fleet = resolveFleet(o.fleet);
@@ -139,7 +160,11 @@ export function parseAttachOptions(options: unknown, groups: readonly OptionGrou
 
 /** `request` merged over `base` (the current settings, or the defaults on first attach). */
 export function mergeOptions(request: OptionRequest, base: ResolvedOptions): ResolvedOptions {
-  return { cache: { ...base.cache, ...request.cache }, tickets: { ...base.tickets, ...request.tickets } };
+  return {
+    cache: { ...base.cache, ...request.cache },
+    tickets: { ...base.tickets, ...request.tickets },
+    maxSessionAgeSeconds: request.maxSessionAgeSeconds ?? base.maxSessionAgeSeconds,
+  };
 }
 
 /** Defaults on first attach: the cache on; tickets and timeout as the context had them. */
@@ -147,5 +172,6 @@ export function defaultOptions(node: { timeoutSeconds: number; ticketsEnabled: b
   return {
     cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
     tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null },
+    maxSessionAgeSeconds: DEFAULT_MAX_SESSION_AGE_SECONDS,
   };
 }

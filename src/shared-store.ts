@@ -13,15 +13,16 @@ import { checkKeys, expectKind, expectRange, mustBe, rangeError, typeError } fro
 export interface SharedOptions {
   /**
    * Store name, 1 to 64 of `A-Z a-z 0-9 _ . -`. Every process attaching with this name (same
-   * user) shares one store: the file `/dev/shm/tls-resumption.<name>`. It lives until removed
-   * or the machine reboots.
+   * user) shares one store: the file `/dev/shm/tls-resumption-<uid>/<name>`, in a directory of
+   * that user's that is created 0700 and refused if another user owns it or can enter it. It
+   * lives until removed or the machine reboots.
    */
   name?: string;
-  /** Absolute path of a store file instead of a name: a persistent store that survives a restart of every worker. */
+  /** Absolute path of a store file instead of a name: a persistent store that survives a restart of every worker. The file must be this user's, mode 0600; its directory is the caller's choice. */
   path?: string;
-  /** Size of the store file in bytes, fixed at creation. Default: 16777216 (16 MiB, about 41,900 sessions at the default slotBytes). Range: 65536 (64 KiB) to 17179869184 (16 GiB). */
+  /** Size of the store file in bytes, fixed at creation and reserved on the filesystem then (attach throws, naming the free space, when it does not fit). Default: 16777216 (16 MiB, about 41,400 sessions at the default slotBytes). Range: 65536 (64 KiB) to 17179869184 (16 GiB). */
   sizeBytes?: number;
-  /** Bytes per slot (96-byte slot header + the DER session). Larger sessions are counted in `tooLarge`, not stored. Default: 384 (sessions up to 288 bytes; a server session without a client certificate is about 110-170 bytes). Range: 256 to 65536 bytes, a multiple of 64. */
+  /** Bytes per slot (64-byte slot header + the DER session). Larger sessions are counted in `tooLarge`, not stored. Default: 384 (sessions up to 320 bytes; a server session without a client certificate is about 110-170 bytes). Range: 256 to 65536 bytes, a multiple of 64. */
   slotBytes?: number;
 }
 
@@ -47,6 +48,8 @@ export interface SharedStoreStats {
   maxSessionBytes: number;
   /** Size of the store file, bytes. */
   totalBytes: number;
+  /** Lock stripes: sets of slots guarded by one lock each (up to 1024), so workers on different stripes never wait for each other. */
+  stripes: number;
   /** Live sessions dropped to make room (the oldest of their set). */
   evictions: number;
   /** Sessions dropped because their timeout passed. */
@@ -55,6 +58,8 @@ export interface SharedStoreStats {
   tooLarge: number;
   /** Lock acquisitions that had to wait for another process or thread. */
   lockWaits: number;
+  /** Lock waits given up after 2 ms (a holder that is stopped or stalled): each one a miss or an unstored session, never a stalled handshake. */
+  lockTimeouts: number;
   /** Times a process found the lock's holder dead and repaired the store. */
   recoveries: number;
   /** Entries that failed their checksum or did not decode: treated as misses and dropped. */
@@ -65,8 +70,6 @@ export interface SharedStoreStats {
   misses: number;
   /** Sessions written. */
   stores: number;
-  /** Sessions deleted because OpenSSL invalidated them. */
-  deletes: number;
 }
 
 export const SharedLimits = Object.freeze({
@@ -80,9 +83,14 @@ export const SharedLimits = Object.freeze({
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** The private directory (0700) that holds this user's named stores. */
+export function sharedStoreDir(): string {
+  return `/dev/shm/tls-resumption-${process.geteuid?.() ?? 0}`;
+}
+
 /** The file a named store lives in. */
 export function sharedStorePath(name: string): string {
-  return `/dev/shm/tls-resumption.${name}`;
+  return `${sharedStoreDir()}/${name}`;
 }
 
 /** Validates `shared` (TypeError / RangeError naming the field); undefined when absent. */
@@ -145,7 +153,7 @@ export class SharedHook {
     this.options = options;
     this.#server = server;
     this.#handle = handle;
-    native.sharedAttach(handle, options.path, options.sizeBytes, options.slotBytes, sessionIdContext(server));
+    native.sharedAttach(handle, options.path, options.sizeBytes, options.slotBytes, options.name !== undefined);
     // Runs after Node's own 'connection' listener built the TLSSocket (which reset the session
     // callbacks) and before any handshake byte is read.
     this.#onConnection = () => native.sharedRehook(this.#handle);
@@ -154,7 +162,7 @@ export class SharedHook {
 
   /** setSecureContext swapped the context: hook the new one (the old one is being detached). */
   moveTo(handle: NativeAttachment): void {
-    native.sharedAttach(handle, this.options.path, this.options.sizeBytes, this.options.slotBytes, sessionIdContext(this.#server));
+    native.sharedAttach(handle, this.options.path, this.options.sizeBytes, this.options.slotBytes, this.options.name !== undefined);
     this.#handle = handle;
   }
 
@@ -171,10 +179,4 @@ export class SharedHook {
     this.#server.off('connection', this.#onConnection);
     native.sharedDetach(this.#handle);
   }
-}
-
-/** The session-ID context Node set on the server's contexts (tls.Server: sessionIdContext option, else a hash of argv). */
-function sessionIdContext(server: tls.Server): Buffer {
-  const sid = (server as unknown as { sessionIdContext?: unknown }).sessionIdContext;
-  return Buffer.from(typeof sid === 'string' ? sid : '', 'utf8');
 }

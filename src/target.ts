@@ -19,10 +19,39 @@ export interface NodeSecureContext {
 
 export type AttachTarget = tls.Server | tls.SecureContext;
 
+/**
+ * Node's own `_external` getter, taken from a real SecureContext's prototype. V8 checks its
+ * receiver (a signature): called on anything that is not one of Node's native SecureContext
+ * objects it throws, so an object that merely looks like one (own `_external`, a class named
+ * SecureContext, a borrowed prototype) never hands the addon a foreign External to read as an
+ * SSL_CTX*.
+ */
+const nodeExternalGetter: ((this: unknown) => unknown) | undefined = (() => {
+  for (let p: object | null = Object.getPrototypeOf(tls.createSecureContext().context); p; p = Object.getPrototypeOf(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, '_external');
+    if (d?.get) return d.get as (this: unknown) => unknown;
+  }
+  return undefined;
+})();
+
+/** The SSL_CTX External of a native SecureContext, read through Node's getter; undefined for anything else. */
+function nodeExternal(inner: unknown): unknown {
+  if (typeof inner !== 'object' || inner === null || !nodeExternalGetter) return undefined;
+  try {
+    return nodeExternalGetter.call(inner);
+  } catch {
+    return undefined;
+  }
+}
+
 function isSecureContext(value: unknown): value is NodeSecureContext {
   if (typeof value !== 'object' || value === null) return false;
-  const inner = (value as { context?: unknown }).context;
-  return typeof inner === 'object' && inner !== null && '_external' in inner && inner.constructor?.name === 'SecureContext';
+  return nodeExternal((value as { context?: unknown }).context) !== undefined;
+}
+
+/** The External the addon takes for `ctx` (a context resolveTarget or serverContext returned). */
+export function externalOf(ctx: NodeSecureContext): unknown {
+  return nodeExternal(ctx.context);
 }
 
 /** The server's current default context (the one setSecureContext replaces). */

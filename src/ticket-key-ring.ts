@@ -121,7 +121,7 @@ export interface TicketKeyCounters {
 export interface TicketRingStats {
   /** Tickets issued (encrypted). */
   issued: number;
-  /** Tickets decrypted with a key of the ring (OpenSSL may still refuse the session later, e.g. expired). */
+  /** Tickets under a key of the ring that OpenSSL resumed (counted after its own checks: HMAC, lifetime, session-ID context). */
   resumed: number;
   /** Of `resumed`, tickets under a key that no longer encrypts: a fresh ticket under the current key was issued. */
   renewed: number;

@@ -147,7 +147,9 @@ describe('contexts that change or go away', () => {
       `
       const { parentPort } = require('node:worker_threads');
       const tls = require('node:tls');
-      const { attach, selfSignedCertificate } = require(${JSON.stringify(dist)});
+      const { attach } = require(${JSON.stringify(dist)});
+      // The test certificate is not on the public entry.
+      const { selfSignedCertificate } = require(${JSON.stringify(path.join(dist, 'certificate'))});
       const c = selfSignedCertificate();
       const server = tls.createServer({ ...c, secureOptions: require('node:constants').SSL_OP_NO_TICKET }, (s) => s.resume().end('ok'));
       const cache = attach(server);

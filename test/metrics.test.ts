@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { attach } from '../src/attach';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { fallbackSpec, flattenStats, SessionCacheMetrics } from '../src/metrics';
-import { close, listen, resumeChain, tlsServer } from './support/tls';
+import { close, connect, listen, resumeChain, tlsServer } from './support/tls';
 
 /** Serves the registry like an app would, and scrapes it over real HTTP. */
 async function scrape(registry: Registry): Promise<string> {
@@ -139,6 +139,46 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     expect(text).not.toMatch(/tickets_keys_/);
     metrics.unregister();
     cache.detach();
+  });
+
+  test('stats().resumption: offered, resumed and failed{reason} by protocol, and the session-age histogram', async () => {
+    const ring = TicketKeyRing.generate();
+    const web = tlsServer({ sessionIdContext: 'metrics' });
+    const other = tlsServer({ sessionIdContext: 'metrics' });
+    servers.push(web, other);
+    const cache = attach(web, { tickets: { keyRing: ring } });
+    attach(other);
+    const registry = new Registry();
+    const metrics = new SessionCacheMetrics({ registry });
+    metrics.add(cache, 'web');
+    const port = await listen(web);
+    const otherPort = await listen(other);
+    expect(await resumeChain(port, 4, { version: 'TLSv1.3' })).toBe(3);
+    expect(await resumeChain(port, 3, { version: 'TLSv1.2' })).toBe(2);
+    const foreign = await connect(otherPort, { version: 'TLSv1.2' });
+    expect((await connect(port, { version: 'TLSv1.2', session: foreign.session })).reused).toBe(false);
+
+    const text = await scrape(registry);
+    const line = (l: string) => Number(text.split('\n').find((x) => x.startsWith(`${l} `))?.split(' ').pop());
+    expect(text).toContain('# TYPE tls_resumption_resumption_offered_total counter');
+    expect(text).toContain('# TYPE tls_resumption_session_age_seconds histogram');
+    expect(line('tls_resumption_resumption_offered_total{server="web",protocol="TLSv1.3"}')).toBe(3);
+    expect(line('tls_resumption_resumption_resumed_total{server="web",protocol="TLSv1.3"}')).toBe(3);
+    expect(line('tls_resumption_resumption_offered_total{server="web",protocol="TLSv1.2"}')).toBe(3);
+    expect(line('tls_resumption_resumption_resumed_total{server="web",protocol="TLSv1.2"}')).toBe(2);
+    expect(line('tls_resumption_resumption_failed_total{server="web",protocol="TLSv1.2",reason="unknownKey"}')).toBe(1);
+    expect(line('tls_resumption_resumption_failed_total{server="web",protocol="TLSv1.3",reason="unknownKey"}')).toBe(0);
+    // Five resumptions, all within seconds of their full handshake: every one in the first bucket.
+    expect(line('tls_resumption_session_age_seconds_bucket{server="web",protocol="TLSv1.3",le="1"}')).toBe(3);
+    expect(line('tls_resumption_session_age_seconds_bucket{server="web",protocol="TLSv1.2",le="+Inf"}')).toBe(2);
+    expect(line('tls_resumption_session_age_seconds_count{server="web",protocol="TLSv1.2"}')).toBe(2);
+    // The stats group itself is not exported a second time without labels.
+    expect(text).not.toMatch(/^tls_resumption_resumption_offered_total\{server="web"\} /m);
+    expect(text).not.toContain('tls_resumption_resumption_failed_not_found');
+    metrics.unregister();
+    expect(await registry.getMetricsAsJSON()).toEqual([]);
+    cache.detach();
+    ring.close();
   });
 
   test('fallback names and flattening', () => {

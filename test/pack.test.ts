@@ -17,7 +17,7 @@ import { repoRoot } from './support/build';
 jest.setTimeout(600_000);
 
 const ENTRIES = {
-  'tls-resumption': ['CacheMode', 'Channels', 'Limits', 'SessionCache', 'SharedLimits', 'TicketKeyRing', 'attach'],
+  'tls-resumption': ['CacheMode', 'Channels', 'DEFAULT_MAX_SESSION_AGE_SECONDS', 'Limits', 'RESUMPTION_FAILURE_REASONS', 'SessionCache', 'SharedLimits', 'TicketKeyRing', 'attach'],
   'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
   'tls-resumption/probe': ['probe'],
   'tls-resumption/providers': ['engines', 'loadProvider', 'opensslInfo', 'providers'],

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 
 import { attach } from '../src/attach';
-import { probe, formatProbeReport, ProbeReport } from '../src/probe';
+import { probe, probeFleet, formatFleetReport, formatProbeReport, FleetProbeReport, ProbeReport, unwrapClientSession } from '../src/probe';
+import { TicketKeyRing } from '../src/ticket-key-ring';
 import { native } from '../src/native';
 import { close, connect, listen, tlsServer } from './support/tls';
 import { startSServer, SServer } from './support/s_server';
@@ -98,6 +99,10 @@ describe('probe: what a server does about resumption', () => {
     server = tlsServer();
     const port = await listen(server);
     const { session } = await connect(port, { version: 'TLSv1.2' });
+    // Node 22+ wraps a client session with the identity it is bound to; 20 hands out the DER.
+    const { der, identity } = unwrapClientSession(session!);
+    expect(identity).toBe(Number(process.versions.node.split('.')[0]) >= 22 ? 'localhost' : null);
+    expect(native.inspectSession(der)).toEqual(native.inspectSession(session!));
     const info = native.inspectSession(session!);
     expect(info).toMatchObject({ protocol: 'TLSv1.2', hasTicket: true, lifetimeHintSeconds: 7200 });
     expect(info!.ticket.length).toBeGreaterThan(100);
@@ -110,6 +115,88 @@ describe('probe: what a server does about resumption', () => {
     await expect(probe('127.0.0.1', 0)).rejects.toThrow(/"port" must be an integer between 1 and 65535/);
     await expect(probe('127.0.0.1', 443, { connections: 1 })).rejects.toThrow(RangeError);
     await expect(probe('', 443)).rejects.toThrow(TypeError);
+  });
+
+  describe('probe A B: a fleet of two', () => {
+    const pair: tls.Server[] = [];
+    afterEach(async () => {
+      await Promise.all(pair.splice(0).map((s) => close(s)));
+    });
+    async function two(a: { ring: TicketKeyRing; context: string }, b: { ring: TicketKeyRing; context: string }): Promise<[number, number]> {
+      const ports: number[] = [];
+      for (const m of [a, b]) {
+        const srv = tlsServer({ sessionIdContext: m.context });
+        attach(srv, { tickets: { keyRing: m.ring } });
+        pair.push(srv);
+        ports.push(await listen(srv));
+      }
+      return [ports[0]!, ports[1]!];
+    }
+
+    test('same keys, same context: tickets resume both ways; session IDs do not (no shared session cache)', async () => {
+      const secret = Buffer.alloc(32, 7);
+      const ringA = TicketKeyRing.fromSecret(secret);
+      const ringB = TicketKeyRing.fromSecret(secret);
+      const [pa, pb] = await two({ ring: ringA, context: 'fleet' }, { ring: ringB, context: 'fleet' });
+      const r = await probeFleet({ host: '127.0.0.1', port: pa, servername: 'localhost' }, { host: '127.0.0.1', port: pb, servername: 'localhost' });
+      process.env.PROBE_LOG && process.stderr.write(formatFleetReport(r));
+      const by = Object.fromEntries(r.pairs.map((p) => [p.mechanism, p]));
+      for (const m of ['tls12Ticket', 'tls13Ticket']) {
+        expect(by[m]).toMatchObject({
+          ownA: true, ownB: true,
+          aToB: { issued: true, offered: true, resumed: true, ticketSent: true, ticketAccepted: true, cipherChanged: false },
+          bToA: { resumed: true, ticketAccepted: true },
+        });
+        expect(by[m]!.verdict).toMatch(/shared/);
+      }
+      // The ring renews TLS 1.3 tickets on resumption; TLS 1.2 tickets under the current key are kept.
+      expect(by.tls13Ticket!.aToB.newTicket).toBe(true);
+      expect(by.tls12Ticket!.aToB.newTicket).toBe(false);
+      expect(by.sessionId).toMatchObject({ ownA: true, ownB: true, aToB: { resumed: false, newTicket: true }, bToA: { resumed: false } });
+      expect(by.sessionId!.verdict).toBe('session IDs: no shared session cache');
+      expect(r.verdict).toBe('session IDs: no shared session cache');
+      expect(formatFleetReport(r)).toContain('verdict: session IDs: no shared session cache');
+      ringA.close();
+      ringB.close();
+    });
+
+    test('different keys, or same keys and different session-ID contexts: "different ticket keys or session-ID contexts"', async () => {
+      const keysDiffer = await two({ ring: TicketKeyRing.generate(), context: 'fleet' }, { ring: TicketKeyRing.generate(), context: 'fleet' });
+      const r1 = await probeFleet({ host: '127.0.0.1', port: keysDiffer[0] }, { host: '127.0.0.1', port: keysDiffer[1] });
+      const ring = TicketKeyRing.generate();
+      const contextsDiffer = await two({ ring, context: 'one' }, { ring, context: 'two' });
+      const r2 = await probeFleet({ host: '127.0.0.1', port: contextsDiffer[0] }, { host: '127.0.0.1', port: contextsDiffer[1] });
+      for (const r of [r1, r2]) {
+        for (const p of r.pairs.filter((x) => x.mechanism !== 'sessionId')) {
+          expect(p).toMatchObject({ ownA: true, ownB: true, aToB: { offered: true, ticketSent: true, ticketAccepted: false, resumed: false, newTicket: true } });
+          expect(p.verdict).toMatch(/tickets: different ticket keys or session-ID contexts$/);
+        }
+        expect(r.verdict).toContain('TLS 1.2 tickets: different ticket keys or session-ID contexts');
+        expect(r.verdict).toContain('TLS 1.3 tickets: different ticket keys or session-ID contexts');
+      }
+      ring.close();
+    });
+
+    test('bad arguments name the field', async () => {
+      await expect(probeFleet({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 1 })).rejects.toThrow(/"a.port" must be an integer between 1 and 65535/);
+      await expect(probeFleet({ host: '127.0.0.1', port: 1 }, { host: '', port: 1 })).rejects.toThrow(TypeError);
+    });
+
+    test('CLI: probe A B --json', async () => {
+      const ring = TicketKeyRing.generate();
+      const [pa, pb] = await two({ ring, context: 'cli' }, { ring, context: 'cli' });
+      const main = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+      const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
+        execFile(process.execPath, [main, 'probe', `127.0.0.1:${pa}`, `127.0.0.1:${pb}`, '--json'], (err, stdout) =>
+          resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout }),
+        );
+      });
+      expect(code).toBe(0);
+      const r = JSON.parse(stdout) as FleetProbeReport;
+      expect(r.pairs.map((p) => p.mechanism)).toEqual(['sessionId', 'tls12Ticket', 'tls13Ticket']);
+      expect(r.verdict).toBe('session IDs: no shared session cache');
+      ring.close();
+    });
   });
 
   test('CLI: probe HOST:PORT --json prints the report', async () => {

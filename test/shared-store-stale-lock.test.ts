@@ -11,10 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { hit } from './support/cluster';
+import { hooks } from './support/store-hooks';
 
 const MiB = 1024 * 1024;
-const LOCK_OFFSET = 192; // StoreHeader::lock in layout v1 (native/shared_store.cc)
-const TOUCHING_OFFSET = 44; // StoreHeader::touching: the slot a writer had under the lock
+const at = hooks.layout(MiB, 384);
 
 function startWorker(file: string): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(path.join(__dirname, 'support', 'shared-worker.ts'), [], {
@@ -64,18 +64,19 @@ describe('shared store: a stale lock in the file', () => {
 
     // The crash: the lock held by a thread id that no longer runs, and slot `victim` being written.
     const buf = fs.readFileSync(file);
-    let capacity = Math.floor((buf.length - 4096) / (16 + 384)); // whole sets of 16, as the store lays them out
-    capacity -= capacity % 16;
+    expect(buf.length).toBe(MiB);
     let victim = -1;
-    for (let i = 0; i < capacity && victim < 0; i++) if (buf.readBigUInt64LE(4096 + 16 * i) !== 0n) victim = i;
+    for (let i = 0; i < at.slotCount && victim < 0; i++) if (buf.readBigUInt64LE(at.indexAt + at.indexEntryBytes * i) !== 0n) victim = i;
     expect(victim).toBeGreaterThanOrEqual(0);
+    // The stripe that guards the victim's set holds the lock word and the slot being written.
+    const stripeAt = at.stripesAt + at.stripeBytes * (Math.floor(victim / at.ways) % at.stripeCount);
     const fd = fs.openSync(file, 'r+');
     const word = Buffer.alloc(4);
     word.writeUInt32LE(4_000_000); // above pid_max's default: no such thread
-    fs.writeSync(fd, word, 0, 4, LOCK_OFFSET);
+    fs.writeSync(fd, word, 0, 4, stripeAt + at.lockOffset);
     const touching = Buffer.alloc(4);
     touching.writeUInt32LE(victim);
-    fs.writeSync(fd, touching, 0, 4, TOUCHING_OFFSET);
+    fs.writeSync(fd, touching, 0, 4, stripeAt + at.touchingOffset);
     fs.closeSync(fd);
 
     w = await startWorker(file);

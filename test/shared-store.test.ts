@@ -9,6 +9,7 @@ import { sharedStorePath } from '../src/shared-store';
 import { population, startCluster, ClusterRun, hit } from './support/cluster';
 import { cert, close, connect, listen, tlsServer } from './support/tls';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
+import { hooks } from './support/store-hooks';
 
 const TAG = `t${process.pid}`;
 const created: string[] = [];
@@ -157,8 +158,13 @@ describe('shared store in one process (two servers stand for two workers)', () =
     expect(st.uid).toBe(process.getuid!());
     expect(st.size).toBe(MiB);
     const s = ca.stats().shared!;
-    expect(s).toMatchObject({ path: sharedStorePath(name), entries: 0, bytesPerSession: 400, maxSessionBytes: 288, totalBytes: MiB });
-    expect(s.capacity).toBe(Math.floor((MiB - 4096) / 400 / 16) * 16);
+    expect(s).toMatchObject({ path: sharedStorePath(name), entries: 0, bytesPerSession: 400, maxSessionBytes: 320, totalBytes: MiB });
+    expect(s.capacity).toBe(hooks.layout(MiB, 384).slotCount);
+    expect(s.stripes).toBe(hooks.layout(MiB, 384).stripeCount);
+    // Named stores live in this user's private directory.
+    const dir = fs.statSync(path.dirname(sharedStorePath(name)));
+    expect(dir.mode & 0o777).toBe(0o700);
+    expect(dir.uid).toBe(process.getuid!());
   });
 
   test('a store of another size, slot size, layout, owner or mode is refused with a clear error', async () => {
@@ -177,13 +183,13 @@ describe('shared store in one process (two servers stand for two workers)', () =
     // Unmapped in this process now; reopen with other geometry and read the header's verdict.
     const s2 = tlsServer({ noTickets: true });
     servers.push(s2);
-    expectBadInput('store file', 'existing store file with another slot size', () => attach(s2, { shared: { path: file, sizeBytes: MiB, slotBytes: 512 } }), Error, /holds 1048576 bytes, 2608 slots of 384 bytes but this process asked for 1048576 bytes, \d+ slots of 512 bytes/,);
+    expectBadInput('store file', 'existing store file with another slot size', () => attach(s2, { shared: { path: file, sizeBytes: MiB, slotBytes: 512 } }), Error, /holds 1048576 bytes, \d+ slots of 384 bytes but this process asked for 1048576 bytes, \d+ slots of 512 bytes/,);
     expectBadInput('store file', 'existing store file of another size', () => attach(s2, { shared: { path: file, sizeBytes: 2 * MiB } }), Error, /is 1048576 bytes but this process asked for 2097152/);
     // A nonzero layout version.
     const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.from([9, 0, 0, 0]), 0, 4, 8);
+    fs.writeSync(fd, Buffer.from([9, 0, 0, 0]), 0, 4, hooks.layout(MiB, 384).layoutVersionOffset);
     fs.closeSync(fd);
-    expectBadInput('store file', 'store file with layout version 9 in its header', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-resumption store of layout version 1 \(found layout 9\)/);
+    expectBadInput('store file', 'store file with layout version 9 in its header', () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-resumption store of layout version 2 \(found layout 9\)/);
     // Not our file at all: refuse, never overwrite it.
     fs.writeFileSync(file, Buffer.alloc(MiB, 'x'));
     expectBadInput('store file', "a 1 MiB file of 'x' bytes (not a store)", () => attach(s2, { shared: { path: file, sizeBytes: MiB } }), Error, /not a tls-resumption store \(no valid header\)/);
@@ -262,14 +268,13 @@ describe('shared store in one process (two servers stand for two workers)', () =
     const first = await connect(pa, { version: 'TLSv1.2' });
     const file = sharedStorePath(name);
     const buf = fs.readFileSync(file);
-    const capacity = cb.stats().shared!.capacity;
-    const indexAt = 4096;
-    const slotsAt = indexAt + 16 * capacity;
+    const at = hooks.layout(MiB, 384);
+    expect(cb.stats().shared!.capacity).toBe(at.slotCount);
     let slot = -1;
-    for (let i = 0; i < capacity; i++) if (buf.readBigUInt64LE(indexAt + 16 * i) !== 0n) slot = i;
+    for (let i = 0; i < at.slotCount; i++) if (buf.readBigUInt64LE(at.indexAt + at.indexEntryBytes * i) !== 0n) slot = i;
     expect(slot).toBeGreaterThanOrEqual(0);
     const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.alloc(40, 0x5a), 0, 40, slotsAt + 384 * slot + 96 + 10);
+    fs.writeSync(fd, Buffer.alloc(40, 0x5a), 0, 40, at.slotsAt + 384 * slot + at.slotHeaderBytes + 10);
     fs.closeSync(fd);
     expect((await connect(pb, { version: 'TLSv1.2', session: first.session })).reused).toBe(false);
     expect(cb.stats().shared!.corrupt).toBe(1);
@@ -285,7 +290,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
       s.on('data', () => undefined);
       s.on('close', () => resolve());
     });
-    expect(ca.stats().shared).toMatchObject({ tooLarge: 1, stores: 0, entries: 0, maxSessionBytes: 160 });
+    expect(ca.stats().shared).toMatchObject({ tooLarge: 1, stores: 0, entries: 0, maxSessionBytes: 192 });
     recordBadInput('store option', 'a session (with a client certificate) larger than slotBytes 256', 'not stored: shared.tooLarge +1, the handshake completes');
   });
 
@@ -329,7 +334,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
     expect((await connect(pb, { version: 'TLSv1.2', session: first.session })).reused).toBe(false);
   });
 
-  test('a process SIGKILLed while holding the lock does not wedge the others (TEST-ONLY hook _lockAndHang)', async () => {
+  test('a process SIGKILLed while holding a stripe lock mid-write does not wedge the others (test addon hook dieWriting)', async () => {
     const name = storeName('robust');
     const { pa, pb, cb } = await pair(name);
     const first = await connect(pa, { version: 'TLSv1.2' });

@@ -1,18 +1,24 @@
 /**
  * `tls-resumption probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]`
+ * `tls-resumption probe A_HOST:PORT B_HOST:PORT [--servername NAME] [--timeout MS] [--json]`
  */
 import { parseArgs } from 'node:util';
 
-import { formatProbeReport, probe } from '../probe';
+import { formatFleetReport, formatProbeReport, probe, probeFleet } from '../probe';
 import { rangeError } from '../validate';
 
-export const summary = 'probe any TLS server: session IDs, tickets, TLS 1.3 tickets, lifetime hints, renewal';
+export const summary = 'probe any TLS server (or two of a fleet): session IDs, tickets, TLS 1.3 tickets, lifetime hints, renewal';
 
 const USAGE = `usage: tls-resumption probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]
+       tls-resumption probe A_HOST:PORT B_HOST:PORT [--servername NAME] [--timeout MS] [--json]
 
 Connects several times per protocol version (TLS 1.2, TLS 1.3) and reports whether the server
 resumes by session ID, by ticket, by TLS 1.3 ticket, for single-use ticket clients, its ticket
 lifetime hint, tickets per handshake and whether resumed connections get renewed tickets.
+With two endpoints: a session issued by A is offered to B and one issued by B to A, by
+session ID, TLS 1.2 ticket and TLS 1.3 ticket, each beside a control (does the issuer resume its
+own?), with what the wire showed and a one-line verdict ("different ticket keys or session-ID
+contexts", "no shared session cache").
 Certificates are not verified.
 `;
 
@@ -49,9 +55,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const target = positionals.length === 1 ? parseHostPort(positionals[0]!) : undefined;
-  if (!target) {
-    process.stderr.write(`probe: expected one HOST:PORT (port 1 to 65535)\n\n${USAGE}`);
+  const targets = positionals.length === 1 || positionals.length === 2 ? positionals.map(parseHostPort) : [];
+  const target = targets[0];
+  if (!target || targets.some((t) => t === undefined)) {
+    process.stderr.write(`probe: expected one HOST:PORT, or two for a fleet (port 1 to 65535)\n\n${USAGE}`);
     return 2;
   }
   const toInt = (name: string, v: string | undefined): number | undefined => {
@@ -60,6 +67,12 @@ export async function run(argv: string[]): Promise<number> {
     return Number(v);
   };
   try {
+    if (targets.length === 2) {
+      const servername = values.servername;
+      const report = await probeFleet({ ...target, servername }, { ...targets[1]!, servername }, { timeoutMs: toInt('timeout', values.timeout) });
+      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatFleetReport(report));
+      return report.pairs.some((p) => p.aToB.issued || p.bToA.issued) ? 0 : 1;
+    }
     const report = await probe(target.host, target.port, {
       servername: values.servername,
       connections: toInt('connections', values.connections),

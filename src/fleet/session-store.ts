@@ -44,6 +44,8 @@ export interface SessionStoreSettings {
   timeoutSeconds: () => number;
   /** Upper bound on locally-known IDs remembered (the cache size). */
   maxLocal: number;
+  /** Told the session ID of each lookup that failed or timed out (stats().resumption.failed.storeError). */
+  onLookupFailed?: (id: Buffer) => void;
 }
 
 export class FleetSessionStore extends EventEmitter {
@@ -120,6 +122,7 @@ export class FleetSessionStore extends EventEmitter {
     const timer = setTimeout(() => {
       if (finished) return;
       this.counters.timeouts++;
+      s.onLookupFailed?.(id);
       finish(null);
     }, s.lookupTimeoutMs);
     this.counters.lookups++;
@@ -139,7 +142,9 @@ export class FleetSessionStore extends EventEmitter {
         finish(session);
       },
       (err) => {
-        if (!finished) this.#fail(err);
+        if (finished) return;
+        this.#fail(err);
+        s.onLookupFailed?.(id);
         finish(null);
       },
     );

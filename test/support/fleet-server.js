@@ -5,7 +5,8 @@
 const tls = require('node:tls');
 const path = require('node:path');
 const Redis = require('ioredis');
-const { attach, selfSignedCertificate, TicketKeyRing } = require(path.join(__dirname, '..', '..', 'dist'));
+const { attach, TicketKeyRing } = require(path.join(__dirname, '..', '..', 'dist'));
+const { selfSignedCertificate } = require(path.join(__dirname, '..', '..', 'dist', 'certificate'));
 
 const env = process.env;
 const redisPort = Number(env.REDIS_PORT);

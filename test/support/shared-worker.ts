@@ -5,16 +5,22 @@
  *   SID_CTX                    the server's sessionIdContext (default "svc")
  *   LISTEN_PORT                port to listen on (0: cluster shares one random port)
  *   STOCK=1                    the internal cache off, as Node ships (tickets off by secureOptions)
- * Answers each connection with its pid, so the primary sees which worker served it. Messages:
+ * Answers each connection with its pid, so the primary sees which worker served it. An attach()
+ * that throws is reported as {type: 'attachError', message} and the worker serves without the
+ * store. Messages:
  *   primary -> worker {cmd: 'stats'} -> {type: 'stats', stats}
- *   primary -> worker {cmd: 'lockAndHang'} -> {type: 'locked', slot}: TEST ONLY hook, the worker
- *   then holds the store's lock until it is killed.
+ *   primary -> worker {cmd: 'lockAndHang'} -> {type: 'locked', slot}: the test addon's dieWriting,
+ *   the worker then holds a stripe lock, mid-"write", until it is killed.
+ *   primary -> worker {cmd: 'lockAll'} -> {type: 'locked', stripes}: the test addon's
+ *   lockAllStripes, the worker then holds every stripe lock while it lives.
+ *   primary -> worker {cmd: 'drain'}: a graceful exit, as servers do it: server.close(), the IPC
+ *   channel dropped, the store left attached, and the process ends when its event loop is empty.
  */
 import * as tls from 'node:tls';
 import { SSL_OP_NO_TICKET } from 'node:constants';
 
 import { attach } from '../../src/attach';
-import { native } from '../../src/native';
+import { hooks } from './store-hooks';
 import { cert } from './tls';
 
 const sharedName = process.env.SHARED_NAME;
@@ -31,15 +37,30 @@ const sizeBytes = Number(process.env.SHARED_SIZE ?? 1 << 20);
 const shared = sharedName ? { name: sharedName, sizeBytes } : sharedPath ? { path: sharedPath, sizeBytes } : undefined;
 // STOCK=1: Node as shipped (the benchmark's baseline); attached otherwise.
 const stock = process.env.STOCK === '1';
-const cache = attach(server, { cache: { enabled: !stock, size: 20480 }, tickets: { enabled: false }, shared });
+let attachError: string | undefined;
+function attachOrReport() {
+  try {
+    return attach(server, { cache: { enabled: !stock, size: 20480 }, tickets: { enabled: false }, shared });
+  } catch (e) {
+    attachError = (e as Error).message;
+    return attach(server, { cache: { enabled: !stock, size: 20480 }, tickets: { enabled: false } });
+  }
+}
+const cache = attachOrReport();
 
 process.on('message', (msg: { cmd?: string }) => {
   if (msg.cmd === 'stats') process.send?.({ type: 'stats', stats: cache.stats() });
-  if (msg.cmd === 'lockAndHang') {
-    // A second handle on the same context finds the same native state (and store).
-    const handle = native.attach((server as unknown as { _sharedCreds: { context: { _external: unknown } } })._sharedCreds.context._external);
-    const slot = native._lockAndHang(handle);
-    process.send?.({ type: 'locked', slot });
+  if (msg.cmd === 'lockAndHang' && shared) {
+    const s = cache.stats().shared!;
+    process.send?.({ type: 'locked', slot: hooks.dieWriting(s.path, sizeBytes, 384, sharedName !== undefined) });
+  }
+  if (msg.cmd === 'lockAll' && shared) {
+    const s = cache.stats().shared!;
+    process.send?.({ type: 'locked', stripes: hooks.lockAllStripes(s.path, sizeBytes, 384, sharedName !== undefined) });
+  }
+  if (msg.cmd === 'drain') {
+    server.close();
+    process.disconnect?.();
   }
   if (msg.cmd === 'exit') {
     cache.detach();
@@ -49,5 +70,6 @@ process.on('message', (msg: { cmd?: string }) => {
 
 server.listen(Number(process.env.LISTEN_PORT ?? 0), '127.0.0.1', () => {
   const address = server.address() as { port: number };
+  if (attachError !== undefined) process.send?.({ type: 'attachError', message: attachError });
   process.send?.({ type: 'listening', port: address.port, pid: process.pid });
 });

@@ -19,14 +19,15 @@ namespace {
 Napi::Value BenchSharedStore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = info[0].As<Napi::String>().Utf8Value();
-  StoreGeometry g;
-  g.total_bytes = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
-  g.slot_bytes = info[2].As<Napi::Number>().Uint32Value();
+  const uint64_t total = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  const uint32_t slot_bytes = info[2].As<Napi::Number>().Uint32Value();
   const uint64_t entries = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
   const uint64_t ops = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
   std::string error;
-  std::vector<unsigned char> sid_ctx(32, 's');
-  auto store = SharedStore::Open(path, g, sid_ctx, &error);
+  if (entries == 0) throw Napi::RangeError::New(env, "_benchSharedStore: entries must be at least 1");
+  StoreLocation where;
+  where.path = path;
+  auto store = SharedStore::Open(where, total, slot_bytes, &error);
   if (!store) throw Napi::Error::New(env, error);
   std::mt19937_64 rng(42);
   // splitmix64: cheap enough that the timing is the store's, not the ID generator's.
@@ -47,7 +48,7 @@ Napi::Value BenchSharedStore(const Napi::CallbackInfo& info) {
   auto t0 = clock::now();
   for (uint64_t n = 0; n < entries; n++) {
     id_of(n, id);
-    store->Insert(SessionKey{sid_ctx.data(), sid_ctx.size(), id, 32}, der.data(), der.size(), expires);
+    store->Insert(id, 32, der.data(), der.size(), expires);
   }
   auto t1 = clock::now();
   std::vector<unsigned char> out;
@@ -55,12 +56,13 @@ Napi::Value BenchSharedStore(const Napi::CallbackInfo& info) {
   const int64_t now = static_cast<int64_t>(time(nullptr));
   for (uint64_t i = 0; i < ops; i++) {
     id_of(rng() % entries, id);
-    hits += store->Lookup(SessionKey{sid_ctx.data(), sid_ctx.size(), id, 32}, now, &out);
+    size_t len = 0;
+    hits += store->Lookup(id, 32, now, &out, &len);
   }
   auto t2 = clock::now();
   for (uint64_t i = 0; i < ops; i++) {
     id_of(entries + i, id);
-    store->Insert(SessionKey{sid_ctx.data(), sid_ctx.size(), id, 32}, der.data(), der.size(), expires);
+    store->Insert(id, 32, der.data(), der.size(), expires);
   }
   auto t3 = clock::now();
   auto ns = [](clock::duration d, uint64_t n) {

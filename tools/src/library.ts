@@ -5,7 +5,7 @@
  * that are not on the public entry (the test certificate, store paths, the option checks) come
  * from their own modules; nothing here is re-exported to users.
  */
-export { attach, SessionCache, TicketKeyRing } from '../../dist/index';
+export { attach, CacheMode, SessionCache, TicketKeyRing } from '../../dist/index';
 export type { RedisClientLike } from '../../dist/index';
 export { selfSignedCertificate } from '../../dist/certificate';
 export type { SelfSignedCertificate } from '../../dist/certificate';

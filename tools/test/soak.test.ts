@@ -4,7 +4,8 @@
  * with a shared store and a fromSecret ring rotating every 4 s, one worker SIGKILLed and
  * replaced every 10 s, flushes every 5 s. Checks the run's JSON: handshakes made, no failure
  * away from a kill, fds flat and RSS growth bounded in the long-lived processes. The 10-minute
- * run and its numbers are in docs/hardening.md.
+ * run and its numbers are in docs/hardening.md. The second test is the `--faults` run (issue
+ * 17): a store on a full tmpfs at start, a worker SIGSTOPped, graceful restarts of the workers.
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
@@ -33,21 +34,25 @@ function runSoak(args: string[]): Promise<{ code: number | null; stdout: string;
   });
 }
 
+/** Runs the soak and parses the JSON line it prints last. */
+async function soakJson(args: string[]): Promise<{ code: number | null; r: SoakResult }> {
+  const { code, stdout, stderr } = await runSoak(args);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  try {
+    return { code, r: JSON.parse(line) as SoakResult };
+  } catch {
+    throw new Error(`soak printed no JSON (exit ${code}):\n${stdout}\n${stderr}`);
+  }
+}
+
 // Compiling dist/ (only when a source is newer) is not part of the soak's time budget.
 beforeAll(() => ensureDist(), 120_000);
 
 test('one-minute soak: kills are survived, fds flat, RSS bounded, no failure away from a kill', async () => {
-  const { code, stdout, stderr } = await runSoak([
+  const { code, r } = await soakJson([
     '--seconds', '45', '--workers', '2', '--kill-every', '10', '--rotate-every', '4', '--flush-every', '5',
     '--sample-every', '1', '--warmup', '9', '--rate', '250', '--clients', '1000', '--max-rss-growth-mib', '40', '--json',
   ]);
-  const line = stdout.trim().split('\n').pop() ?? '';
-  let r: SoakResult;
-  try {
-    r = JSON.parse(line) as SoakResult;
-  } catch {
-    throw new Error(`soak printed no JSON (exit ${code}):\n${stdout}\n${stderr}`);
-  }
   const summary = JSON.stringify({ ...r, processes: r.processes.map(({ series: _s, ...p }) => p) }, null, 1);
 
   expect({ problems: r.problems, summary }).toEqual({ problems: [], summary });
@@ -75,4 +80,26 @@ test('one-minute soak: kills are survived, fds flat, RSS bounded, no failure awa
   expect(stats.shared.stores).toBeGreaterThan(0);
   expect(stats.tickets.issued).toBeGreaterThan(0);
   expect(stats.tickets.resumed).toBeGreaterThan(0);
+});
+
+// Issue 17: the store's faults. Keys rotate slowly here (kept 90 s), so every returning client's
+// ticket is still decryptable and the resumption ratio after the restarts measures the restarts.
+test('faults soak: a full tmpfs at start, a SIGSTOPped worker, graceful restarts; clients still resume >= 0.97', async () => {
+  const { code, r } = await soakJson([
+    '--seconds', '36', '--workers', '3', '--faults', '--rotate-every', '30', '--flush-every', '5',
+    '--sample-every', '1', '--warmup', '8', '--rate', '150', '--clients', '600', '--max-rss-growth-mib', '40', '--json',
+  ]);
+  const f = r.faults!;
+  expect({ problems: r.problems, faults: f }).toEqual({ problems: [], faults: f });
+  expect(code).toBe(0);
+  if (process.getuid?.() === 0) {
+    expect(f.fullTmpfs).toMatchObject({ exitCode: 0, attachError: expect.stringMatching(/cannot reserve 8388608 bytes .*No space left on device/) });
+  }
+  expect(f.stopped).not.toBeNull();
+  expect(f.restarts).toBe(2);
+  expect(f.drainedExitCodes).toEqual([0, 0]);
+  expect(r.unexpectedExits).toBe(0);
+  expect(r.failuresElsewhere).toBe(0);
+  expect(f.afterRestarts.kinds.sessionId!.offered).toBeGreaterThan(0);
+  expect(f.afterRestarts.ratio).toBeGreaterThanOrEqual(0.97);
 });

@@ -5,7 +5,8 @@
  * with OpenSSL's internal cache (tickets off). Each server runs in its own process, the native
  * load generator in another. Prints the table; about 40 s on defaults.
  *
- * `npm start` (start.ts) is the same run with the ticket ring as a fourth server and 2 s phases.
+ * `npm start` (start.ts) is the same run with the ticket ring as a fourth server, 2 s phases, and
+ * nginx and HAProxy (when installed) as anchors, each Node server's CPU printed as a ratio to theirs.
  *
  * Environment knobs (all optional): BENCH_DURATION_MS (per phase, default 2500; npm start 2000),
  * BENCH_CLIENTS (200), BENCH_CONCURRENCY (8).
@@ -30,6 +31,7 @@ export async function main(
   variants: readonly VariantName[] = CORE_VARIANTS,
   defaultDurationMs = 2500,
   banner = 'bench:core: stock Node https vs JS session cache vs attach(), single process, loopback, self-signed ECDSA P-256',
+  anchors = false,
 ): Promise<number> {
   const options: BenchOptions = {
     durationMs: envInt('BENCH_DURATION_MS', defaultDurationMs, 500, 600_000),
@@ -43,8 +45,11 @@ export async function main(
   process.stderr.write(`${banner}\n`);
   const cert = selfSignedCertificate('localhost');
   const bar = progressBar();
-  // Node against Node; anchors belong to `tls-resumption-tools bench`.
-  const run = await runBench(['single'], options, cert, (p) => bar.update(p), { anchors: false, variants: [...variants] });
+  // bench:core is Node against Node; npm start adds nginx and HAProxy where they are installed.
+  const run = await runBench(['single'], options, cert, (p) => bar.update(p), {
+    anchors,
+    variants: anchors ? [...variants, 'nginx', 'haproxy'] : [...variants],
+  });
   bar.done();
   process.stdout.write(textTable({ ...run, notes: [] }));
   return 0;

@@ -51,12 +51,28 @@ function redisLines(run: BenchResult): string[] {
     });
 }
 
+/** Each Node server's CPU per handshake as a ratio to nginx's and HAProxy's, when they ran in its scenario. */
+function anchorLines(run: BenchResult): string[] {
+  const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
+  const out: string[] = [];
+  for (const anchor of run.results.filter((r) => (r.variant === 'nginx' || r.variant === 'haproxy') && !r.skipped)) {
+    for (const r of run.results.filter((x) => x.scenario === anchor.scenario && x.variant !== 'nginx' && x.variant !== 'haproxy' && !x.skipped)) {
+      out.push(
+        `${SCENARIOS[r.scenario].label}, ${r.label} vs ${anchor.label}: CPU full ${ratio(r.cpuFullMicros, anchor.cpuFullMicros)}, ` +
+          `resumed 1.2 ${ratio(r.cpuResumedTls12Micros, anchor.cpuResumedTls12Micros)}, resumed 1.3 ${ratio(r.cpuResumedTls13Micros, anchor.cpuResumedTls13Micros)}.`,
+      );
+    }
+  }
+  return out;
+}
+
 function footer(run: BenchResult): string[] {
   const o = run.options;
   const kinds = Object.entries(o.kinds).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(',');
   return [
     `${run.node}, OpenSSL ${run.openssl}, ${run.cpus} CPUs; ${o.clients} clients, concurrency ${o.concurrency}${o.rate ? `, rate ${o.rate}/s` : ''}, ${o.durationMs / 1000} s per phase; mix: ${kinds}, TLS 1.3 share ${o.tls13}; ${(run.elapsedMs / 1000).toFixed(1)} s total.`,
     '(x) = ratio to stock Node in the same scenario. CPU = server user+system time from /proc over all its processes, per handshake.',
+    ...anchorLines(run),
     ...rotationLines(run),
     ...redisLines(run),
     ...run.notes,

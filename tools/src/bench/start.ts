@@ -3,15 +3,17 @@
  * `npm start`: the default comparison, under a minute. bench:core's three servers (stock Node
  * https, the documented JS session cache, attach() with OpenSSL's internal cache) plus attach()
  * with a native ticket key ring, single process, 2 s phases, self-signed certificate made at run
- * time, loopback only. The full comparison (cluster, fleet, rotation, anchors) is
- * `tls-resumption-tools bench`.
+ * time, loopback only, plus nginx and HAProxy where installed (the ratio of each Node server's CPU
+ * per handshake to theirs is printed under the table). The full comparison (cluster, fleet,
+ * rotation) is `tls-resumption-tools bench`.
  */
 import { main } from './core';
 
 main(
   ['stock', 'jsCache', 'attach', 'ring'],
   2000,
-  'npm start: stock Node https vs JS session cache vs attach() vs attach() + ticket ring, single process, loopback, self-signed ECDSA P-256',
+  'npm start: stock Node https vs JS session cache vs attach() vs attach() + ticket ring (vs nginx and HAProxy when installed), single process, loopback, self-signed ECDSA P-256',
+  true,
 ).then(
   (code) => (process.exitCode = code),
   (err: unknown) => {

@@ -6,8 +6,13 @@ import * as crypto from 'node:crypto';
 import { constants } from 'node:crypto';
 import type * as https from 'node:https';
 
-import { attach, TicketKeyRing } from '../library';
+import { attach, CacheMode, TicketKeyRing } from '../library';
 import type { RedisClientLike } from '../library';
+
+/** The benchmark's control hook: internal to the library (stripped from its .d.ts), reached here only. */
+function stopCounting(cache: object): void {
+  (cache as { _benchStopCounting(): void })._benchStopCounting();
+}
 
 /**
  * What the bench parent hands every server process of one run (the same to every worker and
@@ -126,6 +131,16 @@ export const VARIANTS = {
       return { stats: () => ({ ...cache.stats() }) };
     },
   },
+  attachUncounted: {
+    kind: 'node',
+    label: 'attach, no resumption counting',
+    description: 'as attach, with the stats().resumption callbacks removed: the control that shows what counting costs (bench:instructions)',
+    setup: (server) => {
+      const cache = attach(server, { tickets: { enabled: false } });
+      stopCounting(cache);
+      return { stats: () => ({ ...cache.stats() }) };
+    },
+  },
   shared: {
     kind: 'node',
     label: 'attach + shared store',
@@ -135,11 +150,31 @@ export const VARIANTS = {
       return { stats: () => ({ ...cache.stats() }) };
     },
   },
+  sharedLookup: {
+    kind: 'node',
+    label: 'attach + shared store, store lookups only',
+    description:
+      "As `shared`, with cache.mode NO_INTERNAL_LOOKUP: every resumption is served by the store, which is what a resumption on another worker costs; compare with `attach` (the internal cache)",
+    setup: (server, ctx) => {
+      const cache = attach(server, { tickets: { enabled: false }, cache: { mode: CacheMode.NO_INTERNAL_LOOKUP }, shared: { name: sharedStoreName(ctx) } });
+      return { stats: () => ({ ...cache.stats() }) };
+    },
+  },
   ring: {
     kind: 'node',
     label: 'attach + ticket ring',
     description: 'Node https + attach(server, { tickets: { keyRing: TicketKeyRing.generate() } }): native key ring, renewed TLS 1.3 tickets; rotation = ring.rotate()',
     setup: (server) => attachRing(server, TicketKeyRing.generate({ rotateEverySeconds: 3600, keepKeys: 12 })),
+  },
+  ringUncounted: {
+    kind: 'node',
+    label: 'attach + ticket ring, no resumption counting',
+    description: 'as ring, with the stats().resumption callbacks removed: the control that shows what counting costs (bench:instructions)',
+    setup: (server) => {
+      const handle = attachRing(server, TicketKeyRing.generate({ rotateEverySeconds: 3600, keepKeys: 12 }));
+      stopCounting(attach(server));
+      return handle;
+    },
   },
   ringSecret: {
     kind: 'node',

@@ -19,10 +19,12 @@
  * seen in the first third (a leak grows steadily, so its low point ends above the early high
  * point); no worker died that the run did not kill; handshakes were made; no connection failed
  * outside the seconds around a kill. `--json` prints the whole result as one JSON object.
+ * `--faults` replaces the kills with the shared store's faults (faults.ts): a full tmpfs at
+ * start, a SIGSTOPped worker, graceful restarts of the workers.
  *
  * Files: options.ts (the flags), run.ts (the primary: workers, kills, flushes, sampling, load),
  * worker.ts (one worker), samples.ts (what /proc says of a process), verdict.ts (trends, problems,
- * the human summary). This file is the entry point only.
+ * the human summary), faults.ts (`--faults`). This file is the entry point only.
  */
 import cluster from 'node:cluster';
 

@@ -27,6 +27,8 @@ export interface SoakOptions {
   schedule: 'none' | 'rr';
   /** Control run: workers are not attached (stock Node, no ring, no shared store). */
   stock: boolean;
+  /** The store's faults instead of SIGKILLs (faults.ts): a full tmpfs at start, a SIGSTOP, graceful restarts. */
+  faults: boolean;
   json: boolean;
 }
 
@@ -45,6 +47,7 @@ export function parseArgs(argv: string[]): SoakOptions {
     maxRssGrowthMiB: 24,
     schedule: 'none',
     stock: false,
+    faults: false,
     json: false,
   };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
@@ -69,6 +72,7 @@ export function parseArgs(argv: string[]): SoakOptions {
       case '--max-rss-growth-mib': o.maxRssGrowthMiB = num(flag, next(), 0, 1 << 20); break;
       case '--json': o.json = true; break;
       case '--stock': o.stock = true; break;
+      case '--faults': o.faults = true; break;
       case '--schedule': {
         const v = next();
         if (v !== 'none' && v !== 'rr') throw new RangeError(`--schedule must be none or rr, got ${v}`);

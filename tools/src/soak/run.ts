@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { selfSignedCertificate, sharedStorePath } from '../library';
 import { LoadgenProcess } from '../loadgen/process';
 import type { LoadReport } from '../loadgen/population';
+import { FaultReport, countAfterRestarts, faultProblems, newFaultReport, probeFullTmpfs } from './faults';
 import type { SoakOptions } from './options';
 import { sampleProcess } from './samples';
 import { ProcessSeries, ProcessTrend, SoakResult, failuresNearKills, judgeProcesses, round1 } from './verdict';
@@ -59,12 +60,14 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   const series = new Map<number, ProcessSeries>();
   series.set(process.pid, { role: 'primary', samples: [], killed: false });
   const live = new Set<Worker>();
+  const drained = new Set<Worker>();
   let stopping = false;
   let replacements = 0;
   let unexpectedExits = 0;
   let port = 0;
 
-  const fork = async (role: ProcessTrend['role']): Promise<Worker> => {
+  const attachErrors = new Map<Worker, string | undefined>();
+  const fork = async (role: ProcessTrend['role'], extra: Partial<SoakWorkerConfig> = {}): Promise<Worker> => {
     const worker = cluster.fork();
     const pid = worker.process.pid!;
     series.set(pid, { role, samples: [], killed: false });
@@ -72,19 +75,40 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     worker.once('exit', () => {
       live.delete(worker);
       const s = series.get(pid)!;
-      if (stopping) return;
+      if (stopping || drained.has(worker)) return;
       if (!s.killed) unexpectedExits++;
       // The primary replaces every worker that went away (not a crash loop: give up after 5).
       if (unexpectedExits > 5) return;
       replacements++;
       fork('worker').catch(() => undefined);
     });
-    const listening = waitMessage<{ port: number }>(worker, 'listening', 30000);
-    worker.send(config());
-    port = (await listening).port;
+    const listening = waitMessage<{ port: number; attachError?: string }>(worker, 'listening', 30000);
+    worker.send({ ...config(), ...extra });
+    const reply = await listening;
+    port = reply.port;
+    attachErrors.set(worker, reply.attachError);
     live.add(worker);
     return worker;
   };
+  /** A graceful stop: cluster closes the worker's server; resolves with its exit code. */
+  const drain = (worker: Worker): Promise<number | null> => {
+    drained.add(worker);
+    const done = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    worker.disconnect();
+    return done;
+  };
+
+  const faults: FaultReport | undefined = o.faults ? newFaultReport() : undefined;
+  if (faults) {
+    await probeFullTmpfs(
+      faults,
+      async (storePath) => {
+        const worker = await fork('worker', { storePath });
+        return { worker, attachError: attachErrors.get(worker) };
+      },
+      drain,
+    );
+  }
 
   const longLived = await fork('long-lived worker');
   for (let i = 1; i < o.workers; i++) await fork('worker');
@@ -117,6 +141,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     let killTurn = 0;
     timers.push(
       setInterval(() => {
+        if (faults) return; // the faults replace the kills
         const victims = [...live].filter((w) => w !== longLived);
         if (victims.length === 0) return;
         const victim = victims[killTurn++ % victims.length]!;
@@ -128,7 +153,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     let flushTurn = 0;
     timers.push(
       setInterval(() => {
-        const all = ++flushTurn % 4 === 0;
+        const all = ++flushTurn % 4 === 0 && !faults; // flush({ all }) empties the store on purpose
         const workers = [...live];
         workers.forEach((w, i) => {
           // "all" on one worker only: it empties the shared store for everyone.
@@ -139,6 +164,35 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     );
 
     const timeoutMs = 3000;
+    const stops: Array<[number, number]> = [];
+    const restartWindows: Array<[number, number]> = [];
+    if (faults) {
+      const judged = o.seconds - o.warmupSeconds;
+      const stopSeconds = Math.min(10, judged / 5);
+      timers.push(
+        setTimeout(() => {
+          const victim = [...live].find((w) => w !== longLived);
+          if (!victim) return;
+          const from = elapsed();
+          faults.stopped = { pid: victim.process.pid!, fromSeconds: round1(from), seconds: stopSeconds };
+          stops.push([from, from + stopSeconds]);
+          victim.process.kill('SIGSTOP');
+          setTimeout(() => victim.process.kill('SIGCONT'), stopSeconds * 1000);
+        }, (o.warmupSeconds + judged / 4) * 1000),
+      );
+      timers.push(
+        setTimeout(async () => {
+          for (const old of [...live].filter((w) => w !== longLived)) {
+            await fork('worker');
+            faults.restarts++;
+            const from = elapsed();
+            faults.drainedExitCodes.push(await drain(old));
+            restartWindows.push([from, elapsed()]);
+          }
+          faults.restartsDoneSeconds = round1(elapsed());
+        }, (o.warmupSeconds + judged / 2) * 1000),
+      );
+    }
     const total = await lg.run(
       'soak',
       { durationMs: Math.round(o.seconds * 1000), rate: o.rate, concurrency: 8, timeoutMs },
@@ -154,8 +208,13 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       return (await reply).stats;
     })().catch(() => undefined);
 
-    const nearKills = failuresNearKills(seconds, killTimes, timeoutMs);
+    const nearKills = failuresNearKills(seconds, killTimes, timeoutMs, [...stops, ...restartWindows]);
+    if (faults) faults.failuresAroundRestarts = failuresNearKills(seconds, [], timeoutMs, restartWindows);
     const { processes, problems } = judgeProcesses(series, o);
+    if (faults) {
+      countAfterRestarts(faults, seconds);
+      problems.push(...faultProblems(faults));
+    }
     if (unexpectedExits > 0) problems.push(`${unexpectedExits} worker(s) exited without being killed`);
     if (total.handshakes === 0) problems.push('no handshakes completed');
     const elsewhere = total.failures - nearKills;
@@ -179,6 +238,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       flushes,
       processes,
       longLivedStats: stats,
+      ...(faults ? { faults } : {}),
       ok: problems.length === 0,
       problems,
     };

@@ -3,6 +3,7 @@
  * against last third), and the problems that fail the run. Pure: samples in, figures out.
  */
 import type { LoadReport } from '../loadgen/population';
+import type { FaultReport } from './faults';
 import type { SoakOptions } from './options';
 import { fdKinds, Sample } from './samples';
 
@@ -32,7 +33,7 @@ export interface SoakResult {
   resumed: number;
   resumedRatio: number;
   failures: number;
-  /** Failures in the seconds around a kill (connections the killed worker held or was handed). */
+  /** Failures in the seconds around a kill or the SIGSTOP (connections that worker held or was handed). */
   failuresNearKills: number;
   failuresElsewhere: number;
   failureReasons: Record<string, number>;
@@ -46,6 +47,8 @@ export interface SoakResult {
   processes: ProcessTrend[];
   /** Worker 1's stats() at the end (counters, ring and shared store). */
   longLivedStats: unknown;
+  /** With `--faults`. */
+  faults?: FaultReport;
   ok: boolean;
   problems: string[];
 }
@@ -60,13 +63,17 @@ export interface ProcessSeries {
 const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 export const round1 = (x: number): number => Math.round(x * 10) / 10;
 
-/** Failures whose second overlaps [kill - 1 s, kill + timeout + 1 s]: the connections a killed worker held or was handed. */
-export function failuresNearKills(seconds: LoadReport[], killTimes: number[], timeoutMs: number): number {
+/**
+ * Failures whose second overlaps [kill - 1 s, kill + timeout + 1 s] (a stop: [stop - 1 s, resume
+ * + timeout + 1 s]): the connections a killed or stopped worker held or was handed.
+ */
+export function failuresNearKills(seconds: LoadReport[], killTimes: number[], timeoutMs: number, stops: Array<[number, number]> = []): number {
+  const windows = [...killTimes.map((k): [number, number] => [k, k]), ...stops];
   let nearKills = 0;
   for (const s of seconds) {
     const end = s.elapsedMs / 1000;
     const start = end - s.intervalMs / 1000;
-    if (killTimes.some((k) => end >= k - 1 && start <= k + timeoutMs / 1000 + 1)) nearKills += s.failures;
+    if (windows.some(([a, b]) => end >= a - 1 && start <= b + timeoutMs / 1000 + 1)) nearKills += s.failures;
   }
   return nearKills;
 }

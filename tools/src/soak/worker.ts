@@ -4,8 +4,10 @@
  * run's shared store. The secret comes over IPC, never through the environment (which other
  * processes of the user can read in /proc/<pid>/environ).
  *
- * Messages: primary -> worker {cmd:'config', ...} -> {type:'listening', port};
- * {cmd:'flush', all} -> {type:'flushed'}; {cmd:'stats'} -> {type:'stats', stats}.
+ * Messages: primary -> worker {cmd:'config', ...} -> {type:'listening', port, attachError?};
+ * {cmd:'flush', all} -> {type:'flushed'}; {cmd:'stats'} -> {type:'stats', stats}. A graceful
+ * restart is the primary's worker.disconnect(): cluster closes the server, the worker stops its
+ * ring's timer and ends when its event loop is empty, the store still attached.
  */
 import * as https from 'node:https';
 
@@ -20,6 +22,8 @@ export interface SoakWorkerConfig {
   secret: string;
   rotateEverySeconds: number;
   storeName: string;
+  /** A store file instead of the named store (the full-tmpfs fault). */
+  storePath?: string;
   storeBytes: number;
   /** Control: serve without attaching. */
   stock: boolean;
@@ -39,14 +43,19 @@ function start(config: SoakWorkerConfig): void {
   const secret = Buffer.from(config.secret, 'hex');
   const ring = TicketKeyRing.fromSecret(secret, { rotateEverySeconds: config.rotateEverySeconds, keepKeys: 3 });
   secret.fill(0);
-  cache = attach(server, {
-    cache: { size: 20480 },
-    tickets: { enabled: true, keyRing: ring },
-    shared: { name: config.storeName, sizeBytes: config.storeBytes },
-  });
+  const shared = config.storePath ? { path: config.storePath, sizeBytes: config.storeBytes } : { name: config.storeName, sizeBytes: config.storeBytes };
+  let attachError: string | undefined;
+  try {
+    cache = attach(server, { cache: { size: 20480 }, tickets: { enabled: true, keyRing: ring }, shared });
+  } catch (err) {
+    // A store that cannot be made (a full tmpfs) is refused at attach: serve without it.
+    attachError = (err as Error).message;
+    cache = attach(server, { cache: { size: 20480 }, tickets: { enabled: true, keyRing: ring } });
+  }
+  process.once('disconnect', () => ring.close());
   // Port 0 in every worker: the primary shares one listening handle among them.
   server.listen(0, '127.0.0.1', () => {
-    process.send?.({ type: 'listening', port: (server.address() as { port: number }).port });
+    process.send?.({ type: 'listening', port: (server.address() as { port: number }).port, attachError });
   });
 }
 

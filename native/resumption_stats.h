@@ -1,0 +1,32 @@
+// Resumption outcomes: for every handshake whose ClientHello offered a session (a session ID, a
+// TLS 1.2 ticket or a TLS 1.3 PSK), whether OpenSSL resumed it and, when not, why. Counted
+// natively from OpenSSL's own callbacks, with no JS on the handshake path:
+//   - the message callback reads what the ClientHello offered (Node 22+ replaces the context's
+//     ClientHello callback on every connection, so that one is not ours to use);
+//   - the session-ticket callbacks see each ticket's decryption status after the HMAC check,
+//     refuse sessions past maxSessionAgeSeconds, and stamp the original full-handshake time into
+//     every ticket (ticket app data);
+//   - the same callback sees the ServerHello leave, when OpenSSL has decided, classifies the
+//     offer, and removes itself from the connection (at once when nothing was offered).
+// See docs/resumption-reasons.md for what each reason means and where OpenSSL cannot tell two
+// reasons apart.
+#pragma once
+
+#include <napi.h>
+#include <openssl/ssl.h>
+
+#include <cstdint>
+
+namespace tsc {
+
+// A session-ID lookup in an external store (the Redis fleet store) failed for this session ID;
+// the next connection that offered it and is not resumed counts storeError, not notFound.
+void NoteStoreError(SSL_CTX* ctx, const unsigned char* id, size_t id_len) noexcept;
+
+// Removes the hooks from `ctx` and drops the counters; called by detach before Node's settings
+// are put back.
+void DetachResumptionStats(SSL_CTX* ctx) noexcept;
+
+void InitResumptionStats(Napi::Env env, Napi::Object exports);
+
+}  // namespace tsc
