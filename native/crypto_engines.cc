@@ -160,7 +160,7 @@ Napi::Object ToObject(Napi::Env env, const KeySourceInfo& k) {
 }
 
 SSL_CTX* ContextArg(const Napi::CallbackInfo& info, const char* fn) {
-  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info[0]) : nullptr;
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(info.Env(), info[0]) : nullptr;
   if (ctx == nullptr)
     throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected the `_external` of a tls.SecureContext");
   return ctx;
