@@ -15,6 +15,7 @@
 #include "ticket_ring_addon.h"
 #include "session_inspect.h"
 #include "session_callbacks.h"
+#include "session_id_tag.h"
 #include "resumption_stats.h"
 #include "session_id_context.h"
 
@@ -28,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSessionInspect(env, exports);
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
+  InitSessionIdTag(env, exports);
   InitSessionIdContext(env, exports);
   InitResumptionStats(env, exports);
   // The ABI and Node release whose headers this binary was compiled against: the loader compares

@@ -1,8 +1,13 @@
 #include "cache_controls.h"
 
+#include <openssl/err.h>
+
 #include <ctime>
+#include <vector>
 
 #include "context_access.h"
+#include "session_id_context.h"
+#include "session_id_tag.h"
 #include "node_ticket_callback.h"
 #include "resumption_stats.h"
 
@@ -12,6 +17,37 @@ namespace {
 // The mode bits a user may add through the `mode` escape hatch; the SERVER bit is ours to set.
 constexpr long kUserModeBits =
     SSL_SESS_CACHE_NO_AUTO_CLEAR | SSL_SESS_CACHE_NO_INTERNAL_LOOKUP | SSL_SESS_CACHE_NO_INTERNAL_STORE;
+
+// Replaces the context's session-ID context, first saving the one Node set (once per state).
+bool ReplaceSessionIdContext(SSL_CTX* ctx, ContextState& state, const unsigned char* bytes, size_t len) {
+  if (len > SSL_MAX_SID_CTX_LENGTH) return false;
+  if (!state.node.sid_ctx_saved) {
+    if (!ReadSessionIdContext(ctx, &state.node.sid_ctx)) return false;
+    state.node.sid_ctx_saved = true;
+  }
+  return SSL_CTX_set_session_id_context(ctx, bytes, static_cast<unsigned int>(len)) == 1;
+}
+
+void RestoreSessionIdContext(SSL_CTX* ctx, const ContextState& state) {
+  if (!state.node.sid_ctx_saved) return;
+  SSL_CTX_set_session_id_context(ctx, state.node.sid_ctx.data(), static_cast<unsigned int>(state.node.sid_ctx.size()));
+}
+
+// Applies `value` (a Buffer: our context; null/undefined: Node's again) to one context.
+void ApplySessionIdContextValue(Napi::Env env, SSL_CTX* ctx, ContextState& state, const Napi::Value& value) {
+  if (value.IsNull() || value.IsUndefined()) {
+    RestoreSessionIdContext(ctx, state);
+    return;
+  }
+  if (!value.IsBuffer()) throw Napi::TypeError::New(env, "sessionIdContext must be a Buffer");
+  auto buf = value.As<Napi::Buffer<unsigned char>>();
+  if (buf.Length() < 1 || buf.Length() > SSL_MAX_SID_CTX_LENGTH) {
+    throw Napi::RangeError::New(env, "sessionIdContext must be 1 to 32 bytes");
+  }
+  if (!ReplaceSessionIdContext(ctx, state, buf.Data(), buf.Length())) {
+    throw Napi::Error::New(env, "could not read or set the context's session-ID context");
+  }
+}
 
 ContextState& StateOf(Napi::Env env, SSL_CTX* ctx) {
   ContextState* state = ContextStateOf(ctx);
@@ -91,6 +127,27 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(before - SSL_CTX_sess_number(ctx)));
 }
 
+// setSessionIdContext(handle, bytes | null): our session-ID context on the attached context, or
+// (null) the one Node had set.
+Napi::Value SetSessionIdContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
+  ApplySessionIdContextValue(env, ctx, StateOf(env, ctx), info[1]);
+  return env.Undefined();
+}
+
+// sessionIdContextHang(secureContextExternal, bytes | null): the same on a context an SNI
+// callback may switch a connection to (it gets state of its own for Node's bytes).
+Napi::Value SessionIdContextHang(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(env, info[0]) : nullptr;
+  if (ctx == nullptr) throw Napi::TypeError::New(env, "sessionIdContextHang: expected a SecureContext `_external`");
+  ContextState* state = EnsureContextState(ctx);
+  if (state == nullptr) throw Napi::Error::New(env, "sessionIdContextHang: no state on the context");
+  ApplySessionIdContextValue(env, ctx, *state, info[1]);
+  return env.Undefined();
+}
+
 // Node's recorded settings, so TypeScript can report and restore them.
 Napi::Value NodeDefaults(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -128,6 +185,8 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
       SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
     }
     SSL_CTX_set_num_tickets(ctx, node.num_tickets);
+    RestoreSessionIdContext(ctx, *state);
+    ClearSessionIdTag(ctx);
     DropContextState(ctx);
   }
   attachment.ctx.reset();
@@ -143,6 +202,8 @@ void InitCacheControls(Napi::Env env, Napi::Object exports) {
   exports.Set("flush", Napi::Function::New(env, Flush, "flush"));
   exports.Set("nodeDefaults", Napi::Function::New(env, NodeDefaults, "nodeDefaults"));
   exports.Set("detach", Napi::Function::New(env, Detach, "detach"));
+  exports.Set("setSessionIdContext", Napi::Function::New(env, SetSessionIdContext, "setSessionIdContext"));
+  exports.Set("sessionIdContextHang", Napi::Function::New(env, SessionIdContextHang, "sessionIdContextHang"));
 }
 
 }  // namespace tsc

@@ -6,9 +6,11 @@
 #include <napi.h>
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "openssl_ptr.h"
 
@@ -31,6 +33,10 @@ struct NodeSettings {
   GetSessionCb get_cb = nullptr;
   NewSessionCb new_cb = nullptr;
   RemoveSessionCb remove_cb = nullptr;
+  // The session-ID context as Node set it. OpenSSL has no getter: cache_controls reads it once,
+  // just before it first replaces it, so detach can put back exactly these bytes.
+  bool sid_ctx_saved = false;
+  std::vector<unsigned char> sid_ctx;
 };
 
 // One per attached SSL_CTX. Owned by the context's ex_data slot: freed with the context, or on
@@ -39,6 +45,9 @@ struct ContextState {
   NodeSettings node;
   std::shared_ptr<TicketRing> ring;    // set when a ticket key ring is attached
   std::shared_ptr<SharedStore> store;  // set when a shared-memory store is attached
+  // Fleet session store: new session IDs carry a tag keyed with this (session_id_tag.cc).
+  bool id_tag = false;
+  std::array<unsigned char, 16> id_tag_key{};
 };
 
 // Type tags of every External this addon hands out (napi_type_tag_object), so that one is never

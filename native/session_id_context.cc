@@ -13,7 +13,12 @@ bool ReadSessionIdContext(SSL_CTX* ctx, std::vector<unsigned char>* out) noexcep
   // Whatever fails below must leave nothing on the queue: Node reads it after its next call.
   ERR_set_mark();
   bool ok = false;
-  SslPtr ssl(SSL_new(ctx));
+  // The SSL is made from a throwaway client context and then moved onto `ctx`: SSL_set_SSL_CTX
+  // copies ctx's session-ID context into it, and the handshake counters (connects) and any
+  // callbacks stay those of the throwaway context, so the user's stats never see this probe.
+  SslCtxPtr scratch(SSL_CTX_new(TLS_client_method()));
+  SslPtr ssl(scratch ? SSL_new(scratch.get()) : nullptr);
+  if (ssl && SSL_set_SSL_CTX(ssl.get(), ctx) == nullptr) ssl.reset();
   BIO* rbio = BIO_new(BIO_s_mem());
   BIO* wbio = BIO_new(BIO_s_mem());
   if (ssl && rbio != nullptr && wbio != nullptr) {

@@ -5,6 +5,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
@@ -63,9 +64,15 @@ bool SetHmacKey(EVP_MAC_CTX* hctx, const TicketRing::Key& key) {
   return EVP_MAC_CTX_set_params(hctx, params) == 1;
 }
 
-const EVP_CIPHER* CipherFor(const TicketRing::Key& key) {
-  return key.secret_len == 32 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
-}
+// Removes what a failed OpenSSL call in the ticket callback queued, and only that: a left-over
+// error would be reported against the connection's next unrelated SSL call.
+class ErrorMark {
+ public:
+  ErrorMark() { ERR_set_mark(); }
+  ~ErrorMark() { ERR_pop_to_mark(); }
+  ErrorMark(const ErrorMark&) = delete;
+  ErrorMark& operator=(const ErrorMark&) = delete;
+};
 
 }  // namespace
 
@@ -79,16 +86,31 @@ TicketRing::Secret::~Secret() {
   if (!bytes.empty()) OPENSSL_cleanse(bytes.data(), bytes.size());
 }
 
-TicketRing::TicketRing() : snapshot_(std::make_shared<const Snapshot>()) {}
+TicketRing::TicketRing()
+    : snapshot_(std::make_shared<const Snapshot>()),
+      aes128_(EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr), EVP_CIPHER_free),
+      aes256_(EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr), EVP_CIPHER_free) {
+  published_.store(snapshot_.get(), std::memory_order_seq_cst);
+}
+
+TicketRing::~TicketRing() = default;
 
 std::shared_ptr<const TicketRing::Snapshot> TicketRing::Current() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return snapshot_;
 }
 
-void TicketRing::Publish(std::shared_ptr<const Snapshot> next) {
-  std::lock_guard<std::mutex> lock(mutex_);
+void TicketRing::PublishLocked(std::shared_ptr<const Snapshot> next) {
+  published_.store(next.get(), std::memory_order_seq_cst);
+  retired_.push_back(std::move(snapshot_));
   snapshot_ = std::move(next);
+  ReclaimLocked();
+}
+
+void TicketRing::ReclaimLocked() {
+  // A callback announces itself in readers_ before it loads published_ (both seq_cst): once the
+  // count reads 0 after the store above, no callback holds a retired pointer.
+  if (readers_.load(std::memory_order_seq_cst) == 0) retired_.clear();
 }
 
 std::string TicketRing::AddKey(const unsigned char* data, size_t len) {
@@ -107,7 +129,7 @@ std::string TicketRing::AddKey(const unsigned char* data, size_t len) {
   }
   auto next = std::make_shared<Snapshot>(*snapshot_);
   next->keys.push_back(key);
-  snapshot_ = std::move(next);
+  PublishLocked(std::move(next));
   return key->id;
 }
 
@@ -118,7 +140,7 @@ bool TicketRing::RemoveKey(const std::string& id) {
   if (it == next->keys.end()) return false;
   if (next->encrypting == *it) next->encrypting.reset();
   next->keys.erase(it);
-  snapshot_ = std::move(next);
+  PublishLocked(std::move(next));
   return true;
 }
 
@@ -132,7 +154,7 @@ bool TicketRing::SetEncrypting(const std::string& id) {
     if (it == next->keys.end()) return false;
     next->encrypting = *it;
   }
-  snapshot_ = std::move(next);
+  PublishLocked(std::move(next));
   return true;
 }
 
@@ -183,51 +205,54 @@ std::string TicketRing::DeriveKey(const std::string& secret_id, int64_t epoch) {
 
 int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
                             EVP_MAC_CTX* hctx, int enc) noexcept {
-  try {
-    std::shared_ptr<const Snapshot> snap = Current();
-    if (enc == 1) {
-      const std::shared_ptr<Key>& key = snap->encrypting;
-      if (!key) return 0;  // no encrypting key (revoked, not yet derived): no ticket, full handshake next time
-      const EVP_CIPHER* cipher = CipherFor(*key);
-      const int iv_len = EVP_CIPHER_get_iv_length(cipher);
-      if (iv_len <= 0 || RAND_bytes(iv, iv_len) != 1 ||
-          EVP_EncryptInit_ex(cctx, cipher, nullptr, key->aes.data(), iv) != 1 || !SetHmacKey(hctx, *key)) {
-        counters_.failed.fetch_add(1, std::memory_order_relaxed);
-        return 0;  // no ticket this time; -1 would make OpenSSL fail the handshake
-      }
-      std::memcpy(key_name, key->name.data(), kNameBytes);
-      key->encrypted.fetch_add(1, std::memory_order_relaxed);
-      counters_.issued.fetch_add(1, std::memory_order_relaxed);
-      return 1;
-    }
-    std::shared_ptr<Key> key;
-    for (const auto& k : snap->keys) {
-      if (std::memcmp(k->name.data(), key_name, kNameBytes) == 0) {
-        key = k;
-        break;
-      }
-    }
-    if (!key) {
-      counters_.unknown_key.fetch_add(1, std::memory_order_relaxed);
-      return 0;
-    }
-    if (!SetHmacKey(hctx, *key) || EVP_DecryptInit_ex(cctx, CipherFor(*key), nullptr, key->aes.data(), iv) != 1) {
+  struct ReaderScope {
+    std::atomic<uint32_t>& readers;
+    explicit ReaderScope(std::atomic<uint32_t>& r) : readers(r) { readers.fetch_add(1, std::memory_order_seq_cst); }
+    ~ReaderScope() { readers.fetch_sub(1, std::memory_order_release); }
+  } reading(readers_);
+  const Snapshot* snap = published_.load(std::memory_order_seq_cst);
+  ErrorMark mark;
+  if (enc == 1) {
+    Key* key = snap->encrypting.get();
+    if (key == nullptr) return 0;  // no encrypting key (revoked, not yet derived): no ticket, full handshake next time
+    const EVP_CIPHER* cipher = key->secret_len == 32 ? aes256_.get() : aes128_.get();
+    const int iv_len = cipher != nullptr ? EVP_CIPHER_get_iv_length(cipher) : 0;
+    if (iv_len <= 0 || RAND_bytes(iv, iv_len) != 1 ||
+        EVP_EncryptInit_ex(cctx, cipher, nullptr, key->aes.data(), iv) != 1 || !SetHmacKey(hctx, *key)) {
       counters_.failed.fetch_add(1, std::memory_order_relaxed);
-      return 0;  // treated like an unknown ticket: full handshake
+      return 0;  // no ticket this time; -1 would make OpenSSL fail the handshake
     }
-    key->decrypted.fetch_add(1, std::memory_order_relaxed);
-    // `resumed` is counted once OpenSSL has resumed (resumption_stats.cc): the HMAC is checked
-    // after this returns, so a forged ticket under a public key name gets this far.
-    const bool old_key = key != snap->encrypting;
-    if (old_key) counters_.renewed.fetch_add(1, std::memory_order_relaxed);
-    // 2 = "use it, and issue a fresh ticket": always for a key that no longer encrypts (so the
-    // client moves to the current key), and always on TLS 1.3 so a client that uses each ticket
-    // once keeps resuming (docs/internals.md#ticket-renewal).
-    return old_key || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
-  } catch (...) {
-    counters_.failed.fetch_add(1, std::memory_order_relaxed);
+    std::memcpy(key_name, key->name.data(), kNameBytes);
+    key->encrypted.fetch_add(1, std::memory_order_relaxed);
+    counters_.issued.fetch_add(1, std::memory_order_relaxed);
+    return 1;
+  }
+  Key* key = nullptr;
+  for (const auto& k : snap->keys) {
+    if (std::memcmp(k->name.data(), key_name, kNameBytes) == 0) {
+      key = k.get();
+      break;
+    }
+  }
+  if (key == nullptr) {
+    counters_.unknown_key.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
+  const EVP_CIPHER* cipher = key->secret_len == 32 ? aes256_.get() : aes128_.get();
+  if (cipher == nullptr || !SetHmacKey(hctx, *key) ||
+      EVP_DecryptInit_ex(cctx, cipher, nullptr, key->aes.data(), iv) != 1) {
+    counters_.failed.fetch_add(1, std::memory_order_relaxed);
+    return 0;  // treated like an unknown ticket: full handshake
+  }
+  key->decrypted.fetch_add(1, std::memory_order_relaxed);
+  // `resumed` is counted once OpenSSL has resumed (resumption_stats.cc): the HMAC is checked
+  // after this returns, so a forged ticket under a public key name gets this far.
+  const bool old_key = key != snap->encrypting.get();
+  if (old_key) counters_.renewed.fetch_add(1, std::memory_order_relaxed);
+  // 2 = "use it, and issue a fresh ticket": always for a key that no longer encrypts (so the
+  // client moves to the current key), and always on TLS 1.3 so a client that uses each ticket
+  // once keeps resuming (docs/internals.md#ticket-renewal).
+  return old_key || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
 }
 
 }  // namespace tsc

@@ -40,7 +40,8 @@ class TicketRing {
     ~Secret();
   };
 
-  // What the callback reads: immutable once published, swapped whole under the mutex.
+  // What the callback reads: immutable once published. Writers copy, modify and publish a new
+  // one; the callback reads the published pointer without a lock or a reference-count change.
   struct Snapshot {
     std::vector<std::shared_ptr<Key>> keys;
     std::shared_ptr<Key> encrypting;
@@ -55,6 +56,9 @@ class TicketRing {
   };
 
   TicketRing();
+  ~TicketRing();
+  TicketRing(const TicketRing&) = delete;
+  TicketRing& operator=(const TicketRing&) = delete;
 
   // Adds a key in nginx/Node layout (name | hmac | aes), 48 or 80 bytes. Returns its id;
   // a key whose name is already in the ring is left as it is. Empty id for a bad length.
@@ -68,6 +72,7 @@ class TicketRing {
   // HKDF-SHA256(secret, epoch) -> 80-byte key, added to the ring. Empty id on failure.
   std::string DeriveKey(const std::string& secret_id, int64_t epoch);
 
+  // A counted reference to the published snapshot, for readers outside the callback (stats).
   std::shared_ptr<const Snapshot> Current() const;
   Counters& counters() { return counters_; }
 
@@ -76,12 +81,25 @@ class TicketRing {
                   int enc) noexcept;
 
  private:
-  void Publish(std::shared_ptr<const Snapshot> next);
+  // Makes `next` the snapshot callbacks read. Caller holds mutex_.
+  void PublishLocked(std::shared_ptr<const Snapshot> next);
+  // Frees retired snapshots once no callback can still be reading them. Caller holds mutex_.
+  void ReclaimLocked();
 
-  mutable std::mutex mutex_;  // guards snapshot_ (the pointer swap) and secrets_
+  mutable std::mutex mutex_;  // writers only: snapshot_, retired_ and secrets_
   std::shared_ptr<const Snapshot> snapshot_;
+  // The callback's view of snapshot_: one load, no lock, no shared_ptr copy per ticket. A
+  // replaced snapshot is retired and freed (its keys wiped) when no callback is inside the ring:
+  // at once in practice, since callbacks run on the thread that owns the ring's JS handle.
+  std::atomic<const Snapshot*> published_{nullptr};
+  std::atomic<uint32_t> readers_{0};
+  std::vector<std::shared_ptr<const Snapshot>> retired_;
   std::vector<std::shared_ptr<Secret>> secrets_;
   Counters counters_;
+  // Fetched once: EVP_aes_*_cbc() passed to EVP_*Init_ex makes OpenSSL 3 fetch the
+  // implementation from the provider store on every ticket.
+  std::unique_ptr<EVP_CIPHER, void (*)(EVP_CIPHER*)> aes128_;
+  std::unique_ptr<EVP_CIPHER, void (*)(EVP_CIPHER*)> aes256_;
 };
 
 }  // namespace tsc

@@ -29,6 +29,9 @@ function fuzzerRuntime() {
 
 const missing = [];
 if (!has('redis-server')) missing.push('redis-server');
+// The mixed-fleet interop tests (test/interop-nginx-haproxy.test.ts) run the real servers.
+if (!fs.existsSync('/usr/sbin/nginx')) missing.push('nginx');
+if (!fs.existsSync('/usr/sbin/haproxy')) missing.push('haproxy');
 if (!has('clang++') || !fuzzerRuntime()) missing.push('clang', 'libclang-rt-14-dev');
 if (!fs.existsSync('/usr/include/openssl/ssl.h')) missing.push('libssl-dev');
 if (!has('softhsm2-util') || !fs.existsSync('/usr/lib/softhsm/libsofthsm2.so')) missing.push('softhsm2');

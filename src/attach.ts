@@ -2,6 +2,7 @@
  * `attach()` and the handle it returns. One handle per target: attaching twice reconfigures
  * the same handle, so a context never carries two sets of native state.
  */
+import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as tls from 'node:tls';
 
@@ -12,6 +13,7 @@ import { AttachTarget, NodeSecureContext, externalOf, resolveTarget, serverConte
 import type { ResolvedFleet } from './fleet/options';
 import { sealedBox } from './fleet/sealed-box';
 import { FleetSessionStats, FleetSessionStore } from './fleet/session-store';
+import { SessionIdContextControl, SessionIdContextStats, chooseSessionIdContext, fleetSessionIdContext } from './fleet/session-id-context';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
@@ -111,6 +113,8 @@ export interface ResumptionStats {
 /** What `stats()` returns. */
 export interface SessionCacheStats extends CacheCounters {
   settings: SettingsStats;
+  /** The session-ID context in force: where it comes from and a fingerprint to compare between machines. */
+  sessionIdContext: SessionIdContextStats;
   /** Offered sessions and why the ones that did not resume did not. */
   resumption: ResumptionStats;
   /** Present when attached with `fleet` (session store) and/or a `TicketKeyRing.fromRedis` ring. */
@@ -148,7 +152,7 @@ const SAMPLE_DRAIN_MS = 1000;
 const SESS_CACHE_SERVER = 0x2;
 const SESS_CACHE_NO_INTERNAL = 0x300;
 
-function toStats(raw: NativeStats, resumption: ResumptionStats): SessionCacheStats {
+function toStats(raw: NativeStats, resumption: ResumptionStats): Omit<SessionCacheStats, 'sessionIdContext'> {
   const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, ...counters } = raw;
   const enabled = (mode & SESS_CACHE_SERVER) !== 0 && (mode & SESS_CACHE_NO_INTERNAL) !== SESS_CACHE_NO_INTERNAL;
   return {
@@ -182,6 +186,9 @@ export class SessionCache extends EventEmitter {
   #ring: TicketKeyRing | null = null;
   #unhangRing: (() => void) | undefined;
   #shared: SharedHook | undefined;
+  #sessionIdContext: SessionIdContextControl;
+  /** The fleet session store's derived session-ID context (set before the store is installed). */
+  #fleetSessionIdContext: Buffer | undefined;
   #sampleTimer: NodeJS.Timeout | undefined;
   #restoreSetTicketKeys: (() => void) | undefined;
 
@@ -194,6 +201,7 @@ export class SessionCache extends EventEmitter {
     super();
     this.#server = server;
     this.#context = context;
+    this.#sessionIdContext = new SessionIdContextControl(server, () => this.#context.context);
     let handle: NativeAttachment | undefined;
     // Merged over the context's own defaults before anything is applied; a target that cannot
     // take a group leaves the context exactly as Node had it.
@@ -202,6 +210,7 @@ export class SessionCache extends EventEmitter {
       handle = native.attach(externalOf(context));
       this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
       fleet = this.#makeFleet(server, request.fleet);
+      this.#fleetSessionIdContext = fleet?.sessionIdContext;
       this.#shared = openShared(server, handle, request.shared);
     } catch (err) {
       request.fleet?.secret.fill(0);
@@ -220,6 +229,7 @@ export class SessionCache extends EventEmitter {
       this.#fleet = fleet;
       fleet.on('error', (err: Error) => this.#onFleetError(err));
       fleet.install(server);
+      fleet.tagSessionIds(handle);
     }
   }
 
@@ -227,6 +237,8 @@ export class SessionCache extends EventEmitter {
     if (f === undefined) return undefined;
     if (!server) throw new TypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
     const box = sealedBox(f.secret, 'fleet/sessions');
+    const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
+    const idTagKey = Buffer.from(crypto.hkdfSync('sha256', f.secret, Buffer.alloc(0), 'tls-resumption/fleet/session-id-tag', 16));
     f.secret.fill(0);
     return new FleetSessionStore({
       redis: f.redis,
@@ -235,6 +247,8 @@ export class SessionCache extends EventEmitter {
       lookupTimeoutMs: f.lookupTimeoutMs,
       timeoutSeconds: () => this.#options.cache.timeoutSeconds,
       maxLocal: Math.max(1024, this.#options.cache.size || 20480),
+      sessionIdContext,
+      idTagKey,
       onLookupFailed: (id) => {
         if (this.#native) native.resumptionStoreError(this.#native, id);
       },
@@ -259,13 +273,21 @@ export class SessionCache extends EventEmitter {
 
   /** The options in force, defaults filled in. */
   get options(): ResolvedOptions {
-    return { cache: { ...this.#options.cache }, tickets: { ...this.#options.tickets }, maxSessionAgeSeconds: this.#options.maxSessionAgeSeconds };
+    return {
+      sessionIdContext: this.#options.sessionIdContext,
+      cache: { ...this.#options.cache },
+      tickets: { ...this.#options.tickets },
+      maxSessionAgeSeconds: this.#options.maxSessionAgeSeconds,
+    };
   }
 
   /** Counters and current settings. Cheap: one native call reading OpenSSL's counters. */
   stats(): SessionCacheStats {
     const handle = this.#live();
-    const stats = toStats(native.stats(handle), toResumption(native.resumptionStats(handle)));
+    const stats: SessionCacheStats = {
+      ...toStats(native.stats(handle), toResumption(native.resumptionStats(handle))),
+      sessionIdContext: this.#sessionIdContext.stats(),
+    };
     if (this.#ring) stats.tickets = this.#ring.stats();
     const ringFleet = this.#ring?._fleetStats();
     if (this.#fleet || ringFleet) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
@@ -281,7 +303,7 @@ export class SessionCache extends EventEmitter {
     if (options && typeof options === 'object' && 'fleet' in options) {
       throw new TypeError('"fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
     }
-    const request = parseAttachOptions(options, ['cache', 'tickets', 'shared', 'maxSessionAgeSeconds']);
+    const request = parseAttachOptions(options, ['cache', 'tickets', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']);
     checkSharedUnchanged(request.shared, this.#shared?.options);
     const next = mergeOptions(request, this.#options);
     this.#apply(this.#live(), next);
@@ -325,6 +347,7 @@ export class SessionCache extends EventEmitter {
     this.#ring = null;
     this.#shared?.detach();
     this.#shared = undefined;
+    this.#sessionIdContext.detach();
     native.detach(handle);
     if (this.#server) handles.delete(this.#server);
     handles.delete(this.#context.context);
@@ -341,6 +364,16 @@ export class SessionCache extends EventEmitter {
     native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count);
     this.#applyRing(handle, o.tickets.keyRing);
     native.resumptionApply(handle, o.maxSessionAgeSeconds, this.#nodeTicketKeyName());
+    this.#sessionIdContext.apply(
+      handle,
+      chooseSessionIdContext({
+        option: o.sessionIdContext,
+        server: this.#server,
+        ring: o.tickets.keyRing?._sessionIdContext(),
+        fleet: this.#fleetSessionIdContext,
+        sharedPath: this.#shared?.options.name === undefined ? this.#shared?.options.path : undefined,
+      }),
+    );
   }
 
   /** @internal Benchmark only: removes the resumption counting callbacks (until the next configure). */
@@ -427,6 +460,7 @@ export class SessionCache extends EventEmitter {
     const handle = native.attach(externalOf(context));
     this.#apply(handle, this.#options);
     this.#shared?.moveTo(handle);
+    this.#fleet?.tagSessionIds(handle);
     native.detach(old);
     handles.delete(this.#context.context);
     this.#context = context;
@@ -463,7 +497,7 @@ export function attach(target: AttachTarget, options?: AttachOptions): SessionCa
   const existing = (server && handles.get(server)) ?? handles.get(context.context);
   if (existing?.attached) return options === undefined ? existing : existing.configure(options);
   // Validated once, here: the handle gets the parsed request, never the raw options.
-  const handle = SessionCache._create(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared', 'maxSessionAgeSeconds']));
+  const handle = SessionCache._create(server, context, parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']));
   if (server) handles.set(server, handle);
   handles.set(context.context, handle);
   publish(handle, 'attach', { options: handle.options });

@@ -149,6 +149,12 @@ export interface NativeBinding {
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
   detach(h: NativeAttachment): void;
+  /** Our session-ID context on the context (null: the one Node had set). */
+  setSessionIdContext(h: NativeAttachment, bytes: Buffer | null): void;
+  /** The same on an SNI context (a SecureContext `_external`). */
+  sessionIdContextHang(external: unknown, bytes: Buffer | null): void;
+  /** Session IDs the context issues end with a tag keyed by `key` (16 bytes; native/session_id_tag.cc). */
+  sessionIdTag(h: NativeAttachment, key: Buffer): void;
   ringNew(): NativeRing;
   ringAddKey(r: NativeRing, key: Buffer): string;
   ringRemoveKey(r: NativeRing, id: string): boolean;

@@ -9,6 +9,7 @@ import { FleetOptions, ResolvedFleet, resolveFleet } from './fleet/options';
 import { ResolvedSharedOptions, SharedOptions, resolveShared } from './shared-store';
 import { TicketKeyRing } from './ticket-key-ring';
 import { optionGroup, optionalBoolean, optionalInteger, rangeError, typeError } from './validate';
+import { NODE_BINDS_CONTEXT_TO_SERVER_NAME } from './fleet/session-id-context';
 
 /** Raw OpenSSL session-cache mode flags for the `cache.mode` escape hatch. */
 export const CacheMode = Object.freeze({
@@ -69,6 +70,16 @@ export interface TicketOptions {
 
 /** Everything `attach()` accepts. Every field is optional. */
 export interface AttachOptions {
+  /**
+   * The session-ID context OpenSSL gives this server's sessions and checks on every resumption
+   * (ticket, session ID, shared store): a string (its UTF-8 bytes) or 1 to 32 bytes, applied
+   * natively to the context and its SNI contexts; `detach()` puts Node's back. Processes that
+   * resume each other's clients need the same one. `null` (configure): back to the default.
+   * Default: Node's (a hash of `process.argv`, or the server's own `sessionIdContext` option), except
+   * in fleet modes (a `fromSecret`/`fromRedis` ring, `fleet`, `shared.path`), which use one derived
+   * from the fleet's secret or store so processes with different command lines match.
+   */
+  sessionIdContext?: string | Uint8Array | null;
   cache?: CacheOptions;
   tickets?: TicketOptions;
   /** Redis-backed session IDs across machines (servers only; set at attach, not by configure). */
@@ -86,24 +97,45 @@ export interface AttachOptions {
 
 /** Options after defaults were filled in: what is applied natively. */
 export interface ResolvedOptions {
+  /** The `sessionIdContext` bytes, or null for the default. */
+  sessionIdContext: Buffer | null;
   cache: Required<CacheOptions>;
   tickets: Required<TicketOptions>;
   maxSessionAgeSeconds: number;
 }
 
 /** The groups each entry point accepts. */
-export type OptionGroup = 'cache' | 'tickets' | 'fleet' | 'shared' | 'maxSessionAgeSeconds';
+export type OptionGroup = 'cache' | 'tickets' | 'fleet' | 'shared' | 'maxSessionAgeSeconds' | 'sessionIdContext';
 
 /** `attach()` / `configure()` options after validation, not yet merged over any settings. */
 export interface OptionRequest {
   cache: Partial<Required<CacheOptions>>;
   tickets: Partial<Required<TicketOptions>>;
+  /** Present when the caller passed `sessionIdContext` (null: back to the default). */
+  sessionIdContext?: Buffer | null;
   /** Present when the caller passed `maxSessionAgeSeconds`. */
   maxSessionAgeSeconds?: number;
   /** Present when the caller passed `fleet` (the secret is a private copy: wipe it when done). */
   fleet?: ResolvedFleet;
   /** Present when the caller passed `shared`. */
   shared?: ResolvedSharedOptions;
+}
+
+/** The session-ID context's bytes: TypeError for another type, RangeError outside 1 to 32 bytes. */
+function parseSessionIdContext(value: unknown): Buffer | null {
+  if (value === null) return null;
+  let bytes: Buffer;
+  if (typeof value === 'string') bytes = Buffer.from(value, 'utf8');
+  else if (value instanceof Uint8Array) bytes = Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+  else throw typeError('sessionIdContext', 'a string or a Buffer/Uint8Array of 1 to 32 bytes', value);
+  if (bytes.length < 1 || bytes.length > 32) {
+    throw rangeError('sessionIdContext', '1 to 32 bytes (a string counts its UTF-8 bytes)', `${bytes.length} bytes`);
+  }
+  // Node 22 and 24 take the context per connection from a UTF-8 copy of their own (src/fleet/session-id-context.ts).
+  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && !Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes)) {
+    throw rangeError('sessionIdContext', `UTF-8 text on Node ${process.versions.node.split('.')[0]} (Node 22 and 24 keep the context as a string)`, `${bytes.length} bytes that are not`);
+  }
+  return bytes;
 }
 
 function parseCache(value: unknown): OptionRequest['cache'] {
@@ -152,6 +184,7 @@ export function parseAttachOptions(options: unknown, groups: readonly OptionGrou
   const request: OptionRequest = { cache: parseCache(o.cache), tickets: parseTickets(o.tickets) };
   const maxAge = optionalInteger('maxSessionAgeSeconds', o.maxSessionAgeSeconds, 0, Limits.maxSessionAgeSeconds, 'seconds');
   if (maxAge !== undefined) request.maxSessionAgeSeconds = maxAge;
+  if (o.sessionIdContext !== undefined) request.sessionIdContext = parseSessionIdContext(o.sessionIdContext);
   if (o.shared !== undefined) request.shared = resolveShared(o.shared);
   // Last: nothing after it can throw, so the secret copy it makes is never left behind.
   if (o.fleet !== undefined) request.fleet = resolveFleet(o.fleet);
@@ -161,6 +194,7 @@ export function parseAttachOptions(options: unknown, groups: readonly OptionGrou
 /** `request` merged over `base` (the current settings, or the defaults on first attach). */
 export function mergeOptions(request: OptionRequest, base: ResolvedOptions): ResolvedOptions {
   return {
+    sessionIdContext: request.sessionIdContext === undefined ? base.sessionIdContext : request.sessionIdContext,
     cache: { ...base.cache, ...request.cache },
     tickets: { ...base.tickets, ...request.tickets },
     maxSessionAgeSeconds: request.maxSessionAgeSeconds ?? base.maxSessionAgeSeconds,
@@ -170,6 +204,7 @@ export function mergeOptions(request: OptionRequest, base: ResolvedOptions): Res
 /** Defaults on first attach: the cache on; tickets and timeout as the context had them. */
 export function defaultOptions(node: { timeoutSeconds: number; ticketsEnabled: boolean; tls13Count: number }): ResolvedOptions {
   return {
+    sessionIdContext: null,
     cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
     tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null },
     maxSessionAgeSeconds: DEFAULT_MAX_SESSION_AGE_SECONDS,

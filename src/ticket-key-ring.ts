@@ -25,6 +25,7 @@ import { checkKeys, expectKind, expectOneOf, expectPresent, expectRange, mustBe,
 import { RedisClientLike, redisAdapter } from './fleet/redis-client';
 import { FleetRingStats, RedisRingSync, SyncedKey } from './fleet/redis-key-ring';
 import { checkSecret, sealedBox } from './fleet/sealed-box';
+import { fleetSessionIdContext, secretRingSessionIdContext } from './fleet/session-id-context';
 
 /** Options of `TicketKeyRing.generate()` and `TicketKeyRing.fromSecret()`. */
 export interface TicketKeyRingOptions {
@@ -45,7 +46,7 @@ export interface TicketKeyRingOptions {
 
 /** Options of `TicketKeyRing.fromRedis()`: the ring options plus where and how the fleet meets. */
 export interface RedisTicketKeyRingOptions extends Omit<TicketKeyRingOptions, 'now'> {
-  /** Redis key of the ring document; `KEY:lock` and `KEY:changed` are used beside it. Default: 'tls:ticket-keys'. */
+  /** Redis key of the ring document; the lock `{KEY}:lock` (same Redis Cluster slot) and the channel `KEY:changed` are used beside it. Default: 'tls:ticket-keys'. */
   key?: string;
   /** 32 bytes every member holds: keys are stored in Redis sealed with AES-256-GCM under it. Required. */
   wrappingSecret: Uint8Array;
@@ -55,20 +56,26 @@ export interface RedisTicketKeyRingOptions extends Omit<TicketKeyRingOptions, 'n
   rotateLocallyWhenDown?: boolean;
 }
 
-/** Key layouts `add()` understands. */
+/**
+ * Key layouts `add()` understands (16-byte name first in all of them). 48-byte keys are
+ * AES-128-CBC + HMAC-SHA256 with a 16-byte HMAC key; 80-byte keys AES-256-CBC + a 32-byte HMAC key.
+ */
 export type TicketKeyFormat =
-  /** name(16) | HMAC key | AES key: Node's `getTicketKeys()` (48 bytes) and nginx key files (48 or 80 bytes). */
-  | 'nginx'
-  /** Same layout as 'nginx'. */
+  /** name | HMAC key | AES key: Node's `getTicketKeys()` / `setTicketKeys()` (48 bytes; 80 bytes in the same order). */
   | 'node'
-  /** name(16) | AES key | HMAC key: HAProxy (48 or 80 bytes; a base64 string is accepted). */
+  /**
+   * nginx `ssl_session_ticket_key` files, as ngx_ssl_session_ticket_keys() reads them:
+   * 48 bytes are name | AES key | HMAC key, 80 bytes are name | HMAC key | AES key.
+   */
+  | 'nginx'
+  /** HAProxy `tls-ticket-keys` (struct tls_sess_key): name | AES key | HMAC key, 48 or 80 bytes; a base64 string is accepted. */
   | 'haproxy';
 
 /** Options of `add()`. */
 export interface AddKeyOptions {
   /** The key encrypts new tickets from now on (it then ages out like a rotated key). Default: false (decrypt only, kept until `remove()`). */
   encrypt?: boolean;
-  /** Layout of the key bytes. Default: 'nginx' (which is also Node's). */
+  /** Layout of the key bytes. Default: 'node' (Node's `getTicketKeys()`; for 80-byte keys also nginx's). */
   format?: TicketKeyFormat;
 }
 
@@ -187,8 +194,13 @@ function copyBytes(field: string, value: unknown, allowBase64: boolean): Buffer 
   return Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
 }
 
-/** Reorders a HAProxy key (name | aes | hmac) to nginx/Node order (name | hmac | aes), in place. */
-function haproxyToNginx(key: Buffer): void {
+/** Whether a key in `format` is laid out name | AES | HMAC (the native ring takes name | HMAC | AES). */
+function aesFirst(format: TicketKeyFormat, length: number): boolean {
+  return format === 'haproxy' || (format === 'nginx' && length === 48);
+}
+
+/** Reorders a name | AES | HMAC key to the ring's name | HMAC | AES, in place. */
+function aesFirstToRingOrder(key: Buffer): void {
   const half = (key.length - 16) / 2;
   const aes = Buffer.from(key.subarray(16, 16 + half));
   key.copy(key, 16, 16 + half, 16 + 2 * half);
@@ -214,6 +226,8 @@ export class TicketKeyRing {
   /** fromSecret: `${secretId}:${epoch}` removed by the user; never derived again. */
   readonly #revoked = new Set<string>();
   readonly #users = new Set<object>();
+  /** fromSecret / fromRedis: the session-ID context derived from the fleet's identity. */
+  #sessionIdContext: Buffer | undefined;
 
   // Rotation and removal are told to every attached handle ('ticketRotate' / 'keyRemoved' events
   // and diagnostics channels). Ids only: they are the key names every ticket carries in clear.
@@ -251,6 +265,7 @@ export class TicketKeyRing {
     const copy = TicketKeyRing.#checkSecret(secret);
     const ring = new TicketKeyRing('secret', resolved);
     try {
+      ring.#sessionIdContext = secretRingSessionIdContext();
       const id = native.ringAddSecret(ring.#handle, copy);
       ring.#secrets.push(id);
       ring.#primarySecret = id;
@@ -282,8 +297,9 @@ export class TicketKeyRing {
     const resolved = resolveRingOptions(ringOptions);
     const secret = checkSecret('wrappingSecret', wrappingSecret);
     const box = sealedBox(secret, 'fleet/ticket-keys');
-    secret.fill(0);
     const ring = new TicketKeyRing('redis', resolved);
+    ring.#sessionIdContext = fleetSessionIdContext(secret, `redis-ring\0${key}`);
+    secret.fill(0);
     ring.#redisSync = new RedisRingSync(
       { redis, box, key, rotateEverySeconds: resolved.rotateEverySeconds, keepKeys: resolved.keepKeys, pollIntervalSeconds, rotateLocallyWhenDown, now: resolved.now },
       { replaceKeys: (keys, encrypting) => ring.#replaceFleetKeys(keys, encrypting) },
@@ -311,6 +327,11 @@ export class TicketKeyRing {
     if (!sync) return () => undefined;
     sync.on('error', listener);
     return () => sync.off('error', listener);
+  }
+
+  /** @internal the session-ID context of the ring's fleet (fromSecret: one for all; fromRedis: from wrapping secret and key). */
+  _sessionIdContext(): Buffer | undefined {
+    return this.#sessionIdContext;
   }
 
   /** @internal fromRedis figures merged into `stats().fleet`. */
@@ -407,7 +428,7 @@ export class TicketKeyRing {
     checkKeys('options', options, ['encrypt', 'format']);
     const encrypt = options.encrypt ?? false;
     expectKind('encrypt', encrypt, 'boolean');
-    const format = options.format ?? 'nginx';
+    const format = options.format ?? 'node';
     if (format !== 'nginx' && format !== 'node' && format !== 'haproxy') {
       expectOneOf('format', format, ['nginx', 'node', 'haproxy']);
     }
@@ -419,7 +440,7 @@ export class TicketKeyRing {
       if (copy.length !== 48 && copy.length !== 80) {
         throw rangeError('key', '48 or 80 bytes (16-byte name + HMAC + AES keys)', `${copy.length} bytes`);
       }
-      if (format === 'haproxy') haproxyToNginx(copy);
+      if (aesFirst(format, copy.length)) aesFirstToRingOrder(copy);
       const id = native.ringAddKey(this.#handle, copy);
       if (!this.#meta.has(id)) {
         this.#meta.set(id, { source: 'added', bits: copy.length === 80 ? 256 : 128, addedAt: this.#options.now(), seq: this.#seq++ });
@@ -443,7 +464,7 @@ export class TicketKeyRing {
     expectKind('encrypt', encrypt, 'boolean');
     if (options.format === 'nginx') {
       if (typeof contents === 'string') throw typeError('contents', 'the raw bytes of an nginx key file (a Buffer)', contents, true);
-      return [this.add(contents, { encrypt })];
+      return [this.add(contents, { encrypt, format: 'nginx' })];
     }
     if (options.format !== 'haproxy') {
       expectOneOf('format', options.format, ['nginx', 'haproxy']);

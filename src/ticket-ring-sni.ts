@@ -28,18 +28,25 @@ function nativeContextOf(value: unknown): NodeNativeContext | undefined {
   return undefined;
 }
 
+/** What a follower does with each SNI context: `hang` returns false to leave that context alone. */
+export interface SniHook {
+  hang(ctx: NodeNativeContext): boolean;
+  unhang(ctx: NodeNativeContext): void;
+}
+
 /**
- * Hangs `ring` on the server's SNI contexts now and as they appear; returns the undo function
- * (unhangs them and removes the wrappers it installed, if nobody replaced them since).
- * `attached()` is the server's current default context, which carries the ring already.
+ * Calls `hook.hang` on the server's SNI contexts now and as they appear; returns the undo function
+ * (unhangs them and removes the wrappers it installed, if nobody replaced them since; a wrapper
+ * that another follower wrapped over stays in place but does nothing more).
+ * `attached()` is the server's current default context, which the caller handles itself.
  */
-export function hangRingOnSniContexts(server: tls.Server, ring: TicketKeyRing, attached: () => NodeNativeContext): () => void {
+export function followSniContexts(server: tls.Server, attached: () => NodeNativeContext, hook: SniHook): () => void {
   const hung = new Set<NodeNativeContext>();
+  let following = true;
   const hang = (value: unknown): void => {
     const ctx = nativeContextOf(value);
-    if (!ctx || hung.has(ctx) || ctx === attached()) return;
-    // false: the context carries another ring (attached elsewhere); it keeps that one.
-    if (native.ringHang(ctx._external, ring._native())) hung.add(ctx);
+    if (!following || !ctx || hung.has(ctx) || ctx === attached()) return;
+    if (hook.hang(ctx)) hung.add(ctx);
   };
   const internals = server as unknown as ServerInternals;
   const hangAll = (): void => {
@@ -69,7 +76,7 @@ export function hangRingOnSniContexts(server: tls.Server, ring: TicketKeyRing, a
           try {
             hang(ctx);
           } catch {
-            // Not a context we can reach: tickets after the switch fall back to a full handshake.
+            // Not a context we can reach: it keeps its own settings.
           }
         }
         cb(err, ctx);
@@ -79,9 +86,19 @@ export function hangRingOnSniContexts(server: tls.Server, ring: TicketKeyRing, a
   }
 
   return () => {
+    following = false;
     if (server.addContext === wrappedAdd) server.addContext = originalAdd;
     if (symbol && wrappedSni && slots[symbol] === wrappedSni) slots[symbol] = userCallback;
-    for (const ctx of hung) native.ringHang(ctx._external, null, ring._native());
+    for (const ctx of hung) hook.unhang(ctx);
     hung.clear();
   };
+}
+
+/** Hangs `ring` on the server's SNI contexts now and as they appear; returns the undo function. */
+export function hangRingOnSniContexts(server: tls.Server, ring: TicketKeyRing, attached: () => NodeNativeContext): () => void {
+  return followSniContexts(server, attached, {
+    // false: the context carries another ring (attached elsewhere); it keeps that one.
+    hang: (ctx) => native.ringHang(ctx._external, ring._native()),
+    unhang: (ctx) => void native.ringHang(ctx._external, null, ring._native()),
+  });
 }

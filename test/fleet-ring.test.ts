@@ -46,7 +46,7 @@ describe('fleet: ticket keys coordinated through Redis', () => {
   });
 
   test('TLS 1.2 session IDs (tickets off) and TLS 1.3 tickets together: fleet store + Redis ring', async () => {
-    const env = { REDIS_PORT: String(redis.port), FLEET_SECRET: secret, TICKETS: '1', POLL: '0.5', FLEET: '1', RING: 'redis' };
+    const env = { REDIS_PORT: String(redis.port), FLEET_SECRET: secret, TICKETS: '1', POLL: '0.5', FLEET: '1', RING: 'redis', LOOKUP_MS: '1000' };
     const fleet = await Promise.all([startMember(env), startMember(env)]);
     const ports = fleet.map((m) => m.port);
     const r12 = await population(ports, 20, 6, 'TLSv1.2');

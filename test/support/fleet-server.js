@@ -1,11 +1,14 @@
 // A fleet member in a process of its own, forked by the fleet tests. Environment:
 //   REDIS_PORT, FLEET=1 (Redis session store), FLEET_SECRET (hex, 32 bytes),
-//   TICKETS=1 (tickets on), RING=redis|generate (ticket key ring), ROTATE (s), POLL (s).
+//   TICKETS=1 (tickets on), RING=redis|secret|generate (ticket key ring), ROTATE (s), POLL (s),
+//   SID (the `sessionIdContext` option), LOOKUP_MS (fleet lookup deadline).
+// Extra command-line arguments are ignored: they only make argv (Node's default context) differ.
 // Reports its port over IPC, then answers 'stats', 'rotate' and 'exit'.
 const tls = require('node:tls');
 const path = require('node:path');
 const Redis = require('ioredis');
 const { attach, TicketKeyRing } = require(path.join(__dirname, '..', '..', 'dist'));
+// Not on the public entry point since the boundary narrowed it: the test helper takes it directly.
 const { selfSignedCertificate } = require(path.join(__dirname, '..', '..', 'dist', 'certificate'));
 
 const env = process.env;
@@ -29,11 +32,14 @@ if (env.RING === 'redis') {
     keepKeys: 4,
     pollIntervalSeconds: Number(env.POLL || 1),
   });
+} else if (env.RING === 'secret') {
+  ring = TicketKeyRing.fromSecret(secret, { rotateEverySeconds: Number(env.ROTATE || 3600) });
 } else if (env.RING === 'generate') {
   ring = TicketKeyRing.generate({ rotateEverySeconds: Number(env.ROTATE || 3600) });
 }
 
 const options = { tickets: { enabled: tickets } };
+if (env.SID) options.sessionIdContext = env.SID;
 if (ring) options.tickets.keyRing = ring;
 if (env.FLEET === '1') options.fleet = { redis, secret, lookupTimeoutMs: Number(env.LOOKUP_MS || 20) };
 let errors = 0;
@@ -45,7 +51,7 @@ async function main() {
   if (ring && ring.ready) await ring.ready();
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
   process.on('message', (msg) => {
-    if (msg === 'stats') process.send({ stats: cache.stats(), keys: ring ? ring.list() : [], errors });
+    if (msg === 'stats') process.send({ stats: cache.stats(), keys: ring ? ring.list() : [], errors, argv: process.argv.slice(2) });
     if (msg === 'rotate') ring.rotate();
     if (msg === 'exit') {
       cache.detach();

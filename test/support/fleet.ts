@@ -21,9 +21,10 @@ export function killAllMembers(): void {
   running.clear();
 }
 
-export function startMember(env: Record<string, string>): Promise<Member> {
+/** Forks a member; `args` land in its process.argv (Node derives its default session-ID context from argv). */
+export function startMember(env: Record<string, string>, args: string[] = []): Promise<Member> {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'fleet-server.js'), { env: { ...process.env, ...env }, stdio: 'inherit' });
+    const child = fork(path.join(__dirname, 'fleet-server.js'), args, { env: { ...process.env, ...env }, stdio: 'inherit' });
     running.add(child);
     child.once('exit', () => running.delete(child));
     child.once('error', reject);
@@ -53,14 +54,14 @@ export function stopMember(m: Member): Promise<void> {
  * `clients` clients, each keeping its newest session, connect `rounds` times to a random port.
  * Returns the resumed share of every connection after each client's first.
  */
-export async function population(ports: number[], clients: number, rounds: number, version: Version): Promise<number> {
+export async function population(ports: number[], clients: number, rounds: number, version: Version, options: { noTicket?: boolean } = {}): Promise<number> {
   const sessions: Array<Buffer | undefined> = Array.from({ length: clients }, () => undefined);
   let resumed = 0;
   for (let r = 0; r < rounds; r++) {
     await Promise.all(
       sessions.map(async (session, i) => {
         const port = ports[crypto.randomInt(ports.length)]!;
-        const res = await connect(port, { version, session });
+        const res = await connect(port, { version, session, noTicket: options.noTicket });
         if (r > 0 && res.reused) resumed++;
         sessions[i] = res.session ?? session;
       }),

@@ -1,0 +1,170 @@
+/**
+ * Redis as a distributed engine: a Redis Cluster (three masters, one replica each, on loopback)
+ * through ioredis's Cluster client, a primary failover while traffic runs, and node-redis (the
+ * `redis` package) against a live server. Sessions are single keys (any slot); the ticket ring's
+ * document and its lock share a slot (`{key}:lock`).
+ */
+import * as crypto from 'node:crypto';
+import type * as tls from 'node:tls';
+import { Cluster } from 'ioredis';
+import { createClient } from 'redis';
+
+import { attach, SessionCache } from '../src/attach';
+import { lockKeyOf } from '../src/fleet/redis-key-ring';
+import { TicketKeyRing } from '../src/ticket-key-ring';
+import { clusterNodeCommand, RedisCluster, startRedis, startRedisCluster } from './support/redis';
+import { close, connect, listen, tlsServer, Version } from './support/tls';
+
+const secret = crypto.randomBytes(32);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const servers: tls.Server[] = [];
+const caches: SessionCache[] = [];
+const rings: TicketKeyRing[] = [];
+
+afterEach(async () => {
+  for (const c of caches.splice(0)) c.detach();
+  for (const r of rings.splice(0)) r.close();
+  for (const s of servers.splice(0)) await close(s);
+});
+
+async function member(options: Parameters<typeof attach>[1], noTickets: boolean): Promise<{ port: number; cache: SessionCache }> {
+  const server = tlsServer({ noTickets });
+  servers.push(server);
+  const cache = attach(server, options);
+  caches.push(cache);
+  return { port: await listen(server), cache };
+}
+
+/** Returning clients at random over `ports`: resumed share of returning connections, and failures. */
+async function traffic(ports: number[], version: Version, clients: number, rounds: number, between?: (round: number) => Promise<void>) {
+  const sessions: Array<Buffer | undefined> = Array.from({ length: clients }, () => undefined);
+  let returning = 0;
+  let resumed = 0;
+  let failed = 0;
+  for (let r = 0; r < rounds; r++) {
+    await between?.(r);
+    await Promise.all(
+      sessions.map(async (session, i) => {
+        try {
+          const res = await connect(ports[crypto.randomInt(ports.length)]!, { version, session, noTicket: version === 'TLSv1.2' });
+          if (session) {
+            returning++;
+            if (res.reused) resumed++;
+          }
+          sessions[i] = res.session ?? session;
+        } catch {
+          failed++;
+        }
+      }),
+    );
+  }
+  return { ratio: resumed / returning, failed };
+}
+
+describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+  }, 60000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const clusterClient = () => {
+    const c = new Cluster(cluster.seeds, { redisOptions: { maxRetriesPerRequest: 1 }, clusterRetryStrategy: () => 100 });
+    c.on('error', () => undefined);
+    return c;
+  };
+
+  test('fleet session store and fromRedis ring across the cluster; a primary failover mid-traffic fails no handshake and resumption recovers', async () => {
+    const clients = [clusterClient(), clusterClient()];
+    const ringsHere = clients.map((c) => TicketKeyRing.fromRedis(c, { wrappingSecret: secret, key: 'cluster:ring', pollIntervalSeconds: 0.5 }));
+    rings.push(...ringsHere);
+    await Promise.all(ringsHere.map((r) => r.ready()));
+    const sessionsA = await member({ fleet: { redis: clients[0]!, secret, lookupTimeoutMs: 500 } }, true);
+    const sessionsB = await member({ fleet: { redis: clients[1]!, secret, lookupTimeoutMs: 500 } }, true);
+    const ticketsA = await member({ tickets: { keyRing: ringsHere[0]! } }, false);
+    const ticketsB = await member({ tickets: { keyRing: ringsHere[1]! } }, false);
+    expect(ringsHere[0]!.list()[0]!.id).toBe(ringsHere[1]!.list()[0]!.id);
+
+    // The ring's lock is in the document's slot.
+    const slot = async (key: string) => Number(await clients[0]!.call('CLUSTER', 'KEYSLOT', key));
+    expect(await slot(lockKeyOf('cluster:ring'))).toBe(await slot('cluster:ring'));
+
+    const before = await traffic([sessionsA.port, sessionsB.port], 'TLSv1.2', 12, 5);
+    expect(before).toEqual({ ratio: expect.any(Number), failed: 0 });
+    expect(before.ratio).toBeGreaterThanOrEqual(0.97);
+
+    // Promote the replica of the master that holds the ring document, while traffic runs.
+    const docSlot = await slot('cluster:ring');
+    const nodesText = await clusterNodeCommand(cluster.nodes[0]!.port, 'CLUSTER', 'NODES');
+    const lines = nodesText.trim().split('\n').map((l) => l.split(' '));
+    const master = lines.find((l) => l[2]!.includes('master') && l.slice(8).some((r) => {
+      const [lo, hi] = r.split('-').map(Number);
+      return docSlot >= lo! && docSlot <= (hi ?? lo)!;
+    }))!;
+    const replica = lines.find((l) => l[3] === master[0])!;
+    const replicaPort = Number(replica[1]!.split(':')[1]!.split('@')[0]);
+    let failedOver = false;
+    const during12 = await traffic([sessionsA.port, sessionsB.port], 'TLSv1.2', 12, 8, async (round) => {
+      if (round === 2) {
+        await clusterNodeCommand(replicaPort, 'CLUSTER', 'FAILOVER');
+        failedOver = true;
+      }
+    });
+    const during13 = await traffic([ticketsA.port, ticketsB.port], 'TLSv1.3', 12, 4);
+    expect(failedOver).toBe(true);
+    for (let i = 0; i < 50 && !(await clusterNodeCommand(replicaPort, 'ROLE')).startsWith('master'); i++) await sleep(100);
+    expect((await clusterNodeCommand(replicaPort, 'ROLE')).startsWith('master')).toBe(true);
+    expect({ failed12: during12.failed, failed13: during13.failed }).toEqual({ failed12: 0, failed13: 0 });
+    expect(during13.ratio).toBeGreaterThanOrEqual(0.97);
+
+    // After the failover: fresh clients resume through the promoted primary.
+    const after = await traffic([sessionsA.port, sessionsB.port], 'TLSv1.2', 12, 5);
+    expect(after.failed).toBe(0);
+    expect(after.ratio).toBeGreaterThanOrEqual(0.97);
+    // A rotation after the failover reaches both members (document and lock on the new primary).
+    ringsHere[0]!.rotate();
+    await sleep(2500);
+    await Promise.all(ringsHere.map((r) => r.ready()));
+    expect(ringsHere[0]!.list().find((k) => k.role === 'encrypt')!.id).toBe(ringsHere[1]!.list().find((k) => k.role === 'encrypt')!.id);
+    expect(ringsHere[0]!.list().length).toBeGreaterThanOrEqual(2);
+    clients.forEach((c) => c.disconnect());
+  }, 120000);
+});
+
+describe('node-redis (the redis package) against a live redis-server', () => {
+  test('fleet session store and fromRedis ring: members resume each other\'s clients; a rotation reaches the other member through its subscription', async () => {
+    const redis = await startRedis();
+    const clients = [createClient({ socket: { host: '127.0.0.1', port: redis.port } }), createClient({ socket: { host: '127.0.0.1', port: redis.port } })];
+    for (const c of clients) {
+      c.on('error', () => undefined);
+      await c.connect();
+    }
+    try {
+      const ringsHere = clients.map((c) => TicketKeyRing.fromRedis(c, { wrappingSecret: secret, key: 'node-redis:ring', pollIntervalSeconds: 600 }));
+      rings.push(...ringsHere);
+      await Promise.all(ringsHere.map((r) => r.ready()));
+      const a = await member({ fleet: { redis: clients[0]!, secret, lookupTimeoutMs: 500 }, tickets: { keyRing: ringsHere[0]! } }, false);
+      const b = await member({ fleet: { redis: clients[1]!, secret, lookupTimeoutMs: 500 }, tickets: { keyRing: ringsHere[1]! } }, false);
+      const r12 = await traffic([a.port, b.port], 'TLSv1.2', 10, 5);
+      const r13 = await traffic([a.port, b.port], 'TLSv1.3', 10, 5);
+      expect({ r12: r12.failed, r13: r13.failed }).toEqual({ r12: 0, r13: 0 });
+      expect(r12.ratio).toBeGreaterThanOrEqual(0.97);
+      expect(r13.ratio).toBeGreaterThanOrEqual(0.97);
+      expect(a.cache.stats().fleet!.hits! + b.cache.stats().fleet!.hits!).toBeGreaterThan(0);
+      expect(a.cache.stats().fleet!.errors! + b.cache.stats().fleet!.errors!).toBe(0);
+      // Polling is 10 minutes: only the published message can bring the new key this fast.
+      const version = ringsHere[1]!._fleetStats()!.ringVersion;
+      ringsHere[0]!.rotate();
+      for (let i = 0; i < 50 && ringsHere[1]!._fleetStats()!.ringVersion === version; i++) await sleep(100);
+      expect(ringsHere[1]!._fleetStats()!.ringVersion).toBe(version + 1);
+      const sealed = await clients[0]!.get('node-redis:ring');
+      expect(JSON.parse(sealed!).v).toBe(version + 1);
+    } finally {
+      for (const r of rings.splice(0)) r.close();
+      for (const c of clients) await c.quit().catch(() => undefined);
+      await redis.stop();
+    }
+  }, 60000);
+});
