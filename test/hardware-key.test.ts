@@ -95,6 +95,11 @@ function child(code: string, env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
+/** keySource() of the token's P-256 key loaded through the engine by its path. */
+function tokenKey(identifier: string, pin: string) {
+  return { kind: 'engine', type: 'EC', bits: 256, provider: '', module: PKCS11_ENGINE, engine: PKCS11_ENGINE, identifier, pin };
+}
+
 function certFingerprint(pem: string): string {
   return new (require('node:crypto').X509Certificate)(pem).fingerprint256;
 }
@@ -126,16 +131,7 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
     expect(r.stderr.replace(/^bad engine id\n/, '')).toBe('');
     const o = r.json;
     expect(o.fingerprint).toBe(certFingerprint(token.certPem));
-    expect(o.source).toEqual({
-      kind: 'engine',
-      type: 'EC',
-      bits: 256,
-      provider: '',
-      module: PKCS11_ENGINE,
-      engine: PKCS11_ENGINE,
-      identifier: token.keyUriWithPinSource,
-      pin: 'pin-source',
-    });
+    expect(o.source).toEqual(tokenKey(token.keyUriWithPinSource, 'pin-source'));
     // Stock Node: session-ID clients never resume, so every connection is a token signature.
     expect(o.stock).toEqual([false, false]);
     expect(o.stockSigns).toBe(2);
@@ -216,16 +212,7 @@ describe(`hardware key (SoftHSM2 token) on Node ${process.version}`, () => {
     expect(r.json.results).toHaveLength(3);
     for (const x of r.json.results) {
       expect(x.before).toBe('none');
-      expect(x.loaded).toEqual({
-        kind: 'engine',
-        type: 'EC',
-        bits: 256,
-        provider: '',
-        module: PKCS11_ENGINE,
-        engine: PKCS11_ENGINE,
-        identifier: token.keyUri,
-        pin: 'option',
-      });
+      expect(x.loaded).toEqual(tokenKey(token.keyUri, 'option'));
       expect(x.after).toEqual(x.loaded);
       expect(x.fingerprint).toBe(fp);
     }
