@@ -6,7 +6,8 @@
 #   scripts/test-lines.sh 22 26           some lines
 #   scripts/test-lines.sh 24 -- test/attach.test.ts    jest arguments after --
 #
-# build/ holds one line's binary at a time; at the end it is rebuilt for the node that started
+# build/ holds one line's binary at a time; at the end it is rebuilt (through npm, which passes
+# its configured nodedir) for the node that started
 # the script, so a developer's `npm test` keeps working.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,6 @@ for m in "${majors[@]}"; do
   echo "=== Node $m: $p passed, $f failed"
   passed=$((passed + p)); failed=$((failed + f))
 done
-node node_modules/node-gyp/bin/node-gyp.js rebuild -j 2 --loglevel=warn >"$out/build-restore.log" 2>&1 || cat "$out/build-restore.log"
+npm run --silent build:native -- -j 2 --loglevel=warn >"$out/build-restore.log" 2>&1 || cat "$out/build-restore.log"
 echo "$passed passed, $failed failed"
 exit $status

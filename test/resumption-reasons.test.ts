@@ -274,8 +274,15 @@ describe('storeError', () => {
     client.on('error', () => undefined);
     await new Promise((resolve) => client.once('ready', resolve));
     const secret = crypto.randomBytes(32);
+    // The session comes from a member of the same fleet (same secret, so its session IDs carry
+    // the fleet's tag and are looked up) whose Redis is another one: this member's Redis has
+    // never seen it. A session from outside the fleet would cost no lookup at all.
+    const otherRedis = await startRedis();
+    const otherClient = new Redis({ port: otherRedis.port, lazyConnect: false, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+    otherClient.on('error', () => undefined);
+    await new Promise((resolve) => otherClient.once('ready', resolve));
     try {
-      const other = await serve({ noTickets: true });
+      const other = await serve({ noTickets: true }, { fleet: { redis: otherClient, secret, lookupTimeoutMs: 200 } });
       const { port, cache } = await serve({ noTickets: true }, { fleet: { redis: client, secret, lookupTimeoutMs: 200 } });
       const first = await connect(other.port, { version: 'TLSv1.2', noTicket: true });
       // Redis up: a session this fleet never saw is simply not found.
@@ -287,6 +294,8 @@ describe('storeError', () => {
       expect(failures(cache)).toEqual({ notFound: 1, storeError: 1 });
     } finally {
       client.disconnect();
+      otherClient.disconnect();
+      await otherRedis.stop();
       // (stop() twice would wait for an exit that already happened)
       if (!stopped) await redis.stop();
     }
