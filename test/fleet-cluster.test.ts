@@ -99,20 +99,29 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
 
     // Promote the replica of the master that holds the ring document, while traffic runs.
     const docSlot = await slot('cluster:ring');
-    const nodesText = await clusterNodeCommand(cluster.nodes[0]!.port, 'CLUSTER', 'NODES');
-    const lines = nodesText
-      .trim()
-      .split('\n')
-      .map((l) => l.split(' '));
-    const master = lines.find(
-      (l) =>
-        l[2]!.includes('master') &&
-        l.slice(8).some((r) => {
-          const [lo, hi] = r.split('-').map(Number);
-          return docSlot >= lo! && docSlot <= (hi ?? lo)!;
-        }),
-    )!;
-    const replica = lines.find((l) => l[3] === master[0])!;
+    // CLUSTER NODES may not list the master's replica yet right after the cluster formed (seen on
+    // a fast run): read it again until it does, for at most 10 s.
+    let master: string[] | undefined;
+    let replica: string[] | undefined;
+    for (let i = 0; i < 100 && replica === undefined; i++) {
+      if (i > 0) await sleep(100);
+      const nodesText = await clusterNodeCommand(cluster.nodes[0]!.port, 'CLUSTER', 'NODES');
+      const lines = nodesText
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' '));
+      master = lines.find(
+        (l) =>
+          l[2]!.includes('master') &&
+          l.slice(8).some((r) => {
+            const [lo, hi] = r.split('-').map(Number);
+            return docSlot >= lo! && docSlot <= (hi ?? lo)!;
+          }),
+      );
+      replica = master && lines.find((l) => l[3] === master![0] && l[2]!.includes('slave'));
+    }
+    if (master === undefined || replica === undefined)
+      throw new Error("no replica of the ring document's master in CLUSTER NODES after 10 s");
     const replicaPort = Number(replica[1]!.split(':')[1]!.split('@')[0]);
     let failedOver = false;
     const during12 = await traffic([sessionsA.port, sessionsB.port], 'TLSv1.2', 12, 8, async (round) => {
