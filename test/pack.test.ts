@@ -92,6 +92,8 @@ describe('the published package', () => {
       'dist/index.js',
       'dist/index.d.ts',
       'dist/cli/main.js',
+      'dist/ticket-key-ring/index.js',
+      'dist/ticket-key-ring/index.d.ts',
     ]) {
       expect(files).toContain(f);
     }

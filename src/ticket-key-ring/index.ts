@@ -1,0 +1,18 @@
+/**
+ * TicketKeyRing and its public types. The ring is split by concern:
+ * - types.ts: the option and stat types of the public API;
+ * - ring.ts: the class (native handle, key bookkeeping, list/stats/add/remove, attached users).
+ */
+export { TicketKeyRing } from './ring';
+export type {
+  AddKeyFileOptions,
+  AddKeyOptions,
+  AddSecretOptions,
+  RedisTicketKeyRingOptions,
+  TicketKeyCounters,
+  TicketKeyFormat,
+  TicketKeyInfo,
+  TicketKeyRingOptions,
+  TicketKeyRole,
+  TicketRingStats,
+} from './types';
