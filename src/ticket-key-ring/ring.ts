@@ -24,7 +24,15 @@ import { checkSecret, sealedBox } from '../fleet/sealed-box';
 import { fleetSessionIdContext, secretRingSessionIdContext } from '../fleet/session-id-context';
 import type { NativeRing } from '../native';
 import { native } from '../native';
-import { checkKeys, expectKind, expectOneOf, expectPresent, expectRange, mustBe, optionalNumber, rangeError, typeError } from '../validate';
+import { expectKind, mustBe, rangeError, typeError } from '../validate';
+import {
+  type ResolvedRingOptions,
+  resolveAddKeyFileOptions,
+  resolveAddOptions,
+  resolveAddSecretOptions,
+  resolveRedisRingOptions,
+  resolveRingOptions,
+} from './options';
 
 import type {
   AddKeyFileOptions,
@@ -48,37 +56,10 @@ interface KeyMeta {
   secretId?: string;
 }
 
-interface ResolvedRingOptions {
-  rotateEverySeconds: number;
-  keepKeys: number;
-  now: () => number;
-}
-
 /** Longest delay setTimeout accepts; longer waits are re-armed. */
 const MAX_TIMER_MS = 0x7fffffff;
 const SECRET_MIN = 32;
 const SECRET_MAX = 64;
-
-function resolveRingOptions(options: unknown): ResolvedRingOptions {
-  const o = (options ?? {}) as Record<string, unknown>;
-  if (options !== undefined) {
-    expectKind('options', options, 'object');
-    checkKeys('options', o, ['rotateEverySeconds', 'keepKeys', 'now']);
-  }
-  const rotateEverySeconds = optionalNumber('rotateEverySeconds', o.rotateEverySeconds, 0.1, 0x7fffffff, 'seconds') ?? 3600;
-  let keepKeys = 12;
-  if (o.keepKeys !== undefined) {
-    expectKind('keepKeys', o.keepKeys, 'integer');
-    expectRange('keepKeys', o.keepKeys as number, 1, 1024, 'keys');
-    keepKeys = o.keepKeys as number;
-  }
-  let now: () => number = Date.now;
-  if (o.now !== undefined) {
-    if (typeof o.now !== 'function') throw typeError('now', 'a function returning milliseconds', o.now);
-    now = o.now as () => number;
-  }
-  return { rotateEverySeconds, keepKeys, now };
-}
 
 /** A private copy of caller bytes: ours to wipe. Throws TypeError/RangeError naming `field`. */
 function copyBytes(field: string, value: unknown, allowBase64: boolean): Buffer {
@@ -184,20 +165,10 @@ export class TicketKeyRing {
    * @throws TypeError / RangeError naming the bad option.
    */
   static fromRedis(client: RedisClientLike, options: RedisTicketKeyRingOptions): TicketKeyRing {
+    // A non-object `options` is reported before a bad client, the other options after it.
     expectKind('options', options, 'object');
-    const {
-      key = 'tls:ticket-keys',
-      wrappingSecret,
-      pollIntervalSeconds = 30,
-      rotateLocallyWhenDown = false,
-      ...ringOptions
-    } = options as RedisTicketKeyRingOptions & Record<string, unknown>;
     const redis = redisAdapter(client, 'client');
-    if (typeof key !== 'string' || key.length < 1 || key.length > 256) throw typeError('key', 'a string of 1 to 256 characters', key);
-    optionalNumber('pollIntervalSeconds', pollIntervalSeconds, 0.1, 3600, 'seconds');
-    expectKind('rotateLocallyWhenDown', rotateLocallyWhenDown, 'boolean');
-    expectPresent('wrappingSecret', wrappingSecret, 'a Buffer of 32 bytes (required)');
-    const resolved = resolveRingOptions(ringOptions);
+    const { key, wrappingSecret, pollIntervalSeconds, rotateLocallyWhenDown, ring: resolved } = resolveRedisRingOptions(options);
     const secret = checkSecret('wrappingSecret', wrappingSecret);
     const box = sealedBox(secret, 'fleet/ticket-keys');
     const ring = new TicketKeyRing('redis', resolved);
@@ -336,14 +307,7 @@ export class TicketKeyRing {
    * @throws TypeError for a non-buffer key or bad option; RangeError naming "key" for a bad length.
    */
   add(key: Uint8Array | string, options: AddKeyOptions = {}): string {
-    expectKind('options', options, 'object');
-    checkKeys('options', options, ['encrypt', 'format']);
-    const encrypt = options.encrypt ?? false;
-    expectKind('encrypt', encrypt, 'boolean');
-    const format = options.format ?? 'node';
-    if (format !== 'nginx' && format !== 'node' && format !== 'haproxy') {
-      expectOneOf('format', format, ['nginx', 'node', 'haproxy']);
-    }
+    const { encrypt, format } = resolveAddOptions(options);
     if (encrypt && this.#mode === 'secret') {
       throw typeError(
         'encrypt',
@@ -374,16 +338,10 @@ export class TicketKeyRing {
    * @returns the key ids in file order.
    */
   addKeyFile(contents: Uint8Array | string, options: AddKeyFileOptions): string[] {
-    expectKind('options', options, 'object');
-    checkKeys('options', options, ['format', 'encrypt']);
-    const encrypt = options.encrypt ?? false;
-    expectKind('encrypt', encrypt, 'boolean');
-    if (options.format === 'nginx') {
+    const { encrypt, format } = resolveAddKeyFileOptions(options);
+    if (format === 'nginx') {
       if (typeof contents === 'string') throw typeError('contents', 'the raw bytes of an nginx key file (a Buffer)', contents, true);
       return [this.add(contents, { encrypt, format: 'nginx' })];
-    }
-    if (options.format !== 'haproxy') {
-      expectOneOf('format', options.format, ['nginx', 'haproxy']);
     }
     const text = typeof contents === 'string' ? contents : Buffer.from(contents).toString('utf8');
     const lines = text
@@ -430,10 +388,7 @@ export class TicketKeyRing {
    */
   addSecret(secret: Uint8Array, options: AddSecretOptions = {}): string {
     if (this.#mode !== 'secret') throw new TypeError('addSecret() needs a ring made by TicketKeyRing.fromSecret().');
-    expectKind('options', options, 'object');
-    checkKeys('options', options, ['encrypt']);
-    const encrypt = options.encrypt ?? false;
-    expectKind('encrypt', encrypt, 'boolean');
+    const { encrypt } = resolveAddSecretOptions(options);
     const copy = TicketKeyRing.#checkSecret(secret);
     let id: string;
     try {
