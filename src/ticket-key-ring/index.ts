@@ -2,6 +2,7 @@
  * TicketKeyRing and its public types. The ring is split by concern:
  * - types.ts: the option and stat types of the public API;
  * - options.ts: each public call's option checks, resolved before anything changes;
+ * - key-formats.ts: Node, nginx and HAProxy key layouts and key files, to the native ring's order;
  * - ring.ts: the class (native handle, key bookkeeping, list/stats/add/remove, attached users).
  */
 export { TicketKeyRing } from './ring';

@@ -24,7 +24,8 @@ import { checkSecret, sealedBox } from '../fleet/sealed-box';
 import { fleetSessionIdContext, secretRingSessionIdContext } from '../fleet/session-id-context';
 import type { NativeRing } from '../native';
 import { native } from '../native';
-import { expectKind, mustBe, rangeError, typeError } from '../validate';
+import { expectKind, rangeError, typeError } from '../validate';
+import { copyBytes, haproxyKeyLines, nginxKeyFile, ringOrderKey } from './key-formats';
 import {
   type ResolvedRingOptions,
   resolveAddKeyFileOptions,
@@ -40,7 +41,6 @@ import type {
   AddSecretOptions,
   RedisTicketKeyRingOptions,
   TicketKeyCounters,
-  TicketKeyFormat,
   TicketKeyInfo,
   TicketKeyRingOptions,
   TicketRingStats,
@@ -60,32 +60,6 @@ interface KeyMeta {
 const MAX_TIMER_MS = 0x7fffffff;
 const SECRET_MIN = 32;
 const SECRET_MAX = 64;
-
-/** A private copy of caller bytes: ours to wipe. Throws TypeError/RangeError naming `field`. */
-function copyBytes(field: string, value: unknown, allowBase64: boolean): Buffer {
-  if (typeof value === 'string' && allowBase64) {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value.trim())) throw typeError(field, 'base64 text', value, true);
-    return Buffer.from(value.trim(), 'base64');
-  }
-  if (!(value instanceof Uint8Array)) {
-    throw typeError(field, `a Buffer or Uint8Array${allowBase64 ? ' or a base64 string' : ''}`, value, true);
-  }
-  return Buffer.from(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
-}
-
-/** Whether a key in `format` is laid out name | AES | HMAC (the native ring takes name | HMAC | AES). */
-function aesFirst(format: TicketKeyFormat, length: number): boolean {
-  return format === 'haproxy' || (format === 'nginx' && length === 48);
-}
-
-/** Reorders a name | AES | HMAC key to the ring's name | HMAC | AES, in place. */
-function aesFirstToRingOrder(key: Buffer): void {
-  const half = (key.length - 16) / 2;
-  const aes = Buffer.from(key.subarray(16, 16 + half));
-  key.copy(key, 16, 16 + half, 16 + 2 * half);
-  aes.copy(key, 16 + half);
-  aes.fill(0);
-}
 
 /** Shared native ring plus the JS bookkeeping of which key encrypts and when it rotates. */
 export class TicketKeyRing {
@@ -315,12 +289,8 @@ export class TicketKeyRing {
         true,
       );
     }
-    const copy = copyBytes('key', key, format === 'haproxy');
+    const copy = ringOrderKey(key, format);
     try {
-      if (copy.length !== 48 && copy.length !== 80) {
-        throw rangeError('key', '48 or 80 bytes (16-byte name + HMAC + AES keys)', `${copy.length} bytes`);
-      }
-      if (aesFirst(format, copy.length)) aesFirstToRingOrder(copy);
       const id = native.ringAddKey(this.#handle, copy);
       if (!this.#meta.has(id)) {
         this.#meta.set(id, { source: 'added', bits: copy.length === 80 ? 256 : 128, addedAt: this.#options.now(), seq: this.#seq++ });
@@ -339,21 +309,8 @@ export class TicketKeyRing {
    */
   addKeyFile(contents: Uint8Array | string, options: AddKeyFileOptions): string[] {
     const { encrypt, format } = resolveAddKeyFileOptions(options);
-    if (format === 'nginx') {
-      if (typeof contents === 'string') throw typeError('contents', 'the raw bytes of an nginx key file (a Buffer)', contents, true);
-      return [this.add(contents, { encrypt, format: 'nginx' })];
-    }
-    const text = typeof contents === 'string' ? contents : Buffer.from(contents).toString('utf8');
-    const lines = text
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !l.startsWith('#'));
-    if (lines.length === 0) throw rangeError('contents', 'a HAProxy key file (one base64 key per line)', 'no key');
-    lines.forEach((line, i) => {
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new TypeError(mustBe(`contents, line ${i + 1}`, 'base64 text', 'other text'));
-      const n = Buffer.byteLength(line, 'base64');
-      if (n !== 48 && n !== 80) throw rangeError(`contents, line ${i + 1}`, 'base64 of 48 or 80 bytes', `${n} bytes`);
-    });
+    if (format === 'nginx') return [this.add(nginxKeyFile(contents), { encrypt, format: 'nginx' })];
+    const lines = haproxyKeyLines(contents);
     const encryptIndex = encrypt ? Math.max(0, lines.length - 2) : -1;
     return lines.map((line, i) => this.add(line, { format: 'haproxy', encrypt: i === encryptIndex }));
   }
