@@ -3,29 +3,26 @@
  * bytes never come back to JavaScript). The newest key encrypts, every key in the ring decrypts,
  * tickets under an older key are renewed, and on TLS 1.3 every resumption gets a fresh ticket.
  *
- * Two ways to fill a ring:
- * - `generate()`: random 80-byte keys, a new one every `rotateEverySeconds`; the last `keepKeys`
- *   keys are kept (the encrypting one included), so tickets survive `keepKeys - 1` rotations.
- * - `fromSecret()`: the key of each time epoch (`floor(now / rotateEverySeconds)`) is
- *   HKDF-SHA256(secret, epoch), so every process holding the secret encrypts with the same key
- *   and rotates at the same instant without messaging. The previous `keepKeys - 1` epochs and
- *   the next epoch (clock skew) decrypt.
+ * The class keeps the native handle, the record of every key (source, age, role), the attached
+ * contexts and the rotation timer; how keys are made is its mode (see mode.ts): random keys
+ * (generated-keys.ts), keys derived from a secret per epoch (secret-epochs.ts) or a fleet's keys
+ * in Redis (redis-fleet.ts).
  *
  * Key ids are the hex of the 16-byte key name: not secret (every ticket carries the name in clear).
  */
-import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as util from 'node:util';
 
 import { publish } from '../events';
 import { type RedisClientLike, redisAdapter } from '../fleet/redis-client';
-import { type FleetRingStats, RedisRingSync, type SyncedKey } from '../fleet/redis-key-ring';
-import { checkSecret, sealedBox } from '../fleet/sealed-box';
-import { fleetSessionIdContext, secretRingSessionIdContext } from '../fleet/session-id-context';
+import type { FleetRingStats } from '../fleet/redis-key-ring';
+import { checkSecret } from '../fleet/sealed-box';
 import type { NativeRing } from '../native';
 import { native } from '../native';
-import { expectKind, rangeError, typeError } from '../validate';
-import { copyBytes, haproxyKeyLines, nginxKeyFile, ringOrderKey } from './key-formats';
+import { expectKind, typeError } from '../validate';
+import { GeneratedKeys } from './generated-keys';
+import { haproxyKeyLines, nginxKeyFile, ringOrderKey } from './key-formats';
+import type { KeyMeta, RingKeys, RingMode } from './mode';
 import {
   type ResolvedRingOptions,
   resolveAddKeyFileOptions,
@@ -34,7 +31,8 @@ import {
   resolveRedisRingOptions,
   resolveRingOptions,
 } from './options';
-
+import { RedisFleet } from './redis-fleet';
+import { copySecret, SecretEpochs } from './secret-epochs';
 import type {
   AddKeyFileOptions,
   AddKeyOptions,
@@ -46,54 +44,61 @@ import type {
   TicketRingStats,
 } from './types';
 
-interface KeyMeta {
-  source: TicketKeyInfo['source'];
-  bits: 128 | 256;
-  addedAt: number;
-  /** Insertion order, to order keys added within the same millisecond. */
-  seq: number;
-  epoch?: number;
-  secretId?: string;
-}
-
 /** Longest delay setTimeout accepts; longer waits are re-armed. */
 const MAX_TIMER_MS = 0x7fffffff;
-const SECRET_MIN = 32;
-const SECRET_MAX = 64;
 
 /** Shared native ring plus the JS bookkeeping of which key encrypts and when it rotates. */
 export class TicketKeyRing {
   readonly #handle: NativeRing;
-  readonly #mode: 'generated' | 'secret' | 'redis';
-  #redisSync: RedisRingSync | undefined;
-  #ready: Promise<void> = Promise.resolve();
+  readonly #mode: RingMode;
   readonly #options: ResolvedRingOptions;
   readonly #meta = new Map<string, KeyMeta>();
   /** Keys subject to aging (generated, or added to encrypt), oldest first. */
   #rotation: string[] = [];
   #encrypting: string | null = null;
-  #lastRotation = 0;
-  /** fromSecret: secret ids, the encrypting one (or none) named separately. */
-  #secrets: string[] = [];
-  #primarySecret: string | null = null;
-  /** fromSecret: `${secretId}:${epoch}` removed by the user; never derived again. */
-  readonly #revoked = new Set<string>();
   readonly #users = new Set<object>();
-  /** fromSecret / fromRedis: the session-ID context derived from the fleet's identity. */
-  #sessionIdContext: Buffer | undefined;
 
   // Rotation and removal are told to every attached handle ('ticketRotate' / 'keyRemoved' events
   // and diagnostics channels). Ids only: they are the key names every ticket carries in clear.
   #announce(name: 'ticketRotate' | 'keyRemoved', fields: Record<string, unknown>): void {
-    for (const user of this.#users) if (user instanceof EventEmitter) publish(user, name, { ...fields, mode: this.#mode });
+    for (const user of this.#users) if (user instanceof EventEmitter) publish(user, name, { ...fields, mode: this.#mode.name });
   }
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  private constructor(mode: 'generated' | 'secret' | 'redis', options: ResolvedRingOptions) {
+  private constructor(options: ResolvedRingOptions, mode: (keys: RingKeys) => RingMode) {
     this.#handle = native.ringNew();
-    this.#mode = mode;
     this.#options = options;
+    this.#mode = mode(this.#ringKeys());
+  }
+
+  /** What the mode may do to the keys: the same bookkeeping add() and remove() use. */
+  #ringKeys(): RingKeys {
+    return {
+      handle: this.#handle,
+      options: this.#options,
+      has: (id) => this.#meta.has(id),
+      record: (id, meta) => this.#record(id, meta),
+      find: (matches) => {
+        for (const [id, m] of this.#meta) if (matches(m)) return id;
+        return undefined;
+      },
+      keepOnly: (source, wanted) => {
+        for (const [id, m] of [...this.#meta]) {
+          if (m.source === source && !wanted.has(id)) {
+            native.ringRemoveKey(this.#handle, id);
+            this.#meta.delete(id);
+          }
+        }
+      },
+      switchEncrypting: (id, announce) => {
+        if (id === this.#encrypting) return;
+        native.ringSetEncrypting(this.#handle, id ?? '');
+        this.#encrypting = id;
+        if (announce && id) this.#announce('ticketRotate', { keyId: id });
+      },
+      makeEncrypting: (id) => this.#makeEncrypting(id),
+    };
   }
 
   /**
@@ -102,7 +107,7 @@ export class TicketKeyRing {
    * @throws TypeError / RangeError for a bad option, naming it.
    */
   static generate(options?: TicketKeyRingOptions): TicketKeyRing {
-    const ring = new TicketKeyRing('generated', resolveRingOptions(options));
+    const ring = new TicketKeyRing(resolveRingOptions(options), (keys) => new GeneratedKeys(keys));
     ring.rotate();
     return ring;
   }
@@ -115,18 +120,12 @@ export class TicketKeyRing {
    */
   static fromSecret(secret: Uint8Array, options?: TicketKeyRingOptions): TicketKeyRing {
     const resolved = resolveRingOptions(options);
-    const copy = TicketKeyRing.#checkSecret(secret);
-    const ring = new TicketKeyRing('secret', resolved);
+    const copy = copySecret(secret);
     try {
-      ring.#sessionIdContext = secretRingSessionIdContext();
-      const id = native.ringAddSecret(ring.#handle, copy);
-      ring.#secrets.push(id);
-      ring.#primarySecret = id;
+      return new TicketKeyRing(resolved, (keys) => new SecretEpochs(keys, copy));
     } finally {
       copy.fill(0);
     }
-    ring.#sync();
-    return ring;
   }
 
   /**
@@ -142,26 +141,13 @@ export class TicketKeyRing {
     // A non-object `options` is reported before a bad client, the other options after it.
     expectKind('options', options, 'object');
     const redis = redisAdapter(client, 'client');
-    const { key, wrappingSecret, pollIntervalSeconds, rotateLocallyWhenDown, ring: resolved } = resolveRedisRingOptions(options);
-    const secret = checkSecret('wrappingSecret', wrappingSecret);
-    const box = sealedBox(secret, 'fleet/ticket-keys');
-    const ring = new TicketKeyRing('redis', resolved);
-    ring.#sessionIdContext = fleetSessionIdContext(secret, `redis-ring\0${key}`);
-    secret.fill(0);
-    ring.#redisSync = new RedisRingSync(
-      {
-        redis,
-        box,
-        key,
-        rotateEverySeconds: resolved.rotateEverySeconds,
-        keepKeys: resolved.keepKeys,
-        pollIntervalSeconds,
-        rotateLocallyWhenDown,
-        now: resolved.now,
-      },
-      { replaceKeys: (keys, encrypting) => ring.#replaceFleetKeys(keys, encrypting) },
-    );
-    return ring;
+    const resolved = resolveRedisRingOptions(options);
+    const secret = checkSecret('wrappingSecret', resolved.wrappingSecret);
+    try {
+      return new TicketKeyRing(resolved.ring, (keys) => new RedisFleet(keys, redis, resolved, secret));
+    } finally {
+      secret.fill(0);
+    }
   }
 
   /**
@@ -169,70 +155,32 @@ export class TicketKeyRing {
    * from Redis was tried. Never rejects: a Redis failure is counted and reported on `onError` listeners.
    */
   ready(): Promise<void> {
-    if (this.#redisSync) this.#ready = this.#redisSync.start();
-    return this.#ready;
+    return this.#mode.ready?.() ?? Promise.resolve();
   }
 
   /** fromRedis rings: stops syncing and wipes the JS copies of fleet keys (native keys stay until detach). */
   close(): void {
-    this.#redisSync?.stop();
+    this.#mode.stop();
   }
 
   /** fromRedis rings: hear Redis failures (the ring keeps its last keys meanwhile). Returns an unsubscribe function. */
   onError(listener: (err: Error) => void): () => void {
-    const sync = this.#redisSync;
-    if (!sync) return () => undefined;
-    sync.on('error', listener);
-    return () => sync.off('error', listener);
+    return this.#mode.onError?.(listener) ?? (() => undefined);
   }
 
   /** @internal the session-ID context of the ring's fleet (fromSecret: one for all; fromRedis: from wrapping secret and key). */
   _sessionIdContext(): Buffer | undefined {
-    return this.#sessionIdContext;
+    return this.#mode.sessionIdContext();
   }
 
   /** @internal fromRedis figures merged into `stats().fleet`. */
   _fleetStats(): FleetRingStats | undefined {
-    return this.#redisSync?.stats();
-  }
-
-  // fromRedis: make the native ring hold exactly the fleet's keys (plus local fallbacks).
-  #replaceFleetKeys(keys: SyncedKey[], encryptingIndex: number): void {
-    const wanted = new Set<string>();
-    let encrypting: string | null = null;
-    keys.forEach((k, i) => {
-      const id = native.ringAddKey(this.#handle, k.bytes);
-      if (!id) return;
-      wanted.add(id);
-      if (!this.#meta.has(id)) this.#meta.set(id, { source: 'fleet', bits: 256, addedAt: k.createdAt, seq: this.#seq++ });
-      if (i === encryptingIndex) encrypting = id;
-    });
-    for (const [id, m] of [...this.#meta]) {
-      if (m.source === 'fleet' && !wanted.has(id)) {
-        native.ringRemoveKey(this.#handle, id);
-        this.#meta.delete(id);
-      }
-    }
-    if (encrypting !== this.#encrypting) {
-      native.ringSetEncrypting(this.#handle, encrypting ?? '');
-      this.#encrypting = encrypting;
-      if (encrypting) this.#announce('ticketRotate', { keyId: encrypting });
-    }
-  }
-
-  static #checkSecret(secret: unknown): Buffer {
-    const copy = copyBytes('secret', secret, false);
-    if (copy.length < SECRET_MIN || copy.length > SECRET_MAX) {
-      const n = copy.length;
-      copy.fill(0);
-      throw rangeError('secret', `between ${SECRET_MIN} and ${SECRET_MAX} bytes`, `${n} bytes`);
-    }
-    return copy;
+    return this.#mode.fleetStats?.();
   }
 
   /** 'generated' (random keys) or 'secret' (derived from secrets). */
   get mode(): 'generated' | 'secret' | 'redis' {
-    return this.#mode;
+    return this.#mode.name;
   }
 
   /** Seconds between rotations (or per epoch). */
@@ -251,24 +199,7 @@ export class TicketKeyRing {
    * current epoch (a secret ring cannot rotate ahead of the clock: the fleet would disagree).
    */
   rotate(): void {
-    if (this.#redisSync) {
-      void this.#redisSync.rotateNow();
-      return;
-    }
-    if (this.#mode === 'secret') {
-      this.#sync();
-      return;
-    }
-    const key = crypto.randomBytes(80);
-    let id: string;
-    try {
-      id = native.ringAddKey(this.#handle, key);
-    } finally {
-      key.fill(0);
-    }
-    this.#meta.set(id, { source: 'generated', bits: 256, addedAt: this.#options.now(), seq: this.#seq++ });
-    this.#makeEncrypting(id);
-    this.#lastRotation = this.#options.now();
+    this.#mode.rotate();
     this.#schedule();
   }
 
@@ -282,19 +213,11 @@ export class TicketKeyRing {
    */
   add(key: Uint8Array | string, options: AddKeyOptions = {}): string {
     const { encrypt, format } = resolveAddOptions(options);
-    if (encrypt && this.#mode === 'secret') {
-      throw typeError(
-        'encrypt',
-        'false on a fromSecret ring (it encrypts with the derived key of the epoch; use addSecret() for a new secret)',
-        true,
-      );
-    }
+    if (encrypt) this.#mode.checkEncryptingAdd();
     const copy = ringOrderKey(key, format);
     try {
       const id = native.ringAddKey(this.#handle, copy);
-      if (!this.#meta.has(id)) {
-        this.#meta.set(id, { source: 'added', bits: copy.length === 80 ? 256 : 128, addedAt: this.#options.now(), seq: this.#seq++ });
-      }
+      if (!this.#meta.has(id)) this.#record(id, { source: 'added', bits: copy.length === 80 ? 256 : 128, addedAt: this.#options.now() });
       if (encrypt) this.#makeEncrypting(id);
       return id;
     } finally {
@@ -329,11 +252,9 @@ export class TicketKeyRing {
     this.#meta.delete(keyId);
     this.#announce('keyRemoved', { keyId, reason: 'removed' });
     this.#rotation = this.#rotation.filter((id) => id !== keyId);
-    if (meta.source === 'derived') this.#revoked.add(`${meta.secretId}:${meta.epoch}`);
-    if (this.#encrypting === keyId) {
-      this.#encrypting = null;
-      if (this.#mode === 'generated') this.rotate();
-    }
+    const wasEncrypting = this.#encrypting === keyId;
+    if (wasEncrypting) this.#encrypting = null;
+    if (this.#mode.keyRemoved(meta, wasEncrypting)) this.rotate();
     return true;
   }
 
@@ -344,29 +265,25 @@ export class TicketKeyRing {
    * @returns the secret's id (an HKDF fingerprint).
    */
   addSecret(secret: Uint8Array, options: AddSecretOptions = {}): string {
-    if (this.#mode !== 'secret') throw new TypeError('addSecret() needs a ring made by TicketKeyRing.fromSecret().');
+    const mode = this.#mode;
+    if (!(mode instanceof SecretEpochs)) throw new TypeError('addSecret() needs a ring made by TicketKeyRing.fromSecret().');
     const { encrypt } = resolveAddSecretOptions(options);
-    const copy = TicketKeyRing.#checkSecret(secret);
+    const copy = copySecret(secret);
     let id: string;
     try {
-      id = native.ringAddSecret(this.#handle, copy);
+      id = mode.addSecret(copy, encrypt);
     } finally {
       copy.fill(0);
     }
-    if (!this.#secrets.includes(id)) this.#secrets.push(id);
-    if (encrypt) this.#primarySecret = id;
-    this.#sync();
+    this.#schedule();
     return id;
   }
 
   /** fromSecret rings: drops a secret and every key derived from it. @returns whether it was there. */
   removeSecret(secretId: string): boolean {
     if (typeof secretId !== 'string') throw typeError('secretId', 'a string', secretId);
-    if (!this.#secrets.includes(secretId)) return false;
-    native.ringRemoveSecret(this.#handle, secretId);
-    this.#secrets = this.#secrets.filter((s) => s !== secretId);
-    if (this.#primarySecret === secretId) this.#primarySecret = null;
-    this.#sync();
+    if (!(this.#mode instanceof SecretEpochs) || !this.#mode.removeSecret(secretId)) return false;
+    this.#schedule();
     return true;
   }
 
@@ -405,7 +322,7 @@ export class TicketKeyRing {
   }
 
   [util.inspect.custom](_depth: number, options: util.InspectOptionsStylized, inspect: typeof util.inspect): string {
-    const summary = { mode: this.#mode, rotateEverySeconds: this.rotateEverySeconds, keepKeys: this.keepKeys, keys: this.list() };
+    const summary = { mode: this.#mode.name, rotateEverySeconds: this.rotateEverySeconds, keepKeys: this.keepKeys, keys: this.list() };
     return `TicketKeyRing ${inspect(summary, { ...options, depth: options.depth == null ? null : options.depth + 1 })}`;
   }
 
@@ -423,8 +340,7 @@ export class TicketKeyRing {
   _use(user: object): void {
     this.#users.add(user);
     if (this.#users.size === 1) {
-      if (this.#redisSync) void this.ready();
-      if (this.#mode === 'secret') this.#sync();
+      this.#mode.start();
       this.#schedule();
     }
   }
@@ -432,18 +348,21 @@ export class TicketKeyRing {
   /** @internal a context stopped using the ring. */
   _release(user: object): void {
     this.#users.delete(user);
-    if (this.#users.size === 0) this.#redisSync?.stop();
+    if (this.#users.size === 0) this.#mode.stop();
     if (this.#users.size === 0 && this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
   }
 
+  #record(id: string, meta: Omit<KeyMeta, 'seq'>): void {
+    this.#meta.set(id, { ...meta, seq: this.#seq++ });
+  }
+
   #makeEncrypting(id: string): void {
     native.ringSetEncrypting(this.#handle, id);
     if (this.#encrypting !== id) this.#announce('ticketRotate', { keyId: id });
     this.#encrypting = id;
-    if (this.#mode === 'secret') return;
     this.#rotation = this.#rotation.filter((r) => r !== id);
     this.#rotation.push(id);
     const meta = this.#meta.get(id);
@@ -459,55 +378,13 @@ export class TicketKeyRing {
     }
   }
 
-  #epoch(): number {
-    return Math.floor(this.#options.now() / 1000 / this.#options.rotateEverySeconds);
-  }
-
-  /** fromSecret: derive the window of the current epoch for every secret, drop what fell out. */
-  #sync(): void {
-    const epoch = this.#epoch();
-    const wanted = new Set<string>();
-    let encrypting: string | null = null;
-    for (const secretId of this.#secrets) {
-      for (let e = epoch - this.#options.keepKeys + 1; e <= epoch + 1; e++) {
-        if (e < 0 || this.#revoked.has(`${secretId}:${e}`)) continue;
-        const id = this.#derivedId(secretId, e) ?? native.ringDeriveKey(this.#handle, secretId, e);
-        if (!this.#meta.has(id))
-          this.#meta.set(id, { source: 'derived', bits: 256, addedAt: this.#options.now(), seq: this.#seq++, epoch: e, secretId });
-        wanted.add(id);
-        if (secretId === this.#primarySecret && e === epoch) encrypting = id;
-      }
-    }
-    for (const [id, m] of [...this.#meta]) {
-      if (m.source === 'derived' && !wanted.has(id)) {
-        native.ringRemoveKey(this.#handle, id);
-        this.#meta.delete(id);
-      }
-    }
-    if (encrypting !== this.#encrypting) {
-      native.ringSetEncrypting(this.#handle, encrypting ?? '');
-      this.#encrypting = encrypting;
-    }
-    for (const revoked of [...this.#revoked]) {
-      const e = Number(revoked.slice(revoked.indexOf(':') + 1));
-      if (e < epoch - this.#options.keepKeys) this.#revoked.delete(revoked);
-    }
-    this.#schedule();
-  }
-
-  #derivedId(secretId: string, epoch: number): string | undefined {
-    for (const [id, m] of this.#meta) if (m.secretId === secretId && m.epoch === epoch) return id;
-    return undefined;
-  }
-
   /** Arms the rotation timer for the next due time, only while some context uses the ring. */
   #schedule(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    // fromRedis rings rotate from their sync loop, under the fleet's lock.
-    if (this.#users.size === 0 || this.#redisSync) return;
-    const periodMs = this.#options.rotateEverySeconds * 1000;
-    const due = this.#mode === 'secret' ? (this.#epoch() + 1) * periodMs : this.#lastRotation + periodMs;
+    if (this.#users.size === 0) return;
+    const due = this.#mode.nextRotationDue();
+    if (due === undefined) return;
     const delay = Math.min(Math.max(due - this.#options.now(), 1), MAX_TIMER_MS);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
