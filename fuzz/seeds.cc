@@ -169,7 +169,8 @@ Bytes StoreImage(const st::Geometry& g, const std::vector<Bytes>& sessions, std:
         fuzz::Die("seed session does not fit the store");
       }
       // The real get path must hand it back, or the seed is useless.
-      SSL_SESSION* back = tsc::LookupSession(*store, id, static_cast<int>(id_len));
+      tsc::StoreMiss why;
+      SSL_SESSION* back = tsc::LookupSession(*store, id, static_cast<int>(id_len), &why);
       if (back == nullptr) fuzz::Die("seed session does not come back through LookupSession");
       SSL_SESSION_free(back);
       if (slots != nullptr) slots->push_back(g.set_start(tsc::layout::KeyHash(id, id_len)));

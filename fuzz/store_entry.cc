@@ -88,7 +88,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   st::Store<uint64_t>(entry, (flags & 2) ? hash : st::Load<uint64_t>(header + st::kSlotHash));
   st::Store<uint32_t>(entry + 8, 0xffffffffu);
 
-  SSL_SESSION* sess = tsc::LookupSession(*s.store, id, static_cast<int>(id_len));
+  tsc::StoreMiss why = tsc::StoreMiss::kAbsent;
+  SSL_SESSION* sess = tsc::LookupSession(*s.store, id, static_cast<int>(id_len), &why);
   if (std::getenv("TSC_FUZZ_VERBOSE") != nullptr) std::fprintf(stderr, "entry: %s\n", sess != nullptr ? "hit" : "miss");
   if (sess != nullptr) {
     // Only the session with this ID may come back (its context is OpenSSL's to check; a
@@ -108,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   unsigned char other[32];
   std::memcpy(other, id, id_len);
   other[id_len - 1] ^= 0x80;
-  if (SSL_SESSION* wrong = tsc::LookupSession(*s.store, other, static_cast<int>(id_len))) {
+  if (SSL_SESSION* wrong = tsc::LookupSession(*s.store, other, static_cast<int>(id_len), &why)) {
     unsigned int got_id_len = 0;
     const unsigned char* got_id = SSL_SESSION_get_id(wrong, &got_id_len);
     if (got_id_len != id_len || std::memcmp(got_id, other, id_len) != 0) __builtin_trap();

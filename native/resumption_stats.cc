@@ -14,6 +14,7 @@
 
 #include "context_access.h"
 #include "session_age.h"
+#include "shared_store.h"
 #include "ticket_ring.h"
 
 namespace tsc {
@@ -103,8 +104,10 @@ struct Handshake {
   bool ticket_capped = false;  // that ticket's lifetime ends at its age cap
   bool via_ring = false;
   bool settled = false;
-  bool timed_out = false;  // OpenSSL refused the offered session as expired
-  bool found = false;      // OpenSSL found the offered session ID (internal cache or callback)
+  bool timed_out = false;      // OpenSSL refused the offered session as expired
+  bool found = false;          // OpenSSL found the offered session ID (internal cache or callback)
+  bool store_failed = false;   // the shared store failed to answer for the offered session ID
+  bool store_expired = false;  // the shared store held it, past its lifetime
   long misses0 = 0;
   long cb_hits0 = 0;
   long timeouts0 = 0;
@@ -472,9 +475,9 @@ void Classify(SSL* ssl) {
     // OpenSSL's checks after the ticket callback: session-ID context, then lifetime (then, TLS
     // 1.2 only, extended-master-secret consistency, counted as a context mismatch).
     reason = h->timed_out ? (h->ticket_capped ? kTooOld : kExpired) : kContextMismatch;
-  } else if (MatchesStoreError(*state, *h)) {
+  } else if (h->store_failed || MatchesStoreError(*state, *h)) {
     reason = kStoreError;
-  } else if (h->timed_out) {
+  } else if (h->timed_out || h->store_expired) {
     // A stateful session: OpenSSL refuses it by its lifetime without showing it. With a cap
     // below the cache timeout every stateful lifetime ends at its cap (session_age.h).
     reason = cap > 0 && cap < static_cast<int64_t>(SSL_CTX_get_timeout(ctx)) ? kTooOld : kExpired;
@@ -626,6 +629,13 @@ Napi::Value ResumptionCountingOff(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+void NoteStoreMiss(SSL* ssl, StoreMiss why) noexcept {
+  Handshake* h = HandshakeOf(ssl);
+  if (h == nullptr) return;
+  h->store_failed = why == StoreMiss::kFailed;
+  h->store_expired = why == StoreMiss::kExpired;
+}
 
 void NoteStoreError(SSL_CTX* ctx, const unsigned char* id, size_t id_len) noexcept {
   ResumptionState* state = StateOf(ctx);

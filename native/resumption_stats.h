@@ -23,6 +23,13 @@ namespace tsc {
 // the next connection that offered it and is not resumed counts storeError, not notFound.
 void NoteStoreError(SSL_CTX* ctx, const unsigned char* id, size_t id_len) noexcept;
 
+enum class StoreMiss;
+
+// The shared store missed the session ID this server connection offered: when the handshake is not
+// resumed, a store that failed to answer counts storeError and a session past its lifetime
+// counts expired (or tooOld), not notFound. Called on the get path, inside the handshake.
+void NoteStoreMiss(SSL* ssl, StoreMiss why) noexcept;
+
 // Removes the hooks from `ctx` and drops the counters; called by detach before Node's settings
 // are put back.
 void DetachResumptionStats(SSL_CTX* ctx) noexcept;

@@ -11,6 +11,7 @@
 
 #include "context_access.h"
 #include "openssl_ptr.h"
+#include "resumption_stats.h"
 #include "session_der.h"
 #include "shared_store.h"
 
@@ -105,9 +106,14 @@ SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, i
     if (SSL_SESSION* from_node = state->node.get_cb(ssl, id, id_len, copy)) return from_node;
   }
   if (store == nullptr) return nullptr;
-  SSL_SESSION* sess = LookupSession(*store, id, id_len);
+  StoreMiss why = StoreMiss::kAbsent;
+  SSL_SESSION* sess = LookupSession(*store, id, id_len, &why);
   // OpenSSL takes the one reference d2i gave us; with *copy = 1 it would add a second and leak.
-  if (sess != nullptr) *copy = 0;
+  if (sess != nullptr) {
+    *copy = 0;
+  } else {
+    NoteStoreMiss(ssl, why);
+  }
   return sess;
 }
 

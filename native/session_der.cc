@@ -15,13 +15,14 @@ int64_t ExpiresAt(const SSL_SESSION* sess) {
   return static_cast<int64_t>(SSL_SESSION_get_time(sess)) + static_cast<int64_t>(SSL_SESSION_get_timeout(sess));
 }
 
-SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len) noexcept {
+SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len, StoreMiss* why) noexcept {
+  *why = StoreMiss::kAbsent;
   if (id_len <= 0) return nullptr;
   try {
     thread_local std::vector<unsigned char> der;
     size_t der_len = 0;
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
-    if (!store.Lookup(id, static_cast<size_t>(id_len), now, &der, &der_len)) return nullptr;
+    if (!store.Lookup(id, static_cast<size_t>(id_len), now, &der, &der_len, why)) return nullptr;
     // The bytes passed their checksum; d2i still may refuse them (a store written by another
     // OpenSSL): leave no error on the queue, Node reads it after the handshake step.
     ERR_set_mark();
@@ -31,6 +32,7 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
     OPENSSL_cleanse(der.data(), der_len);
     if (!sess) {
       store.Count(layout::kCorrupt);
+      *why = StoreMiss::kFailed;
       return nullptr;
     }
     // Only ever hand out the session that was asked for. Its session-ID context is OpenSSL's to
@@ -39,11 +41,17 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
     const unsigned char* got_id = SSL_SESSION_get_id(sess.get(), &got_id_len);
     if (got_id_len != static_cast<unsigned int>(id_len) || std::memcmp(got_id, id, got_id_len) != 0) {
       store.Count(layout::kCorrupt);
+      *why = StoreMiss::kFailed;
       return nullptr;
     }
-    if (ExpiresAt(sess.get()) <= now || !SSL_SESSION_is_resumable(sess.get())) return nullptr;
+    if (ExpiresAt(sess.get()) <= now) {
+      *why = StoreMiss::kExpired;
+      return nullptr;
+    }
+    if (!SSL_SESSION_is_resumable(sess.get())) return nullptr;
     return sess.release();
   } catch (...) {
+    *why = StoreMiss::kFailed;
     return nullptr;
   }
 }

@@ -13,6 +13,7 @@
 namespace tsc {
 
 class SharedStore;
+enum class StoreMiss;
 
 // When a session stops being resumable: its start time plus its timeout, in epoch seconds.
 int64_t ExpiresAt(const SSL_SESSION* sess);
@@ -20,9 +21,9 @@ int64_t ExpiresAt(const SSL_SESSION* sess);
 // The get path of the shared store: looks up the session ID, decodes the bytes and hands back the
 // session only if it is the one asked for (same ID), unexpired and resumable; OpenSSL then
 // refuses it as a miss if its session-ID context is not the connection's. nullptr on any miss or failure (counted as
-// corrupt when the bytes lie); the caller owns the returned reference. Never throws, leaves nothing on OpenSSL's error
-// queue.
-SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len) noexcept;
+// corrupt when the bytes lie), with `*why` saying which; the caller owns the returned reference. Never throws, leaves
+// nothing on OpenSSL's error queue.
+SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len, StoreMiss* why) noexcept;
 
 // What the probe reports about a client session (inspectSession in session_inspect.cc).
 struct SessionFacts {

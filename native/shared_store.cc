@@ -141,39 +141,40 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
 }
 
 bool SharedStore::Lookup(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out,
-                         size_t* len) noexcept {
+                         size_t* len, StoreMiss* why) noexcept {
   StoreFile& f = *file_;
   const Geometry& g = f.geometry();
   const uint64_t hash = KeyHash(id, KeyFits(id_len) ? id_len : 0);
   const uint32_t start = g.set_start(hash);
   const uint32_t stripe = g.stripe_of_slot(start);
-  auto miss = [&] {
+  auto miss = [&](StoreMiss reason = StoreMiss::kAbsent) {
     f.Count(stripe, kMisses);
+    if (why != nullptr) *why = reason;
     return false;
   };
   if (!KeyFits(id_len) || !MayHold(f, start, hash)) return miss();
   try {
     if (out->size() < g.max_der()) out->resize(g.max_der());
   } catch (...) {
-    return miss();
+    return miss(StoreMiss::kFailed);
   }
   SlotHeader header;
   uint32_t i;
   {
     StripeLock lock(f, stripe);
-    if (!lock.held()) return miss();
+    if (!lock.held()) return miss(StoreMiss::kFailed);
     i = FindSlot(f, start, hash, id, id_len);
     if (i == kNone) return miss();
     std::memcpy(&header, f.slot(i), sizeof(header));
     if (header.der_len > g.max_der() || header.hash != hash) {
       f.Invalidate(i);
       f.Count(stripe, kCorrupt);
-      return miss();
+      return miss(StoreMiss::kFailed);
     }
     if (header.expires_at <= now) {
       f.Invalidate(i);
       f.Count(stripe, kExpiries);
-      return miss();
+      return miss(StoreMiss::kExpired);
     }
     std::memcpy(out->data(), f.der(i), header.der_len);
   }
@@ -183,7 +184,7 @@ bool SharedStore::Lookup(const unsigned char* id, size_t id_len, int64_t now, st
     StripeLock lock(f, stripe);
     if (lock.held() && f.slot(i)->checksum == header.checksum && f.index()[i].hash == hash) f.Invalidate(i);
     f.Count(stripe, kCorrupt);
-    return miss();
+    return miss(StoreMiss::kFailed);
   }
   *len = header.der_len;
   f.Count(stripe, kHits);

@@ -30,6 +30,11 @@ struct SharedStoreStats {
   uint64_t counters[kCounterCount] = {};
 };
 
+// Why a lookup missed, for the resumption reasons: the operator must tell a store that failed to
+// answer (a lock not taken within its bound, bytes that fail their checks: storeError) from one
+// that holds nothing (notFound) or holds a session past its lifetime (expired).
+enum class StoreMiss { kAbsent, kExpired, kFailed };
+
 class SharedStore {
  public:
   // Opens or creates the store (one mapping per file and process, shared by every context that
@@ -42,10 +47,10 @@ class SharedStore {
   InsertResult Insert(const unsigned char* id, size_t id_len, const unsigned char* der, size_t der_len,
                       int64_t expires_at) noexcept;
   // Copies the DER bytes of a live, checksum-verified entry into `out` (resized to the slot
-  // size before the lock: nothing allocates under it) and sets `*len`. False on a miss. An ID
-  // no slot's index hash names is a miss without taking any lock.
-  bool Lookup(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out,
-              size_t* len) noexcept;
+  // size before the lock: nothing allocates under it) and sets `*len`. False on a miss, with
+  // `*why` set when given. An ID no slot's index hash names is a miss without taking any lock.
+  bool Lookup(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out, size_t* len,
+              StoreMiss* why = nullptr) noexcept;
   // Drops every expired entry (all = false) or every entry (all = true), one stripe at a time so
   // no lock is held for more than a stripe's share of the table. Returns how many went.
   size_t Flush(int64_t now, bool all) noexcept;

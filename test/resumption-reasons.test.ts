@@ -3,6 +3,9 @@
  * was not, each reason produced on purpose with real TLS connections on loopback.
  */
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tls from 'node:tls';
 import Redis from 'ioredis';
 
@@ -11,6 +14,7 @@ import { native } from '../src/native';
 import { TicketKeyRing } from '../src/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
 import { startRedis } from './support/redis';
+import { hooks } from './support/store-hooks';
 import {
   type ConnectResult,
   close,
@@ -267,6 +271,67 @@ describe('maxSessionAgeSeconds', () => {
 });
 
 describe('storeError', () => {
+  const MiB = 1024 * 1024;
+  const SLOT = 384;
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reasons-store-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Two servers (two contexts, two internal caches) sharing one store file, as two workers do. */
+  async function pair(timeoutSeconds?: number) {
+    const shared = { path: path.join(dir, 'store'), sizeBytes: MiB, slotBytes: SLOT };
+    const cache = timeoutSeconds === undefined ? {} : { timeoutSeconds };
+    const a = await serve({ noTickets: true }, { shared, cache });
+    const b = await serve({ noTickets: true }, { shared });
+    return { a, b, file: shared.path };
+  }
+
+  /** Flips one byte of the session bytes of every live slot in the store file. */
+  function corruptLiveSlots(file: string): number {
+    const l = hooks.layout(MiB, SLOT);
+    const fd = fs.openSync(file, 'r+');
+    let n = 0;
+    try {
+      const slot = Buffer.alloc(SLOT);
+      for (let i = 0; i < l.slotCount; i++) {
+        const at = l.slotsAt + i * SLOT;
+        fs.readSync(fd, slot, 0, SLOT, at);
+        if (slot.readUInt32LE(24) === 0) continue; // der_len: an empty slot
+        slot[l.slotHeaderBytes + 8] ^= 0x01;
+        fs.writeSync(fd, slot, 0, SLOT, at);
+        n++;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return n;
+  }
+
+  test('the shared store: an entry whose bytes fail their checksum is storeError, not notFound', async () => {
+    const { a, b, file } = await pair();
+    const s1 = await connect(a.port, { version: 'TLSv1.2', noTicket: true });
+    // The store works: another context resumes a's session through it (and now caches it itself).
+    expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: s1.session })).reused).toBe(true);
+    const s2 = await connect(a.port, { version: 'TLSv1.2', noTicket: true });
+    expect(corruptLiveSlots(file)).toBe(2);
+    expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: s2.session })).reused).toBe(false);
+    expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: s1.session })).reused).toBe(true);
+    expect(checked(b.cache)).toMatchObject({ offered: 3, resumed: 2 });
+    expect(failures(b.cache)).toEqual({ storeError: 1 });
+    expect(b.cache.stats().shared).toMatchObject({ corrupt: 1 });
+  });
+
+  test('the shared store: a session past its lifetime there is expired, not notFound', async () => {
+    const { a, b } = await pair(1);
+    await atSecond(20);
+    const s = await connect(a.port, { version: 'TLSv1.2', noTicket: true });
+    await atSecond(1300);
+    expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: s.session })).reused).toBe(false);
+    expect(failures(b.cache)).toEqual({ expired: 1 });
+  });
+
   test('Redis stopped: the fleet lookup fails, the handshake is full, counted storeError', async () => {
     const redis = await startRedis();
     let stopped = false;

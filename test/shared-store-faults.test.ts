@@ -89,7 +89,13 @@ function ask<T>(child: ChildProcess, cmd: string, type: string): Promise<T> {
   });
 }
 
-type Stats = { stats: { sessions: number; shared?: { lockTimeouts: number; hits: number; stores: number; entries: number } } };
+type Stats = {
+  stats: {
+    sessions: number;
+    shared?: { lockTimeouts: number; hits: number; stores: number; entries: number };
+    resumption: { offered: number; resumed: number; failed: Record<string, number> };
+  };
+};
 
 /** A second local user (created once; left for the next run). */
 function user(name: string): { uid: number; gid: number } {
@@ -247,21 +253,33 @@ describe('issue 17: the store survives production faults', () => {
   // Item 5. Before: one process-shared mutex without a timeout. A worker stopped while holding
   // it stopped every other worker's handshakes (here: hit() timed out after 5 s, the server
   // child was stuck in pthread_mutex_lock).
-  test('item 5: a worker SIGSTOPped while it holds every stripe lock: the others keep handshaking (counted misses)', async () => {
+  test('item 5: a worker SIGSTOPped while it holds every stripe lock: the others keep handshaking (counted misses, storeError)', async () => {
     const name = `${TAG}-stopped`;
     cleanup.push(() => fs.rmSync(sharedStorePath(name), { force: true }));
     const env = { SHARED_NAME: name, SHARED_SIZE: String(MiB) };
     const serving = await startWorker(env);
     const stuck = await startWorker(env);
     const before = await hit(serving.port, 'TLSv1.2');
+    // A session only the store holds for `serving` (issued by the other worker).
+    const elsewhere = await hit(stuck.port, 'TLSv1.2');
     const locked = await ask<{ stripes: number }>(stuck.child, 'lockAll', 'locked');
     expect(locked.stripes).toBe(hooks.layout(MiB, 384).stripeCount);
     stuck.child.kill('SIGSTOP');
     // Resumption through the internal cache still works; the store is skipped after its bound.
     expect((await hit(serving.port, 'TLSv1.2', before.session)).reused).toBe(true);
     for (let i = 0; i < 10; i++) expect((await hit(serving.port, 'TLSv1.2')).reused).toBe(false);
-    const s = (await ask<Stats>(serving.child, 'stats', 'stats')).stats.shared!;
-    expect(s.lockTimeouts).toBeGreaterThanOrEqual(10);
+    // The store could not answer for the other worker's session: a full handshake, and the
+    // operator sees why (storeError, not notFound).
+    expect((await hit(serving.port, 'TLSv1.2', elsewhere.session)).reused).toBe(false);
+    const stats = (await ask<Stats>(serving.child, 'stats', 'stats')).stats;
+    const s = stats.shared!;
+    expect(s.lockTimeouts).toBeGreaterThanOrEqual(11);
+    const failed = Object.fromEntries(Object.entries(stats.resumption.failed).filter(([, v]) => v !== 0));
+    expect({ offered: stats.resumption.offered, resumed: stats.resumption.resumed, failed }).toEqual({
+      offered: 2,
+      resumed: 1,
+      failed: { storeError: 1 },
+    });
     stuck.child.kill('SIGCONT');
     await stop(stuck.child);
     // The holder is gone (robust mutexes): the store works again.
