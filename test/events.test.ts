@@ -105,9 +105,33 @@ describe('events: diagnostics_channel and the handle', () => {
     cache.detach();
   });
 
+  test('a secret ring tells attached handles when the epoch moves on: the new key encrypts, the oldest ages out', () => {
+    server = tlsServer();
+    let now = 1_000_000_000_000;
+    const ring = TicketKeyRing.fromSecret(Buffer.alloc(32, 7), { rotateEverySeconds: 60, keepKeys: 2, now: () => now });
+    const cache = attach(server, { tickets: { keyRing: ring } });
+    const rotated: Array<{ keyId: string; mode: string }> = [];
+    const removed: Array<{ keyId: string; reason: string; mode: string }> = [];
+    cache.on('ticketRotate', (m: { keyId: string; mode: string }) => rotated.push(m));
+    cache.on('keyRemoved', (m: { keyId: string; reason: string; mode: string }) => removed.push(m));
+    const epochKey = () => ring.list().find((k) => k.role === 'encrypt')!.id;
+    const before = ring.list().map((k) => k.id);
+    const first = epochKey();
+    now += 60_000;
+    ring.rotate();
+    // keepKeys 2 plus the next epoch: the epoch before the first one ages out.
+    expect(rotated).toEqual([expect.objectContaining({ keyId: epochKey(), mode: 'secret' })]);
+    expect(epochKey()).not.toBe(first);
+    const gone = before.filter((id) => !ring.list().some((k) => k.id === id));
+    expect(removed).toEqual(gone.map((keyId) => expect.objectContaining({ keyId, reason: 'aged-out', mode: 'secret' })));
+    expect(gone).toHaveLength(1);
+    cache.detach();
+  });
+
   test('the library writes nothing to the console (sources outside the CLI)', () => {
     const root = path.join(__dirname, '..', 'src');
-    const files = fs.readdirSync(root).filter((f) => f.endsWith('.ts'));
+    const files = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith('cli'));
+    expect(files).toContain(path.join('ticket-key-ring', 'ring.ts'));
     for (const f of files) {
       const text = fs.readFileSync(path.join(root, f), 'utf8');
       expect({ f, console: /\bconsole\.|process\.(stdout|stderr)\.write/.test(text) }).toEqual({ f, console: false });

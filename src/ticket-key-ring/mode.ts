@@ -34,7 +34,7 @@ export interface RingKeys {
   record(id: string, meta: Omit<KeyMeta, 'seq'>): void;
   /** The id of the first recorded key that `matches`. */
   find(matches: (meta: KeyMeta) => boolean): string | undefined;
-  /** Removes, natively too, every key from `source` that is not in `wanted`. */
+  /** Removes, natively too, every key from `source` that is not in `wanted`, announcing each as aged out. */
   keepOnly(source: KeyMeta['source'], wanted: ReadonlySet<string>): void;
   /** Makes `id` (or no key) the encrypting one when it is not already; `announce`: emit 'ticketRotate' for a key. */
   switchEncrypting(id: string | null, announce: boolean): void;

@@ -88,6 +88,7 @@ export class TicketKeyRing {
           if (m.source === source && !wanted.has(id)) {
             native.ringRemoveKey(this.#handle, id);
             this.#meta.delete(id);
+            this.#announce('keyRemoved', { keyId: id, reason: 'aged-out' });
           }
         }
       },

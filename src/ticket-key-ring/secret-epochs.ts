@@ -121,7 +121,7 @@ export class SecretEpochs implements RingMode {
       }
     }
     keys.keepOnly('derived', wanted);
-    keys.switchEncrypting(encrypting, false);
+    keys.switchEncrypting(encrypting, true);
     for (const revoked of [...this.#revoked]) {
       const e = Number(revoked.slice(revoked.indexOf(':') + 1));
       if (e < epoch - keepKeys) this.#revoked.delete(revoked);
