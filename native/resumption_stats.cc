@@ -467,6 +467,8 @@ void Classify(SSL* ssl) {
     return;
   }
   int reason = kNotFound;
+  // Consumed whatever the reason, so a fleet lookup's record never outlives the miss it explains.
+  const bool fleet_failed = MatchesStoreError(*state, *h);
   if ((protocol == kTls13 && !psk) || (protocol == kTls12 && psk && !ticket)) {
     reason = kProtocolMismatch;  // a session of the other version
   } else if (h->reason != kNoReason) {
@@ -475,7 +477,7 @@ void Classify(SSL* ssl) {
     // OpenSSL's checks after the ticket callback: session-ID context, then lifetime (then, TLS
     // 1.2 only, extended-master-secret consistency, counted as a context mismatch).
     reason = h->timed_out ? (h->ticket_capped ? kTooOld : kExpired) : kContextMismatch;
-  } else if (h->store_failed || MatchesStoreError(*state, *h)) {
+  } else if (h->store_failed || fleet_failed) {
     reason = kStoreError;
   } else if (h->timed_out || h->store_expired) {
     // A stateful session: OpenSSL refuses it by its lifetime without showing it. With a cap
@@ -633,8 +635,9 @@ Napi::Value ResumptionCountingOff(const Napi::CallbackInfo& info) {
 void NoteStoreMiss(SSL* ssl, StoreMiss why) noexcept {
   Handshake* h = HandshakeOf(ssl);
   if (h == nullptr) return;
-  h->store_failed = why == StoreMiss::kFailed;
-  h->store_expired = why == StoreMiss::kExpired;
+  // OpenSSL looks up each offered TLS 1.3 PSK identity in turn: any failure explains the miss.
+  h->store_failed |= why == StoreMiss::kFailed;
+  h->store_expired |= why == StoreMiss::kExpired;
 }
 
 void NoteStoreError(SSL_CTX* ctx, const unsigned char* id, size_t id_len) noexcept {

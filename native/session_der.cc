@@ -22,7 +22,11 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
     thread_local std::vector<unsigned char> der;
     size_t der_len = 0;
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
-    if (!store.Lookup(id, static_cast<size_t>(id_len), now, &der, &der_len, why)) return nullptr;
+    if (!store.Lookup(id, static_cast<size_t>(id_len), now, &der, &der_len, why)) {
+      // An entry that failed its checksum was already copied out: it may hold a master secret.
+      if (*why == StoreMiss::kFailed) OPENSSL_cleanse(der.data(), der.size());
+      return nullptr;
+    }
     // The bytes passed their checksum; d2i still may refuse them (a store written by another
     // OpenSSL): leave no error on the queue, Node reads it after the handshake step.
     ERR_set_mark();

@@ -125,6 +125,17 @@ describe('events: diagnostics_channel and the handle', () => {
     const gone = before.filter((id) => !ring.list().some((k) => k.id === id));
     expect(removed).toEqual(gone.map((keyId) => expect.objectContaining({ keyId, reason: 'aged-out', mode: 'secret' })));
     expect(gone).toHaveLength(1);
+
+    // A new secret that encrypts at once, then the old one taken out: its keys are 'removed'.
+    rotated.length = 0;
+    removed.length = 0;
+    const oldSecretKeys = ring.list().map((k) => k.id);
+    ring.addSecret(Buffer.alloc(32, 9), { encrypt: true });
+    expect(rotated).toEqual([expect.objectContaining({ keyId: epochKey(), mode: 'secret' })]);
+    expect(oldSecretKeys).not.toContain(epochKey());
+    const oldSecret = ring.list().find((k) => k.id === oldSecretKeys[0])!.secretId!;
+    expect(ring.removeSecret(oldSecret)).toBe(true);
+    expect(removed.map((m) => [m.keyId, m.reason]).sort()).toEqual(oldSecretKeys.map((id) => [id, 'removed']).sort());
     cache.detach();
   });
 

@@ -309,19 +309,28 @@ describe('storeError', () => {
     return n;
   }
 
-  test('the shared store: an entry whose bytes fail their checksum is storeError, not notFound', async () => {
-    const { a, b, file } = await pair();
-    const s1 = await connect(a.port, { version: 'TLSv1.2', noTicket: true });
-    // The store works: another context resumes a's session through it (and now caches it itself).
-    expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: s1.session })).reused).toBe(true);
-    const s2 = await connect(a.port, { version: 'TLSv1.2', noTicket: true });
-    expect(corruptLiveSlots(file)).toBe(2);
-    expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: s2.session })).reused).toBe(false);
-    expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: s1.session })).reused).toBe(true);
-    expect(checked(b.cache)).toMatchObject({ offered: 3, resumed: 2 });
-    expect(failures(b.cache)).toEqual({ storeError: 1 });
-    expect(b.cache.stats().shared).toMatchObject({ corrupt: 1 });
-  });
+  // TLS 1.3 without tickets: the stateful PSK identity is looked up like a TLS 1.2 session ID.
+  test.each(['TLSv1.2', 'TLSv1.3'] as Version[])(
+    'the shared store over %s: an entry whose bytes fail their checksum is storeError, not notFound',
+    async (version) => {
+      const { a, b, file } = await pair();
+      const o = { version, noTicket: version === 'TLSv1.2' };
+      const s1 = await connect(a.port, o);
+      // The store works: another context resumes a's session through it (and now caches it itself).
+      expect((await connect(b.port, { ...o, session: s1.session })).reused).toBe(true);
+      const s2 = await connect(a.port, o);
+      // Every session the store holds (TLS 1.3: each ticket a server sends is one).
+      expect(corruptLiveSlots(file)).toBe(version === 'TLSv1.2' ? 2 : 5);
+      expect((await connect(b.port, { ...o, session: s2.session })).reused).toBe(false);
+      // TLS 1.2: b's own cache still holds s1 (TLS 1.3 stateful sessions are single-use).
+      const again = version === 'TLSv1.2' ? 1 : 0;
+      if (again) expect((await connect(b.port, { ...o, session: s1.session })).reused).toBe(true);
+      const counts = { offered: 2 + again, resumed: 1 + again };
+      expect(checked(b.cache)).toMatchObject({ ...counts, byProtocol: { [version]: counts } });
+      expect(failures(b.cache)).toEqual({ storeError: 1 });
+      expect(b.cache.stats().shared).toMatchObject({ corrupt: 1 });
+    },
+  );
 
   test('the shared store: a session past its lifetime there is expired, not notFound', async () => {
     const { a, b } = await pair(1);

@@ -10,6 +10,9 @@ import type { NativeRing } from '../native';
 import type { ResolvedRingOptions } from './options';
 import type { TicketKeyInfo } from './types';
 
+/** Why a key left the ring (the `keyRemoved` event): past `keepKeys`, or taken out by the user (`remove()`, `removeSecret()`). */
+export type KeyRemovedReason = 'aged-out' | 'removed';
+
 /** The ring's `mode`. */
 export type RingModeName = 'generated' | 'secret' | 'redis';
 
@@ -34,8 +37,8 @@ export interface RingKeys {
   record(id: string, meta: Omit<KeyMeta, 'seq'>): void;
   /** The id of the first recorded key that `matches`. */
   find(matches: (meta: KeyMeta) => boolean): string | undefined;
-  /** Removes, natively too, every key from `source` that is not in `wanted`, announcing each as aged out. */
-  keepOnly(source: KeyMeta['source'], wanted: ReadonlySet<string>): void;
+  /** Removes, natively too, every key from `source` that is not in `wanted`, announcing each with the reason `reasonOf` gives. */
+  keepOnly(source: KeyMeta['source'], wanted: ReadonlySet<string>, reasonOf: (meta: KeyMeta) => KeyRemovedReason): void;
   /** Makes `id` (or no key) the encrypting one when it is not already; `announce`: emit 'ticketRotate' for a key. */
   switchEncrypting(id: string | null, announce: boolean): void;
   /** Makes `id` encrypt from now and ages out the oldest rotated keys beyond `keepKeys`, announcing both. */

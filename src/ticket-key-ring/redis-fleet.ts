@@ -93,7 +93,9 @@ export class RedisFleet implements RingMode {
       if (!keys.has(id)) keys.record(id, { source: 'fleet', bits: 256, addedAt: k.createdAt });
       if (i === encryptingIndex) encrypting = id;
     });
-    keys.keepOnly('fleet', wanted);
+    // The new key encrypts before the old ones go (as a generated ring rotates): no moment without
+    // an encrypting key, and 'ticketRotate' comes before 'keyRemoved' in every mode.
     keys.switchEncrypting(encrypting, true);
+    keys.keepOnly('fleet', wanted, () => 'aged-out');
   }
 }

@@ -83,12 +83,12 @@ export class TicketKeyRing {
         for (const [id, m] of this.#meta) if (matches(m)) return id;
         return undefined;
       },
-      keepOnly: (source, wanted) => {
+      keepOnly: (source, wanted, reasonOf) => {
         for (const [id, m] of [...this.#meta]) {
           if (m.source === source && !wanted.has(id)) {
             native.ringRemoveKey(this.#handle, id);
             this.#meta.delete(id);
-            this.#announce('keyRemoved', { keyId: id, reason: 'aged-out' });
+            this.#announce('keyRemoved', { keyId: id, reason: reasonOf(m) });
           }
         }
       },

@@ -120,8 +120,10 @@ export class SecretEpochs implements RingMode {
         if (secretId === this.#primarySecret && e === epoch) encrypting = id;
       }
     }
-    keys.keepOnly('derived', wanted);
+    // The new key encrypts before the old ones go, as in every mode. Keys of a secret
+    // removeSecret() took out were removed by the user; the others aged out.
     keys.switchEncrypting(encrypting, true);
+    keys.keepOnly('derived', wanted, (m) => (m.secretId !== undefined && this.#secrets.includes(m.secretId) ? 'aged-out' : 'removed'));
     for (const revoked of [...this.#revoked]) {
       const e = Number(revoked.slice(revoked.indexOf(':') + 1));
       if (e < epoch - keepKeys) this.#revoked.delete(revoked);
