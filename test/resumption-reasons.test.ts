@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import Redis from 'ioredis';
 
 import { attach, RESUMPTION_FAILURE_REASONS, type ResumptionStats, type SessionCache } from '../src/attach';
@@ -15,18 +15,7 @@ import { TicketKeyRing } from '../src/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
 import { startRedis } from './support/redis';
 import { hooks } from './support/store-hooks';
-import {
-  type ConnectResult,
-  close,
-  connect,
-  http2Request,
-  http2Server,
-  httpsServer,
-  listen,
-  type ServerOptions,
-  tlsServer,
-  type Version,
-} from './support/tls';
+import { close, connect, http2Request, http2Server, httpsServer, listen, type ServerOptions, tlsServer, type Version } from './support/tls';
 
 const servers: tls.Server[] = [];
 afterEach(async () => {
@@ -190,10 +179,10 @@ describe('protocol mismatches', () => {
     const only12 = await serve({ maxVersion: 'TLSv1.2' }, { tickets: { keyRing: ring } });
     const s12 = await connect(a.port, { version: 'TLSv1.2' });
     const s13 = await connect(a.port, { version: 'TLSv1.3' });
-    const up = await connectRange(a.port, s12.session!);
+    const up = await connect(a.port, { range: ['TLSv1.2', 'TLSv1.3'], session: s12.session! });
     expect(up).toMatchObject({ reused: false, protocol: 'TLSv1.3' });
     expect(failures(a.cache)).toEqual({ protocolMismatch: 1 });
-    const down = await connectRange(only12.port, s13.session!);
+    const down = await connect(only12.port, { range: ['TLSv1.2', 'TLSv1.3'], session: s13.session! });
     expect(down).toMatchObject({ reused: false, protocol: 'TLSv1.2' });
     expect(failures(only12.cache)).toEqual({ protocolMismatch: 1 });
     ring.close();
@@ -459,29 +448,4 @@ function forgeTicket(session: Buffer): Buffer {
   const forged = Buffer.from(session);
   forged[at + 40] ^= 0x55;
   return forged;
-}
-
-/** A client that accepts TLS 1.2 and 1.3 and offers `session` (of either version). */
-function connectRange(port: number, session: Buffer): Promise<ConnectResult> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      rejectUnauthorized: false,
-      session,
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.3',
-    });
-    let reused = false;
-    let protocol: string | null = null;
-    socket.on('secureConnect', () => {
-      reused = socket.isSessionReused();
-      protocol = socket.getProtocol();
-      socket.end();
-    });
-    socket.on('data', () => undefined);
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ reused, protocol, session: undefined }));
-  });
 }

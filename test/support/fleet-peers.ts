@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { freePort, waitForPort } from '../../tools/src/bench/anchors';
+import { freePort, nginxConfig, waitForPort } from '../../tools/src/bench/anchors';
 import { cert } from './tls';
 
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -70,32 +70,14 @@ export async function startNginx(ticketKey: Buffer): Promise<Peer> {
   const dir = peerDir('nginx');
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'ticket.key'), ticketKey, { mode: 0o600 });
-  const conf = `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${dir}/cert.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache off;
-    ssl_session_tickets on;
-    ssl_session_ticket_key ${dir}/ticket.key;
-    location / { return 200 "ok"; }
-  }
-}
-`;
+  const conf = nginxConfig({
+    dir,
+    port,
+    masterProcess: false,
+    workerConnections: 256,
+    sessions: ['ssl_session_cache off', 'ssl_session_tickets on', `ssl_session_ticket_key ${dir}/ticket.key`],
+    body: 'ok',
+  });
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
   return run(NGINX_BIN, ['-e', `${dir}/error.log`, '-p', dir, '-c', `${dir}/nginx.conf`], dir, port);
 }

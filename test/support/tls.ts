@@ -56,12 +56,21 @@ export function http2Server(o: ServerOptions = {}): http2.Http2SecureServer {
 
 export interface ConnectResult {
   reused: boolean;
+  /** The newest session the client's 'session' event gave. */
   session: Buffer | undefined;
   protocol: string | null;
+  /**
+   * `getSession()` when the handshake completed: the only way a Node client sees a TLS 1.2
+   * ticket the server renewed on resumption (OpenSSL skips the client new-session callback on a
+   * resumed TLS 1.2 handshake, so no 'session' event comes).
+   */
+  sessionAtHandshake: Buffer | undefined;
 }
 
 export interface ConnectOptions {
   version?: Version;
+  /** Accept any version from the first to the second (instead of `version`). */
+  range?: [Version, Version];
   session?: Buffer;
   servername?: string;
   /** Client refuses tickets (no ticket extension): TLS 1.2 session IDs only. */
@@ -78,22 +87,24 @@ export function connect(port: number, o: ConnectOptions = {}): Promise<ConnectRe
       servername: o.servername ?? 'localhost',
       rejectUnauthorized: false,
       session: o.session,
-      minVersion: o.version,
-      maxVersion: o.version,
+      minVersion: o.range?.[0] ?? o.version,
+      maxVersion: o.range?.[1] ?? o.version,
       secureOptions: o.noTicket ? require('node:constants').SSL_OP_NO_TICKET : 0,
     });
     let reused = false;
     let protocol: string | null = null;
+    let sessionAtHandshake: Buffer | undefined;
     socket.on('session', (s: Buffer) => (session = s));
     socket.on('secureConnect', () => {
       reused = socket.isSessionReused();
       protocol = socket.getProtocol();
+      sessionAtHandshake = socket.getSession();
       // https servers wait for a request; plain tls test servers ignore it and close.
       socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     });
     socket.on('data', () => undefined);
     socket.on('error', reject);
-    socket.on('close', () => resolve({ reused, session, protocol }));
+    socket.on('close', () => resolve({ reused, session, protocol, sessionAtHandshake }));
   });
 }
 
@@ -139,7 +150,8 @@ export function http2Request(port: number, o: ConnectOptions = {}): Promise<Conn
     req.on('end', () => {
       const reused = socket!.isSessionReused();
       const protocol = socket!.getProtocol();
-      client.close(() => resolve({ reused, session: newest, protocol }));
+      const sessionAtHandshake = socket!.getSession();
+      client.close(() => resolve({ reused, session: newest, protocol, sessionAtHandshake }));
     });
     req.end();
   });

@@ -50,13 +50,29 @@ export async function waitForPort(port: number, child: ChildProcess, ms: number)
   throw new Error(`anchor did not listen on ${port} within ${ms} ms`);
 }
 
-function nginxConfig(dir: string, port: number): string {
+/** How one nginx test or anchor server differs from the others; everything else is shared. */
+export interface NginxSite {
+  /** The server's own folder: pid, logs, temp paths, cert.pem and key.pem. */
+  dir: string;
+  port: number;
+  /** `master_process on` (a master and one worker, as deployed) or off (one process). */
+  masterProcess: boolean;
+  workerConnections: number;
+  /** The session directives of the server block (cache, tickets, ticket keys). */
+  sessions: string[];
+  /** The response body. */
+  body: string;
+}
+
+/** An nginx.conf for one TLS 1.2/1.3 server on loopback answering every request with `body`. */
+export function nginxConfig(site: NginxSite): string {
+  const { dir } = site;
   return `daemon off;
-master_process on;
+master_process ${site.masterProcess ? 'on' : 'off'};
 worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections ${site.workerConnections}; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
@@ -64,15 +80,12 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  ssl_session_cache shared:SSL:10m;
-  ssl_session_timeout 5m;
-  ssl_session_tickets off;
   server {
-    listen 127.0.0.1:${port} ssl;
+    listen 127.0.0.1:${site.port} ssl;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_certificate ${dir}/cert.pem;
     ssl_certificate_key ${dir}/key.pem;
-    location / { return 200 "ok\\n"; }
+${site.sessions.map((line) => `    ${line};\n`).join('')}    location / { return 200 ${JSON.stringify(site.body)}; }
   }
 }
 `;
@@ -105,7 +118,17 @@ export async function startAnchor(kind: 'nginx' | 'haproxy', cert: SelfSignedCer
   const port = await freePort();
   let child: ChildProcess;
   if (kind === 'nginx') {
-    fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, port));
+    fs.writeFileSync(
+      path.join(dir, 'nginx.conf'),
+      nginxConfig({
+        dir,
+        port,
+        masterProcess: true,
+        workerConnections: 4096,
+        sessions: ['ssl_session_cache shared:SSL:10m', 'ssl_session_timeout 5m', 'ssl_session_tickets off'],
+        body: 'ok\n',
+      }),
+    );
     child = spawn(bin, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
   } else {
     fs.writeFileSync(path.join(dir, 'haproxy.cfg'), haproxyConfig(dir, port));

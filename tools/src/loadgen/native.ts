@@ -5,29 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import type { LoadReport } from './population';
+
 /** Opaque handle to a native client population. */
 export type NativePopulation = { readonly __brand: 'NativePopulation' };
-
-export interface NativeKindCounts {
-  handshakes: number;
-  offered: number;
-  resumed: number;
-}
-
-export interface NativeSnapshot {
-  elapsedMs: number;
-  intervalMs: number;
-  handshakes: number;
-  full: number;
-  resumed: number;
-  offered: number;
-  completed: number;
-  failures: number;
-  failureReasons: Record<string, number>;
-  kinds: Record<'reuse' | 'once' | 'sessionId' | 'fresh', NativeKindCounts>;
-  versions: Record<'TLSv1.2' | 'TLSv1.3', NativeKindCounts>;
-  latencyMicros: { p50: number; p90: number; p99: number };
-}
 
 export interface NativeLoadgen {
   createPopulation(config: {
@@ -44,8 +25,8 @@ export interface NativeLoadgen {
   run(
     p: NativePopulation,
     phase: { durationMs: number; concurrency: number; rate: number; connections: number; sweep: boolean; timeoutMs: number },
-    onSecond?: (s: NativeSnapshot) => void,
-  ): Promise<NativeSnapshot>;
+    onSecond?: (s: LoadReport) => void,
+  ): Promise<LoadReport>;
   opensslVersion: string;
 }
 

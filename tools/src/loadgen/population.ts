@@ -4,7 +4,7 @@
  * handshakes run on native threads, but they share the process's CPU accounting.
  */
 import { checkKeys, expectKind, expectOneOf, expectRange, optionalNumber, optionalString, rangeError, typeError } from '../library';
-import { loadgenNative, type NativeKindCounts, type NativePopulation, type NativeSnapshot } from './native';
+import { loadgenNative, type NativePopulation } from './native';
 
 /** How a client treats sessions. */
 export type ClientKind = 'reuse' | 'once' | 'sessionId' | 'fresh';
@@ -62,7 +62,14 @@ export interface PhaseOptions {
 }
 
 /** Counts for one client kind or protocol version. */
-export type KindCounts = NativeKindCounts;
+export interface KindCounts {
+  /** Completed handshakes. */
+  handshakes: number;
+  /** Of those, the ones that offered a session. */
+  offered: number;
+  /** Of those, the ones the server resumed. */
+  resumed: number;
+}
 
 /** Figures of one second or of a whole phase, as the clients saw them. */
 export interface LoadReport {
@@ -185,7 +192,7 @@ export class Population {
   /** Runs one phase on native threads; `onSecond` gets each second's figures. Resolves with the totals. */
   run(phase: PhaseOptions = {}, onSecond?: (s: LoadReport) => void): Promise<LoadReport> {
     const p = resolvePhaseOptions(phase);
-    return loadgenNative().run(this.#handle, p, onSecond as ((s: NativeSnapshot) => void) | undefined) as Promise<LoadReport>;
+    return loadgenNative().run(this.#handle, p, onSecond);
   }
 
   /** Drops every client's session (a cold population). */
