@@ -27,8 +27,8 @@
  */
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
-import { followSniContexts } from '../server/ticket-ring-sni';
 import { type NativeAttachment, native } from './native';
+import { followSniContexts } from './sni-contexts';
 import type { NodeNativeContext } from './target';
 
 /** Where the session-ID context in force comes from. */
