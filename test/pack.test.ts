@@ -38,6 +38,7 @@ const ALLOWED = [
   /^(README|CHANGELOG)\.md$/,
   /^LICENSE$/,
   /^binding\.gyp$/,
+  /^bin\/tls-resumption\.js$/,
   /^native\/([a-z]+\/)?[a-z_]+\.(cc|h)$/,
   /^dist\/([a-z-]+\/){0,2}[a-z-]+\.(js|d\.ts)$/,
   /^prebuilds\//,
