@@ -28,7 +28,7 @@ const ENTRIES = {
     'attach',
   ],
   'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
-  'tls-resumption/probe': ['probe'],
+  'tls-resumption/probe': ['probe', 'probeFleet'],
   'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };
 
