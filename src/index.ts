@@ -25,6 +25,8 @@ export type { FleetRingStats } from './fleet/redis-key-ring';
 export type { FleetSessionStats } from './fleet/session-store';
 export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './options';
 export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';
+export type { NginxModule, NginxSessionIdContextOptions } from './server/peer-session-id-context';
+export { haproxySessionIdContext, nginxSessionIdContext } from './server/peer-session-id-context';
 export type { SharedOptions, SharedStoreStats } from './shared-store';
 export { SharedLimits } from './shared-store';
 export type { AttachTarget } from './target';

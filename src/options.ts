@@ -6,7 +6,6 @@
  * fleet/options.ts, `shared` in shared-store.ts, all with the checks of validate.ts.
  */
 import { type FleetOptions, type ResolvedFleet, resolveFleet } from './fleet/options';
-import { NODE_BINDS_CONTEXT_TO_SERVER_NAME } from './fleet/session-id-context';
 import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from './shared-store';
 import { TicketKeyRing } from './ticket-key-ring';
 import { optionalBoolean, optionalInteger, optionGroup, rangeError, typeError } from './validate';
@@ -130,14 +129,6 @@ function parseSessionIdContext(value: unknown): Buffer | null {
   else throw typeError('sessionIdContext', 'a string or a Buffer/Uint8Array of 1 to 32 bytes', value);
   if (bytes.length < 1 || bytes.length > 32) {
     throw rangeError('sessionIdContext', '1 to 32 bytes (a string counts its UTF-8 bytes)', `${bytes.length} bytes`);
-  }
-  // Node 22 and 24 take the context per connection from a UTF-8 copy of their own (src/fleet/session-id-context.ts).
-  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && !Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes)) {
-    throw rangeError(
-      'sessionIdContext',
-      `UTF-8 text on Node ${process.versions.node.split('.')[0]} (Node 22 and 24 keep the context as a string)`,
-      `${bytes.length} bytes that are not`,
-    );
   }
   return bytes;
 }
