@@ -18,7 +18,7 @@
  */
 import * as crypto from 'node:crypto';
 
-import { expectOneOf, optionGroup, rangeError, typeError } from '../validate';
+import { expectOneOf, optionGroup, rangeError, typeError } from '../common/validate';
 
 /** The nginx module whose server block the certificate belongs to (its session-ID context's first input). */
 export type NginxModule = 'http' | 'stream' | 'mail';
