@@ -19,6 +19,7 @@
         "native/shared_store_lock.cc",
         "native/session_callbacks.cc",
         "native/session_id_tag.cc",
+        "native/fleet_replication.cc",
         "native/session_id_context.cc",
         "native/session_age.cc",
         "native/resumption_stats.cc"

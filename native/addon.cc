@@ -11,6 +11,7 @@
 #include "cache_controls.h"
 #include "context_access.h"
 #include "crypto_providers.h"
+#include "fleet_replication.h"
 #include "resumption_stats.h"
 #include "self_signed.h"
 #include "session_callbacks.h"
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
   InitSessionIdTag(env, exports);
+  InitFleetReplication(env, exports);
   InitSessionIdContext(env, exports);
   InitResumptionStats(env, exports);
   // The ABI and Node release whose headers this binary was compiled against: the loader compares

@@ -174,6 +174,12 @@ export interface NativeBinding {
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
+  /** Hands every session the context issues (ID, DER, expiry in epoch seconds) to `fn` on the JS thread; null stops (fleet_replication.cc). */
+  fleetCapture(h: NativeAttachment, fn: ((id: Buffer, der: Buffer, expiresAt: number) => void) | null): void;
+  /** Puts another member's session into the context's store (the shared store, else OpenSSL's cache). */
+  fleetImport(h: NativeAttachment, der: Buffer): 'stored' | 'expired' | 'invalid' | 'notStored';
+  /** Sessions the capture queue could not take. */
+  fleetCaptureDropped(h: NativeAttachment): number;
   resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
