@@ -194,13 +194,19 @@ export class FleetReplication extends EventEmitter {
     );
   }
 
-  /** A session this member issued (from the native capture): sealed, then written. `der` is wiped. */
+  /**
+   * A session this member issued (from the native capture): sealed, then written. `der` is wiped.
+   * Never throws: it runs from a native callback, where an exception would reach the process.
+   */
   publish(id: Buffer, der: Buffer, expiresAt: number): void {
     try {
       if (this.#closed) return;
       const idHex = id.toString('hex');
       const e = String(expiresAt);
       this.#write(['k', 's', 'i', idHex, 'e', e, 'b', this.#s.box.seal(der, this.#label('s', idHex, e))]);
+    } catch (err) {
+      this.#counters.dropped++;
+      this.#fail(err);
     } finally {
       der.fill(0);
     }
