@@ -6,9 +6,8 @@
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
-
-import { attach, type SessionCache } from '../src/attach';
-import { sharedStorePath } from '../src/shared-store';
+import { sharedStorePath } from '../src/common/shared-store';
+import { attach, type SessionCache } from '../src/server/attach';
 import { expectBadInput } from './support/bad-inputs';
 import { type RedisServer, startRedis } from './support/redis';
 import { close, connect, listen, tlsServer, type Version } from './support/tls';
@@ -179,7 +178,7 @@ describe('fleet.replicate: every member resumes every fleet session from its own
       expect(fresh.protocol).toBe('TLSv1.2');
       expect((await connect(a.port, { version: 'TLSv1.2', noTicket: true, session: fresh.session })).reused).toBe(true);
       const failed = b.cache.stats().resumption.failed;
-      expect(Object.values(failed).reduce((x, y) => x + y, 0)).toBe(0);
+      expect(Object.values(failed).reduce((x: number, y) => x + (y as number), 0)).toBe(0);
       await sleep(1100);
       expect(replication(b).silentMs).toBeGreaterThanOrEqual(1000);
     } finally {
