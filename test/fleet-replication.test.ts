@@ -229,6 +229,16 @@ describe('fleet.replicate: every member resumes every fleet session from its own
     expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: first.session })).reused).toBe(true);
   });
 
+  test('no entry stays in Redis past its session lifetime', async () => {
+    const a = await member('trim:', { cache: { timeoutSeconds: 1 } });
+    await connect(a.port, { version: 'TLSv1.2', noTicket: true });
+    await sleep(100);
+    expect(await clients[0]!.xlen('trim:stream')).toBe(1);
+    // Trimmed every 5 s by entry time (XTRIM MINID): gone within the lifetime plus one period.
+    for (let i = 0; i < 80 && (await clients[0]!.xlen('trim:stream')) > 0; i++) await sleep(100);
+    expect(await clients[0]!.xlen('trim:stream')).toBe(0);
+  });
+
   test('flush({ all: true }) on one member empties every member; a member joining later does not bring the sessions back', async () => {
     const a = await member('flush:');
     const b = await member('flush:');

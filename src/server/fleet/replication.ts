@@ -301,6 +301,8 @@ export class FleetReplication extends EventEmitter {
   #trimExpired(): void {
     if (this.#closed) return;
     const oldest = Date.now() - this.#s.timeoutSeconds() * 1000;
-    this.#s.redis.command('XTRIM', this.#s.streamKey, 'MINID', '~', oldest).catch((err) => this.#fail(err));
+    // Exact, not '~': an approximate trim removes only whole stream nodes (100 entries), so a
+    // quiet fleet would keep expired entries in Redis past their lifetime.
+    this.#s.redis.command('XTRIM', this.#s.streamKey, 'MINID', oldest).catch((err) => this.#fail(err));
   }
 }
