@@ -52,6 +52,10 @@ struct ContextState {
   // Fleet replication: every session the context issues is handed to JS (fleet_replication.cc),
   // and a miss for a fleet-tagged ID counts notYetReplicated.
   std::shared_ptr<SessionCapture> capture;
+  // Non-empty: every connection and every new session gets exactly these bytes as its
+  // session-ID context, whatever Node 22/24's own ClientHello callback set per connection
+  // (PinSessionIdContext). The `sessionIdContext` option: what nginx and HAProxy peers compare.
+  std::vector<unsigned char> per_connection_sid_ctx;
 };
 
 // Type tags of every External this addon hands out (napi_type_tag_object), so that one is never
