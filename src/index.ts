@@ -17,6 +17,8 @@ export type {
   SettingsStats,
 } from './attach';
 export { attach, RESUMPTION_FAILURE_REASONS, SessionCache } from './attach';
+// The client side: the outbound session cache (src/client/index.ts lists its public names).
+export * from './client';
 export type { EventMessage, EventName } from './events';
 export { Channels } from './events';
 export type { FleetOptions } from './fleet/options';
