@@ -21,7 +21,8 @@
         "native/session_id_tag.cc",
         "native/session_id_context.cc",
         "native/session_age.cc",
-        "native/resumption_stats.cc"
+        "native/resumption_stats.cc",
+        "native/client/client_store.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

@@ -9,6 +9,7 @@
 #pragma pop_macro("NAPI_VERSION")
 
 #include "cache_controls.h"
+#include "client/client_store.h"
 #include "context_access.h"
 #include "crypto_providers.h"
 #include "resumption_stats.h"
@@ -29,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSessionInspect(env, exports);
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
+  InitClientStore(env, exports);
   InitSessionIdTag(env, exports);
   InitSessionIdContext(env, exports);
   InitResumptionStats(env, exports);

@@ -153,15 +153,7 @@ Napi::Value SharedAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = nullptr;
   ContextState& state = LiveState(info, &ctx);
-  StoreLocation where;
-  where.path = info[1].As<Napi::String>().Utf8Value();
-  where.private_dir = info[4].ToBoolean();
-  const uint64_t total = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-  const uint32_t slot_bytes = info[3].As<Napi::Number>().Uint32Value();
-  std::string error;
-  std::shared_ptr<SharedStore> store = SharedStore::Open(where, total, slot_bytes, &error);
-  if (!store) throw Napi::Error::New(env, error);
-  state.store = std::move(store);
+  state.store = OpenSharedStore(info, 1);
   InstallCallbacks(ctx, state);
   return env.Undefined();
 }
@@ -185,8 +177,24 @@ Napi::Value SharedDetach(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SharedStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SharedStoreStats s = StoreOrThrow(info).Stats();
+  return SharedStatsObject(info.Env(), StoreOrThrow(info).Stats());
+}
+
+}  // namespace
+
+std::shared_ptr<SharedStore> OpenSharedStore(const Napi::CallbackInfo& info, size_t first) {
+  StoreLocation where;
+  where.path = info[first].As<Napi::String>().Utf8Value();
+  where.private_dir = info[first + 3].ToBoolean();
+  const uint64_t total = static_cast<uint64_t>(info[first + 1].As<Napi::Number>().Int64Value());
+  const uint32_t slot_bytes = info[first + 2].As<Napi::Number>().Uint32Value();
+  std::string error;
+  std::shared_ptr<SharedStore> store = SharedStore::Open(where, total, slot_bytes, &error);
+  if (!store) throw Napi::Error::New(info.Env(), error);
+  return store;
+}
+
+Napi::Object SharedStatsObject(Napi::Env env, const SharedStoreStats& s) {
   Napi::Object out = Napi::Object::New(env);
   auto put = [&](const char* name, uint64_t v) { out.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
   put("entries", s.entries);
@@ -207,6 +215,8 @@ Napi::Value SharedStats(const Napi::CallbackInfo& info) {
   put("stores", s.counters[layout::kStores]);
   return out;
 }
+
+namespace {
 
 // sharedFlush(handle, all): all = empty the whole store (every worker's sessions); else drop
 // the expired ones. Returns how many went.

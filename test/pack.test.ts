@@ -42,7 +42,7 @@ const ALLOWED = [
   /^(README|CHANGELOG)\.md$/,
   /^LICENSE$/,
   /^binding\.gyp$/,
-  /^native\/[a-z_]+\.(cc|h)$/,
+  /^native\/([a-z]+\/)?[a-z_]+\.(cc|h)$/,
   /^dist\/([a-z-]+\/)?[a-z-]+\.(js|d\.ts)$/,
   /^prebuilds\//,
 ];

@@ -20,10 +20,10 @@ export interface ClientSession {
 export interface StoreCounters {
   /** Sessions held now. */
   sessions: number;
-  /** Bytes of session data held now. */
+  /** Bytes of session data held now (a shared store: the file bytes its entries occupy). */
   bytes: number;
-  /** Upstreams with at least one session. */
-  upstreams: number;
+  /** Upstreams with at least one session (the in-process store only: a shared store does not count them). */
+  upstreams?: number;
   /** Sessions dropped for room: the upstream's ticket limit, `maxSessions` or `maxBytes`. */
   evicted: number;
   /** Sessions dropped because their lifetime passed before anyone took them. */
@@ -47,6 +47,8 @@ export interface ClientSessionStore {
   /** Drops every session. */
   clear(): void;
   counters(): StoreCounters;
+  /** Lets go of what the store holds open (a shared store's mapping; its entries stay in the file). */
+  close(): void;
 }
 
 export class MemoryStore implements ClientSessionStore {
@@ -152,6 +154,10 @@ export class MemoryStore implements ClientSessionStore {
     this.#upstreams.clear();
     this.#sessions = 0;
     this.#bytes = 0;
+  }
+
+  close(): void {
+    this.clear();
   }
 
   counters(): StoreCounters {

@@ -3,6 +3,7 @@
  * all, and for how long. Checked once, with the package's one validation module, before anything
  * is built.
  */
+import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from '../shared-store';
 import { optionalInteger, optionGroup } from '../validate';
 
 /** Options of `clientSessions()`. Every field is optional. */
@@ -23,10 +24,21 @@ export interface ClientSessionsOptions {
    * Default: 604800 (one week, RFC 8446's limit). Range: 1 to 604800 seconds.
    */
   maxLifetimeSeconds?: number;
+  /**
+   * Keep the sessions in a shared store instead of this process's memory: every process that
+   * opens the same `name` (a file under /dev/shm, this user's) or `path` (a persistent file: the
+   * cache survives a restart) draws from one cache, and two processes never get the same TLS 1.3
+   * ticket. The same option group as the server side's `shared` (sizes, slot bytes; a client
+   * session is about 700-1700 bytes with Node's envelope: give `slotBytes` 2048 or more). Use a
+   * store of its own, not a server's. `maxSessions` and `maxBytes` do not apply: the file's size does.
+   */
+  shared?: SharedOptions;
 }
 
 /** `ClientSessionsOptions` with every default filled in. */
-export type ResolvedClientSessionsOptions = Required<ClientSessionsOptions>;
+export type ResolvedClientSessionsOptions = Required<Omit<ClientSessionsOptions, 'shared'>> & {
+  shared: ResolvedSharedOptions | undefined;
+};
 
 /** Defaults and ranges of `ClientSessionsOptions`, in one place. */
 export const ClientLimits = Object.freeze({
@@ -40,22 +52,22 @@ export const ClientLimits = Object.freeze({
   maxLifetimeSeconds: 604800,
 });
 
-const KNOWN = ['ticketsPerUpstream', 'maxSessions', 'maxBytes', 'maxLifetimeSeconds'] as const;
+const KNOWN = ['ticketsPerUpstream', 'maxSessions', 'maxBytes', 'maxLifetimeSeconds', 'shared'] as const;
 
 /** Validates `clientSessions()` options (TypeError / RangeError naming the field); nothing is built on a throw. */
 export function resolveClientSessionsOptions(value: unknown): ResolvedClientSessionsOptions {
   const o = optionGroup('options', value ?? {}, KNOWN);
   return {
     ticketsPerUpstream:
-      optionalInteger('options.ticketsPerUpstream', o.ticketsPerUpstream, 1, ClientLimits.maxTicketsPerUpstream, 'tickets') ??
+      optionalInteger('ticketsPerUpstream', o.ticketsPerUpstream, 1, ClientLimits.maxTicketsPerUpstream, 'tickets') ??
       ClientLimits.defaultTicketsPerUpstream,
     maxSessions:
-      optionalInteger('options.maxSessions', o.maxSessions, 1, ClientLimits.maxMaxSessions, 'sessions') ?? ClientLimits.defaultMaxSessions,
+      optionalInteger('maxSessions', o.maxSessions, 1, ClientLimits.maxMaxSessions, 'sessions') ?? ClientLimits.defaultMaxSessions,
     maxBytes:
-      optionalInteger('options.maxBytes', o.maxBytes, ClientLimits.minMaxBytes, ClientLimits.maxMaxBytes, 'bytes') ??
-      ClientLimits.defaultMaxBytes,
+      optionalInteger('maxBytes', o.maxBytes, ClientLimits.minMaxBytes, ClientLimits.maxMaxBytes, 'bytes') ?? ClientLimits.defaultMaxBytes,
     maxLifetimeSeconds:
-      optionalInteger('options.maxLifetimeSeconds', o.maxLifetimeSeconds, 1, ClientLimits.maxLifetimeSeconds, 'seconds') ??
+      optionalInteger('maxLifetimeSeconds', o.maxLifetimeSeconds, 1, ClientLimits.maxLifetimeSeconds, 'seconds') ??
       ClientLimits.maxLifetimeSeconds,
+    shared: resolveShared(o.shared),
   };
 }

@@ -13,9 +13,11 @@ import * as tls from 'node:tls';
 
 import { publish } from '../events';
 import { native } from '../native';
+import type { SharedStoreStats } from '../shared-store';
 import { typeError } from '../validate';
 import { type ClientProtocol, type ClientSession, type ClientSessionStore, MemoryStore, type StoreCounters } from './memory-store';
 import { type ClientSessionsOptions, type ResolvedClientSessionsOptions, resolveClientSessionsOptions } from './options';
+import { SharedClientStore } from './shared-store';
 import { addUpstreamStats, type ClientRefusalReason, type ClientUpstreamStats, copyUpstreamStats, emptyUpstreamStats } from './stats';
 import { type UpstreamKey, upstreamKey } from './upstream-key';
 
@@ -26,6 +28,8 @@ export const MAX_UPSTREAM_STATS = 10000;
 export interface ClientSessionStats extends ClientUpstreamStats {
   /** What the store holds now, and its budgets. */
   cache: StoreCounters & { maxSessions: number; maxBytes: number; ticketsPerUpstream: number };
+  /** With the `shared` option: the store file's counters (all processes), and `unreadable`: entries this process took out that did not decode (a full handshake each). */
+  shared?: SharedStoreStats & { unreadable: number };
   /** Counters per upstream, by label: `host:port`, `/servername` when it differs from host, `#<8 hex>` when a client identity or other TLS options are set. */
   upstreams: Record<string, ClientUpstreamStats>;
 }
@@ -88,6 +92,7 @@ export class ClientSessionCache extends EventEmitter {
   /** The options in force, defaults filled in. */
   readonly options: ResolvedClientSessionsOptions;
   readonly #store: ClientSessionStore;
+  readonly #shared: SharedClientStore | undefined;
   readonly #totals = emptyUpstreamStats();
   /** Map order is recency, for the bound on per-upstream counters. */
   readonly #upstreams = new Map<string, ClientUpstreamStats>();
@@ -97,7 +102,8 @@ export class ClientSessionCache extends EventEmitter {
   constructor(options: ClientSessionsOptions | undefined) {
     super();
     this.options = resolveClientSessionsOptions(options);
-    this.#store = new MemoryStore(this.options);
+    this.#shared = this.options.shared ? new SharedClientStore(this.options.shared, this.options.ticketsPerUpstream) : undefined;
+    this.#store = this.#shared ?? new MemoryStore(this.options);
   }
 
   #statsFor(label: string): ClientUpstreamStats {
@@ -375,17 +381,23 @@ export class ClientSessionCache extends EventEmitter {
         ticketsPerUpstream: this.options.ticketsPerUpstream,
       },
       upstreams,
+      ...(this.#shared ? { shared: this.#shared.stats() } : {}),
     };
   }
 
-  /** Drops every cached session (counters stay). */
+  /** Drops every cached session (counters stay); with `shared`, every process's. */
   clear(): void {
     this.#store.clear();
   }
 
-  /** Drops every session and stops filing new ones; connections made later are full handshakes. */
+  /**
+   * Stops offering and filing sessions; connections made later are full handshakes. The
+   * in-process cache drops its sessions; a shared store keeps them in its file for the other
+   * processes (and, at a path, for the next start) and is unmapped here.
+   */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
-    this.#store.clear();
+    this.#store.close();
   }
 }
