@@ -1,9 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
-
-import { attach } from '../src/attach';
-import { native } from '../src/native';
+import { native } from '../src/common/native';
 import {
   type FleetProbeReport,
   formatFleetReport,
@@ -12,8 +10,9 @@ import {
   probe,
   probeFleet,
   unwrapClientSession,
-} from '../src/probe';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+} from '../src/ops/probe';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { type SServer, startSServer } from './support/s_server';
 import { close, connect, listen, tlsServer } from './support/tls';
 

@@ -4,7 +4,7 @@
 // under its stripe's lock (SharedStore::Take), so two workers never get the same one. Every call
 // is bounded by the store's lock timeout; a failure is a miss (a full handshake), never a throw
 // on the connection path.
-#include "client_store.h"
+#include "client/client_store.h"
 
 #include <openssl/crypto.h>
 
@@ -13,8 +13,8 @@
 #include <memory>
 #include <vector>
 
-#include "../session_callbacks.h"
-#include "../shared_store.h"
+#include "common/shared_store.h"
+#include "common/shared_store_napi.h"
 
 namespace tsc {
 namespace {

@@ -3,8 +3,8 @@
  * all, and for how long. Checked once, with the package's one validation module, before anything
  * is built.
  */
-import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from '../shared-store';
-import { optionalInteger, optionGroup } from '../validate';
+import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from '../common/shared-store';
+import { optionalInteger, optionGroup } from '../common/validate';
 
 /** Options of `clientSessions()`. Every field is optional. */
 export interface ClientSessionsOptions {

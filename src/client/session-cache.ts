@@ -11,10 +11,10 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 
-import { publish } from '../events';
-import { native } from '../native';
-import type { SharedStoreStats } from '../shared-store';
-import { typeError } from '../validate';
+import { publish } from '../common/events';
+import { native } from '../common/native';
+import type { SharedStoreStats } from '../common/shared-store';
+import { typeError } from '../common/validate';
 import { type ClientProtocol, type ClientSession, type ClientSessionStore, MemoryStore, type StoreCounters } from './memory-store';
 import { type ClientSessionsOptions, type ResolvedClientSessionsOptions, resolveClientSessionsOptions } from './options';
 import { SharedClientStore } from './shared-store';

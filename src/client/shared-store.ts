@@ -11,8 +11,8 @@
  */
 import { randomInt } from 'node:crypto';
 
-import { type NativeClientStore, native } from '../native';
-import type { ResolvedSharedOptions, SharedStoreStats } from '../shared-store';
+import { type NativeClientStore, native } from '../common/native';
+import type { ResolvedSharedOptions, SharedStoreStats } from '../common/shared-store';
 import type { ClientProtocol, ClientSession, ClientSessionStore, StoreCounters } from './memory-store';
 
 export const TLS12 = 0x12;

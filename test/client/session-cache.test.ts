@@ -10,9 +10,8 @@ import * as path from 'node:path';
 import type * as tls from 'node:tls';
 
 import * as undici from 'undici';
-
-import { selfSignedCertificate } from '../../src/certificate';
 import { type ClientSessionCache, clientSessions } from '../../src/client';
+import { selfSignedCertificate } from '../../src/ops/certificate';
 import { expectBadInput } from '../support/bad-inputs';
 import { startSServer } from '../support/s_server';
 import { cert, close, http2Server, httpsServer, listen, tlsServer, type Version } from '../support/tls';
