@@ -4,6 +4,7 @@
  * once; keys that keep sessions to their peer and client identity; lifetimes, refusals, failures.
  */
 import { spawn } from 'node:child_process';
+import * as dc from 'node:diagnostics_channel';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -11,6 +12,7 @@ import type * as tls from 'node:tls';
 
 import * as undici from 'undici';
 import { type ClientSessionCache, clientSessions } from '../../src/client';
+import { Channels } from '../../src/common/events';
 import { selfSignedCertificate } from '../../src/ops/certificate';
 import { expectBadInput } from '../support/bad-inputs';
 import { startSServer } from '../support/s_server';
@@ -137,6 +139,9 @@ describe('tls.connect', () => {
   test('a refused session is evicted; the next connection resumes the new one', async () => {
     const sessions = clientSessions();
     const seen: unknown[] = [];
+    const published: unknown[] = [];
+    const onPublish = (m: unknown) => published.push(m);
+    dc.subscribe(Channels.clientRefused, onPublish);
     sessions.on('clientRefused', (m) => seen.push(m));
     const first = tlsServer();
     const port = await serve(first);
@@ -155,6 +160,8 @@ describe('tls.connect', () => {
     expect(seen).toEqual([
       { cache: sessions, upstream: `127.0.0.1:${port}/localhost`, reason: 'declined', protocol: 'TLSv1.2', negotiated: 'TLSv1.2' },
     ]);
+    expect(published).toEqual(seen);
+    dc.unsubscribe(Channels.clientRefused, onPublish);
   });
 
   test('a failed connection evicts the session it offered', async () => {

@@ -4,7 +4,6 @@
 // JSON lines. `once <port,port,...> <count> <store>`: one process doing the same alone, to each
 // port in turn (a restart is two of these in a row).
 import cluster from 'node:cluster';
-import * as tls from 'node:tls';
 
 import { clientSessions } from '../../src/client';
 
