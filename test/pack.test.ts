@@ -32,7 +32,7 @@ const ENTRIES = {
     'clientSessions',
   ],
   'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
-  'tls-resumption/probe': ['probe'],
+  'tls-resumption/probe': ['probe', 'probeFleet'],
   'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };
 
@@ -42,6 +42,7 @@ const ALLOWED = [
   /^(README|CHANGELOG)\.md$/,
   /^LICENSE$/,
   /^binding\.gyp$/,
+  /^bin\/tls-resumption\.js$/,
   /^native\/([a-z]+\/)?[a-z_]+\.(cc|h)$/,
   /^dist\/([a-z-]+\/){0,2}[a-z-]+\.(js|d\.ts)$/,
   /^prebuilds\//,
