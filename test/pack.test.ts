@@ -31,7 +31,7 @@ const ENTRIES = {
     'attach',
     'clientSessions',
   ],
-  'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
+  'tls-resumption/metrics': ['ClientSessionMetrics', 'KNOWN_METRICS', 'SessionCacheMetrics'],
   'tls-resumption/probe': ['probe', 'probeFleet'],
   'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };
