@@ -48,6 +48,10 @@ struct ContextState {
   // Fleet session store: new session IDs carry a tag keyed with this (session_id_tag.cc).
   bool id_tag = false;
   std::array<unsigned char, 16> id_tag_key{};
+  // Non-empty: every connection and every new session gets exactly these bytes as its
+  // session-ID context, whatever Node 22/24's own ClientHello callback set per connection
+  // (PinSessionIdContext). The `sessionIdContext` option: what nginx and HAProxy peers compare.
+  std::vector<unsigned char> per_connection_sid_ctx;
 };
 
 // Type tags of every External this addon hands out (napi_type_tag_object), so that one is never

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/context_access.h"
+#include "common/session_id_context.h"
 #include "common/shared_store.h"
 #include "server/session_age.h"
 #include "server/ticket_ring.h"
@@ -328,6 +329,7 @@ SSL_TICKET_RETURN DecryptTicketCb(SSL* ssl, SSL_SESSION* sess, const unsigned ch
   const SSL_TICKET_RETURN keep =
       status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
   const SSL_TICKET_RETURN fallback = success ? keep : SSL_TICKET_RETURN_IGNORE_RENEW;
+  PinSessionIdContext(ssl);  // before OpenSSL compares the ticket's context with the connection's
   try {
     Handshake* h = HandshakeOf(ssl);
     SettlePending(h);
@@ -364,6 +366,7 @@ SSL_TICKET_RETURN DecryptTicketCb(SSL* ssl, SSL_SESSION* sess, const unsigned ch
 }
 
 int GenerateTicketCb(SSL* ssl, void* /*arg*/) noexcept {
+  PinSessionIdContext(ssl, SSL_get_session(ssl));  // before the session is sealed into the ticket
   try {
     SettlePending(nullptr);
     ResumptionState* state = StateOf(SSL_get_SSL_CTX(ssl));

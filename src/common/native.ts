@@ -160,10 +160,13 @@ export interface NativeBinding {
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
   detach(h: NativeAttachment): void;
-  /** Our session-ID context on the context (null: the one Node had set). */
-  setSessionIdContext(h: NativeAttachment, bytes: Buffer | null): void;
+  /**
+   * Our session-ID context on the context (null: the one Node had set). `perConnection`: also on
+   * every connection and new session, over Node 22/24's per-connection context.
+   */
+  setSessionIdContext(h: NativeAttachment, bytes: Buffer | null, perConnection: boolean): void;
   /** The same on an SNI context (a SecureContext `_external`). */
-  sessionIdContextHang(external: unknown, bytes: Buffer | null): void;
+  sessionIdContextHang(external: unknown, bytes: Buffer | null, perConnection: boolean): void;
   /** Session IDs the context issues end with a tag keyed by `key` (16 bytes; native/server/session_id_tag.cc). */
   sessionIdTag(h: NativeAttachment, key: Buffer): void;
   ringNew(): NativeRing;

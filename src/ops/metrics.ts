@@ -18,6 +18,7 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
 
 import type { NativeResumptionStats } from '../common/native';
+import type { SessionCacheStats } from '../server/attach';
 
 const PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
 
@@ -30,6 +31,18 @@ export interface MetricSpec {
   /** counter: only grows (resets when the server's context is replaced); gauge: a level or setting. */
   type: 'counter' | 'gauge';
 }
+
+/** The dotted paths of the number and boolean fields of `T` ("hits", "settings.cache.size", ...). */
+type LeafPaths<T, Prefix extends string = ''> = {
+  [K in keyof T & string]-?: NonNullable<T[K]> extends number | boolean
+    ? `${Prefix}${K}`
+    : NonNullable<T[K]> extends object
+      ? LeafPaths<NonNullable<T[K]>, `${Prefix}${K}.`>
+      : never;
+}[keyof T & string];
+
+/** A field of `stats()` that can become a metric: a key of KNOWN_METRICS that is not one fails to compile. */
+type StatsPath = LeafPaths<SessionCacheStats>;
 
 /**
  * Known stats fields, keyed by their dotted path in `stats()`. Modules that add a stats group
@@ -116,7 +129,49 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     type: 'counter',
     help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.',
   },
-  'shared.sessions': { name: 'shared_sessions', type: 'gauge', help: 'Sessions in the cluster-wide shared store.' },
+  'shared.entries': { name: 'shared_entries', type: 'gauge', help: 'Sessions in the cluster-wide shared store.' },
+  'shared.capacity': { name: 'shared_capacity', type: 'gauge', help: 'Sessions the shared store can hold.' },
+  'shared.bytesPerSession': {
+    name: 'shared_bytes_per_session',
+    type: 'gauge',
+    help: 'Shared store file bytes per session: slot plus its 16-byte index entry.',
+  },
+  'shared.maxSessionBytes': {
+    name: 'shared_max_session_bytes',
+    type: 'gauge',
+    help: 'Largest DER-encoded session a shared store slot holds, bytes.',
+  },
+  'shared.totalBytes': { name: 'shared_total_bytes', type: 'gauge', help: 'Size of the shared store file, bytes.' },
+  'shared.stripes': {
+    name: 'shared_stripes',
+    type: 'gauge',
+    help: 'Lock stripes of the shared store (sets of slots guarded by one lock each).',
+  },
+  'shared.expiries': {
+    name: 'shared_expiries_total',
+    type: 'counter',
+    help: 'Sessions dropped from the shared store because their timeout passed.',
+  },
+  'shared.tooLarge': {
+    name: 'shared_too_large_total',
+    type: 'counter',
+    help: 'Sessions not stored in the shared store because they were larger than a slot.',
+  },
+  'shared.lockWaits': {
+    name: 'shared_lock_waits_total',
+    type: 'counter',
+    help: 'Shared store lock acquisitions that had to wait for another process or thread.',
+  },
+  'shared.lockTimeouts': {
+    name: 'shared_lock_timeouts_total',
+    type: 'counter',
+    help: 'Shared store lock waits given up after 2 ms: each a miss or an unstored session, never a stalled handshake.',
+  },
+  'shared.corrupt': {
+    name: 'shared_corrupt_total',
+    type: 'counter',
+    help: 'Shared store entries that failed their checksum or did not decode: misses, dropped.',
+  },
   'shared.hits': { name: 'shared_hits_total', type: 'counter', help: 'Lookups the shared store answered.' },
   'shared.misses': { name: 'shared_misses_total', type: 'counter', help: 'Lookups the shared store could not answer.' },
   'shared.stores': { name: 'shared_stores_total', type: 'counter', help: 'Sessions written to the shared store.' },
@@ -153,7 +208,7 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     type: 'counter',
     help: 'Fleet store operations that failed (each a full handshake, never a failed connection).',
   },
-});
+} satisfies Partial<Record<StatsPath, MetricSpec>>);
 
 const RESUMPTION_RATIO: MetricSpec = {
   name: 'resumption_ratio',
