@@ -8,6 +8,7 @@
 #undef NAPI_VERSION
 #pragma pop_macro("NAPI_VERSION")
 
+#include "client/client_store.h"
 #include "common/context_access.h"
 #include "common/session_id_context.h"
 #include "ops/crypto_providers.h"
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSessionInspect(env, exports);
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
+  InitClientStore(env, exports);
   InitSessionIdTag(env, exports);
   InitFleetReplication(env, exports);
   InitSessionIdContext(env, exports);

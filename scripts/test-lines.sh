@@ -25,6 +25,8 @@ done
 jobs=${TEST_LINES_JOBS:-2}
 
 out=$(mktemp -d)
+# The trees in here must be readable by the other local users some tests run a child as.
+chmod 755 "$out"
 trap 'rm -rf "$out"' EXIT
 
 run_line() {

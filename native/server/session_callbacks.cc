@@ -13,6 +13,7 @@
 #include "common/openssl_ptr.h"
 #include "common/session_der.h"
 #include "common/shared_store.h"
+#include "common/shared_store_napi.h"
 #include "server/fleet_replication.h"
 #include "server/resumption_stats.h"
 #include "server/session_id_tag.h"
@@ -147,15 +148,7 @@ Napi::Value SharedAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = nullptr;
   ContextState& state = LiveStateFrom(info[0], &ctx);
-  StoreLocation where;
-  where.path = info[1].As<Napi::String>().Utf8Value();
-  where.private_dir = info[4].ToBoolean();
-  const uint64_t total = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-  const uint32_t slot_bytes = info[3].As<Napi::Number>().Uint32Value();
-  std::string error;
-  std::shared_ptr<SharedStore> store = SharedStore::Open(where, total, slot_bytes, &error);
-  if (!store) throw Napi::Error::New(env, error);
-  state.store = std::move(store);
+  state.store = OpenSharedStore(info, 1);
   InstallSessionCallbacks(ctx, state);
   return env.Undefined();
 }
@@ -179,27 +172,7 @@ Napi::Value SharedDetach(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SharedStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SharedStoreStats s = StoreOrThrow(info).Stats();
-  Napi::Object out = Napi::Object::New(env);
-  auto put = [&](const char* name, uint64_t v) { out.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
-  put("entries", s.entries);
-  put("capacity", s.capacity);
-  put("bytesPerSession", s.bytes_per_session);
-  put("maxSessionBytes", s.max_session_bytes);
-  put("totalBytes", s.total_bytes);
-  put("evictions", s.counters[layout::kEvictions]);
-  put("expiries", s.counters[layout::kExpiries]);
-  put("tooLarge", s.counters[layout::kTooLarge]);
-  put("stripes", s.stripes);
-  put("lockWaits", s.counters[layout::kLockWaits]);
-  put("lockTimeouts", s.counters[layout::kLockTimeouts]);
-  put("recoveries", s.counters[layout::kRecoveries]);
-  put("corrupt", s.counters[layout::kCorrupt]);
-  put("hits", s.counters[layout::kHits]);
-  put("misses", s.counters[layout::kMisses]);
-  put("stores", s.counters[layout::kStores]);
-  return out;
+  return SharedStatsObject(info.Env(), StoreOrThrow(info).Stats());
 }
 
 // sharedFlush(handle, all): all = empty the whole store (every worker's sessions); else drop

@@ -140,7 +140,18 @@ export interface NativeResumptionSample {
   suppressed: number;
 }
 
+/** The outbound cache's shared store (native/client/client_store.cc; src/client/shared-store.ts). */
+export interface NativeClientStore {
+  take(keys: Buffer, remove: boolean): Buffer | null;
+  put(keys: Buffer, der: Buffer, expiresAtSeconds: number, firstFree: boolean): boolean;
+  remove(key: Buffer): boolean;
+  stats(): NativeSharedStats;
+  flush(all: boolean): number;
+  close(): void;
+}
+
 export interface NativeBinding {
+  ClientStore: new (path: string, sizeBytes: number, slotBytes: number, privateDir: boolean) => NativeClientStore;
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;

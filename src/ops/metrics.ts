@@ -326,9 +326,9 @@ export interface SessionCacheMetricsOptions {
   labelName?: string;
 }
 
-type PromClient = typeof import('prom-client');
+export type PromClient = typeof import('prom-client');
 
-function loadPromClient(): PromClient {
+export function loadPromClient(): PromClient {
   try {
     return require('prom-client') as PromClient;
   } catch {
