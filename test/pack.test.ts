@@ -30,6 +30,8 @@ const ENTRIES = {
     'TicketKeyRing',
     'attach',
     'clientSessions',
+    'haproxySessionIdContext',
+    'nginxSessionIdContext',
   ],
   'tls-resumption/metrics': ['ClientSessionMetrics', 'KNOWN_METRICS', 'SessionCacheMetrics'],
   'tls-resumption/probe': ['probe', 'probeFleet'],
