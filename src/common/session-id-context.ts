@@ -20,10 +20,13 @@
  *
  * Node 22 and 24 (measured on 22.23.5 and 24.22.3) also give every connection a context of its
  * own from a ClientHello callback they own: SHA-256(the SecureContext's sessionIdContext string |
- * 0x00 | SNI server name), from a copy Node keeps beside OpenSSL's. There the context is applied
- * through Node's own `setSessionIdContext()` too (so it must be UTF-8 text: derived contexts are
- * 32 hex characters), and a fleet matches only members of the same rule (20/26 or 22/24) and
- * never a non-Node peer (nginx, HAProxy). Internal.
+ * 0x00 | SNI server name), from a copy Node keeps beside OpenSSL's. A derived context is applied
+ * through Node's own `setSessionIdContext()` too (32 hex characters), so a fleet of derived
+ * contexts matches only members of the same rule (20/26 or 22/24), keeping Node's binding to the
+ * SNI name. The `sessionIdContext` option is the user's exact bytes (an nginx or HAProxy peer's,
+ * see peer-session-id-context.ts): it is pinned natively on every connection and every new
+ * session after Node's callback ran (native/session_id_context.h), so it is the same on every
+ * line and any bytes (not only text) work. Internal.
  */
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
@@ -107,13 +110,21 @@ export function chooseSessionIdContext(i: SessionIdContextInputs): ChosenSession
   return null;
 }
 
+/** The option's bytes are the user's exact ones (a peer's): pinned per connection on every line. */
+function pinned(chosen: ChosenSessionIdContext): boolean {
+  return chosen.source === 'option';
+}
+
 interface NodeSessionIdContextSetter {
   setSessionIdContext(value: string): void;
 }
 
-/** Node's own setter (updates the copy Node 22/24 hash per connection); only those lines need it. */
-function setNodeCopy(ctx: NodeNativeContext, value: string): void {
-  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && value !== '') (ctx as unknown as NodeSessionIdContextSetter).setSessionIdContext(value);
+/** Node's own setter (updates the copy Node 22/24 hash per connection); only those lines need it, and it takes text only. */
+function setNodeCopy(ctx: NodeNativeContext, bytes: Buffer): void {
+  const value = bytes.toString('utf8');
+  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && value !== '' && Buffer.from(value, 'utf8').equals(bytes)) {
+    (ctx as unknown as NodeSessionIdContextSetter).setSessionIdContext(value);
+  }
 }
 
 /** Keeps one attachment's session-ID context (and its SNI contexts') as chosen. */
@@ -123,8 +134,8 @@ export class SessionIdContextControl {
   #handle: NativeAttachment | undefined;
   #chosen: ChosenSessionIdContext | null = null;
   #nodeFingerprint: string | undefined;
-  /** The context's bytes before our first change, as text: what Node 22/24 get back. */
-  #nodeText: string | undefined;
+  /** The context's bytes before our first change: what Node 22/24 get back. */
+  #nodeText: Buffer | undefined;
   #unfollow: (() => void) | undefined;
 
   constructor(server: tls.Server | undefined, attached: () => NodeNativeContext) {
@@ -145,12 +156,12 @@ export class SessionIdContextControl {
       this.#nodeText = undefined;
     }
     if (chosen) {
-      this.#nodeText ??= native.sessionIdContextOf(handle)?.toString('utf8') ?? '';
-      native.setSessionIdContext(handle, chosen.bytes);
-      setNodeCopy(this.#attached(), chosen.bytes.toString('utf8'));
+      this.#nodeText ??= native.sessionIdContextOf(handle) ?? Buffer.alloc(0);
+      native.setSessionIdContext(handle, chosen.bytes, pinned(chosen));
+      setNodeCopy(this.#attached(), chosen.bytes);
     } else if (this.#chosen && handle === this.#handle) {
-      native.setSessionIdContext(handle, null);
-      setNodeCopy(this.#attached(), this.#nodeText ?? '');
+      native.setSessionIdContext(handle, null, false);
+      setNodeCopy(this.#attached(), this.#nodeText ?? Buffer.alloc(0));
     }
     this.#handle = handle;
     this.#chosen = chosen;
@@ -158,12 +169,18 @@ export class SessionIdContextControl {
     this.#unfollow = undefined;
     if (chosen && this.#server) {
       const bytes = chosen.bytes;
+      const perConnection = pinned(chosen);
       this.#unfollow = followSniContexts(this.#server, this.#attached, {
-        hang: (ctx) => (native.sessionIdContextHang(ctx._external, bytes), setNodeCopy(ctx, bytes.toString('utf8')), true),
+        hang: (ctx) => (native.sessionIdContextHang(ctx._external, bytes, perConnection), setNodeCopy(ctx, bytes), true),
         // Node 22/24 never read an SNI context's copy (the initial context's decides): the native bytes are what changed.
-        unhang: (ctx) => native.sessionIdContextHang(ctx._external, null),
+        unhang: (ctx) => native.sessionIdContextHang(ctx._external, null, false),
       });
     }
+  }
+
+  /** The bytes applied by this package, or undefined while Node's own are in force. */
+  bytes(): Buffer | undefined {
+    return this.#chosen?.bytes;
   }
 
   stats(): SessionIdContextStats {
@@ -177,7 +194,7 @@ export class SessionIdContextControl {
 
   /** Gives the SNI contexts Node's back; the attached context gets its bytes from native detach. */
   detach(): void {
-    if (this.#chosen) setNodeCopy(this.#attached(), this.#nodeText ?? '');
+    if (this.#chosen) setNodeCopy(this.#attached(), this.#nodeText ?? Buffer.alloc(0));
     this.#unfollow?.();
     this.#unfollow = undefined;
     this.#chosen = null;

@@ -50,6 +50,8 @@ export interface ResumptionFailures {
   protocolMismatch: number;
   /** Shared store or fleet lookup failed or timed out. */
   storeError: number;
+  /** A replicating fleet member (`fleet.replicate`) does not hold a session another member issued: not arrived yet (or dropped for room first). */
+  notYetReplicated: number;
 }
 
 /** Reason names, in the order of `ResumptionFailures`. */
@@ -62,6 +64,7 @@ export const RESUMPTION_FAILURE_REASONS: readonly (keyof ResumptionFailures)[] =
   'contextMismatch',
   'protocolMismatch',
   'storeError',
+  'notYetReplicated',
 ]);
 
 /** Counters of the shared store, as every process sees them (`stats().shared`). */
