@@ -16,6 +16,7 @@
         "native/ops/crypto_engines.cc",
         "native/common/shared_store.cc",
         "native/common/shared_store_file.cc",
+        "native/common/shared_store_fault.cc",
         "native/common/shared_store_lock.cc",
         "native/server/session_callbacks.cc",
         "native/server/session_id_tag.cc",
@@ -69,6 +70,7 @@
             "tools/native/shared_store_bench.cc",
             "native/common/shared_store.cc",
             "native/common/shared_store_file.cc",
+            "native/common/shared_store_fault.cc",
             "native/common/shared_store_lock.cc"
           ],
           "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -88,6 +90,7 @@
             "tools/native/store_bench.cc",
             "native/common/shared_store.cc",
             "native/common/shared_store_file.cc",
+            "native/common/shared_store_fault.cc",
             "native/common/shared_store_lock.cc"
           ],
           "include_dirs": ["native"],
@@ -108,6 +111,7 @@
             "native/common/context_access.cc",
             "native/common/shared_store.cc",
             "native/common/shared_store_file.cc",
+            "native/common/shared_store_fault.cc",
             "native/common/shared_store_lock.cc"
           ],
           "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/shared_store_fault.h"
+
 namespace tsc {
 namespace {
 
@@ -155,8 +157,30 @@ bool InitStripeMutex(pthread_mutex_t* m) {
 }
 
 StoreFile::~StoreFile() {
-  if (base_ != nullptr) munmap(base_, g_.total_bytes);
+  if (base_ != nullptr) {
+    ForgetStoreMapping(base_);
+    munmap(base_, g_.total_bytes);
+  }
   if (user_fd_ >= 0) close(user_fd_);  // drops this process's "in use" lock
+}
+
+bool StoreFile::Reopen(std::string* error) {
+  if (!lost()) return true;
+  StoreLocation where;
+  where.path = path_;
+  where.private_dir = private_dir_;
+  std::shared_ptr<StoreFile> fresh = Map(where, g_, error);
+  if (!fresh) return false;
+  // Take the fresh mapping and descriptor; `fresh` leaves with the zero pages and the old
+  // descriptor (whose in-use lock goes with it).
+  ForgetStoreMapping(base_);
+  ForgetStoreMapping(fresh->base_);
+  std::swap(base_, fresh->base_);
+  std::swap(user_fd_, fresh->user_fd_);
+  WatchStoreMapping(base_, g_.total_bytes, &lost_);
+  lost_.store(false, std::memory_order_relaxed);
+  reopens_++;
+  return true;
 }
 
 void StoreFile::Invalidate(uint32_t i) {
@@ -252,8 +276,10 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
   }
   auto file = std::shared_ptr<StoreFile>(new StoreFile());
   file->path_ = path;
+  file->private_dir_ = where.private_dir;
   file->g_ = g;
   file->base_ = mapped;
+  WatchStoreMapping(mapped, g.total_bytes, &file->lost_);
   // On success the file keeps the descriptor, with a read lock: ours downgraded, or one more
   // reader. Taken before the flock is released, so the next opener sees us.
   auto in_use = [&]() -> std::shared_ptr<StoreFile> {

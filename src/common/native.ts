@@ -153,6 +153,7 @@ export interface NativeBinding {
   sharedDetach(h: NativeAttachment): void;
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
+  sharedReopenIfLost(h: NativeAttachment): { reopened: boolean; error?: string } | null;
   flushLocal(h: NativeAttachment, all: boolean): number;
   /** Hands every session the context issues (ID, DER, expiry in epoch seconds) to `fn` on the JS thread; null stops (fleet_replication.cc). */
   fleetCapture(h: NativeAttachment, fn: ((id: Buffer, der: Buffer, expiresAt: number) => void) | null): void;

@@ -103,6 +103,10 @@ export interface SharedStoreStats {
   misses: number;
   /** Sessions written. */
   stores: number;
+  /** The store file was truncated under this process: every lookup is a miss (`storeError`) until it is reopened (within a second). */
+  lost: boolean;
+  /** Times this process reopened the store file after finding it truncated (the `sharedStoreReopened` event tells each). */
+  reopens: number;
 }
 
 /**

@@ -181,6 +181,16 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     type: 'counter',
     help: 'Times the shared store recovered from an inconsistent state.',
   },
+  'shared.lost': {
+    name: 'shared_lost',
+    type: 'gauge',
+    help: 'The shared store file was truncated under this process and is not mapped again yet (1): every lookup is a miss.',
+  },
+  'shared.reopens': {
+    name: 'shared_reopens_total',
+    type: 'counter',
+    help: 'Times this process mapped the shared store file again after finding it truncated.',
+  },
   'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', help: 'Session-ID lookups sent to Redis.' },
   'fleet.timeouts': { name: 'fleet_timeouts_total', type: 'counter', help: 'Redis lookups abandoned at the deadline (full handshake).' },
   'fleet.stores': { name: 'fleet_stores_total', type: 'counter', help: 'Sessions written to Redis.' },

@@ -446,9 +446,17 @@ export class SessionCache extends EventEmitter {
   // Sampled failures (at most one per reason per second natively) become 'resumptionFailed'.
   #drainSamples(): void {
     if (!this.#native) return;
+    this.#reopenSharedIfLost();
     const samples = native.resumptionSamples(this.#native);
     if (samples.length === 0 || !hasListeners(this, 'resumptionFailed')) return;
     for (const s of samples) publish(this, 'resumptionFailed', { ...s });
+  }
+
+  // A truncated store file answered misses from zero pages since the fault (shared_store_fault.h):
+  // checked once a second here, never on the handshake path.
+  #reopenSharedIfLost(): void {
+    const outcome = this.#shared?.reopenIfLost();
+    if (outcome) publish(this, 'sharedStoreReopened', { path: this.#shared!.options.path, ...outcome });
   }
 
   // The ring's evp callback on this context; SNI contexts carry the same ring (ticket-ring-sni);
