@@ -17,6 +17,7 @@
         "native/shared_store.cc",
         "native/shared_store_file.cc",
         "native/shared_store_lock.cc",
+        "native/shared_ticket_keys.cc",
         "native/session_callbacks.cc",
         "native/session_id_tag.cc",
         "native/session_id_context.cc",

@@ -186,7 +186,8 @@ Napi::Value SharedDetach(const Napi::CallbackInfo& info) {
 
 Napi::Value SharedStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SharedStoreStats s = StoreOrThrow(info).Stats();
+  SharedStore& store = StoreOrThrow(info);
+  SharedStoreStats s = store.Stats();
   Napi::Object out = Napi::Object::New(env);
   auto put = [&](const char* name, uint64_t v) { out.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
   put("entries", s.entries);
@@ -205,6 +206,9 @@ Napi::Value SharedStats(const Napi::CallbackInfo& info) {
   put("hits", s.counters[layout::kHits]);
   put("misses", s.counters[layout::kMisses]);
   put("stores", s.counters[layout::kStores]);
+  // Read without the table's lock: a figure for stats, bounded like every reader of the table.
+  const uint32_t keys = store.file().ticket_keys()->count;
+  put("ticketKeys", keys <= layout::kMaxSharedTicketKeys ? keys : 0);
   return out;
 }
 

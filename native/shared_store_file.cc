@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,7 +156,20 @@ bool InitStripeMutex(pthread_mutex_t* m) {
   return ok;
 }
 
+void WipeTicketKeys(TicketKeyTable* t) {
+  // explicit_bzero, which no optimiser removes, as OPENSSL_cleanse: the store code links no
+  // OpenSSL (tools/native/store_bench.cc builds it alone).
+  explicit_bzero(t->keys, sizeof(t->keys));
+  t->count = 0;
+  t->generation.fetch_add(1, std::memory_order_release);
+}
+
 StoreFile::~StoreFile() {
+  // The last process to let go of the store takes the ticket keys with it: they live only as
+  // long as some process uses them (a process killed before this runs leaves them to the next
+  // opener that finds itself alone, below). Our own read lock upgrades only when no other
+  // process holds one.
+  if (base_ != nullptr && user_fd_ >= 0 && OfdLock(user_fd_, F_WRLCK)) WipeTicketKeys(ticket_keys());
   if (base_ != nullptr) munmap(base_, g_.total_bytes);
   if (user_fd_ >= 0) close(user_fd_);  // drops this process's "in use" lock
 }
@@ -244,6 +260,8 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
     return nullptr;
   }
   auto file = std::shared_ptr<StoreFile>(new StoreFile());
+  struct statfs fs;
+  file->in_memory_ = fstatfs(fd.fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
   file->path_ = path;
   file->g_ = g;
   file->base_ = mapped;
@@ -281,6 +299,10 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
         return nullptr;
       }
     }
+    if (!InitStripeMutex(&file->ticket_keys()->lock)) {
+      *error = "shared store: cannot initialise the process-shared mutexes in " + path;
+      return nullptr;
+    }
     std::memcpy(h->magic, kMagic, sizeof(kMagic));
     h->ready.store(1, std::memory_order_release);
     return in_use();
@@ -304,8 +326,14 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
     return nullptr;
   }
   if (alone) {
-    // Nobody else is using the store: fresh mutexes, and the slot a dead writer named dropped,
-    // exactly as the EOWNERDEAD recovery in StripeLock would do.
+    // Nobody else is using the store: fresh mutexes, the slot a dead writer named dropped,
+    // exactly as the EOWNERDEAD recovery in StripeLock would do, and the ticket keys that
+    // processes killed before they could wipe them left behind wiped now.
+    if (!InitStripeMutex(&file->ticket_keys()->lock)) {
+      *error = "shared store: cannot initialise the process-shared mutexes in " + path;
+      return nullptr;
+    }
+    WipeTicketKeys(file->ticket_keys());
     for (uint32_t i = 0; i < g.stripe_count; i++) {
       Stripe* s = file->stripe(i);
       if (!InitStripeMutex(&s->lock)) {

@@ -31,6 +31,11 @@ class StoreFile {
   StoreFile& operator=(const StoreFile&) = delete;
 
   layout::StoreHeader* header() const { return static_cast<layout::StoreHeader*>(base_); }
+  layout::TicketKeyTable* ticket_keys() const {
+    return reinterpret_cast<layout::TicketKeyTable*>(static_cast<char*>(base_) + layout::kTicketKeysOffset);
+  }
+  // Whether the file lives in memory (tmpfs or ramfs): only then may it hold ticket keys.
+  bool in_memory() const { return in_memory_; }
   layout::Stripe* stripe(uint32_t i) const {
     return reinterpret_cast<layout::Stripe*>(static_cast<char*>(base_) + g_.stripe_at(i));
   }
@@ -59,10 +64,15 @@ class StoreFile {
   std::string path_;
   layout::Geometry g_;
   void* base_ = nullptr;
+  bool in_memory_ = false;
   int user_fd_ = -1;  // holds an OFD read lock on byte 0 while this process uses the store
 };
 
 // Initialises a robust, process-shared mutex in the file.
 bool InitStripeMutex(pthread_mutex_t* m);
+
+// Wipes every ticket key in the table (explicit_bzero). Caller holds the table's lock or is the
+// store's only user.
+void WipeTicketKeys(layout::TicketKeyTable* t);
 
 }  // namespace tsc

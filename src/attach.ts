@@ -233,6 +233,7 @@ export class SessionCache extends EventEmitter {
       this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
       fleet = this.#makeFleet(server, request.fleet);
       this.#fleetSessionIdContext = fleet?.sessionIdContext;
+      checkRingShare(request.tickets.keyRing, request.shared);
       this.#shared = openShared(server, handle, request.shared);
     } catch (err) {
       request.fleet?.secret.fill(0);
@@ -327,6 +328,7 @@ export class SessionCache extends EventEmitter {
     }
     const request = parseAttachOptions(options, ['cache', 'tickets', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']);
     checkSharedUnchanged(request.shared, this.#shared?.options);
+    checkRingShare(request.tickets.keyRing, this.#shared?.options);
     const next = mergeOptions(request, this.#options);
     this.#apply(this.#live(), next);
     this.#options = next;
@@ -456,6 +458,7 @@ export class SessionCache extends EventEmitter {
     this.#ring = ring;
     if (ring) {
       ring._use(this);
+      if (this.#shared) ring._share(this, handle, this.#shared.options.path);
       if (this.#server) this.#unhangRing = hangRingOnSniContexts(this.#server, ring, () => this.#context.context);
     }
     old?._release(this);
@@ -503,6 +506,16 @@ function openShared(
     );
   }
   return new SharedHook(server, handle, shared);
+}
+
+// A generated ring attached with a shared store takes its keys from the store: refused before
+// anything is applied when it cannot (keepKeys past the store's key table, another store).
+function checkRingShare(ring: TicketKeyRing | null | undefined, shared: ResolvedSharedOptions | undefined): void {
+  if (!ring || !shared) return;
+  ring._checkShare(
+    shared.path,
+    shared.name !== undefined ? `shared.name ${JSON.stringify(shared.name)}` : `shared.path ${JSON.stringify(shared.path)}`,
+  );
 }
 
 function checkSharedUnchanged(asked: ResolvedSharedOptions | undefined, current: ResolvedSharedOptions | undefined): void {

@@ -42,6 +42,12 @@ export interface NativeRingStats {
   encrypting: string | null;
 }
 
+/** One key of a shared store's key table, newest first: its public id and when it was made. */
+export interface NativeSharedKey {
+  id: string;
+  createdMs: number;
+}
+
 export interface NativeNodeDefaults {
   mode: number;
   size: number;
@@ -116,6 +122,7 @@ export interface NativeSharedStats {
   hits: number;
   misses: number;
   stores: number;
+  ticketKeys: number;
 }
 
 /** Per-protocol counts as the addon reads them (resumption_stats.cc). */
@@ -165,6 +172,12 @@ export interface NativeBinding {
   ringStats(r: NativeRing): NativeRingStats;
   ringAttach(h: NativeAttachment, r: NativeRing | null): void;
   ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
+  /** The ring takes its keys from the attachment's shared store (null: stops); false when the store is not in memory. */
+  ringShareKeys(r: NativeRing, h: NativeAttachment | null): boolean;
+  /** Syncs the ring with the store's key table (native/shared_ticket_keys.cc); null when the table's lock timed out. */
+  ringSyncShared(r: NativeRing, nowMs: number, rotateEveryMs: number, keepKeys: number, rotate: boolean): NativeSharedKey[] | null;
+  /** Removes a key from the store's key table. */
+  ringRemoveShared(r: NativeRing, id: string): boolean;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
   sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): void;
   sharedRehook(h: NativeAttachment): void;

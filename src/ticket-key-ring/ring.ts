@@ -17,7 +17,7 @@ import { publish } from '../events';
 import { type RedisClientLike, redisAdapter } from '../fleet/redis-client';
 import type { FleetRingStats } from '../fleet/redis-key-ring';
 import { checkSecret } from '../fleet/sealed-box';
-import type { NativeRing } from '../native';
+import type { NativeAttachment, NativeRing } from '../native';
 import { native } from '../native';
 import { expectKind, typeError } from '../validate';
 import { GeneratedKeys } from './generated-keys';
@@ -200,7 +200,7 @@ export class TicketKeyRing {
    * current epoch (a secret ring cannot rotate ahead of the clock: the fleet would disagree).
    */
   rotate(): void {
-    this.#mode.rotate();
+    this.#mode.rotate(true);
     this.#schedule();
   }
 
@@ -255,7 +255,7 @@ export class TicketKeyRing {
     this.#rotation = this.#rotation.filter((id) => id !== keyId);
     const wasEncrypting = this.#encrypting === keyId;
     if (wasEncrypting) this.#encrypting = null;
-    if (this.#mode.keyRemoved(meta, wasEncrypting)) this.rotate();
+    if (this.#mode.keyRemoved(meta, wasEncrypting, keyId)) this.rotate();
     return true;
   }
 
@@ -346,8 +346,19 @@ export class TicketKeyRing {
     }
   }
 
+  /** @internal throws when `user`'s shared store at `path` (`store`: as the user named it) cannot hold the ring's keys. */
+  _checkShare(path: string, store: string): void {
+    this.#mode.checkShare?.(path, store);
+  }
+
+  /** @internal `user` attached the ring with a shared store: generated rings take their keys from it (see generated-keys.ts). */
+  _share(user: object, attachment: NativeAttachment, path: string): void {
+    if (this.#mode.share?.(user, attachment, path)) this.#schedule();
+  }
+
   /** @internal a context stopped using the ring. */
   _release(user: object): void {
+    this.#mode.unshare?.(user);
     this.#users.delete(user);
     if (this.#users.size === 0) this.#mode.stop();
     if (this.#users.size === 0 && this.#timer) {
@@ -389,8 +400,8 @@ export class TicketKeyRing {
     const delay = Math.min(Math.max(due - this.#options.now(), 1), MAX_TIMER_MS);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#options.now() >= due) this.rotate();
-      else this.#schedule();
+      if (this.#options.now() >= due) this.#mode.rotate(false);
+      this.#schedule();
     }, delay);
     this.#timer.unref();
   }
