@@ -164,6 +164,36 @@ void WipeTicketKeys(TicketKeyTable* t) {
   t->generation.fetch_add(1, std::memory_order_release);
 }
 
+bool InspectStoreFile(const std::string& path, StoreFileFacts* facts, std::string* error) {
+  Fd fd;
+  fd.fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd.fd < 0) {
+    *error = "shared store: cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  StoreHeader h;
+  if (fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+      pread(fd.fd, &h, sizeof(h), 0) != static_cast<ssize_t>(sizeof(h)) ||
+      std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || h.ready.load(std::memory_order_relaxed) != 1) {
+    return true;  // not a store (or not ours): is_store stays false
+  }
+  facts->is_store = true;
+  facts->layout_version = h.layout_version;
+  facts->total_bytes = h.total_bytes;
+  facts->slot_bytes = h.slot_bytes;
+  facts->slot_count = h.slot_count;
+  // Every process using the store holds a read lock on byte 0: a write lock would conflict.
+  struct flock fl;
+  std::memset(&fl, 0, sizeof(fl));
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 1;
+  facts->in_use = fcntl(fd.fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  return true;
+}
+
 StoreFile::~StoreFile() {
   // The last process to let go of the store takes the ticket keys with it: they live only as
   // long as some process uses them (a process killed before this runs leaves them to the next

@@ -68,6 +68,18 @@ class StoreFile {
   int user_fd_ = -1;  // holds an OFD read lock on byte 0 while this process uses the store
 };
 
+// What a look at a store file finds without opening it for use (`tls-resumption stores list`).
+struct StoreFileFacts {
+  bool is_store = false;  // a regular file of this user's with a finished store header
+  uint32_t layout_version = 0;
+  uint64_t total_bytes = 0;
+  uint32_t slot_bytes = 0;
+  uint32_t slot_count = 0;
+  bool in_use = false;  // some process holds the "in use" lock (it has the store mapped)
+};
+// Reads the header and the in-use marker. False with `error` set when the file cannot be opened.
+bool InspectStoreFile(const std::string& path, StoreFileFacts* facts, std::string* error);
+
 // Initialises a robust, process-shared mutex in the file.
 bool InitStripeMutex(pthread_mutex_t* m);
 

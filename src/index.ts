@@ -25,8 +25,8 @@ export type { FleetRingStats } from './fleet/redis-key-ring';
 export type { FleetSessionStats } from './fleet/session-store';
 export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './options';
 export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';
-export type { SharedOptions, SharedStoreStats } from './shared-store';
-export { SharedLimits } from './shared-store';
+export type { RemoveSharedStoreOptions, SharedOptions, SharedStoreInfo, SharedStoreStats } from './shared-store';
+export { listSharedStores, removeSharedStore, SharedLimits } from './shared-store';
 export type { AttachTarget } from './target';
 // The ring and its option and stat types (src/ticket-key-ring/index.ts lists them).
 export * from './ticket-key-ring';

@@ -187,6 +187,15 @@ export interface NativeBinding {
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
+  /** A store file's header and in-use marker, without attaching (shared_store_file.cc). */
+  sharedInspect(path: string): {
+    isStore: boolean;
+    layoutVersion: number;
+    totalBytes: number;
+    slotBytes: number;
+    capacity: number;
+    inUse: boolean;
+  };
   resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];

@@ -99,6 +99,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const slowClient = new Redis({ port: redis.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     await slowClient.ping();
     const slow = attach(server, { fleet: { redis: slowClient, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 25 } });
+    await slowClient.ping(); // answered after the fleet's own start-up PING (one connection, in order): that one is not left to time out
     redis.pause();
     const t0 = Date.now();
     const r2 = await connect(port, { version: 'TLSv1.2', session: foreign.session });
@@ -175,7 +176,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const t0 = Date.now();
     const cache = attach(server, { fleet: { redis: down, secret: secretBuf } });
     const startup = await new Promise<{ error: Error & { code?: string } }>((resolve) => cache.once('fleetError', resolve));
-    expect(Date.now() - t0).toBeLessThan(1800);
+    expect(Date.now() - t0).toBeLessThan(3000); // 1000 ms plus a loaded machine's timer delay
     expect(startup.error.code).toBe('ERR_TLS_RESUMPTION_FLEET_UNREACHABLE');
     expect(startup.error.message).toMatch(/did not answer PING within 1000 ms/);
     expect(cache.stats().fleet!.errors).toBe(1);

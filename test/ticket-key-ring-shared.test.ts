@@ -44,7 +44,7 @@ describe("README's Use example in a cluster of 2: generate() + shared: { name } 
   // One cluster for both protocol versions (worker start-up is most of the cost).
   let run: ClusterRun;
   beforeAll(async () => {
-    run = await startCluster(2, { SHARED_NAME: storeName('use'), ROTATE_SECONDS: '0.4' }, README_WORKER);
+    run = await startCluster(2, { SHARED_NAME: storeName('use'), ROTATE_SECONDS: '1' }, README_WORKER);
   }, 120_000);
   afterAll(() => run?.stop());
 
@@ -53,6 +53,7 @@ describe("README's Use example in a cluster of 2: generate() + shared: { name } 
       const before = (await Promise.all(run.workers.map((w) => run.stats(w)))) as WorkerStats[];
       const started = Date.now();
       let rotatedBy: string | undefined;
+      let reachedOther = false;
       const r = await population(
         () => run.port,
         version,
@@ -60,26 +61,33 @@ describe("README's Use example in a cluster of 2: generate() + shared: { name } 
         8,
         6,
         async (done) => {
-          // Half-way, one worker rotates by hand: the other must open the new key's tickets at once.
-          if (done === 160) rotatedBy = await rotateIn(run.workers[0]!);
+          if (done === 160) {
+            // Half-way, one worker rotates by hand: the other opens the new key's tickets at once
+            // (looked up in the store) and holds the key itself within a sync.
+            rotatedBy = await rotateIn(run.workers[0]!);
+            for (let i = 0; i < 40 && !reachedOther; i++) {
+              reachedOther = ((await run.stats(run.workers[1]!)) as WorkerStats).keys.includes(rotatedBy);
+              if (!reachedOther) await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+          }
           // Keep the run long enough for several timed rotations on any machine.
-          if (done % 40 === 0 && Date.now() - started < done * 8) await new Promise((resolve) => setTimeout(resolve, 150));
+          if (done % 40 === 0 && Date.now() - started < done * 12) await new Promise((resolve) => setTimeout(resolve, 250));
         },
         true,
       );
       expect(r.failed).toBe(0);
-      expect(r.pids.size).toBe(2);
-      expect(r.crossWorker).toBeGreaterThan(r.reconnects * 0.3);
       expect(r.ratio).toBeGreaterThanOrEqual(0.99);
+      expect(r.pids.size).toBe(2);
+      // Round robin, 6 clients at a time: a good share of returning clients land on the other worker.
+      expect(r.crossWorker).toBeGreaterThan(r.reconnects * 0.2);
       expect(rotatedBy).toBeDefined();
+      expect(reachedOther).toBe(true);
       const after = (await Promise.all(run.workers.map((w) => run.stats(w)))) as WorkerStats[];
       after.forEach((s, i) => {
         expect(s.rotations - before[i]!.rotations).toBeGreaterThanOrEqual(3);
         expect(s.tickets.unknownKey).toBe(0);
         expect(s.resumption.failed).toEqual(Object.fromEntries(Object.keys(s.resumption.failed).map((k) => [k, 0])));
         expect(s.shared!.ticketKeys).toBeGreaterThanOrEqual(3);
-        // The hand rotation's key is one of the store's, held by both workers.
-        expect(s.keys).toContain(rotatedBy);
       });
     }, 120_000);
   }
