@@ -92,13 +92,18 @@ int OpenPrivateDir(const std::string& dir, std::string* error) {
 // the write lock under the flock is therefore alone: no live process can hold a stripe mutex, so
 // whatever the lock words say is stale (a machine crash with a persistent `path` store, where the
 // kernel never ran the robust-futex cleanup, or a corrupt file).
-bool OfdLock(int fd, short type) {
+struct flock FirstByte(short type) {
   struct flock fl;
   std::memset(&fl, 0, sizeof(fl));
   fl.l_type = type;
   fl.l_whence = SEEK_SET;
   fl.l_start = 0;
   fl.l_len = 1;
+  return fl;
+}
+
+bool OfdLock(int fd, short type) {
+  struct flock fl = FirstByte(type);
   return fcntl(fd, F_OFD_SETLK, &fl) == 0;
 }
 
@@ -184,12 +189,7 @@ bool InspectStoreFile(const std::string& path, StoreFileFacts* facts, std::strin
   facts->slot_bytes = h.slot_bytes;
   facts->slot_count = h.slot_count;
   // Every process using the store holds a read lock on byte 0: a write lock would conflict.
-  struct flock fl;
-  std::memset(&fl, 0, sizeof(fl));
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  fl.l_start = 0;
-  fl.l_len = 1;
+  struct flock fl = FirstByte(F_WRLCK);
   facts->in_use = fcntl(fd.fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
   return true;
 }

@@ -3,9 +3,8 @@
  * this user's named shared stores (`shared.name`), which outlive every process until removed or
  * the machine reboots.
  */
-import { parseArgs } from 'node:util';
-
 import { listSharedStores, removeSharedStore } from '../shared-store';
+import { parseCommandArgs } from './args';
 
 export const summary = "list or remove this user's named shared stores (they stay until removed or a reboot)";
 
@@ -24,28 +23,19 @@ function mib(bytes: number): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        json: { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (err) {
-    process.stderr.write(`stores: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs('stores', USAGE, {
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const [action, ...names] = positionals;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   if (action === 'list' && names.length === 0) {
     const stores = listSharedStores();
     if (values.json) {
