@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
 
-import { hasListeners, publish } from './events';
+import { type EventName, hasListeners, publish } from './events';
 import type { ResolvedFleet } from './fleet/options';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import { sealedBox } from './fleet/sealed-box';
@@ -17,11 +17,12 @@ import {
   type SessionIdContextStats,
 } from './fleet/session-id-context';
 import { type FleetSessionStats, FleetSessionStore } from './fleet/session-store';
-import { type NativeAttachment, type NativeResumptionStats, type NativeStats, native } from './native';
+import { type NativeAttachment, type NativeResumptionSample, type NativeResumptionStats, type NativeStats, native } from './native';
 import { type AttachOptions, defaultOptions, mergeOptions, type OptionRequest, parseAttachOptions, type ResolvedOptions } from './options';
 import { type ResolvedSharedOptions, SharedHook, type SharedStoreStats, sameShared } from './shared-store';
 import { type AttachTarget, externalOf, type NodeSecureContext, resolveTarget, serverContext } from './target';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
+import type { KeyRemovedReason, RingModeName } from './ticket-key-ring/mode';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
 import { typeError } from './validate';
 
@@ -192,12 +193,56 @@ const ZERO_COUNTERS: CacheCounters = {
   connectsRenegotiate: 0,
 };
 
+/**
+ * The message of each event a SessionCache emits (and publishes on the channel of the same key in
+ * `Channels`): `cache.on('ticketRotate', (m) => m.keyId)` is typed, and a misspelled event name
+ * does not compile.
+ */
+export interface SessionCacheEvents {
+  /** `attach()` made the handle. */
+  attach: { cache: SessionCache; options: ResolvedOptions };
+  /** `detach()`: Node's settings are back. */
+  detach: { cache: SessionCache };
+  /** `configure()` changed settings: the options now in force. */
+  configure: { cache: SessionCache; options: ResolvedOptions };
+  /** `flush()` dropped `removed` sessions. */
+  flush: { cache: SessionCache; all: boolean; removed: number };
+  /** The ring's new encrypting key (its public name; key bytes never). */
+  ticketRotate: { cache: SessionCache; keyId: string; mode: RingModeName };
+  /** A key left the ring. */
+  keyRemoved: { cache: SessionCache; keyId: string; reason: KeyRemovedReason; mode: RingModeName };
+  /** A fleet (Redis) operation failed or timed out; the handshake went on as a full one. */
+  fleetError: { cache: SessionCache; error: Error & { code?: string } };
+  /** A sampled offered session that did not resume (at most one per reason per second). */
+  resumptionFailed: { cache: SessionCache } & NativeResumptionSample;
+}
+
+// Every channel has a message type here, and nothing else does.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const EVENTS_MATCH_CHANNELS: Same<keyof SessionCacheEvents, EventName> = true;
+void EVENTS_MATCH_CHANNELS;
+
+/** The listener of event `E`. */
+export type SessionCacheListener<E extends keyof SessionCacheEvents> = (message: SessionCacheEvents[E]) => void;
+
+// Typed overloads over EventEmitter's: only the events above, each with its message type.
+export interface SessionCache {
+  on<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  once<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  off<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  addListener<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  removeListener<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  prependListener<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  prependOnceListener<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+}
+
 const handles = new WeakMap<object, SessionCache>();
 
 /**
  * A live attachment to one server or secure context. An EventEmitter: emits the events listed
  * in `Channels` (events.ts) under the same keys ('attach', 'detach', 'configure', 'flush', ...).
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above adds method signatures only, all implemented by EventEmitter
 export class SessionCache extends EventEmitter {
   #server: tls.Server | undefined;
   #context: NodeSecureContext;

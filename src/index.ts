@@ -13,6 +13,8 @@ export type {
   ResumptionFailures,
   ResumptionProtocol,
   ResumptionStats,
+  SessionCacheEvents,
+  SessionCacheListener,
   SessionCacheStats,
   SettingsStats,
 } from './attach';

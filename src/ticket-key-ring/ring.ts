@@ -209,9 +209,13 @@ export class TicketKeyRing {
    * added with `encrypt: true` encrypts from now and ages out like a rotated key. Adding a key
    * already in the ring changes nothing but its role (when `encrypt` is true). The bytes are
    * copied into native memory; your buffer is not modified.
+   * A string key is one line of an HAProxy `tls-ticket-keys` file (base64) and needs
+   * `format: 'haproxy'`; every other format takes bytes.
    * @returns the key id.
    * @throws TypeError for a non-buffer key or bad option; RangeError naming "key" for a bad length.
    */
+  add(key: Uint8Array, options?: AddKeyOptions): string;
+  add(key: string, options: AddKeyOptions & { format: 'haproxy' }): string;
   add(key: Uint8Array | string, options: AddKeyOptions = {}): string {
     const { encrypt, format } = resolveAddOptions(options);
     if (encrypt) this.#mode.checkEncryptingAdd();
