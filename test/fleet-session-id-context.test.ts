@@ -7,10 +7,9 @@
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
-
-import { attach } from '../src/attach';
-import { native } from '../src/native';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { native } from '../src/common/native';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
 import { cert, close, connect, listen, tlsServer, type Version } from './support/tls';
 

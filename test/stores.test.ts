@@ -4,9 +4,8 @@
  * files under /dev/shm attached by real servers.
  */
 import * as fs from 'node:fs';
-
-import { attach } from '../src/attach';
-import { listSharedStores, removeSharedStore, sharedStorePath } from '../src/shared-store';
+import { listSharedStores, removeSharedStore, sharedStorePath } from '../src/common/shared-store';
+import { attach } from '../src/server/attach';
 import { expectBadInput } from './support/bad-inputs';
 import { cli } from './support/cli';
 import { storeNames } from './support/store-names';

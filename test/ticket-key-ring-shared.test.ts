@@ -1,17 +1,16 @@
 /**
  * A TicketKeyRing.generate() ring attached with a shared store takes its keys from the store
- * (src/ticket-key-ring/generated-keys.ts, native/shared_ticket_keys.cc): the README's "Use"
+ * (src/server/ticket-key-ring/generated-keys.ts, native/server/shared_ticket_keys.cc): the README's "Use"
  * example in a real cluster, the keys in the store file while processes use them and wiped when
  * the last one detaches, and never in a store file on disk.
  */
 import type { Worker } from 'node:cluster';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-
-import { attach } from '../src/attach';
-import { sharedStorePath } from '../src/shared-store';
-import { TicketKeyRing } from '../src/ticket-key-ring';
-import { SHARED_SYNC_MS } from '../src/ticket-key-ring/generated-keys';
+import { sharedStorePath } from '../src/common/shared-store';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
+import { SHARED_SYNC_MS } from '../src/server/ticket-key-ring/generated-keys';
 import { type ClusterRun, population, startCluster } from './support/cluster';
 import { storeNames } from './support/store-names';
 import { close, connect, listen, tlsServer } from './support/tls';

@@ -3,7 +3,7 @@
  * this user's named shared stores (`shared.name`), which outlive every process until removed or
  * the machine reboots.
  */
-import { listSharedStores, removeSharedStore } from '../shared-store';
+import { listSharedStores, removeSharedStore } from '../common/shared-store';
 import { parseCommandArgs } from './args';
 
 export const summary = "list or remove this user's named shared stores (they stay until removed or a reboot)";

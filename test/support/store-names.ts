@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 
-import { sharedStorePath } from '../../src/shared-store';
+import { sharedStorePath } from '../../src/common/shared-store';
 
 /** Registers an afterAll that removes every store file handed out by `name` or passed to `track`. */
 export function storeNames(tag: string): { name(label: string): string; track(file: string): void } {
