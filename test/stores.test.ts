@@ -1,6 +1,6 @@
 /**
  * Named stores outlive every process: listSharedStores() / removeSharedStore() and
- * `tls-resumption stores list|remove` (src/shared-store.ts, src/cli/stores.ts), on real store
+ * `tls-resumption stores list|remove` (src/common/shared-store.ts, src/cli/stores.ts), on real store
  * files under /dev/shm attached by real servers.
  */
 import * as fs from 'node:fs';
