@@ -77,7 +77,12 @@ export async function run(argv: string[]): Promise<number> {
     return report.tls12.supported || report.tls13.supported ? 0 : 1;
   } catch (err) {
     if (err instanceof RangeError || err instanceof TypeError) {
-      process.stderr.write(`probe: ${err.message}\n`);
+      // The API names its options; the user typed flags.
+      const message = err.message
+        .replace(/"timeoutMs"/g, '"--timeout"')
+        .replace(/"connections"/g, '"--connections"')
+        .replace(/"servername"/g, '"--servername"');
+      process.stderr.write(`probe: ${message}\n`);
       return 2;
     }
     throw err;
