@@ -181,6 +181,11 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     type: 'counter',
     help: 'Times the shared store recovered from an inconsistent state.',
   },
+  'shared.ticketKeys': {
+    name: 'shared_ticket_keys',
+    type: 'gauge',
+    help: 'Ticket keys the shared store holds for the TicketKeyRing.generate() rings attached with it (0 for a store not in memory).',
+  },
   'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', help: 'Session-ID lookups sent to Redis.' },
   'fleet.timeouts': { name: 'fleet_timeouts_total', type: 'counter', help: 'Redis lookups abandoned at the deadline (full handshake).' },
   'fleet.stores': { name: 'fleet_stores_total', type: 'counter', help: 'Sessions written to Redis.' },
