@@ -5,6 +5,7 @@
  * (take a session, pass it as tls.connect's `session`) and `#track` (watch the handshake and the
  * 'session' events). Nothing here throws into a connection: an internal failure is a full handshake.
  */
+import { constants } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
@@ -12,13 +13,20 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 import { publish } from '../common/events';
-import { native } from '../common/native';
 import type { SharedStoreStats } from '../common/shared-store';
 import { typeError } from '../common/validate';
 import { type ClientProtocol, type ClientSession, type ClientSessionStore, MemoryStore, type StoreCounters } from './memory-store';
 import { type ClientSessionsOptions, type ResolvedClientSessionsOptions, resolveClientSessionsOptions } from './options';
+import { sessionFacts } from './session-facts';
 import { SharedClientStore } from './shared-store';
-import { addUpstreamStats, type ClientRefusalReason, type ClientUpstreamStats, copyUpstreamStats, emptyUpstreamStats } from './stats';
+import {
+  addUpstreamStats,
+  type ClientCounter,
+  type ClientRefusalReason,
+  type ClientUpstreamStats,
+  copyUpstreamStats,
+  emptyUpstreamStats,
+} from './stats';
 import { type UpstreamKey, upstreamKey } from './upstream-key';
 
 /** Upstreams whose counters `stats().upstreams` keeps (least recently used dropped; the totals keep everything). */
@@ -27,7 +35,12 @@ export const MAX_UPSTREAM_STATS = 10000;
 /** `stats()` of a client session cache. The top-level counters add up every upstream. */
 export interface ClientSessionStats extends ClientUpstreamStats {
   /** What the store holds now, and its budgets. */
-  cache: StoreCounters & { maxSessions: number; maxBytes: number; ticketsPerUpstream: number };
+  cache: StoreCounters & {
+    maxSessions: number;
+    maxBytes: number;
+    ticketsPerUpstream: number /** The `pskKe` option: connections offer psk_ke. */;
+    pskKe: boolean;
+  };
   /** With the `shared` option: the store file's counters (all processes), and `unreadable`: entries this process took out that did not decode (a full handshake each). */
   shared?: SharedStoreStats & { unreadable: number };
   /** Counters per upstream, by label: `host:port`, `/servername` when it differs from host, `#<8 hex>` when a client identity or other TLS options are set. */
@@ -133,15 +146,15 @@ export class ClientSessionCache extends EventEmitter {
     return { key, session, stats };
   }
 
-  #count(offer: Offer, field: 'connections' | 'offered' | 'resumed' | 'full' | 'failed' | 'received' | 'unusable'): void {
+  #count(offer: Offer, field: ClientCounter): void {
     offer.stats[field]++;
     this.#totals[field]++;
   }
 
   /** Files a session Node handed out; returns false when it cannot be resumed. */
   #file(offer: Offer, data: Buffer): boolean {
-    const info = native.inspectSession(data);
-    if (!info || (info.protocol !== 'TLSv1.3' && info.protocol !== 'TLSv1.2')) return false;
+    const info = sessionFacts(data);
+    if (!info || info.protocol === 'other') return false;
     const protocol = info.protocol as ClientProtocol;
     // TLS 1.3: the hint is the ticket's lifetime and 0 means "do not use". TLS 1.2: 0 means
     // unspecified, and the session's timeout bounds it.
@@ -181,6 +194,8 @@ export class ClientSessionCache extends EventEmitter {
       try {
         if (socket.isSessionReused()) {
           this.#count(offer, 'resumed');
+          if (session.protocol === 'TLSv1.3' && Object.keys(socket.getEphemeralKeyInfo() ?? {}).length === 0)
+            this.#count(offer, 'resumedPskKe');
           // A resumed TLS 1.2 handshake fires no 'session' event, even when the server renewed
           // the ticket: file what the connection holds now if it changed.
           if (session.protocol === 'TLSv1.2' && !this.#closed) {
@@ -207,6 +222,7 @@ export class ClientSessionCache extends EventEmitter {
    * is given), filing the sessions the connection receives. Works with `options.socket` (STARTTLS).
    */
   connect(options: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket {
+    if (this.options.pskKe) options = { ...options, secureOptions: this.#withPskKe(options.secureOptions) };
     const offer = this.#prepare(options);
     let socket: tls.TLSSocket;
     try {
@@ -217,6 +233,11 @@ export class ClientSessionCache extends EventEmitter {
     }
     this.#track(socket, offer);
     return socket;
+  }
+
+  /** `secureOptions` with SSL_OP_ALLOW_NO_DHE_KEX: the client offers psk_ke besides psk_dhe_ke. */
+  #withPskKe(secureOptions: number | undefined): number {
+    return (secureOptions ?? 0) | constants.SSL_OP_ALLOW_NO_DHE_KEX;
   }
 
   /** A ticket taken for a connection that never started goes back. */
@@ -245,6 +266,8 @@ export class ClientSessionCache extends EventEmitter {
     let pending: { offer: Offer; used: boolean } | undefined;
     hooks.createConnection = function (this: https.Agent, ...args: unknown[]): net.Socket {
       const options = (typeof args[0] === 'object' && args[0] !== null ? args[0] : (args[2] ?? args[1] ?? {})) as tls.ConnectionOptions;
+      // The agent builds this object for this one connection: the option goes in before the key is made.
+      if (cache.options.pskKe) options.secureOptions = cache.#withPskKe(options.secureOptions);
       const own = { offer: cache.#prepare(options), used: false };
       pending = own;
       let socket: net.Socket;
@@ -379,6 +402,7 @@ export class ClientSessionCache extends EventEmitter {
         maxSessions: this.options.maxSessions,
         maxBytes: this.options.maxBytes,
         ticketsPerUpstream: this.options.ticketsPerUpstream,
+        pskKe: this.options.pskKe,
       },
       upstreams,
       ...(this.#shared ? { shared: this.#shared.stats() } : {}),

@@ -21,6 +21,8 @@ export interface ClientUpstreamStats {
   offered: number;
   /** Offered connections that resumed (`isSessionReused()`). */
   resumed: number;
+  /** Of those, resumed without a key exchange (TLS 1.3 psk_ke: `getEphemeralKeyInfo()` is empty); see the `pskKe` option. */
+  resumedPskKe: number;
   /** Connections that made a full handshake because nothing was cached for the upstream. */
   full: number;
   /** Offered connections the server answered with a full handshake, by reason. */
@@ -34,7 +36,7 @@ export interface ClientUpstreamStats {
 }
 
 /** The plain numeric counters of `ClientUpstreamStats`, in the order stats and metrics list them. */
-export const CLIENT_COUNTERS = ['connections', 'offered', 'resumed', 'full', 'failed', 'received', 'unusable'] as const;
+export const CLIENT_COUNTERS = ['connections', 'offered', 'resumed', 'resumedPskKe', 'full', 'failed', 'received', 'unusable'] as const;
 export type ClientCounter = (typeof CLIENT_COUNTERS)[number];
 
 export function emptyUpstreamStats(): ClientUpstreamStats {
@@ -42,6 +44,7 @@ export function emptyUpstreamStats(): ClientUpstreamStats {
     connections: 0,
     offered: 0,
     resumed: 0,
+    resumedPskKe: 0,
     full: 0,
     refused: Object.fromEntries(CLIENT_REFUSAL_REASONS.map((r) => [r, 0])) as Record<ClientRefusalReason, number>,
     failed: 0,
