@@ -14,7 +14,7 @@ import * as tls from 'node:tls';
 
 import { publish } from '../common/events';
 import type { SharedStoreStats } from '../common/shared-store';
-import { typeError } from '../common/validate';
+import { expectKind, optionalBoolean, optionalInteger, typeError } from '../common/validate';
 import { type ClientProtocol, type ClientSession, type ClientSessionStore, MemoryStore, type StoreCounters } from './memory-store';
 import { type ClientSessionsOptions, type ResolvedClientSessionsOptions, resolveClientSessionsOptions } from './options';
 import { sessionFacts } from './session-facts';
@@ -88,6 +88,9 @@ interface AgentSessionHooks {
 
 const INSTALLED = Symbol('tls-resumption.clientSessions');
 
+/** The longest delay Node's timers take (2^31 - 1 ms). */
+const MAX_TIMER_MS = 0x7fffffff;
+
 function serverNameOf(host: string | undefined): string | undefined {
   if (!host) return undefined;
   let name = host;
@@ -109,6 +112,8 @@ export class ClientSessionCache extends EventEmitter {
   readonly #totals = emptyUpstreamStats();
   /** Map order is recency, for the bound on per-upstream counters. */
   readonly #upstreams = new Map<string, ClientUpstreamStats>();
+  /** Upstreams (by their counters) whose handshakes reported a key exchange group to `getEphemeralKeyInfo()`. */
+  readonly #groupVisible = new WeakSet<ClientUpstreamStats>();
   #closed = false;
 
   /** @internal use `clientSessions()`. */
@@ -189,13 +194,22 @@ export class ClientSessionCache extends EventEmitter {
     socket.on('session', (data: Buffer) => this.#onSession(offer, data));
     socket.once('secureConnect', () => {
       done = true;
+      // No ephemeral key means psk_ke, except on Node 22, which reports none for hybrid groups
+      // (X25519MLKEM768, its default): psk_ke is counted only for upstreams whose handshakes have
+      // shown their group here.
+      let keyExchange = false;
+      try {
+        keyExchange = Object.keys(socket.getEphemeralKeyInfo() ?? {}).length > 0;
+        if (keyExchange) this.#groupVisible.add(offer.stats);
+      } catch {
+        // Counting must never disturb the connection.
+      }
       const session = offer.session;
       if (!session) return;
       try {
         if (socket.isSessionReused()) {
           this.#count(offer, 'resumed');
-          if (session.protocol === 'TLSv1.3' && Object.keys(socket.getEphemeralKeyInfo() ?? {}).length === 0)
-            this.#count(offer, 'resumedPskKe');
+          if (session.protocol === 'TLSv1.3' && !keyExchange && this.#groupVisible.has(offer.stats)) this.#count(offer, 'resumedPskKe');
           // A resumed TLS 1.2 handshake fires no 'session' event, even when the server renewed
           // the ticket: file what the connection holds now if it changed.
           if (session.protocol === 'TLSv1.2' && !this.#closed) {
@@ -222,6 +236,8 @@ export class ClientSessionCache extends EventEmitter {
    * is given), filing the sessions the connection receives. Works with `options.socket` (STARTTLS).
    */
   connect(options: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket {
+    expectKind('options', options, 'object');
+    if (secureConnectListener !== undefined) expectKind('secureConnectListener', secureConnectListener, 'function');
     if (this.options.pskKe) options = { ...options, secureOptions: this.#withPskKe(options.secureOptions) };
     const offer = this.#prepare(options);
     let socket: tls.TLSSocket;
@@ -301,6 +317,7 @@ export class ClientSessionCache extends EventEmitter {
 
   /** A new `https.Agent` (Node's options) drawing on this cache: `https.get(url, { agent: sessions.agent() })`. */
   agent(options?: https.AgentOptions): https.Agent {
+    if (options !== undefined) expectKind('options', options, 'object');
     return this.install(new https.Agent(options));
   }
 
@@ -311,6 +328,11 @@ export class ClientSessionCache extends EventEmitter {
    * (lib/core/connect.js): ALPN, servername from the Host, connect timeout, keep-alive, no delay.
    */
   connector(options: ConnectorOptions = {}): UndiciConnector {
+    expectKind('options', options, 'object');
+    optionalBoolean('allowH2', options.allowH2);
+    optionalInteger('timeout', options.timeout, 0, MAX_TIMER_MS, 'milliseconds');
+    optionalBoolean('keepAlive', options.keepAlive);
+    optionalInteger('keepAliveInitialDelay', options.keepAliveInitialDelay, 0, MAX_TIMER_MS, 'milliseconds');
     const { allowH2 = false, timeout = 10000, keepAlive, keepAliveInitialDelay, ...tlsOptions } = options;
     return ({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) => {
       let socket: net.Socket;
@@ -368,6 +390,9 @@ export class ClientSessionCache extends EventEmitter {
     options: http2.SecureClientSessionOptions = {},
     listener?: (session: http2.ClientHttp2Session, socket: net.Socket | tls.TLSSocket) => void,
   ): http2.ClientHttp2Session {
+    if (typeof authority !== 'string' && !(authority instanceof URL)) throw typeError('authority', 'a string or a URL', authority);
+    expectKind('options', options, 'object');
+    if (listener !== undefined) expectKind('listener', listener, 'function');
     return http2.connect(
       authority,
       {

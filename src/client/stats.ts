@@ -21,7 +21,12 @@ export interface ClientUpstreamStats {
   offered: number;
   /** Offered connections that resumed (`isSessionReused()`). */
   resumed: number;
-  /** Of those, resumed without a key exchange (TLS 1.3 psk_ke: `getEphemeralKeyInfo()` is empty); see the `pskKe` option. */
+  /**
+   * Of those, resumed without a key exchange (TLS 1.3 psk_ke: `getEphemeralKeyInfo()` is empty);
+   * see the `pskKe` option. Node 22 reports no group for hybrid key exchanges (X25519MLKEM768,
+   * its default) either, so psk_ke is counted only for upstreams whose handshakes have shown a
+   * group; on Node 22 with default groups it stays 0.
+   */
   resumedPskKe: number;
   /** Connections that made a full handshake because nothing was cached for the upstream. */
   full: number;
