@@ -112,7 +112,7 @@ export class ClientSessionCache extends EventEmitter {
   readonly #totals = emptyUpstreamStats();
   /** Map order is recency, for the bound on per-upstream counters. */
   readonly #upstreams = new Map<string, ClientUpstreamStats>();
-  /** Upstreams (by their counters) whose handshakes reported a key exchange group to `getEphemeralKeyInfo()`. */
+  /** Upstreams (by their counters) whose handshakes reported an (EC)DH ephemeral key to `getEphemeralKeyInfo()`. */
   readonly #groupVisible = new WeakSet<ClientUpstreamStats>();
   #closed = false;
 
@@ -194,12 +194,14 @@ export class ClientSessionCache extends EventEmitter {
     socket.on('session', (data: Buffer) => this.#onSession(offer, data));
     socket.once('secureConnect', () => {
       done = true;
-      // No ephemeral key means psk_ke, except on Node 22, which reports none for hybrid groups
-      // (X25519MLKEM768, its default): psk_ke is counted only for upstreams whose handshakes have
-      // shown their group here.
+      // An (EC)DH ephemeral key shows a key exchange. Without one, a resumption was psk_ke, or
+      // used a group Node does not report as a key: hybrid X25519MLKEM768 (Node 22: {}, Node 24
+      // and 26: a 'TLSGroup', which they also report for psk_ke, naming the session's group). So
+      // psk_ke is counted only for upstreams whose handshakes have shown an (EC)DH key here.
       let keyExchange = false;
       try {
-        keyExchange = Object.keys(socket.getEphemeralKeyInfo() ?? {}).length > 0;
+        const type = (socket.getEphemeralKeyInfo() as { type?: string } | null)?.type;
+        keyExchange = type === 'ECDH' || type === 'DH';
         if (keyExchange) this.#groupVisible.add(offer.stats);
       } catch {
         // Counting must never disturb the connection.

@@ -22,10 +22,11 @@ export interface ClientUpstreamStats {
   /** Offered connections that resumed (`isSessionReused()`). */
   resumed: number;
   /**
-   * Of those, resumed without a key exchange (TLS 1.3 psk_ke: `getEphemeralKeyInfo()` is empty);
-   * see the `pskKe` option. Node 22 reports no group for hybrid key exchanges (X25519MLKEM768,
-   * its default) either, so psk_ke is counted only for upstreams whose handshakes have shown a
-   * group; on Node 22 with default groups it stays 0.
+   * Of those, resumed without a key exchange (TLS 1.3 psk_ke); see the `pskKe` option. Node shows
+   * it only as a missing (EC)DH key in `getEphemeralKeyInfo()`, which also happens with hybrid
+   * groups (X25519MLKEM768, the default on Node 22, 24, 26): psk_ke is counted only for upstreams
+   * whose handshakes show an (EC)DH key (classic groups, e.g. `ecdhCurve: 'X25519'`); with the
+   * default hybrid group this stays 0 whatever was negotiated.
    */
   resumedPskKe: number;
   /** Connections that made a full handshake because nothing was cached for the upstream. */
