@@ -7,6 +7,8 @@
  * providers and engines at 'tls-resumption/providers'. Everything else is internal.
  */
 
+// The client side: the outbound session cache (src/client/index.ts lists its public names).
+export * from './client';
 export type { EventMessage, EventName } from './common/events';
 export { Channels } from './common/events';
 export type { RedisClientLike } from './common/redis-client';

@@ -24,6 +24,7 @@ describe('events: diagnostics_channel and the handle', () => {
       keyRemoved: 'tls-resumption:key-removed',
       fleetError: 'tls-resumption:fleet-error',
       resumptionFailed: 'tls-resumption:resumption-failed',
+      clientRefused: 'tls-resumption:client-refused',
     });
   });
 

@@ -31,11 +31,13 @@ enum Reason : int {
   kContextMismatch,
   kProtocolMismatch,
   kStoreError,
+  kNotYetReplicated,
   kReasonCount,
   kNoReason = -1,
 };
-const char* const kReasonNames[kReasonCount] = {"notFound", "unknownKey",      "badTicket",        "expired",
-                                                "tooOld",   "contextMismatch", "protocolMismatch", "storeError"};
+const char* const kReasonNames[kReasonCount] = {"notFound",         "unknownKey", "badTicket",
+                                                "expired",          "tooOld",     "contextMismatch",
+                                                "protocolMismatch", "storeError", "notYetReplicated"};
 
 enum Protocol : int { kTls12, kTls13, kProtocolCount };
 const char* const kProtocolNames[kProtocolCount] = {"TLSv1.2", "TLSv1.3"};
@@ -105,10 +107,11 @@ struct Handshake {
   bool ticket_capped = false;  // that ticket's lifetime ends at its age cap
   bool via_ring = false;
   bool settled = false;
-  bool timed_out = false;      // OpenSSL refused the offered session as expired
-  bool found = false;          // OpenSSL found the offered session ID (internal cache or callback)
-  bool store_failed = false;   // the shared store failed to answer for the offered session ID
-  bool store_expired = false;  // the shared store held it, past its lifetime
+  bool timed_out = false;       // OpenSSL refused the offered session as expired
+  bool found = false;           // OpenSSL found the offered session ID (internal cache or callback)
+  bool store_failed = false;    // the shared store failed to answer for the offered session ID
+  bool store_expired = false;   // the shared store held it, past its lifetime
+  bool not_replicated = false;  // a fleet member issued the ID and it has not reached this one
   long misses0 = 0;
   long cb_hits0 = 0;
   long timeouts0 = 0;
@@ -482,6 +485,8 @@ void Classify(SSL* ssl) {
     reason = h->timed_out ? (h->ticket_capped ? kTooOld : kExpired) : kContextMismatch;
   } else if (h->store_failed || fleet_failed) {
     reason = kStoreError;
+  } else if (h->not_replicated) {
+    reason = kNotYetReplicated;
   } else if (h->timed_out || h->store_expired) {
     // A stateful session: OpenSSL refuses it by its lifetime without showing it. With a cap
     // below the cache timeout every stateful lifetime ends at its cap (session_age.h).
@@ -641,6 +646,10 @@ void NoteStoreMiss(SSL* ssl, StoreMiss why) noexcept {
   // OpenSSL looks up each offered TLS 1.3 PSK identity in turn: any failure explains the miss.
   h->store_failed |= why == StoreMiss::kFailed;
   h->store_expired |= why == StoreMiss::kExpired;
+}
+
+void NoteNotYetReplicated(SSL* ssl) noexcept {
+  if (Handshake* h = HandshakeOf(ssl)) h->not_replicated = true;
 }
 
 void NoteStoreError(SSL_CTX* ctx, const unsigned char* id, size_t id_len) noexcept {

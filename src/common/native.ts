@@ -140,7 +140,18 @@ export interface NativeResumptionSample {
   suppressed: number;
 }
 
+/** The outbound cache's shared store (native/client/client_store.cc; src/client/shared-store.ts). */
+export interface NativeClientStore {
+  take(keys: Buffer, remove: boolean): Buffer | null;
+  put(keys: Buffer, der: Buffer, expiresAtSeconds: number, firstFree: boolean): boolean;
+  remove(key: Buffer): boolean;
+  stats(): NativeSharedStats;
+  flush(all: boolean): number;
+  close(): void;
+}
+
 export interface NativeBinding {
+  ClientStore: new (path: string, sizeBytes: number, slotBytes: number, privateDir: boolean) => NativeClientStore;
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
@@ -177,6 +188,12 @@ export interface NativeBinding {
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
+  /** Hands every session the context issues (ID, DER, expiry in epoch seconds) to `fn` on the JS thread; null stops (fleet_replication.cc). */
+  fleetCapture(h: NativeAttachment, fn: ((id: Buffer, der: Buffer, expiresAt: number) => void) | null): void;
+  /** Puts another member's session into the context's store (the shared store, else OpenSSL's cache). */
+  fleetImport(h: NativeAttachment, der: Buffer): 'stored' | 'expired' | 'invalid' | 'notStored';
+  /** Sessions the capture queue could not take. */
+  fleetCaptureDropped(h: NativeAttachment): number;
   resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];

@@ -178,6 +178,11 @@ export class SessionIdContextControl {
     }
   }
 
+  /** The bytes applied by this package, or undefined while Node's own are in force. */
+  bytes(): Buffer | undefined {
+    return this.#chosen?.bytes;
+  }
+
   stats(): SessionIdContextStats {
     if (this.#chosen) return { source: this.#chosen.source, fingerprint: fingerprint(this.#chosen.bytes) };
     if (this.#nodeFingerprint === undefined && this.#handle) {
