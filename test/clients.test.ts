@@ -23,10 +23,17 @@ function ratio(cells: MatrixCell[], client: ClientName, server: MatrixServerName
   return cell.ratio!;
 }
 
-test('every client resumes every returning connection on the ticket ring, TLS 1.2 and 1.3', async () => {
+// undici 7 and 8 (Node 24, 26) close an origin's pool when its last connection closes, and the
+// pool's TLS session cache goes with it: fetch, one call after the other to a server that closes
+// each connection, never resumes there (docs/clients.md). undici 6 (Node 20, 22) keeps the pool.
+const FETCH_KEEPS_SESSIONS = Number(process.versions.node.split('.')[0]) <= 22;
+
+test('every client resumes every returning connection on the ticket ring, TLS 1.2 and 1.3 (fetch: Node 20 and 22 only)', async () => {
   const cells = await runMatrix({ clients: ALL, servers: ['ring'], versions: ['TLSv1.2', 'TLSv1.3'], connections: CONNECTIONS });
-  const got = cells.map((c) => ({ client: c.client, version: c.version, ratio: c.ratio, note: c.note }));
-  expect(got.filter((c) => c.client !== 'chromium')).toEqual(got.filter((c) => c.client !== 'chromium').map((c) => ({ ...c, ratio: 1 })));
+  const got = cells
+    .filter((c) => c.client !== 'chromium')
+    .map((c) => ({ client: c.client, version: c.version, ratio: c.ratio, note: c.note }));
+  expect(got).toEqual(got.map((c) => ({ ...c, ratio: c.client === 'node-fetch' && !FETCH_KEEPS_SESSIONS ? 0 : 1 })));
   // Chromium: at most one miss in three on a loaded machine (1.00 in docs/clients.md's run).
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) expect(ratio(cells, 'chromium', 'ring', version)).toBeGreaterThanOrEqual(0.66);
 });

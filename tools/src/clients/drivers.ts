@@ -14,7 +14,7 @@ import * as path from 'node:path';
 
 import { type Chromium, launchChromium } from './chromium';
 
-export type ClientName = 'chromium' | 'curl' | 'python' | 'go' | 'openssl' | 'node-https' | 'node-fetch';
+export type ClientName = 'chromium' | 'curl' | 'python' | 'go' | 'openssl' | 'node-https' | 'node-fetch' | 'node-fetch-sessions';
 
 export interface ClientDriver {
   /** One line: the client and how it keeps sessions. */
@@ -137,12 +137,40 @@ async function nodeHttps(port: number, count: number): Promise<void> {
   }
 }
 
+// A pause between fetches lets the previous connection close first, as between a service's
+// calls: without it, whether fetch resumes on Node 24 and 26 is a race (undici 7 and 8 drop an
+// origin's pool, and with it the pool's TLS session cache, once its last connection closes).
 const FETCH_CLIENT = `
 const [port, count] = process.argv.slice(-2).map(Number);
 (async () => {
-  for (let i = 0; i < count; i++) await (await fetch('https://localhost:' + port + '/')).text();
+  for (let i = 0; i < count; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    await (await fetch('https://localhost:' + port + '/')).text();
+  }
 })().catch((err) => { console.error(err); process.exit(1); });
 `;
+
+// The same fetches through this package's outbound cache (clientSessions().connector() in an
+// undici Agent): its sessions live in the cache, not in undici's per-origin pool.
+const FETCH_SESSIONS_CLIENT = `
+const undici = require(process.env.UNDICI_PATH);
+const { clientSessions } = require(process.env.TLS_RESUMPTION_PATH);
+const [port, count] = process.argv.slice(-2).map(Number);
+const dispatcher = new undici.Agent({ connect: clientSessions().connector({ rejectUnauthorized: false }) });
+(async () => {
+  for (let i = 0; i < count; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    await (await fetch('https://localhost:' + port + '/', { dispatcher })).text();
+  }
+  await dispatcher.close();
+})().catch((err) => { console.error(err); process.exit(1); });
+`;
+
+function fetchChild(script: string, port: number, count: number, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return exec(process.execPath, ['--dns-result-order=ipv4first', '-e', script, String(port), String(count)], {
+    env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0', NODE_NO_WARNINGS: '1', ...env },
+  });
+}
 
 let browser: Promise<Chromium> | undefined;
 
@@ -225,13 +253,25 @@ export const CLIENTS: Record<ClientName, ClientDriver> = {
     command: (count) => `https.get(url, { agent }) x ${count} with one new https.Agent({ keepAlive: false })`,
   },
   'node-fetch': {
-    description: "Node's fetch (undici) in a child process of the same Node, NODE_TLS_REJECT_UNAUTHORIZED=0",
+    description: "Node's fetch (undici) in a child process of the same Node, 50 ms between fetches, NODE_TLS_REJECT_UNAUTHORIZED=0",
     unavailable: () => undefined,
     run: async (port, count) => {
-      await exec(process.execPath, ['--dns-result-order=ipv4first', '-e', FETCH_CLIENT, String(port), String(count)], {
-        env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0', NODE_NO_WARNINGS: '1' },
+      await fetchChild(FETCH_CLIENT, port, count);
+    },
+    command: (count) =>
+      `NODE_TLS_REJECT_UNAUTHORIZED=0 node -e "for (...) { await pause(50 ms); await (await fetch(url)).text() }" (${count} fetches)`,
+  },
+  'node-fetch-sessions': {
+    description:
+      "Node's fetch as node-fetch, with `dispatcher: new undici.Agent({ connect: clientSessions().connector() })` (this package)",
+    unavailable: () => undefined,
+    run: async (port, count) => {
+      await fetchChild(FETCH_SESSIONS_CLIENT, port, count, {
+        UNDICI_PATH: require.resolve('undici'),
+        TLS_RESUMPTION_PATH: path.resolve(__dirname, '../../../dist/index.js'),
       });
     },
-    command: (count) => `NODE_TLS_REJECT_UNAUTHORIZED=0 node -e "for (...) await (await fetch(url)).text()" (${count} fetches)`,
+    command: (count) =>
+      `node -e "const dispatcher = new undici.Agent({ connect: clientSessions().connector() }); for (...) { await pause(50 ms); await (await fetch(url, { dispatcher })).text() }" (${count} fetches)`,
   },
 };
