@@ -8,6 +8,7 @@
  * `clientSessions()` (offers psk_dhe_ke only). Each phase makes --connections resumed
  * connections (4 in flight) and reads the server's utime + stime from /proc; phases alternate
  * --pairs times; the ratio is psk_ke / psk_dhe_ke over all phases. Needs OpenSSL 3.3+ (Node 22+).
+ * `--groups X25519` sets the client's ecdhCurve (Node 24 and 26 default to X25519MLKEM768).
  * Absolute CPU moves with the machine's load: compare the ratio of one run.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -19,6 +20,12 @@ import { compiled } from './harness';
 
 const IN_FLIGHT = 4;
 
+/** `--groups X25519`: the client's ecdhCurve (default: Node's, X25519MLKEM768 on Node 24 and 26). */
+const groups = (() => {
+  const i = process.argv.indexOf('--groups');
+  return i < 0 ? undefined : process.argv[i + 1];
+})();
+
 function intArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   const v = i < 0 ? fallback : Number(process.argv[i + 1]);
@@ -29,10 +36,20 @@ function intArg(name: string, fallback: number): number {
 
 function connectOnce(sessions: ClientSessionCache, port: number): Promise<{ reused: boolean; group: string }> {
   return new Promise((resolve, reject) => {
-    const socket = sessions.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+    const socket = sessions.connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      ...(groups ? { ecdhCurve: groups } : {}),
+    });
     let out = { reused: false, group: '' };
     socket.once('secureConnect', () => {
-      out = { reused: socket.isSessionReused(), group: (socket.getEphemeralKeyInfo() as { name?: string } | null)?.name ?? '' };
+      // What Node reports: an ECDH key (X25519, P-256) for an (EC)DHE exchange; for psk_ke none
+      // (Node 22) or a 'TLSGroup' naming the session's group (Node 24, 26), as for hybrid groups.
+      const info = socket.getEphemeralKeyInfo() as { type?: string; name?: string } | null;
+      out = { reused: socket.isSessionReused(), group: info?.type ? `${info.type} ${info.name}` : 'none' };
     });
     socket.resume();
     socket.once('error', reject);
@@ -56,7 +73,7 @@ async function phase(server: ChildProcess, sessions: ClientSessionCache, port: n
       while (left-- > 0) {
         const r = await connectOnce(sessions, port);
         if (r.reused) out.resumed++;
-        out.groups.add(r.group || '(none: psk_ke)');
+        out.groups.add(r.group);
       }
     }),
   );
@@ -102,7 +119,7 @@ export async function main(): Promise<void> {
   }
   const per = (mode: keyof typeof totals) => totals[mode].cpu / totals[mode].n;
   process.stdout.write(
-    `psk_ke: Node ${process.version} (OpenSSL ${process.versions.openssl}), ${os.cpus().length} CPUs, ${pairs} pairs of ${connections} connections, ${IN_FLIGHT} in flight\n`,
+    `psk_ke: Node ${process.version} (OpenSSL ${process.versions.openssl}), ${os.cpus().length} CPUs, ${pairs} pairs of ${connections} connections, ${IN_FLIGHT} in flight, client groups: ${groups ?? "Node's default"}\n`,
   );
   for (const mode of ['psk_dhe_ke', 'psk_ke'] as const) {
     const t = totals[mode];
