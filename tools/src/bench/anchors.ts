@@ -107,8 +107,18 @@ frontend bench
 `;
 }
 
-/** Starts an anchor on a free loopback port from a generated config in a temp dir. */
-export async function startAnchor(kind: 'nginx' | 'haproxy', cert: SelfSignedCertificate): Promise<ServerHandle> {
+/** nginx's session directives in the anchor: its shared session cache, tickets off (as `attach` is measured). */
+const NGINX_ANCHOR_SESSIONS = ['ssl_session_cache shared:SSL:10m', 'ssl_session_timeout 5m', 'ssl_session_tickets off'];
+
+/**
+ * Starts an anchor on a free loopback port from a generated config in a temp dir. `nginxSessions`
+ * replaces nginx's session directives (the gateway benchmark runs nginx with tickets on).
+ */
+export async function startAnchor(
+  kind: 'nginx' | 'haproxy',
+  cert: SelfSignedCertificate,
+  nginxSessions: readonly string[] = NGINX_ANCHOR_SESSIONS,
+): Promise<ServerHandle> {
   const bin = anchorAvailable(kind);
   if (!bin) throw new Error(`${kind} is not installed`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsc-bench-${kind}-`));
@@ -125,7 +135,7 @@ export async function startAnchor(kind: 'nginx' | 'haproxy', cert: SelfSignedCer
         port,
         masterProcess: true,
         workerConnections: 4096,
-        sessions: ['ssl_session_cache shared:SSL:10m', 'ssl_session_timeout 5m', 'ssl_session_tickets off'],
+        sessions: [...nginxSessions],
         body: 'ok\n',
       }),
     );

@@ -8,16 +8,23 @@
  * rotation) is `tls-resumption-tools bench`.
  */
 import { main } from './core';
+import { gatewayLine } from './gateway';
 
 main(
   ['stock', 'jsCache', 'attach', 'ring'],
   2000,
   'npm start: stock Node https vs JS session cache vs attach() vs attach() + ticket ring (vs nginx and HAProxy when installed), single process, loopback, self-signed ECDSA P-256',
   true,
-).then(
-  (code) => (process.exitCode = code),
-  (err: unknown) => {
-    process.stderr.write(`npm start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+)
+  .then(async (code) => {
+    // The outbound side: a short gateway run (the full one is `npm run bench:gateway`).
+    process.stdout.write(`\n${await gatewayLine()}\n`);
+    return code;
+  })
+  .then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      process.stderr.write(`npm start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
