@@ -31,6 +31,8 @@ export interface NativeNodeDefaults {
   timeoutSeconds: number;
   ticketsEnabled: boolean;
   tls13Count: number;
+  /** SSL_OP_ALLOW_NO_DHE_KEX and SSL_OP_PREFER_NO_DHE_KEX both set. */
+  pskKe: boolean;
 }
 
 /** What d2i_SSL_SESSION + SSL_SESSION_get_* read from a client session's DER (session_inspect.cc). */
@@ -121,7 +123,7 @@ export interface NativeBinding {
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
-  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number): void;
+  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean): void;
   stats(h: NativeAttachment): NativeStats;
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;

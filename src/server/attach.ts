@@ -46,6 +46,8 @@ export interface SettingsStats {
     enabled: boolean;
     /** Tickets after each full TLS 1.3 handshake. */
     tls13Count: number;
+    /** TLS 1.3 resumption without a key exchange (psk_ke) when the client offers it (`tickets.pskKe`). */
+    pskKe: boolean;
   };
 }
 
@@ -110,13 +112,13 @@ const SESS_CACHE_SERVER = 0x2;
 const SESS_CACHE_NO_INTERNAL = 0x300;
 
 function toStats(raw: NativeStats, resumption: ResumptionStats): Omit<SessionCacheStats, 'sessionIdContext'> {
-  const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, ...counters } = raw;
+  const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, pskKe, ...counters } = raw;
   const enabled = (mode & SESS_CACHE_SERVER) !== 0 && (mode & SESS_CACHE_NO_INTERNAL) !== SESS_CACHE_NO_INTERNAL;
   return {
     ...counters,
     settings: {
       cache: { enabled, mode, size, timeoutSeconds },
-      tickets: { enabled: ticketsEnabled, tls13Count },
+      tickets: { enabled: ticketsEnabled, tls13Count, pskKe },
     },
     resumption,
   };
@@ -390,7 +392,7 @@ export class SessionCache extends EventEmitter {
 
   #apply(handle: NativeAttachment, o: ResolvedOptions): void {
     native.applyCache(handle, o.cache.enabled, o.cache.mode, o.cache.size, o.cache.timeoutSeconds);
-    native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count);
+    native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count, o.tickets.pskKe);
     this.#applyRing(handle, o.tickets.keyRing);
     native.resumptionApply(handle, o.maxSessionAgeSeconds, this.#nodeTicketKeyName());
     this.#sessionIdContext.apply(

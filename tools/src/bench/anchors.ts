@@ -109,19 +109,20 @@ frontend bench
 `;
 }
 
-/** How an nginx anchor differs from the benchmark's (a shared cache, tickets off). */
-export interface NginxAnchorOptions {
-  /** The server block's session directives, given the anchor's folder. */
-  sessions?(dir: string): string[];
-  /** Extra directives of the http block. */
-  http?: string[];
-}
+/** nginx's session directives in the anchor: its shared session cache, tickets off (as `attach` is measured). */
+const NGINX_ANCHOR_SESSIONS = ['ssl_session_cache shared:SSL:10m', 'ssl_session_timeout 5m', 'ssl_session_tickets off'];
 
-/** Starts an anchor on a free loopback port from a generated config in a temp dir (`dir`, removed by `close`). */
+/**
+ * Starts an anchor on a free loopback port from a generated config in a temp dir (`dir`, removed
+ * by `close`). `nginxSessions` replaces nginx's session directives (the gateway benchmark runs
+ * nginx with tickets on; the browser bursts add an access log in `dir`); `nginxHttp` adds
+ * directives to nginx's http block.
+ */
 export async function startAnchor(
   kind: 'nginx' | 'haproxy',
   cert: SelfSignedCertificate,
-  nginx: NginxAnchorOptions = {},
+  nginxSessions: readonly string[] | ((dir: string) => readonly string[]) = NGINX_ANCHOR_SESSIONS,
+  nginxHttp: readonly string[] = [],
 ): Promise<ServerHandle & { dir: string }> {
   const bin = anchorAvailable(kind);
   if (!bin) throw new Error(`${kind} is not installed`);
@@ -139,8 +140,8 @@ export async function startAnchor(
         port,
         masterProcess: true,
         workerConnections: 4096,
-        sessions: nginx.sessions?.(dir) ?? ['ssl_session_cache shared:SSL:10m', 'ssl_session_timeout 5m', 'ssl_session_tickets off'],
-        http: nginx.http,
+        sessions: [...(typeof nginxSessions === 'function' ? nginxSessions(dir) : nginxSessions)],
+        http: [...nginxHttp],
         body: 'ok\n',
       }),
     );

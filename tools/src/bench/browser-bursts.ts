@@ -49,15 +49,12 @@ interface BurstServer {
 /** nginx with its session cache and default tickets, `keepalive_timeout 0`, and an access log of `$ssl_session_reused`. */
 async function startNginx(cert: SelfSignedCertificate): Promise<BurstServer> {
   if (!anchorAvailable('nginx')) throw new Error('nginx is not installed (apt-get install nginx)');
-  const anchor = await startAnchor('nginx', cert, {
-    http: ["log_format reused '$ssl_session_reused'"],
-    sessions: (dir) => [
-      'ssl_session_cache shared:SSL:10m',
-      'ssl_session_timeout 5m',
-      'keepalive_timeout 0',
-      `access_log ${dir}/reused.log reused`,
-    ],
-  });
+  const anchor = await startAnchor(
+    'nginx',
+    cert,
+    (dir) => ['ssl_session_cache shared:SSL:10m', 'ssl_session_timeout 5m', 'keepalive_timeout 0', `access_log ${dir}/reused.log reused`],
+    ["log_format reused '$ssl_session_reused'"],
+  );
   const log = path.join(anchor.dir, 'reused.log');
   // The anchor's port probe is a TCP connection without TLS: nginx logs nothing for it.
   return {

@@ -14,6 +14,7 @@ import { CHROMIUM_BIN } from '../clients/chromium';
 import { anchorAvailable } from './anchors';
 import { BURST_SERVERS, type BurstServerName, measureBursts, summarize } from './browser-bursts';
 import { main } from './core';
+import { gatewayLine } from './gateway';
 
 /** One line: the share of a 40-image page's connections Chromium resumed, attach() + ring beside nginx. */
 async function browserBurstLine(): Promise<string> {
@@ -30,13 +31,17 @@ main(
   2000,
   'npm start: stock Node https vs JS session cache vs attach() vs attach() + ticket ring (vs nginx and HAProxy when installed), single process, loopback, self-signed ECDSA P-256',
   true,
-).then(
-  async (code) => {
+)
+  .then(async (code) => {
+    // The outbound side: a short gateway run (the full one is `npm run bench:gateway`).
+    process.stdout.write(`\n${await gatewayLine()}\n`);
     process.stdout.write(`${await browserBurstLine()}\n`);
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`npm start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+    return code;
+  })
+  .then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      process.stderr.write(`npm start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
