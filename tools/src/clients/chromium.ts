@@ -29,6 +29,8 @@ export const CHROMIUM_FLAGS = [
 export interface Chromium {
   /** Opens `url` in the tab and resolves when its load event fired (every subresource loaded). */
   navigate(url: string, timeoutMs?: number): Promise<void>;
+  /** Evaluates `expression` in the tab, awaiting a promise it returns; resolves with its value (JSON). */
+  evaluate<T>(expression: string): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,14 @@ export async function launchChromium(): Promise<Chromium> {
           }
         }, reject);
       }),
+    evaluate: async <T>(expression: string) => {
+      const r = (await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId)) as {
+        result?: { value?: unknown };
+        exceptionDetails?: { text?: string; exception?: { description?: string } };
+      };
+      if (r.exceptionDetails) throw new Error(`chromium: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+      return r.result?.value as T;
+    },
     close: async () => {
       try {
         await Promise.race([send('Browser.close'), exited]);
