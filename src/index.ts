@@ -12,8 +12,8 @@ export * from './client';
 export type { EventMessage, EventName } from './common/events';
 export { Channels } from './common/events';
 export type { RedisClientLike } from './common/redis-client';
-export type { SharedOptions, SharedStoreStats } from './common/shared-store';
-export { SharedLimits } from './common/shared-store';
+export type { RemoveSharedStoreOptions, SharedOptions, SharedStoreInfo, SharedStoreStats } from './common/shared-store';
+export { listSharedStores, removeSharedStore, SharedLimits } from './common/shared-store';
 export type { AttachTarget } from './common/target';
 export type {
   CacheCounters,
@@ -21,6 +21,8 @@ export type {
   ResumptionFailures,
   ResumptionProtocol,
   ResumptionStats,
+  SessionCacheEvents,
+  SessionCacheListener,
   SessionCacheStats,
   SettingsStats,
 } from './server/attach';

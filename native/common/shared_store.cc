@@ -247,6 +247,9 @@ SharedStoreStats SharedStore::Stats() noexcept {
   out.stripes = g.stripe_count;
   out.lost = f.lost();
   out.reopens = f.reopens();
+  // Read without the table's lock: a figure for stats, bounded like every reader of the table.
+  const uint32_t keys = f.ticket_keys()->count;
+  out.ticket_keys = keys <= layout::kMaxSharedTicketKeys ? keys : 0;
   return out;
 }
 

@@ -29,6 +29,7 @@ struct SharedStoreStats {
   uint64_t stripes = 0;
   bool lost = false;     // the file was truncated under this process and is not reopened yet
   uint64_t reopens = 0;  // times this process reopened the file after that
+  uint64_t ticket_keys = 0;  // keys in the store's table for generated rings (shared_ticket_keys.cc)
   uint64_t counters[kCounterCount] = {};
 };
 

@@ -37,6 +37,7 @@ Napi::Object SharedStatsObject(Napi::Env env, const SharedStoreStats& s) {
   put("stores", s.counters[layout::kStores]);
   put("reopens", s.reopens);
   out.Set("lost", Napi::Boolean::New(env, s.lost));
+  put("ticketKeys", s.ticket_keys);
   return out;
 }
 
