@@ -393,7 +393,7 @@ export class SessionCache extends EventEmitter {
         server: this.#server,
         ring: o.tickets.keyRing?._sessionIdContext(),
         fleet: this.#fleetSessionIdContext,
-        sharedPath: this.#shared?.options.name === undefined ? this.#shared?.options.path : undefined,
+        sharedPath: this.#shared?.options.path,
       }),
     );
   }

@@ -22,6 +22,8 @@ export { Channels } from './events';
 export type { FleetOptions } from './fleet/options';
 export type { RedisClientLike } from './fleet/redis-client';
 export type { FleetRingStats } from './fleet/redis-key-ring';
+export type { SessionIdContextInput, SessionIdContextSource, SessionIdContextStats } from './fleet/session-id-context';
+export { SESSION_ID_CONTEXT_INPUTS } from './fleet/session-id-context';
 export type { FleetSessionStats } from './fleet/session-store';
 export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './options';
 export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';

@@ -122,9 +122,10 @@ describe('isolation: different session-ID contexts never resume each other', () 
     expect(bStats.resumption.failed.contextMismatch).toBeGreaterThan(0);
   });
 
-  test("documented limit: without sessionIdContext, two servers of one process share Node's default context and a shared ring resumes across them", async () => {
-    // Node sets every tls.Server's session-ID context to a hash of process.argv unless the
-    // `sessionIdContext` option is given: isolation needs that option (docs/hardening.md).
+  test('documented limit: without sessionIdContext, two servers of one configuration (same certificate, no client certificates) share the derived context and a shared ring resumes across them', async () => {
+    // The derived context covers the fleet identity, the certificates and the client-certificate
+    // policy (test/fleet-session-id-context.test.ts); servers alike in all of them are one
+    // service to OpenSSL: isolating them needs the option (docs/hardening.md).
     const secret = crypto.randomBytes(32);
     const opts = (): Parameters<typeof attach>[1] => {
       const r = TicketKeyRing.fromSecret(secret);

@@ -75,6 +75,8 @@ export interface ConnectOptions {
   servername?: string;
   /** Client refuses tickets (no ticket extension): TLS 1.2 session IDs only. */
   noTicket?: boolean;
+  /** A client certificate to present when the server asks for one. */
+  clientCert?: { key: string; cert: string };
 }
 
 /** One TLS connection: handshake, read to the end, report reuse and the newest session. */
@@ -90,6 +92,7 @@ export function connect(port: number, o: ConnectOptions = {}): Promise<ConnectRe
       minVersion: o.range?.[0] ?? o.version,
       maxVersion: o.range?.[1] ?? o.version,
       secureOptions: o.noTicket ? require('node:constants').SSL_OP_NO_TICKET : 0,
+      ...o.clientCert,
     });
     let reused = false;
     let protocol: string | null = null;
