@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
 
 import { hasListeners, publish } from './events';
+import { FLEET_ENTRY_PURPOSES } from './fleet/fleet-entry';
 import type { ResolvedFleet } from './fleet/options';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import { sealedBox } from './fleet/sealed-box';
@@ -258,7 +259,7 @@ export class SessionCache extends EventEmitter {
   #makeFleet(server: tls.Server | undefined, f: ResolvedFleet | undefined): FleetSessionStore | undefined {
     if (f === undefined) return undefined;
     if (!server) throw new TypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
-    const box = sealedBox(f.secret, 'fleet/sessions');
+    const box = sealedBox(f.secret, FLEET_ENTRY_PURPOSES.sessions);
     const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
     const idTagKey = Buffer.from(crypto.hkdfSync('sha256', f.secret, Buffer.alloc(0), 'tls-resumption/fleet/session-id-tag', 16));
     f.secret.fill(0);
@@ -271,6 +272,7 @@ export class SessionCache extends EventEmitter {
       maxLocal: Math.max(1024, this.#options.cache.size || 20480),
       sessionIdContext,
       idTagKey,
+      scope: () => this.#sessionIdContext.scope(),
       onLookupFailed: (id) => {
         if (this.#native) native.resumptionStoreError(this.#native, id);
       },

@@ -114,7 +114,8 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const marked = await connect(otherPort, { version: 'TLSv1.2' });
     expect(ids).toHaveLength(1);
     for (const garbage of ['this is not a sealed session', Buffer.from([0, 1, 2, 3]).toString('base64'), '']) {
-      await slowClient.set(`tls:session:${ids[0]!.toString('hex')}`, garbage);
+      // Where `slow` looks: its context's fingerprint scopes the key (fleet-entry.ts).
+      await slowClient.set(`tls:session:${slow.stats().sessionIdContext.fingerprint}:${ids[0]!.toString('hex')}`, garbage);
       const errorsBefore = slow.stats().fleet!.errors;
       const r3 = await connect(port, { version: 'TLSv1.2', session: marked.session });
       expect(r3.reused).toBe(false);

@@ -228,6 +228,8 @@ export class SessionIdContextControl {
   #unfollow: (() => void) | undefined;
   /** The SNI contexts carrying our bytes now. */
   readonly #hung = new Set<NodeNativeContext>();
+  /** The fingerprint of the context in force: the scope of fleet store entries (fleet-entry.ts), computed on first use after a change. */
+  #scope: string | undefined;
 
   constructor(server: tls.Server | undefined, attached: () => NodeNativeContext) {
     this.#server = server;
@@ -263,6 +265,7 @@ export class SessionIdContextControl {
     }
     this.#handle = handle;
     this.#resolved = next;
+    this.#scope = undefined;
     this.#unfollow?.();
     this.#unfollow = undefined;
     if (next && this.#server) {
@@ -286,6 +289,7 @@ export class SessionIdContextControl {
       const again = this.#resolve(resolved.chosen)!;
       this.#resolved = again;
       if (!again.bytes.equals(resolved.bytes)) {
+        this.#scope = undefined;
         native.setSessionIdContext(this.#handle, again.bytes);
         setNodeCopy(this.#attached(), again.bytes.toString('utf8'));
         for (const hung of this.#hung) this.#hangBytes(hung, again.bytes);
@@ -299,6 +303,19 @@ export class SessionIdContextControl {
   #hangBytes(ctx: NodeNativeContext, bytes: Buffer): void {
     native.sessionIdContextHang(ctx._external, bytes);
     setNodeCopy(ctx, bytes.toString('utf8'));
+  }
+
+  /**
+   * The scope of the fleet store's entries: from the context in force on the attached context
+   * (ours, or Node's as OpenSSL holds it). On Node 22/24 each connection hashes it with its SNI
+   * name; the scope is the service's, one level up, which is what separates services.
+   */
+  scope(): string {
+    if (this.#scope === undefined) {
+      const bytes = this.#resolved?.bytes ?? (this.#handle ? native.sessionIdContextOf(this.#handle) : null) ?? Buffer.alloc(0);
+      this.#scope = fingerprint(bytes);
+    }
+    return this.#scope;
   }
 
   stats(): SessionIdContextStats {
@@ -318,6 +335,7 @@ export class SessionIdContextControl {
     this.#unfollow = undefined;
     this.#hung.clear();
     this.#resolved = null;
+    this.#scope = undefined;
     this.#handle = undefined;
   }
 }

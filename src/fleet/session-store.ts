@@ -13,6 +13,9 @@
  * (every TLS 1.3 ClientHello's random legacy ID, another server's ID) is answered at once, with
  * no Redis round trip (`skipped`). A TLS 1.2 resumption through Redis costs exactly one GET.
  *
+ * Entries are scoped by the server's session-ID context (fleet-entry.ts): a lookup from a server
+ * of another context asks Redis for another key and misses before anything is fetched or opened.
+ *
  * Fail-open: a lookup past its deadline, any Redis error, or a reply that does not open under
  * the fleet secret continues the handshake as a full one. Nothing here throws into the server.
  */
@@ -22,6 +25,7 @@ import type * as tls from 'node:tls';
 
 import { type NativeAttachment, native } from '../native';
 
+import { sessionEntryKey } from './fleet-entry';
 import type { RedisAdapter } from './redis-client';
 import type { SealedBox } from './sealed-box';
 
@@ -63,6 +67,8 @@ export interface SessionStoreSettings {
   sessionIdContext: Buffer;
   /** 16 bytes derived from the fleet secret: the key of the session-ID tag. */
   idTagKey: Buffer;
+  /** The fingerprint of the session-ID context in force (fleet-entry.ts), read per operation: it follows configure(). */
+  scope: () => string;
 }
 
 export class FleetSessionStore extends EventEmitter {
@@ -117,7 +123,7 @@ export class FleetSessionStore extends EventEmitter {
   }
 
   #key(id: Buffer): string {
-    return this.#settings.prefix + id.toString('hex');
+    return sessionEntryKey(this.#settings.prefix, this.#settings.scope(), id);
   }
 
   #fail(err: unknown): void {

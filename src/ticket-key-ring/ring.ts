@@ -60,7 +60,7 @@ export class TicketKeyRing {
 
   // Rotation and removal are told to every attached handle ('ticketRotate' / 'keyRemoved' events
   // and diagnostics channels). Ids only: they are the key names every ticket carries in clear.
-  #announce(name: 'ticketRotate' | 'keyRemoved', fields: Record<string, unknown>): void {
+  #announce(name: 'ticketRotate' | 'keyRemoved' | 'ringDocumentRefused', fields: Record<string, unknown>): void {
     for (const user of this.#users) if (user instanceof EventEmitter) publish(user, name, { ...fields, mode: this.#mode.name });
   }
   #seq = 0;
@@ -99,6 +99,7 @@ export class TicketKeyRing {
         if (announce && id) this.#announce('ticketRotate', { keyId: id });
       },
       makeEncrypting: (id) => this.#makeEncrypting(id),
+      announce: (name, fields) => this.#announce(name, fields),
     };
   }
 
