@@ -23,17 +23,17 @@ libs=(-lssl -lcrypto -pthread)
 
 # target name -> native sources it links (the code under test)
 declare -A sources=(
-  [ticket_ring]="native/ticket_ring.cc"
-  [store_header]="native/shared_store.cc native/shared_store_file.cc native/shared_store_lock.cc"
-  [store_entry]="native/shared_store.cc native/shared_store_file.cc native/shared_store_lock.cc native/session_der.cc"
-  [session_inspect]="native/session_der.cc native/shared_store.cc native/shared_store_file.cc native/shared_store_lock.cc"
+  [ticket_ring]="native/server/ticket_ring.cc"
+  [store_header]="native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_lock.cc"
+  [store_entry]="native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_lock.cc native/common/session_der.cc"
+  [session_inspect]="native/common/session_der.cc native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_lock.cc"
 )
 
 build() {  # build <output> <sanitizers...> -- <sources...>
   local output=$1; shift
   local opts=(); while [ "$1" != "--" ]; do opts+=("$1"); shift; done; shift
   local newest
-  newest=$(ls -t "$@" fuzz/*.h native/*.h 2>/dev/null | head -1)
+  newest=$(ls -t "$@" fuzz/*.h native/*/*.h 2>/dev/null | head -1)
   if [ -x "$output" ] && [ "$output" -nt "$newest" ] && [ "$output" -nt fuzz/build.sh ]; then return 0; fi
   echo "building $output"
   "$CXX" "${flags[@]}" "${opts[@]}" "$@" -o "$output" "${libs[@]}"
@@ -45,7 +45,7 @@ for t in "${!sources[@]}"; do
 done
 
 if [ "${1:-}" = "--seeds" ]; then
-  build "$out/seeds" "${san[@]}" -- fuzz/seeds.cc native/ticket_ring.cc native/shared_store.cc native/shared_store_file.cc native/shared_store_lock.cc native/session_der.cc
+  build "$out/seeds" "${san[@]}" -- fuzz/seeds.cc native/server/ticket_ring.cc native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_lock.cc native/common/session_der.cc
   # Seeds are rewritten by name; inputs merged in from fuzzing runs (hash names) stay.
   "$out/seeds" fuzz/corpus
 fi

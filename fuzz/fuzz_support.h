@@ -1,7 +1,7 @@
 // Shared by the fuzz targets and the seed generator: in-memory TLS (a P-256 self-signed server
 // context and a handshake pumped over a BIO pair), the fixed ticket keys the ticket_ring target
 // and its seeds agree on, and helpers over the shared store's real file layout
-// (native/shared_store_layout.h, included, never copied) so a harness can place hostile bytes
+// (native/common/shared_store_layout.h, included, never copied) so a harness can place hostile bytes
 // exactly where the store reads them.
 //
 // These are standalone executables linked against the system libssl/libcrypto (Debian's, the
@@ -25,9 +25,9 @@
 #include <string>
 #include <vector>
 
-#include "openssl_ptr.h"
-#include "shared_store.h"
-#include "shared_store_layout.h"
+#include "common/openssl_ptr.h"
+#include "common/shared_store.h"
+#include "common/shared_store_layout.h"
 
 namespace fuzz {
 
@@ -192,7 +192,7 @@ inline std::vector<unsigned char> FixedKey(size_t len, unsigned char salt) {
 inline std::vector<unsigned char> FixedKey80() { return FixedKey(80, 0x40); }
 inline std::vector<unsigned char> FixedKey48() { return FixedKey(48, 0x90); }
 
-// ---- Shared store: the real layout (native/shared_store_layout.h), plus file helpers ----
+// ---- Shared store: the real layout (native/common/shared_store_layout.h), plus file helpers ----
 namespace store {
 using tsc::layout::Geometry;
 using tsc::layout::kSlotChecksum;

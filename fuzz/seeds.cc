@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "common/session_der.h"
 #include "fuzz_support.h"
-#include "session_der.h"
-#include "ticket_ring.h"
+#include "server/ticket_ring.h"
 
 namespace {
 

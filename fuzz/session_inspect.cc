@@ -1,4 +1,4 @@
-// Fuzz target: the probe's session inspection (ReadSessionFacts in native/session_der.cc):
+// Fuzz target: the probe's session inspection (ReadSessionFacts in native/common/session_der.cc):
 // d2i_SSL_SESSION over bytes a client hands out, then every SSL_SESSION_get_* reader the probe
 // reports. The input is the DER as it is.
 #include <openssl/err.h>
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "session_der.h"
+#include "common/session_der.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tsc::SessionFacts facts;

@@ -1,6 +1,6 @@
 // Fuzz target: the shared store's get path on a hostile entry: SharedStore::Lookup's entry
 // checks (index hash, slot key, length, checksum, expiry), then LookupSession's
-// d2i_SSL_SESSION of the stored bytes and its identity checks (native/session_der.cc), i.e.
+// d2i_SSL_SESSION of the stored bytes and its identity checks (native/common/session_der.cc), i.e.
 // exactly what the get-session callback runs inside a handshake. The input is one slot, written
 // into a valid store through a second mapping of the file. Flags in the first byte choose which
 // fields the harness makes consistent (so mutated DER gets past the checksum to d2i) and which
@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "common/session_der.h"
 #include "fuzz_support.h"
-#include "session_der.h"
 
 namespace {
 

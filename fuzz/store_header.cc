@@ -1,4 +1,4 @@
-// Fuzz target: a corrupt or hostile shared-store file (native/shared_store.cc). The input is the
+// Fuzz target: a corrupt or hostile shared-store file (native/common/shared_store.cc). The input is the
 // whole file: it is written (0600) where a store would be, SharedStore::Open validates the
 // header against the geometry the process asks for, and when it accepts the file, every
 // operation a worker can run on it is run: Lookup of every key the file's slots claim to hold

@@ -1,4 +1,4 @@
-// Fuzz target: the ticket key ring (native/ticket_ring.cc). Hostile key and secret bytes go
+// Fuzz target: the ticket key ring (native/server/ticket_ring.cc). Hostile key and secret bytes go
 // through AddKey / RemoveKey / SetEncrypting / AddSecret / DeriveKey, then a hostile session
 // ticket is sent by a TLS 1.2 client (SSL_set_session_ticket_ext) to a server whose evp ticket
 // callback is the ring's OnTicketKey: the decrypt path sees an attacker-chosen key name and IV,
@@ -10,7 +10,7 @@
 // Input: [ops: u8 count (low 3 bits)] then count x [u8 kind][u8 len][len bytes], then [u8 mode],
 // then the ticket (the rest). mode bit 0: finish the handshake; bit 1: no ticket extension;
 // bit 2: TLS 1.3.
-#include "ticket_ring.h"
+#include "server/ticket_ring.h"
 
 #include <openssl/err.h>
 

@@ -8,16 +8,16 @@
 #undef NAPI_VERSION
 #pragma pop_macro("NAPI_VERSION")
 
-#include "cache_controls.h"
-#include "context_access.h"
-#include "crypto_providers.h"
-#include "resumption_stats.h"
-#include "self_signed.h"
-#include "session_callbacks.h"
-#include "session_id_context.h"
-#include "session_id_tag.h"
-#include "session_inspect.h"
-#include "ticket_ring_addon.h"
+#include "common/context_access.h"
+#include "common/session_id_context.h"
+#include "ops/crypto_providers.h"
+#include "ops/self_signed.h"
+#include "ops/session_inspect.h"
+#include "server/cache_controls.h"
+#include "server/resumption_stats.h"
+#include "server/session_callbacks.h"
+#include "server/session_id_tag.h"
+#include "server/ticket_ring_addon.h"
 
 namespace tsc {
 

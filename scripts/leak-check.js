@@ -15,9 +15,9 @@ const https = require('node:https');
 
 const root = process.cwd();
 const { attach, TicketKeyRing } = require(path.join(root, 'dist', 'index.js'));
-const { selfSignedCertificate } = require(path.join(root, 'dist', 'certificate.js'));
+const { selfSignedCertificate } = require(path.join(root, 'dist', 'ops', 'certificate.js'));
 const { LoadgenProcess } = require(path.join(root, 'tools', 'dist', 'loadgen', 'index.js'));
-const { sharedStorePath } = require(path.join(root, 'dist', 'shared-store.js'));
+const { sharedStorePath } = require(path.join(root, 'dist', 'common', 'shared-store.js'));
 
 function arg(name, def) {
   const i = process.argv.indexOf(name);

@@ -33,7 +33,7 @@ run_line() {
   mkdir -p "$copy"
   # Everything but what is per line (build outputs) or shared read-only (dependencies, Node lines).
   tar -C "$root" --exclude=./node_modules --exclude=./.node-lines --exclude=./build \
-    --exclude=./fuzz/build --exclude=./dist --exclude=./tools/dist -cf - . | tar -C "$copy" -xf -
+    --exclude=./fuzz/build -cf - . | tar -C "$copy" -xf -
   ln -s "$root/node_modules" "$copy/node_modules"
   [ -e "$root/.node-lines" ] && ln -s "$(readlink -f "$root/.node-lines")" "$copy/.node-lines"
   cd "$copy" || return 3
@@ -41,7 +41,8 @@ run_line() {
   export PATH="$dir/bin:$PATH" npm_config_nodedir="$dir" TLS_RESUMPTION_TEST_LINE="$m"
   node node_modules/node-gyp/bin/node-gyp.js rebuild -j 2 --loglevel=warn >"$out/build-$m.log" 2>&1 ||
     { cat "$out/build-$m.log"; return 3; }
-  npm test -- --json --outputFile="$out/$m.json" --forceExit ${jest_args[@]+"${jest_args[@]}"}
+  # `npm test` without its pretest, which ran once above (its output is the same on every line).
+  npm test --ignore-scripts -- --json --outputFile="$out/$m.json" --forceExit ${jest_args[@]+"${jest_args[@]}"}
 }
 
 counts_of() {
@@ -51,6 +52,10 @@ counts_of() {
       r.numPendingTests + (r.numTodoTests || 0));
   ' "$out/$1.json" 2>/dev/null || echo "0 1 0"
 }
+
+# pretest (tsc for src, tools and tests, the test dependencies, the format check) does not
+# depend on the Node line: run it once, here, and copy its output into each line's tree.
+npm run --silent pretest || { echo "pretest failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # Start up to $jobs lines at once; print each line's whole log when it ends, so logs never
 # interleave.

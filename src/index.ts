@@ -7,6 +7,14 @@
  * providers and engines at 'tls-resumption/providers'. Everything else is internal.
  */
 
+export type { EventMessage, EventName } from './common/events';
+export { Channels } from './common/events';
+export type { RedisClientLike } from './common/redis-client';
+export type { SessionIdContextInput, SessionIdContextSource, SessionIdContextStats } from './common/session-id-context';
+export { SESSION_ID_CONTEXT_INPUTS } from './common/session-id-context';
+export type { SharedOptions, SharedStoreStats } from './common/shared-store';
+export { SharedLimits } from './common/shared-store';
+export type { AttachTarget } from './common/target';
 export type {
   CacheCounters,
   FlushOptions,
@@ -15,20 +23,12 @@ export type {
   ResumptionStats,
   SessionCacheStats,
   SettingsStats,
-} from './attach';
-export { attach, RESUMPTION_FAILURE_REASONS, SessionCache } from './attach';
-export type { EventMessage, EventName } from './events';
-export { Channels } from './events';
-export type { FleetOptions } from './fleet/options';
-export type { RedisClientLike } from './fleet/redis-client';
-export type { FleetRingStats } from './fleet/redis-key-ring';
-export type { SessionIdContextInput, SessionIdContextSource, SessionIdContextStats } from './fleet/session-id-context';
-export { SESSION_ID_CONTEXT_INPUTS } from './fleet/session-id-context';
-export type { FleetSessionStats } from './fleet/session-store';
-export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './options';
-export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './options';
-export type { SharedOptions, SharedStoreStats } from './shared-store';
-export { SharedLimits } from './shared-store';
-export type { AttachTarget } from './target';
-// The ring and its option and stat types (src/ticket-key-ring/index.ts lists them).
-export * from './ticket-key-ring';
+} from './server/attach';
+export { attach, RESUMPTION_FAILURE_REASONS, SessionCache } from './server/attach';
+export type { FleetOptions } from './server/fleet/options';
+export type { FleetRingStats } from './server/fleet/redis-key-ring';
+export type { FleetSessionStats } from './server/fleet/session-store';
+export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './server/options';
+export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './server/options';
+// The ring and its option and stat types (src/server/ticket-key-ring/index.ts lists them).
+export * from './server/ticket-key-ring';

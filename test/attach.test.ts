@@ -1,6 +1,6 @@
 import * as tls from 'node:tls';
 
-import { attach } from '../src/attach';
+import { attach } from '../src/server/attach';
 import { close, http2Request, http2Server, httpsServer, listen, resumeChain, tlsServer } from './support/tls';
 
 describe('attach: OpenSSL server session cache on Node contexts', () => {

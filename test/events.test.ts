@@ -2,10 +2,9 @@ import * as dc from 'node:diagnostics_channel';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
-
-import { attach, SessionCache } from '../src/attach';
-import { Channels, type EventMessage, publish } from '../src/events';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { Channels, type EventMessage, publish } from '../src/common/events';
+import { attach, SessionCache } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { close, listen, resumeChain, tlsServer } from './support/tls';
 
 describe('events: diagnostics_channel and the handle', () => {
@@ -143,7 +142,7 @@ describe('events: diagnostics_channel and the handle', () => {
   test('the library writes nothing to the console (sources outside the CLI)', () => {
     const root = path.join(__dirname, '..', 'src');
     const files = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith('cli'));
-    expect(files).toContain(path.join('ticket-key-ring', 'ring.ts'));
+    expect(files).toContain(path.join('server', 'ticket-key-ring', 'ring.ts'));
     for (const f of files) {
       const text = fs.readFileSync(path.join(root, f), 'utf8');
       expect({ f, console: /\bconsole\.|process\.(stdout|stderr)\.write/.test(text) }).toEqual({ f, console: false });

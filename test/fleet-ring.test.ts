@@ -1,8 +1,8 @@
 import * as crypto from 'node:crypto';
 import * as util from 'node:util';
 import Redis from 'ioredis';
-import { attach } from '../src/attach';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
 import { ask, killAllMembers, type Member, population, startMember, stopMember } from './support/fleet';
 import { type RedisServer, startRedis } from './support/redis';

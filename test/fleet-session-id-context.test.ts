@@ -14,11 +14,11 @@ import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
 
-import { attach } from '../src/attach';
-import { selfSignedCertificate } from '../src/certificate';
-import { native } from '../src/native';
-import { sharedStorePath } from '../src/shared-store';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { native } from '../src/common/native';
+import { sharedStorePath } from '../src/common/shared-store';
+import { selfSignedCertificate } from '../src/ops/certificate';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
 import { cert, close, connect, listen, tlsServer, type Version } from './support/tls';
 

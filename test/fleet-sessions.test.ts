@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as tls from 'node:tls';
 import Redis from 'ioredis';
 
-import { attach } from '../src/attach';
+import { attach } from '../src/server/attach';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
 import { ask, killAllMembers, population, startMember, stopMember } from './support/fleet';
 import { type RedisServer, startRedis } from './support/redis';

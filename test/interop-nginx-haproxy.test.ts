@@ -21,10 +21,9 @@
  */
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
-
-import { attach, type SessionCache } from '../src/attach';
-import { NODE_BINDS_CONTEXT_TO_SERVER_NAME as BINDS } from '../src/fleet/session-id-context';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { NODE_BINDS_CONTEXT_TO_SERVER_NAME as BINDS } from '../src/common/session-id-context';
+import { attach, type SessionCache } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { HAPROXY_SESSION_ID_CONTEXT, nginxSessionIdContext, type Peer, startHaproxy, startNginx, ticketKey } from './support/fleet-peers';
 import { cert, close, connect, listen, tlsServer, type Version } from './support/tls';
 

@@ -18,10 +18,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
-
-import { attach, type SessionCache } from '../src/attach';
-import { sharedStorePath } from '../src/shared-store';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { sharedStorePath } from '../src/common/shared-store';
+import { attach, type SessionCache } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { type RedisServer, startRedis } from './support/redis';
 import { close, connect, listen, type ServerOptions, tlsServer, type Version } from './support/tls';
 

@@ -4,7 +4,7 @@ import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 
-import { attach } from '../src/attach';
+import { attach } from '../src/server/attach';
 import { cert, close, connect, listen, resumeChain, tlsServer } from './support/tls';
 
 const run = promisify(execFile);
@@ -149,7 +149,7 @@ describe('contexts that change or go away', () => {
       const tls = require('node:tls');
       const { attach } = require(${JSON.stringify(dist)});
       // The test certificate is not on the public entry.
-      const { selfSignedCertificate } = require(${JSON.stringify(path.join(dist, 'certificate'))});
+      const { selfSignedCertificate } = require(${JSON.stringify(path.join(dist, 'ops', 'certificate'))});
       const c = selfSignedCertificate();
       const server = tls.createServer({ ...c, secureOptions: require('node:constants').SSL_OP_NO_TICKET }, (s) => s.resume().end('ok'));
       const cache = attach(server);

@@ -3,10 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type * as tls from 'node:tls';
 
 import { Registry } from 'prom-client';
-
-import { attach } from '../src/attach';
-import { fallbackSpec, flattenStats, SessionCacheMetrics } from '../src/metrics';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { fallbackSpec, flattenStats, KNOWN_METRICS, SessionCacheMetrics } from '../src/ops/metrics';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { close, connect, listen, resumeChain, tlsServer } from './support/tls';
 
 /** Serves the registry like an app would, and scrapes it over real HTTP. */
@@ -142,6 +141,31 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     expect(sample(text, 'tls_resumption_tickets_unknown_key_total', 'ring')).toBe(0);
     expect(text).not.toMatch(/tickets_keys_/);
     metrics.unregister();
+    cache.detach();
+  });
+
+  test('the shared store group is exported with known names: every field KNOWN_METRICS describes is one stats() has', async () => {
+    const server = tlsServer({ noTickets: true });
+    servers.push(server);
+    const cache = attach(server, { shared: { name: `metrics-${process.pid}`, sizeBytes: 1024 * 1024 } });
+    const registry = new Registry();
+    const metrics = new SessionCacheMetrics({ registry });
+    metrics.add(cache, 'shared');
+    const port = await listen(server);
+    expect(await resumeChain(port, 3, { version: 'TLSv1.2' })).toBe(2);
+    const stats = cache.stats();
+    const text = await scrape(registry);
+    expect(text).toContain('# HELP tls_resumption_shared_entries Sessions in the cluster-wide shared store.');
+    expect(sample(text, 'tls_resumption_shared_entries', 'shared')).toBe(stats.shared!.entries);
+    expect(text).toContain('# TYPE tls_resumption_shared_lock_timeouts_total counter');
+    expect(text).not.toMatch(/no description known/);
+    // Both ways: every stats() field here has a description, and every description names a field.
+    const paths = new Set(flattenStats(stats).keys());
+    const known = Object.keys(KNOWN_METRICS).filter((p) => !/^(tickets|fleet)\./.test(p));
+    expect(known.filter((p) => !paths.has(p))).toEqual([]);
+    expect([...paths].filter((p) => !(p in KNOWN_METRICS) && !p.startsWith('sessionIdContext.'))).toEqual([]);
+    metrics.unregister();
+    cache.flush({ all: true });
     cache.detach();
   });
 

@@ -6,7 +6,7 @@
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
 import { attach, TicketKeyRing } from '../src';
-import { native } from '../src/native';
+import { native } from '../src/common/native';
 import { onceChain } from './support/once';
 import { close, connect, listen, resumeChain, tlsServer } from './support/tls';
 

@@ -117,7 +117,7 @@ describe.each(LINES)('Node %s', (major) => {
     fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
     fs.copyFileSync(prebuild(other), path.join(root, 'build', 'Release', 'tls_resumption.node'));
     const script = `
-      const { loadBinding } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'binding-loader.js'))});
+      const { loadBinding } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'common', 'binding-loader.js'))});
       try { loadBinding(${JSON.stringify(root)}); console.log('loaded'); }
       catch (e) { console.log(JSON.stringify({ message: e.message })); }
       console.log('alive');

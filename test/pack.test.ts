@@ -28,7 +28,7 @@ const ENTRIES = {
     'attach',
   ],
   'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
-  'tls-resumption/probe': ['probe'],
+  'tls-resumption/probe': ['probe', 'probeFleet'],
   'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };
 
@@ -38,8 +38,9 @@ const ALLOWED = [
   /^(README|CHANGELOG)\.md$/,
   /^LICENSE$/,
   /^binding\.gyp$/,
-  /^native\/[a-z_]+\.(cc|h)$/,
-  /^dist\/([a-z-]+\/)?[a-z-]+\.(js|d\.ts)$/,
+  /^bin\/tls-resumption\.js$/,
+  /^native\/([a-z]+\/)?[a-z_]+\.(cc|h)$/,
+  /^dist\/([a-z-]+\/){0,2}[a-z-]+\.(js|d\.ts)$/,
   /^prebuilds\//,
 ];
 
@@ -92,8 +93,8 @@ describe('the published package', () => {
       'dist/index.js',
       'dist/index.d.ts',
       'dist/cli/main.js',
-      'dist/ticket-key-ring/index.js',
-      'dist/ticket-key-ring/index.d.ts',
+      'dist/server/ticket-key-ring/index.js',
+      'dist/server/ticket-key-ring/index.d.ts',
     ]) {
       expect(files).toContain(f);
     }
@@ -101,7 +102,7 @@ describe('the published package', () => {
     // Every native source the library's target compiles ships; nothing of tools/ does.
     const gyp = fs.readFileSync(path.join(repoRoot, 'binding.gyp'), 'utf8');
     const target = gyp.slice(0, gyp.indexOf('"conditions"'));
-    for (const m of target.matchAll(/"(native\/[a-z_]+\.cc)"/g)) expect(files).toContain(m[1]);
+    for (const m of target.matchAll(/"(native\/([a-z]+\/)?[a-z_]+\.cc)"/g)) expect(files).toContain(m[1]);
     expect(files.filter((f) => /bench|loadgen|soak|tools\/|\.map$|^src\/|^test\/|^scripts\//.test(f))).toEqual([]);
     expect(fs.readFileSync(path.join(repoRoot, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
   });
@@ -127,7 +128,7 @@ describe('the published package', () => {
     expect(JSON.parse(run(process.execPath, ['cjs.cjs'], project))).toEqual(ENTRIES);
     expect(JSON.parse(run(process.execPath, ['esm.mjs'], project))).toEqual(ENTRIES);
     // Internals stay internal: deep imports are not exported.
-    const deep = spawnSync(process.execPath, ['-e', "require('tls-resumption/dist/attach')"], { cwd: project, encoding: 'utf8' });
+    const deep = spawnSync(process.execPath, ['-e', "require('tls-resumption/dist/server/attach')"], { cwd: project, encoding: 'utf8' });
     expect(deep.stderr).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
   });
 

@@ -1,19 +1,12 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
-
-import { attach } from '../src/attach';
-import { native } from '../src/native';
-import {
-  type FleetProbeReport,
-  formatFleetReport,
-  formatProbeReport,
-  type ProbeReport,
-  probe,
-  probeFleet,
-  unwrapClientSession,
-} from '../src/probe';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { native } from '../src/common/native';
+// probe and probeFleet as users import them: from the 'tls-resumption/probe' entry.
+import { type FleetProbeReport, type ProbeReport, probe, probeFleet } from '../src/entries/probe';
+import { formatFleetReport, formatProbeReport, unwrapClientSession } from '../src/ops/probe';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { type SServer, startSServer } from './support/s_server';
 import { close, connect, listen, tlsServer } from './support/tls';
 

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { inspectReport } from '../src/inspect';
-import { decodeCpuInfo, engines, loadProvider, opensslInfo, providers } from '../src/providers';
+import { inspectReport } from '../src/ops/inspect';
+import { decodeCpuInfo, engines, loadProvider, opensslInfo, providers } from '../src/ops/providers';
 
 const DIST = path.join(__dirname, '..', 'dist');
 
@@ -25,7 +25,7 @@ describe('crypto back ends: providers, engines, OpenSSL info', () => {
 
   test('loadProvider("legacy") loads the provider Node builds in; Node\'s crypto then has MD4', async () => {
     const r = await child(`
-      const p = require('./providers');
+      const p = require('./ops/providers');
       const crypto = require('crypto');
       let before; try { crypto.createHash('md4'); before = 'ok'; } catch (e) { before = 'unsupported'; }
       const loaded = p.loadProvider('legacy');
@@ -63,7 +63,7 @@ describe('crypto back ends: providers, engines, OpenSSL info', () => {
     const ids = engines().map((e) => e.id);
     expect(ids).toContain('dynamic');
     const r = await child(`
-      const p = require('./providers');
+      const p = require('./ops/providers');
       const crypto = require('crypto');
       const before = p.engines().map((e) => e.id);
       let set = 'skipped';

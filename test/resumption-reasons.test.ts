@@ -8,10 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
-
-import { attach, RESUMPTION_FAILURE_REASONS, type ResumptionStats, type SessionCache } from '../src/attach';
-import { native } from '../src/native';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { native } from '../src/common/native';
+import { attach, RESUMPTION_FAILURE_REASONS, type ResumptionStats, type SessionCache } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
 import { startRedis } from './support/redis';
 import { hooks } from './support/store-hooks';

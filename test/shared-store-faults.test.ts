@@ -11,11 +11,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-
-import { attach } from '../src/attach';
-import { native } from '../src/native';
-import { sharedStorePath } from '../src/shared-store';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { native } from '../src/common/native';
+import { sharedStorePath } from '../src/common/shared-store';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { hit } from './support/cluster';
 import { hooks } from './support/store-hooks';
 import { cert, close, connect, listen, tlsServer } from './support/tls';

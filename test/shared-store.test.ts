@@ -3,9 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-
-import { attach } from '../src/attach';
-import { sharedStorePath } from '../src/shared-store';
+import { sharedStorePath } from '../src/common/shared-store';
+import { attach } from '../src/server/attach';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
 import { type ClusterRun, hit, population, startCluster } from './support/cluster';
 import { hooks } from './support/store-hooks';

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import * as util from 'node:util';
 
-import { attach } from '../src/attach';
-import { TicketKeyRing } from '../src/ticket-key-ring';
+import { attach } from '../src/server/attach';
+import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
 import { onceChain } from './support/once';
 import {
@@ -438,7 +438,7 @@ describe('TicketKeyRing on real TLS', () => {
     });
     const p3 = await listen(s3);
     await connect(p3, { ...V13, servername: 'bare.example' }); // attach's SNI wrapper hangs the ring on `bare`...
-    const { native } = await import('../src/native');
+    const { native } = await import('../src/common/native');
     native.ringHang((bare as unknown as { context: { _external: unknown } }).context._external, null, ring3._native()); // ...take it off
     const issued = ring3.stats().issued;
     expect(await onceChain(p3, 4, { ...V13, servername: 'bare.example' })).toBe(3);

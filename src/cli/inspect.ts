@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-import { formatInspectReport, inspectReport } from '../inspect';
+import { formatInspectReport, inspectReport } from '../ops/inspect';
 
 export const summary = "show Node's OpenSSL, providers, engines, CPU crypto features and default session settings";
 

@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 
-import { generateKeyMaterial, type KeyFormat, KeyFormats, writeKeyFile } from '../keygen';
+import { generateKeyMaterial, type KeyFormat, KeyFormats, writeKeyFile } from '../ops/keygen';
 
 export const summary = 'write fresh ticket key material (nginx, haproxy, node, secret) with mode 0600';
 

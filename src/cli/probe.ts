@@ -3,9 +3,8 @@
  * `tls-resumption probe A_HOST:PORT B_HOST:PORT [--servername NAME] [--timeout MS] [--json]`
  */
 import { parseArgs } from 'node:util';
-
-import { formatFleetReport, formatProbeReport, probe, probeFleet } from '../probe';
-import { rangeError } from '../validate';
+import { rangeError } from '../common/validate';
+import { formatFleetReport, formatProbeReport, probe, probeFleet } from '../ops/probe';
 
 export const summary = 'probe any TLS server (or two of a fleet): session IDs, tickets, TLS 1.3 tickets, lifetime hints, renewal';
 

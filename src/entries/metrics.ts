@@ -3,5 +3,5 @@
  * peer dependency, loaded when a `SessionCacheMetrics` is made.
  */
 
-export type { MetricSpec, SessionCacheMetricsOptions, StatsSource } from '../metrics';
-export { KNOWN_METRICS, SessionCacheMetrics } from '../metrics';
+export type { MetricSpec, SessionCacheMetricsOptions, StatsSource } from '../ops/metrics';
+export { KNOWN_METRICS, SessionCacheMetrics } from '../ops/metrics';

@@ -1,4 +1,16 @@
 /** 'tls-resumption/probe': what a remote TLS server resumes, measured from the client side. */
 
-export type { ProbeOptions, ProbeReport, ProtocolProbe, ResumptionResult, Tls12Probe, Tls13Probe } from '../probe';
-export { probe } from '../probe';
+export type {
+  CrossAttempt,
+  FleetMechanism,
+  FleetPair,
+  FleetProbeReport,
+  ProbeEndpoint,
+  ProbeOptions,
+  ProbeReport,
+  ProtocolProbe,
+  ResumptionResult,
+  Tls12Probe,
+  Tls13Probe,
+} from '../ops/probe';
+export { probe, probeFleet } from '../ops/probe';

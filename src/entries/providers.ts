@@ -9,5 +9,5 @@ export type {
   OpenSslInfo,
   PinSource,
   ProviderInfo,
-} from '../providers';
-export { engines, keySource, loadEngineKey, loadProvider, opensslInfo, providers, redactKeyIdentifier } from '../providers';
+} from '../ops/providers';
+export { engines, keySource, loadEngineKey, loadProvider, opensslInfo, providers, redactKeyIdentifier } from '../ops/providers';

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "context_access.h"
-#include "shared_store.h"
-#include "shared_store_lock.h"
+#include "common/context_access.h"
+#include "common/shared_store.h"
+#include "common/shared_store_lock.h"
 
 namespace tsc {
 namespace {

@@ -10,7 +10,7 @@ const path = require('node:path');
 const Redis = require('ioredis');
 const { attach, TicketKeyRing } = require(path.join(__dirname, '..', '..', 'dist'));
 // Not on the public entry point since the boundary narrowed it: the test helper takes it directly.
-const { selfSignedCertificate } = require(path.join(__dirname, '..', '..', 'dist', 'certificate'));
+const { selfSignedCertificate } = require(path.join(__dirname, '..', '..', 'dist', 'ops', 'certificate'));
 
 const env = process.env;
 const redisPort = Number(env.REDIS_PORT);

@@ -4,7 +4,7 @@ const tls = require('node:tls');
 const path = require('node:path');
 const { attach } = require(path.join(__dirname, '..', '..', 'dist'));
 // The test certificate is not on the public entry.
-const { selfSignedCertificate } = require(path.join(__dirname, '..', '..', 'dist', 'certificate'));
+const { selfSignedCertificate } = require(path.join(__dirname, '..', '..', 'dist', 'ops', 'certificate'));
 
 const cert = selfSignedCertificate();
 const NO_TICKET = require('node:constants').SSL_OP_NO_TICKET;

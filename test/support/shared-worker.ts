@@ -20,7 +20,7 @@
 import { SSL_OP_NO_TICKET } from 'node:constants';
 import * as tls from 'node:tls';
 
-import { attach } from '../../src/attach';
+import { attach } from '../../src/server/attach';
 import { hooks } from './store-hooks';
 import { cert } from './tls';
 

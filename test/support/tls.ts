@@ -8,7 +8,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
-import { selfSignedCertificate } from '../../src/certificate';
+import { selfSignedCertificate } from '../../src/ops/certificate';
 
 export const cert = selfSignedCertificate('localhost');
 

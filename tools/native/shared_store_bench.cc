@@ -1,6 +1,6 @@
 // Micro-benchmark of the shared store (tools/scripts/bench-shared.ts): times Insert and Lookup on
 // a store filled to a given number of entries, with synthetic session bytes, no TLS involved. A
-// module of its own (tls_resumption_store_bench.node) that links native/shared_store.cc, so the
+// module of its own (tls_resumption_store_bench.node) that links native/common/shared_store.cc, so the
 // library's addon carries no benchmark code.
 #include <napi.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "../../native/shared_store.h"
+#include "../../native/common/shared_store.h"
 
 namespace tsc {
 namespace {

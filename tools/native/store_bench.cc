@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "shared_store.h"
+#include "common/shared_store.h"
 
 namespace {
 

@@ -7,9 +7,9 @@ const path = require('node:path');
 const tls = require('node:tls');
 
 const dist = path.join(__dirname, '..', '..', 'dist');
-const { selfSignedCertificate } = require(path.join(dist, 'certificate'));
-const { attach } = require(path.join(dist, 'attach'));
-const { native } = require(path.join(dist, 'native'));
+const { selfSignedCertificate } = require(path.join(dist, 'ops', 'certificate'));
+const { attach } = require(path.join(dist, 'server', 'attach'));
+const { native } = require(path.join(dist, 'common', 'native'));
 
 const cert = selfSignedCertificate('localhost');
 const server = tls.createServer({ key: cert.key, cert: cert.cert });

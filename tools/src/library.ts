@@ -6,11 +6,7 @@
  * from their own modules; nothing here is re-exported to users.
  */
 
-export type { SelfSignedCertificate } from '../../dist/certificate';
-export { selfSignedCertificate } from '../../dist/certificate';
-export type { RedisClientLike } from '../../dist/index';
-export { attach, CacheMode, SessionCache, TicketKeyRing } from '../../dist/index';
-export { sharedStorePath } from '../../dist/shared-store';
+export { sharedStorePath } from '../../dist/common/shared-store';
 export {
   checkKeys,
   expectKind,
@@ -20,4 +16,8 @@ export {
   optionalString,
   rangeError,
   typeError,
-} from '../../dist/validate';
+} from '../../dist/common/validate';
+export type { RedisClientLike } from '../../dist/index';
+export { attach, CacheMode, SessionCache, TicketKeyRing } from '../../dist/index';
+export type { SelfSignedCertificate } from '../../dist/ops/certificate';
+export { selfSignedCertificate } from '../../dist/ops/certificate';

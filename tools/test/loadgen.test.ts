@@ -10,8 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 
-import { attach } from '../../src/attach';
-import { TicketKeyRing } from '../../src/ticket-key-ring';
+import { attach } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
 import { ensureDist, repoRoot } from '../../test/support/build';
 import { EXT_SESSION_TICKET, helloRelay } from '../../test/support/clienthello';
 import { cert, close, listen } from '../../test/support/tls';

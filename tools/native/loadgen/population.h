@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "../../../native/openssl_ptr.h"
+#include "../../../native/common/openssl_ptr.h"
 
 namespace tsc::loadgen {
 

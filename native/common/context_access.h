@@ -1,0 +1,84 @@
+// Context access: turns the v8::External that Node keeps in a SecureContext into the SSL_CTX*,
+// and owns the per-context state the addon hangs on that SSL_CTX (ex_data, never index 0, which
+// is Node's SecureContext*). Everything else in native/ finds its state through ContextStateOf().
+#pragma once
+
+#include <napi.h>
+#include <openssl/ssl.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/openssl_ptr.h"
+
+namespace tsc {
+
+class TicketRing;
+class SharedStore;
+
+using GetSessionCb = SSL_SESSION* (*)(SSL*, const unsigned char*, int, int*);
+using NewSessionCb = int (*)(SSL*, SSL_SESSION*);
+using RemoveSessionCb = void (*)(SSL_CTX*, SSL_SESSION*);
+
+// What Node had configured on the context before we attached; detach puts all of it back.
+struct NodeSettings {
+  long mode = 0;
+  long size = 0;
+  long timeout = 0;
+  bool no_ticket = false;
+  size_t num_tickets = 0;
+  GetSessionCb get_cb = nullptr;
+  NewSessionCb new_cb = nullptr;
+  RemoveSessionCb remove_cb = nullptr;
+  // The session-ID context as Node set it. OpenSSL has no getter: cache_controls reads it once,
+  // just before it first replaces it, so detach can put back exactly these bytes.
+  bool sid_ctx_saved = false;
+  std::vector<unsigned char> sid_ctx;
+};
+
+// One per attached SSL_CTX. Owned by the context's ex_data slot: freed with the context, or on
+// detach. Counters are atomics because worker_threads may share a context's callbacks.
+struct ContextState {
+  NodeSettings node;
+  std::shared_ptr<TicketRing> ring;    // set when a ticket key ring is attached
+  std::shared_ptr<SharedStore> store;  // set when a shared-memory store is attached
+  // Fleet session store: new session IDs carry a tag keyed with this (session_id_tag.cc).
+  bool id_tag = false;
+  std::array<unsigned char, 16> id_tag_key{};
+};
+
+// Type tags of every External this addon hands out (napi_type_tag_object), so that one is never
+// taken for another, nor for the SSL_CTX External of a Node SecureContext (which is untagged).
+inline constexpr napi_type_tag kAttachmentTag = {0x7c5e1a2b3d4f6071ULL, 0x8293a4b5c6d7e8f9ULL};
+inline constexpr napi_type_tag kRingTag = {0x1f2e3d4c5b6a7988ULL, 0x99a8b7c6d5e4f302ULL};
+
+// Reads the SSL_CTX* out of a SecureContext's `_external` (docs/internals.md#external-read: not through
+// napi_get_value_external, which returns garbage for Node's own externals). nullptr if `value`
+// is not an External or is one of this addon's own (tagged) handles. An untagged External made
+// by another addon cannot be told apart here: the JS side only ever passes what Node's own
+// `_external` getter returned (src/common/target.ts), which V8 refuses to run on anything else.
+SSL_CTX* SslCtxFromExternal(napi_env env, napi_value value);
+
+// The state hung on `ctx`, or nullptr when the context is not attached. Safe in callbacks.
+ContextState* ContextStateOf(const SSL_CTX* ctx);
+
+// Creates the state on first attach (recording Node's settings); returns the existing one after.
+ContextState* EnsureContextState(SSL_CTX* ctx);
+
+// Frees the state and clears the slot. Callers restore Node's settings first.
+void DropContextState(SSL_CTX* ctx);
+
+// The JS-held handle: a counted reference on the SSL_CTX, released when the handle is collected.
+struct Attachment {
+  SslCtxPtr ctx;
+};
+
+// Unwraps an Attachment created by `attach`; throws a TypeError for anything else.
+Attachment& AttachmentFrom(const Napi::Value& value);
+
+void InitContextAccess(Napi::Env env, Napi::Object exports);
+
+}  // namespace tsc

@@ -1,0 +1,68 @@
+// Shared store: a fixed-budget session table in a memory-mapped file that every process opening
+// the same file shares (a named store in the user's private directory under /dev/shm, or a
+// persistent file at a user path). This file is the table: insert, lookup, expiry, flush and
+// stats over the slots of shared_store_layout.h; the file itself is shared_store_file.cc and its
+// locks shared_store_lock.cc. It knows nothing about SSL objects: session_callbacks.cc turns
+// sessions into bytes and back.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/shared_store_file.h"
+#include "common/shared_store_layout.h"
+
+namespace tsc {
+
+using layout::kCounterCount;
+using layout::SharedCounter;
+
+struct SharedStoreStats {
+  uint64_t entries = 0;
+  uint64_t capacity = 0;
+  uint64_t bytes_per_session = 0;  // slot + index entry: what one session costs in the file
+  uint64_t max_session_bytes = 0;  // largest DER session a slot holds
+  uint64_t total_bytes = 0;
+  uint64_t stripes = 0;
+  uint64_t counters[kCounterCount] = {};
+};
+
+// Why a lookup missed, for the resumption reasons: the operator must tell a store that failed to
+// answer (a lock not taken within its bound, bytes that fail their checks: storeError) from one
+// that holds nothing (notFound) or holds a session past its lifetime (expired).
+enum class StoreMiss { kAbsent, kExpired, kFailed };
+
+class SharedStore {
+ public:
+  // Opens or creates the store (one mapping per file and process, shared by every context that
+  // names it). On failure returns nullptr and sets `error` to a message naming the file.
+  static std::shared_ptr<SharedStore> Open(const StoreLocation& where, uint64_t total_bytes, uint32_t slot_bytes,
+                                           std::string* error);
+
+  enum class InsertResult { kStored, kTooLarge, kFailed };
+  // `der` is the encoded session; the checksum is computed before any lock is taken.
+  InsertResult Insert(const unsigned char* id, size_t id_len, const unsigned char* der, size_t der_len,
+                      int64_t expires_at) noexcept;
+  // Copies the DER bytes of a live, checksum-verified entry into `out` (resized to the slot
+  // size before the lock: nothing allocates under it) and sets `*len`. False on a miss, with
+  // `*why` set when given. An ID no slot's index hash names is a miss without taking any lock.
+  bool Lookup(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out, size_t* len,
+              StoreMiss* why = nullptr) noexcept;
+  // Drops every expired entry (all = false) or every entry (all = true), one stripe at a time so
+  // no lock is held for more than a stripe's share of the table. Returns how many went.
+  size_t Flush(int64_t now, bool all) noexcept;
+  void Count(SharedCounter counter) noexcept;
+  SharedStoreStats Stats() noexcept;
+
+  const std::string& path() const { return file_->path(); }
+  StoreFile& file() { return *file_; }
+
+ private:
+  explicit SharedStore(std::shared_ptr<StoreFile> file) : file_(std::move(file)) {}
+  std::shared_ptr<StoreFile> file_;
+};
+
+}  // namespace tsc

@@ -1,0 +1,68 @@
+// Shared store file: opening, creating, validating and mapping one store file, and the in-use
+// marker that tells a process whether it is alone with the file. Every check an opener makes on
+// a file someone else may control (type, owner, mode, directory) comes before any lock, and no
+// lock is waited for without a bound, so a hostile or stuck neighbour costs a clear error at
+// attach(), never a hang. See shared_store_layout.h for what the bytes mean.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/shared_store_layout.h"
+
+namespace tsc {
+
+// How a caller names a store file.
+struct StoreLocation {
+  std::string path;
+  // True for a named store: the file's directory is this user's private one (created 0700 when
+  // missing) and must be owned by this user with no access for others.
+  bool private_dir = false;
+};
+
+class StoreFile {
+ public:
+  // Opens or creates the store at `where`, with its space reserved on the filesystem. On failure
+  // returns nullptr and sets `error` to a message naming the file and what did not match.
+  static std::shared_ptr<StoreFile> Map(const StoreLocation& where, const layout::Geometry& g, std::string* error);
+  ~StoreFile();
+  StoreFile(const StoreFile&) = delete;
+  StoreFile& operator=(const StoreFile&) = delete;
+
+  layout::StoreHeader* header() const { return static_cast<layout::StoreHeader*>(base_); }
+  layout::Stripe* stripe(uint32_t i) const {
+    return reinterpret_cast<layout::Stripe*>(static_cast<char*>(base_) + g_.stripe_at(i));
+  }
+  layout::IndexEntry* index() const {
+    return reinterpret_cast<layout::IndexEntry*>(static_cast<char*>(base_) + g_.index_at(0));
+  }
+  layout::SlotHeader* slot(uint32_t i) const {
+    return reinterpret_cast<layout::SlotHeader*>(static_cast<char*>(base_) + g_.slot_at(i));
+  }
+  unsigned char* der(uint32_t i) const {
+    return reinterpret_cast<unsigned char*>(slot(i)) + sizeof(layout::SlotHeader);
+  }
+  const layout::Geometry& geometry() const { return g_; }
+  const std::string& path() const { return path_; }
+
+  // Makes the index forget slot `i`. Caller holds the slot's stripe lock.
+  void Invalidate(uint32_t i);
+  // Entries of one stripe's sets, counted from the index. Caller holds that stripe (or is alone).
+  int64_t Recount(uint32_t stripe) const;
+  void Count(uint32_t stripe, layout::SharedCounter c, uint64_t n = 1) const {
+    this->stripe(stripe)->counters[c].fetch_add(n, std::memory_order_relaxed);
+  }
+
+ private:
+  StoreFile() = default;
+  std::string path_;
+  layout::Geometry g_;
+  void* base_ = nullptr;
+  int user_fd_ = -1;  // holds an OFD read lock on byte 0 while this process uses the store
+};
+
+// Initialises a robust, process-shared mutex in the file.
+bool InitStripeMutex(pthread_mutex_t* m);
+
+}  // namespace tsc

@@ -1,0 +1,199 @@
+/**
+ * The compiled addon (native/), loaded through node-gyp-build: a prebuild for this Node ABI
+ * when one ships, else the local build in build/. Internal: the public API is in attach.ts.
+ */
+import * as path from 'node:path';
+import { loadBinding } from './binding-loader';
+
+/** Opaque handle to one attached SSL_CTX (a counted reference held by the addon). */
+export type NativeAttachment = { readonly __brand: 'NativeAttachment' };
+
+/** OpenSSL's counters for one context plus its current settings, as the addon reads them. */
+export interface NativeStats {
+  sessions: number;
+  hits: number;
+  misses: number;
+  timeouts: number;
+  cacheFull: number;
+  callbackHits: number;
+  accepts: number;
+  acceptsGood: number;
+  acceptsRenegotiate: number;
+  connects: number;
+  connectsGood: number;
+  connectsRenegotiate: number;
+  mode: number;
+  size: number;
+  timeoutSeconds: number;
+  ticketsEnabled: boolean;
+  tls13Count: number;
+}
+
+/** Opaque handle to a native ticket key ring (shared_ptr held by the addon). */
+export type NativeRing = { readonly __brand: 'NativeRing' };
+
+export interface NativeRingStats {
+  issued: number;
+  resumed: number;
+  renewed: number;
+  unknownKey: number;
+  failed: number;
+  keys: Record<string, { encrypted: number; decrypted: number; bits: number }>;
+  encrypting: string | null;
+}
+
+export interface NativeNodeDefaults {
+  mode: number;
+  size: number;
+  timeoutSeconds: number;
+  ticketsEnabled: boolean;
+  tls13Count: number;
+}
+
+/** What d2i_SSL_SESSION + SSL_SESSION_get_* read from a client session's DER (session_inspect.cc). */
+export interface NativeSessionInfo {
+  protocol: string;
+  lifetimeHintSeconds: number;
+  hasTicket: boolean;
+  sessionIdLength: number;
+  timeoutSeconds: number;
+  maxEarlyData: number;
+  /** The ticket bytes as sent on the wire (empty when none). */
+  ticket: Buffer;
+  /** The session-ID context a server session was made in (empty in client sessions). */
+  sessionIdContext: Buffer;
+}
+
+/** One provider in Node's default OpenSSL library context (crypto_providers.cc). */
+export interface NativeProviderInfo {
+  name: string;
+  description: string;
+  version: string;
+  buildInfo: string;
+  active: boolean;
+}
+
+export interface NativeEngineInfo {
+  id: string;
+  name: string;
+  flags: number;
+}
+
+/** Where a context's private key lives (crypto_engines.cc). */
+export interface NativeKeySource {
+  kind: 'none' | 'software' | 'engine' | 'provider';
+  type: string;
+  bits: number;
+  provider: string;
+  module: string;
+}
+
+export interface NativeOpenSslInfo {
+  version: string;
+  builtOn: string;
+  platform: string;
+  dir: string;
+  enginesDir: string;
+  modulesDir: string;
+  cpuInfo: string;
+}
+
+/** Shared store counters as the addon reads them from the store's header. */
+export interface NativeSharedStats {
+  entries: number;
+  capacity: number;
+  bytesPerSession: number;
+  maxSessionBytes: number;
+  totalBytes: number;
+  stripes: number;
+  evictions: number;
+  expiries: number;
+  tooLarge: number;
+  lockWaits: number;
+  lockTimeouts: number;
+  recoveries: number;
+  corrupt: number;
+  hits: number;
+  misses: number;
+  stores: number;
+}
+
+/** Per-protocol counts as the addon reads them (resumption_stats.cc). */
+export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
+
+/** Resumption outcomes of one context (resumption_stats.cc). */
+export interface NativeResumptionStats {
+  offered: NativePerProtocol;
+  resumed: NativePerProtocol;
+  failed: Record<string, NativePerProtocol>;
+  /** Upper bounds of the session-age histogram buckets, seconds (a last bucket takes the rest). */
+  ageBounds: number[];
+  age: Record<'TLSv1.2' | 'TLSv1.3', { counts: number[]; sumSeconds: number }>;
+}
+
+/** One sampled failed resumption (resumption_stats.cc). */
+export interface NativeResumptionSample {
+  reason: string;
+  protocol: 'TLSv1.2' | 'TLSv1.3';
+  mechanism: 'sessionId' | 'tls12Ticket' | 'tls13Ticket' | 'tls13Stateful';
+  atMs: number;
+  suppressed: number;
+}
+
+export interface NativeBinding {
+  attach(external: unknown): NativeAttachment;
+  contextId(external: unknown): bigint;
+  applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
+  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number): void;
+  stats(h: NativeAttachment): NativeStats;
+  flush(h: NativeAttachment, all: boolean): number;
+  nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
+  detach(h: NativeAttachment): void;
+  /** Our session-ID context on the context (null: the one Node had set). */
+  setSessionIdContext(h: NativeAttachment, bytes: Buffer | null): void;
+  /** The same on an SNI context (a SecureContext `_external`). */
+  sessionIdContextHang(external: unknown, bytes: Buffer | null): void;
+  /** Session IDs the context issues end with a tag keyed by `key` (16 bytes; native/server/session_id_tag.cc). */
+  sessionIdTag(h: NativeAttachment, key: Buffer): void;
+  ringNew(): NativeRing;
+  ringAddKey(r: NativeRing, key: Buffer): string;
+  ringRemoveKey(r: NativeRing, id: string): boolean;
+  ringSetEncrypting(r: NativeRing, id: string): boolean;
+  ringAddSecret(r: NativeRing, secret: Buffer): string;
+  ringRemoveSecret(r: NativeRing, id: string): boolean;
+  ringDeriveKey(r: NativeRing, secretId: string, epoch: number): string;
+  ringStats(r: NativeRing): NativeRingStats;
+  ringAttach(h: NativeAttachment, r: NativeRing | null): void;
+  ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
+  selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
+  sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): void;
+  sharedRehook(h: NativeAttachment): void;
+  /** The session-ID context OpenSSL holds for the context (null if it cannot be read back). */
+  sessionIdContextOf(h: NativeAttachment): Buffer | null;
+  /** SHA-256 digests (null when empty) of the certificates a context serves and of its client CA names (a SecureContext `_external`). */
+  contextIdentity(external: unknown): { certificates: Buffer | null; clientCaNames: Buffer | null };
+  sharedDetach(h: NativeAttachment): void;
+  sharedStats(h: NativeAttachment): NativeSharedStats;
+  sharedFlush(h: NativeAttachment, all: boolean): number;
+  flushLocal(h: NativeAttachment, all: boolean): number;
+  resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
+  resumptionStats(h: NativeAttachment): NativeResumptionStats;
+  resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
+  resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
+  /** Benchmark only: removes the resumption counting callbacks (the control in bench:instructions). */
+  _resumptionCountingOff(h: NativeAttachment): void;
+  opensslVersion: string;
+  /** NODE_MODULE_VERSION of the headers the binary was compiled against. */
+  builtForAbi: number;
+  /** Node release of those headers, e.g. "v24.22.3". */
+  builtForNode: string;
+  inspectSession(der: Buffer): NativeSessionInfo | null;
+  providers(): NativeProviderInfo[];
+  loadProvider(name: string, path: string | undefined): NativeProviderInfo;
+  engines(): NativeEngineInfo[];
+  keySource(external: unknown): NativeKeySource;
+  loadEngineKey(external: unknown, engine: string, keyId: string, module: string | undefined, pin: Buffer | undefined): NativeKeySource;
+  opensslInfo(): NativeOpenSslInfo;
+}
+
+export const native: NativeBinding = loadBinding(path.join(__dirname, '..', '..')) as NativeBinding;

@@ -1,0 +1,599 @@
+/**
+ * Prometheus metrics for attached servers, through prom-client (an optional peer dependency:
+ * `npm install prom-client`). Every numeric field of `stats()` becomes a metric: OpenSSL's
+ * monotonically increasing counters as counters (`..._total`), levels and settings as gauges,
+ * booleans as 0/1 gauges. Groups that other modules add to `stats()` (`tickets`, `shared`,
+ * `fleet`, ...) map generically: `tickets.issued` -> `tls_resumption_tickets_issued_total`,
+ * named and described by the table below when known, by a fallback rule otherwise. Several
+ * attached servers share each metric and are told apart by one label (default `server`).
+ *
+ * `stats().resumption` is exported with labels instead: `..._resumption_offered_total`,
+ * `..._resumption_resumed_total` (by `protocol`), `..._resumption_failed_total` (by `protocol`
+ * and `reason`), and the histogram `..._session_age_seconds` (by `protocol`) of the age of
+ * sessions at resumption, counted from their original full handshake.
+ *
+ * Values are read at scrape time (one `stats()` call per server per scrape), so nothing runs
+ * between scrapes and nothing is added to the handshake path.
+ */
+import type { Counter, Gauge, Registry } from 'prom-client';
+
+import type { NativeResumptionStats } from '../common/native';
+import type { SessionCacheStats } from '../server/attach';
+
+const PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+/** How one stats field is exported. */
+export interface MetricSpec {
+  /** Metric name without the prefix, e.g. "hits_total", "timeout_seconds". */
+  name: string;
+  /** `# HELP` text. */
+  help: string;
+  /** counter: only grows (resets when the server's context is replaced); gauge: a level or setting. */
+  type: 'counter' | 'gauge';
+}
+
+/** The dotted paths of the number and boolean fields of `T` ("hits", "settings.cache.size", ...). */
+type LeafPaths<T, Prefix extends string = ''> = {
+  [K in keyof T & string]-?: NonNullable<T[K]> extends number | boolean
+    ? `${Prefix}${K}`
+    : NonNullable<T[K]> extends object
+      ? LeafPaths<NonNullable<T[K]>, `${Prefix}${K}.`>
+      : never;
+}[keyof T & string];
+
+/** A field of `stats()` that can become a metric: a key of KNOWN_METRICS that is not one fails to compile. */
+type StatsPath = LeafPaths<SessionCacheStats>;
+
+/**
+ * Known stats fields, keyed by their dotted path in `stats()`. Modules that add a stats group
+ * add their fields here; anything not listed is exported by `fallbackSpec`.
+ */
+export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze({
+  sessions: { name: 'sessions', type: 'gauge', help: "Sessions now in OpenSSL's internal server cache (SSL_CTX_sess_number)." },
+  hits: {
+    name: 'hits_total',
+    type: 'counter',
+    help: 'Handshakes that resumed a session, by any route: internal cache, get-session callback, TLS 1.2 ticket or TLS 1.3 PSK (SSL_CTX_sess_hits).',
+  },
+  misses: {
+    name: 'misses_total',
+    type: 'counter',
+    help: 'Session IDs offered by clients that were not in the internal cache (SSL_CTX_sess_misses).',
+  },
+  timeouts: { name: 'timeouts_total', type: 'counter', help: 'Sessions offered that were found but had expired (SSL_CTX_sess_timeouts).' },
+  cacheFull: {
+    name: 'cache_full_total',
+    type: 'counter',
+    help: 'Sessions evicted because the internal cache was at its size limit (SSL_CTX_sess_cache_full).',
+  },
+  callbackHits: {
+    name: 'callback_hits_total',
+    type: 'counter',
+    help: "Sessions found through a get-session callback (Node 'resumeSession', a shared store); also counted in hits_total (SSL_CTX_sess_cb_hits).",
+  },
+  accepts: { name: 'accepts_total', type: 'counter', help: 'Server handshakes started (SSL_CTX_sess_accept).' },
+  acceptsGood: {
+    name: 'accepts_good_total',
+    type: 'counter',
+    help: 'Server handshakes completed, full or resumed (SSL_CTX_sess_accept_good).',
+  },
+  acceptsRenegotiate: {
+    name: 'accepts_renegotiate_total',
+    type: 'counter',
+    help: 'Server renegotiations started (SSL_CTX_sess_accept_renegotiate).',
+  },
+  connects: { name: 'connects_total', type: 'counter', help: 'Client handshakes started on this context (SSL_CTX_sess_connect).' },
+  connectsGood: {
+    name: 'connects_good_total',
+    type: 'counter',
+    help: 'Client handshakes completed on this context (SSL_CTX_sess_connect_good).',
+  },
+  connectsRenegotiate: {
+    name: 'connects_renegotiate_total',
+    type: 'counter',
+    help: 'Client renegotiations started on this context (SSL_CTX_sess_connect_renegotiate).',
+  },
+  'settings.cache.enabled': { name: 'enabled', type: 'gauge', help: "1 when OpenSSL's internal server session cache is in use, else 0." },
+  'settings.cache.mode': { name: 'mode_flags', type: 'gauge', help: 'Raw SSL_SESS_CACHE_* mode bits on the context.' },
+  'settings.cache.size': { name: 'size_limit_sessions', type: 'gauge', help: 'Most sessions the internal cache keeps (0: no limit).' },
+  'settings.cache.timeoutSeconds': {
+    name: 'timeout_seconds',
+    type: 'gauge',
+    help: 'Session lifetime, also the ticket lifetime hint, in seconds.',
+  },
+  'settings.tickets.enabled': { name: 'tickets_enabled', type: 'gauge', help: '1 when session tickets are issued and accepted, else 0.' },
+  'settings.tickets.tls13Count': {
+    name: 'tickets_tls13_per_handshake',
+    type: 'gauge',
+    help: 'Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets).',
+  },
+  // Ticket key ring (stats().tickets), shared store (stats().shared), fleet (stats().fleet):
+  'tickets.issued': { name: 'tickets_issued_total', type: 'counter', help: 'Session tickets encrypted and sent by the key ring.' },
+  'tickets.resumed': {
+    name: 'tickets_resumed_total',
+    type: 'counter',
+    help: 'Tickets under a key of the ring that OpenSSL resumed (after its HMAC, lifetime and session-ID context checks).',
+  },
+  'tickets.renewed': {
+    name: 'tickets_renewed_total',
+    type: 'counter',
+    help: 'Tickets accepted under a key that no longer encrypts and replaced with one under the current key.',
+  },
+  'tickets.unknownKey': {
+    name: 'tickets_unknown_key_total',
+    type: 'counter',
+    help: 'Tickets offered under a key the ring no longer (or never) had: full handshakes.',
+  },
+  'tickets.failed': {
+    name: 'tickets_failed_total',
+    type: 'counter',
+    help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.',
+  },
+  'shared.entries': { name: 'shared_entries', type: 'gauge', help: 'Sessions in the cluster-wide shared store.' },
+  'shared.capacity': { name: 'shared_capacity', type: 'gauge', help: 'Sessions the shared store can hold.' },
+  'shared.bytesPerSession': {
+    name: 'shared_bytes_per_session',
+    type: 'gauge',
+    help: 'Shared store file bytes per session: slot plus its 16-byte index entry.',
+  },
+  'shared.maxSessionBytes': {
+    name: 'shared_max_session_bytes',
+    type: 'gauge',
+    help: 'Largest DER-encoded session a shared store slot holds, bytes.',
+  },
+  'shared.totalBytes': { name: 'shared_total_bytes', type: 'gauge', help: 'Size of the shared store file, bytes.' },
+  'shared.stripes': {
+    name: 'shared_stripes',
+    type: 'gauge',
+    help: 'Lock stripes of the shared store (sets of slots guarded by one lock each).',
+  },
+  'shared.expiries': {
+    name: 'shared_expiries_total',
+    type: 'counter',
+    help: 'Sessions dropped from the shared store because their timeout passed.',
+  },
+  'shared.tooLarge': {
+    name: 'shared_too_large_total',
+    type: 'counter',
+    help: 'Sessions not stored in the shared store because they were larger than a slot.',
+  },
+  'shared.lockWaits': {
+    name: 'shared_lock_waits_total',
+    type: 'counter',
+    help: 'Shared store lock acquisitions that had to wait for another process or thread.',
+  },
+  'shared.lockTimeouts': {
+    name: 'shared_lock_timeouts_total',
+    type: 'counter',
+    help: 'Shared store lock waits given up after 2 ms: each a miss or an unstored session, never a stalled handshake.',
+  },
+  'shared.corrupt': {
+    name: 'shared_corrupt_total',
+    type: 'counter',
+    help: 'Shared store entries that failed their checksum or did not decode: misses, dropped.',
+  },
+  'shared.hits': { name: 'shared_hits_total', type: 'counter', help: 'Lookups the shared store answered.' },
+  'shared.misses': { name: 'shared_misses_total', type: 'counter', help: 'Lookups the shared store could not answer.' },
+  'shared.stores': { name: 'shared_stores_total', type: 'counter', help: 'Sessions written to the shared store.' },
+  'shared.evictions': { name: 'shared_evictions_total', type: 'counter', help: 'Sessions evicted from the shared store to make room.' },
+  'shared.recoveries': {
+    name: 'shared_recoveries_total',
+    type: 'counter',
+    help: 'Times the shared store recovered from an inconsistent state.',
+  },
+  'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', help: 'Session-ID lookups sent to Redis.' },
+  'fleet.timeouts': { name: 'fleet_timeouts_total', type: 'counter', help: 'Redis lookups abandoned at the deadline (full handshake).' },
+  'fleet.stores': { name: 'fleet_stores_total', type: 'counter', help: 'Sessions written to Redis.' },
+  'fleet.ringVersion': { name: 'fleet_ring_version', type: 'gauge', help: 'Version of the ticket ring document last loaded from Redis.' },
+  'fleet.lastSyncAgeSeconds': {
+    name: 'fleet_last_sync_age_seconds',
+    type: 'gauge',
+    help: 'Seconds since the ticket ring last loaded from Redis (-1: never).',
+  },
+  'fleet.rotations': { name: 'fleet_rotations_total', type: 'counter', help: 'Fleet ticket keys this member created.' },
+  'fleet.localRotations': {
+    name: 'fleet_local_rotations_total',
+    type: 'counter',
+    help: 'Ticket keys created locally while Redis was unreachable.',
+  },
+  'fleet.syncErrors': {
+    name: 'fleet_sync_errors_total',
+    type: 'counter',
+    help: 'Failed ticket ring syncs with Redis (the ring kept its keys).',
+  },
+  'fleet.hits': { name: 'fleet_hits_total', type: 'counter', help: 'Lookups the fleet store (Redis) answered.' },
+  'fleet.misses': { name: 'fleet_misses_total', type: 'counter', help: 'Lookups the fleet store (Redis) could not answer.' },
+  'fleet.errors': {
+    name: 'fleet_errors_total',
+    type: 'counter',
+    help: 'Fleet store operations that failed (each a full handshake, never a failed connection).',
+  },
+} satisfies Partial<Record<StatsPath, MetricSpec>>);
+
+const RESUMPTION_RATIO: MetricSpec = {
+  name: 'resumption_ratio',
+  type: 'gauge',
+  help: 'Resumed over completed handshakes since attach: hits_total / accepts_good_total (0 before the first handshake). hits_total already counts callback hits.',
+};
+
+function snake(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9_]/g, '_')
+    .toLowerCase();
+}
+
+// Field names that read as event counts; everything else is taken as a level.
+// A single past-tense word ("issued", "evicted") or a key ending in Hits/Misses/Errors/Failures/Total.
+// "bytesUsed" is a level, so a trailing participle after a noun does not count.
+const COUNTER_WORD = /^[a-z]+ed$|^(hits|misses|errors|failures|total)$|(Hits|Misses|Errors|Failures|Total)$/;
+
+/**
+ * Spec for a field not in KNOWN_METRICS: the path in snake_case (the `settings.` group keeps
+ * only what follows it, as settings are gauges), a counter with `_total` when the last key reads
+ * as an event count (one past-tense word such as "issued", or ending in Hits, Misses, Errors,
+ * Failures or Total), else a gauge. Units come from the key (`timeoutSeconds` -> `_seconds`).
+ */
+export function fallbackSpec(path: string): MetricSpec {
+  const parts = path.split('.');
+  const last = parts[parts.length - 1]!;
+  const isSetting = parts[0] === 'settings';
+  const base = (isSetting ? parts.slice(1) : parts).map(snake).join('_');
+  const counter = !isSetting && COUNTER_WORD.test(last);
+  const name = counter ? `${base.replace(/_total$/, '')}_total` : base;
+  return {
+    name,
+    type: counter ? 'counter' : 'gauge',
+    help: `stats().${path} of the attached server (no description known; exported by name).`,
+  };
+}
+
+/**
+ * What the collector reads: a SessionCache, or any object whose `stats()` returns nested
+ * numbers (e.g. a wrapper that adds a group). `once`/`off` let it leave on 'detach'.
+ */
+export interface StatsSource {
+  stats(): object;
+  /** Per-protocol resumption counts and the session-age histogram (a SessionCache has it). */
+  _resumptionDetail?(): NativeResumptionStats;
+  readonly attached?: boolean;
+  once?(event: 'detach', listener: () => void): unknown;
+  off?(event: 'detach', listener: () => void): unknown;
+}
+
+/** Options for `SessionCacheMetrics`. */
+export interface SessionCacheMetricsOptions {
+  /** Registry to register in. Default: prom-client's global `register`. */
+  registry?: Registry;
+  /** Prefix of every metric name. Default: "tls_resumption_". */
+  prefix?: string;
+  /** Label that tells attached servers apart. Default: "server". */
+  labelName?: string;
+}
+
+type PromClient = typeof import('prom-client');
+
+function loadPromClient(): PromClient {
+  try {
+    return require('prom-client') as PromClient;
+  } catch {
+    throw new Error('tls-resumption metrics need prom-client, an optional peer dependency: npm install prom-client');
+  }
+}
+
+// Per-key ticket counters are keyed by key id: as metric names they would churn with every
+// rotation, so they stay in stats() and out of Prometheus.
+const NOT_EXPORTED = new Set(['tickets.keys', 'resumption']);
+
+/** A prom-client metric object for a histogram whose buckets are counted elsewhere (natively). */
+interface CountedHistogram {
+  name: string;
+  help: string;
+  type: 'histogram';
+  aggregator: 'sum';
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }>;
+  }>;
+  reset(): void;
+}
+
+function flatten(value: unknown, path: string, out: Map<string, number>): void {
+  if (NOT_EXPORTED.has(path)) return;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) out.set(path, value);
+  } else if (typeof value === 'boolean') {
+    out.set(path, value ? 1 : 0);
+  } else if (typeof value === 'bigint') {
+    out.set(path, Number(value));
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value)) {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(v, path ? `${path}.${k}` : k, out);
+  }
+}
+
+/** Flattens `stats()` into dotted paths with numeric values (booleans 0/1; strings, arrays dropped). */
+export function flattenStats(stats: object): Map<string, number> {
+  const out = new Map<string, number>();
+  flatten(stats, '', out);
+  return out;
+}
+
+/**
+ * A prom-client collector for one or more attached servers.
+ * ```ts
+ * const metrics = new SessionCacheMetrics({ registry });
+ * metrics.add(attach(apiServer), 'api');
+ * metrics.add(attach(adminServer), 'admin');
+ * ```
+ * A handle that is detached leaves the collector by itself.
+ */
+export class SessionCacheMetrics {
+  readonly registry: Registry;
+  readonly prefix: string;
+  readonly labelName: string;
+  #prom: PromClient;
+  #sources = new Map<string, StatsSource>();
+  #metrics = new Map<string, Counter | Gauge | CountedHistogram>();
+  #specs = new Map<string, MetricSpec>();
+  /** Metric name -> the stats path it exports. */
+  #owners = new Map<string, string>();
+  #snapshot: Map<string, Map<string, number>> | undefined;
+  #details: Map<string, NativeResumptionStats> = new Map();
+  #onDetach = new Map<StatsSource, () => void>();
+
+  constructor(options: SessionCacheMetricsOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('SessionCacheMetrics: "options" must be an object.');
+    this.#prom = loadPromClient();
+    this.registry = options.registry ?? this.#prom.register;
+    this.prefix = options.prefix ?? 'tls_resumption_';
+    this.labelName = options.labelName ?? 'server';
+    if (typeof this.prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(this.prefix)) {
+      throw new TypeError(`SessionCacheMetrics: "prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(this.prefix)}.`);
+    }
+    if (typeof this.labelName !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(this.labelName) || this.labelName.startsWith('__')) {
+      throw new TypeError(
+        `SessionCacheMetrics: "labelName" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", got ${JSON.stringify(this.labelName)}.`,
+      );
+    }
+    this.#ensure('', RESUMPTION_RATIO);
+    this.#ensureResumption();
+  }
+
+  /**
+   * Exports `cache` with label `<labelName>="<server>"`.
+   * @throws TypeError when `server` is not a non-empty string; Error when it is already in use.
+   */
+  add(cache: StatsSource, server: string): this {
+    if (typeof cache !== 'object' || cache === null || typeof cache.stats !== 'function') {
+      throw new TypeError('SessionCacheMetrics.add: "cache" must be a handle returned by attach().');
+    }
+    if (typeof server !== 'string' || server.length === 0)
+      throw new TypeError('SessionCacheMetrics.add: "server" must be a non-empty string.');
+    if (this.#sources.has(server)) throw new Error(`SessionCacheMetrics.add: server label "${server}" is already in use.`);
+    this.#sources.set(server, cache);
+    if (cache.once) {
+      const onDetach = () => this.remove(cache);
+      cache.once('detach', onDetach);
+      this.#onDetach.set(cache, onDetach);
+    }
+    // Register what this server reports now, so the first scrape already lists it.
+    const stats = this.#read(cache);
+    if (stats) this.#discover(stats);
+    return this;
+  }
+
+  /** Stops exporting `cache` (its series disappear from the next scrape). */
+  remove(cache: StatsSource): this {
+    for (const [server, c] of this.#sources) if (c === cache) this.#sources.delete(server);
+    const onDetach = this.#onDetach.get(cache);
+    if (onDetach && cache.off) cache.off('detach', onDetach);
+    this.#onDetach.delete(cache);
+    return this;
+  }
+
+  /** The full metric names this collector has registered, in registration order. */
+  metricNames(): string[] {
+    return [...this.#metrics.keys()];
+  }
+
+  /** Removes every metric this collector registered from the registry. */
+  unregister(): void {
+    for (const name of this.#metrics.keys()) this.registry.removeSingleMetric(name);
+    this.#metrics.clear();
+    for (const [cache, fn] of this.#onDetach) cache.off?.('detach', fn);
+    this.#onDetach.clear();
+    this.#sources.clear();
+  }
+
+  #read(cache: StatsSource): Map<string, number> | undefined {
+    if (cache.attached === false) return undefined;
+    try {
+      return flattenStats(cache.stats());
+    } catch {
+      return undefined; // detached between the check and the read: no series this scrape
+    }
+  }
+
+  #readDetail(cache: StatsSource): NativeResumptionStats | undefined {
+    try {
+      return cache._resumptionDetail?.();
+    } catch {
+      return undefined;
+    }
+  }
+
+  // stats().resumption, with protocol and reason as labels, and the session-age histogram.
+  #ensureResumption(): void {
+    const self = this;
+    const server = this.labelName;
+    const perProtocol = (name: string, help: string, read: (d: NativeResumptionStats, p: (typeof PROTOCOLS)[number]) => number) => {
+      const full = this.prefix + name;
+      if (this.registry.getSingleMetric(full)) throw new Error(`SessionCacheMetrics: a metric named ${full} is already registered.`);
+      const metric = new this.#prom.Counter({
+        name: full,
+        help,
+        labelNames: [server, 'protocol'],
+        registers: [this.registry],
+        collect(this: Counter) {
+          this.reset();
+          self.#snapshotNow();
+          for (const [label, d] of self.#details) {
+            for (const p of PROTOCOLS) this.inc({ [server]: label, protocol: p }, read(d, p));
+          }
+        },
+      });
+      this.#metrics.set(full, metric);
+    };
+    perProtocol(
+      'resumption_offered_total',
+      "Handshakes whose ClientHello offered a session (session ID, TLS 1.2 ticket or TLS 1.3 PSK), by negotiated protocol; a TLS 1.3 client's random legacy session ID is not an offer.",
+      (d, p) => d.offered[p],
+    );
+    perProtocol('resumption_resumed_total', 'Offered sessions OpenSSL resumed, by protocol.', (d, p) => d.resumed[p]);
+
+    const failedName = `${this.prefix}resumption_failed_total`;
+    if (this.registry.getSingleMetric(failedName))
+      throw new Error(`SessionCacheMetrics: a metric named ${failedName} is already registered.`);
+    const failed = new this.#prom.Counter({
+      name: failedName,
+      help: 'Offered sessions not resumed, by protocol and reason (notFound, unknownKey, badTicket, expired, tooOld, contextMismatch, protocolMismatch, storeError); see docs/resumption-reasons.md.',
+      labelNames: [server, 'protocol', 'reason'],
+      registers: [this.registry],
+      collect(this: Counter) {
+        this.reset();
+        self.#snapshotNow();
+        for (const [label, d] of self.#details) {
+          for (const [reason, byProtocol] of Object.entries(d.failed)) {
+            for (const p of PROTOCOLS) this.inc({ [server]: label, protocol: p, reason }, byProtocol[p]);
+          }
+        }
+      },
+    });
+    this.#metrics.set(failedName, failed);
+
+    const ageName = `${this.prefix}session_age_seconds`;
+    if (this.registry.getSingleMetric(ageName)) throw new Error(`SessionCacheMetrics: a metric named ${ageName} is already registered.`);
+    const help =
+      'Age of sessions at resumption, seconds since their original full handshake (whatever renewals happened), by protocol; counted natively at each resumption.';
+    const histogram: CountedHistogram = {
+      name: ageName,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      reset() {},
+      async get() {
+        self.#snapshotNow();
+        const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+        for (const [label, d] of self.#details) {
+          for (const p of PROTOCOLS) {
+            const { counts, sumSeconds } = d.age[p];
+            let cumulative = 0;
+            counts.forEach((c, i) => {
+              cumulative += c;
+              const le = i < d.ageBounds.length ? d.ageBounds[i]! : '+Inf';
+              values.push({ metricName: `${ageName}_bucket`, labels: { [server]: label, protocol: p, le }, value: cumulative });
+            });
+            values.push({ metricName: `${ageName}_sum`, labels: { [server]: label, protocol: p }, value: sumSeconds });
+            values.push({ metricName: `${ageName}_count`, labels: { [server]: label, protocol: p }, value: cumulative });
+          }
+        }
+        return { name: ageName, help, type: 'histogram', aggregator: 'sum', values };
+      },
+    };
+    this.registry.registerMetric(histogram as unknown as Parameters<Registry['registerMetric']>[0]);
+    this.#metrics.set(ageName, histogram);
+  }
+
+  #discover(stats: Map<string, number>): void {
+    for (const path of stats.keys()) {
+      if (!this.#specs.has(path)) this.#ensure(path, KNOWN_METRICS[path] ?? fallbackSpec(path));
+    }
+  }
+
+  // One stats() per server per scrape: prom-client calls every metric's collect() synchronously
+  // in one pass, so the snapshot is dropped in a microtask after that pass.
+  #snapshotNow(): Map<string, Map<string, number>> {
+    if (this.#snapshot) return this.#snapshot;
+    const snap = new Map<string, Map<string, number>>();
+    const details = new Map<string, NativeResumptionStats>();
+    for (const [server, cache] of this.#sources) {
+      const stats = this.#read(cache);
+      if (stats) snap.set(server, stats);
+      const detail = stats ? this.#readDetail(cache) : undefined;
+      if (detail) details.set(server, detail);
+    }
+    this.#details = details;
+    this.#snapshot = snap;
+    queueMicrotask(() => (this.#snapshot = undefined));
+    // Fields that appeared since (a key ring attached later): registered for the next scrape.
+    for (const stats of snap.values()) this.#discover(stats);
+    return snap;
+  }
+
+  #ensure(path: string, spec: MetricSpec): void {
+    let name = this.prefix + spec.name;
+    const owner = this.#owners.get(name);
+    if (owner !== undefined && owner !== path) {
+      // Two paths map to one name (a setting and a stat of the same key): the later one gets
+      // its full dotted path as the name, so neither is lost.
+      const full = path.split('.').map(snake).join('_');
+      spec = { ...spec, name: spec.type === 'counter' ? `${full.replace(/_total$/, '')}_total` : full };
+      name = this.prefix + spec.name;
+    }
+    this.#specs.set(path, spec);
+    if (this.#metrics.has(name)) return;
+    this.#owners.set(name, path);
+    const self = this;
+    const labelNames = [this.labelName];
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) throw new Error(`SessionCacheMetrics: a metric named ${name} is already registered.`);
+    let metric: Counter | Gauge;
+    if (spec.type === 'counter') {
+      metric = new this.#prom.Counter({
+        name,
+        help: spec.help,
+        labelNames,
+        registers: [this.registry],
+        collect(this: Counter) {
+          this.reset();
+          for (const [server, stats] of self.#snapshotNow()) {
+            const v = stats.get(path);
+            if (v !== undefined && v >= 0) this.inc({ [self.labelName]: server }, v);
+          }
+        },
+      });
+    } else if (path === '') {
+      metric = new this.#prom.Gauge({
+        name,
+        help: spec.help,
+        labelNames,
+        registers: [this.registry],
+        collect(this: Gauge) {
+          this.reset();
+          for (const [server, stats] of self.#snapshotNow()) {
+            const good = stats.get('acceptsGood') ?? 0;
+            this.set({ [self.labelName]: server }, good > 0 ? (stats.get('hits') ?? 0) / good : 0);
+          }
+        },
+      });
+    } else {
+      metric = new this.#prom.Gauge({
+        name,
+        help: spec.help,
+        labelNames,
+        registers: [this.registry],
+        collect(this: Gauge) {
+          this.reset();
+          for (const [server, stats] of self.#snapshotNow()) {
+            const v = stats.get(path);
+            if (v !== undefined) this.set({ [self.labelName]: server }, v);
+          }
+        },
+      });
+    }
+    this.#metrics.set(name, metric);
+  }
+}

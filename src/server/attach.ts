@@ -1,0 +1,537 @@
+/**
+ * `attach()` and the handle it returns. One handle per target: attaching twice reconfigures
+ * the same handle, so a context never carries two sets of native state.
+ */
+import * as crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type * as tls from 'node:tls';
+
+import { hasListeners, publish } from '../common/events';
+import { FLEET_ENTRY_PURPOSES } from '../common/fleet-entry';
+import { type NativeAttachment, type NativeResumptionStats, type NativeStats, native } from '../common/native';
+import { sealedBox } from '../common/sealed-box';
+import {
+  chooseSessionIdContext,
+  fleetSessionIdContext,
+  SessionIdContextControl,
+  type SessionIdContextStats,
+} from '../common/session-id-context';
+import { type ResolvedSharedOptions, SharedHook, type SharedStoreStats, sameShared } from '../common/shared-store';
+import { type AttachTarget, externalOf, type NodeSecureContext, resolveTarget, serverContext } from '../common/target';
+import { typeError } from '../common/validate';
+import type { ResolvedFleet } from './fleet/options';
+import type { FleetRingStats } from './fleet/redis-key-ring';
+import { type FleetSessionStats, FleetSessionStore } from './fleet/session-store';
+import { type AttachOptions, defaultOptions, mergeOptions, type OptionRequest, parseAttachOptions, type ResolvedOptions } from './options';
+import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
+import { hangRingOnSniContexts } from './ticket-ring-sni';
+
+/** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
+export interface CacheCounters {
+  /** Sessions now in the internal cache. */
+  sessions: number;
+  /** Sessions resumed from the internal cache. */
+  hits: number;
+  /** Session IDs a client offered that were not in the cache. */
+  misses: number;
+  /** Sessions offered that were found but had expired. */
+  timeouts: number;
+  /** Sessions evicted because the cache was at `size`. */
+  cacheFull: number;
+  /** Sessions resumed through a get-session callback (Node's 'resumeSession', a shared store). */
+  callbackHits: number;
+  /** Server handshakes started. */
+  accepts: number;
+  /** Server handshakes completed. */
+  acceptsGood: number;
+  /** Server renegotiations started. */
+  acceptsRenegotiate: number;
+  /** Client handshakes started (client contexts only). */
+  connects: number;
+  /** Client handshakes completed. */
+  connectsGood: number;
+  /** Client renegotiations started. */
+  connectsRenegotiate: number;
+}
+
+/** The settings in force on the context, read back from OpenSSL. */
+export interface SettingsStats {
+  cache: {
+    /** Whether OpenSSL's internal server cache is in use. */
+    enabled: boolean;
+    /** Raw SSL_SESS_CACHE_* mode. */
+    mode: number;
+    /** Most sessions kept (0: no limit). */
+    size: number;
+    /** Session lifetime, seconds. */
+    timeoutSeconds: number;
+  };
+  tickets: {
+    enabled: boolean;
+    /** Tickets after each full TLS 1.3 handshake. */
+    tls13Count: number;
+  };
+}
+
+/** Why an offered session was not resumed: `stats().resumption.failed` (see docs/resumption-reasons.md). */
+export interface ResumptionFailures {
+  /** Session ID in no cache, store or fleet. */
+  notFound: number;
+  /** Ticket under a key the ring (or Node's key) does not hold. */
+  unknownKey: number;
+  /** Ticket under a known key that failed its HMAC or decryption. */
+  badTicket: number;
+  /** Session found, past its lifetime. */
+  expired: number;
+  /** Refused by `maxSessionAgeSeconds`. */
+  tooOld: number;
+  /** Session from another session-ID context. */
+  contextMismatch: number;
+  /** Another protocol version, or a TLS 1.3 PSK whose hash does not fit the negotiated suite. */
+  protocolMismatch: number;
+  /** Shared store or fleet lookup failed or timed out. */
+  storeError: number;
+}
+
+/** Reason names, in the order of `ResumptionFailures`. */
+export const RESUMPTION_FAILURE_REASONS: readonly (keyof ResumptionFailures)[] = Object.freeze([
+  'notFound',
+  'unknownKey',
+  'badTicket',
+  'expired',
+  'tooOld',
+  'contextMismatch',
+  'protocolMismatch',
+  'storeError',
+]);
+
+/** Protocol versions counted in `byProtocol`. */
+export type ResumptionProtocol = 'TLSv1.2' | 'TLSv1.3';
+
+/**
+ * `stats().resumption`: handshakes whose ClientHello offered a session and what became of the
+ * offer. `offered === resumed + sum(failed)` always. Counted natively when the ServerHello
+ * leaves; handshakes below TLS 1.2 are not counted.
+ */
+export interface ResumptionStats {
+  /** Handshakes whose ClientHello offered a session (ID, ticket or TLS 1.3 PSK); a TLS 1.3 client's random legacy session ID is not an offer. */
+  offered: number;
+  /** Of those, resumed. */
+  resumed: number;
+  /** Offered but not resumed, by reason; each attempt counts once. */
+  failed: ResumptionFailures;
+  byProtocol: Record<ResumptionProtocol, { offered: number; resumed: number }>;
+}
+
+/** What `stats()` returns. */
+export interface SessionCacheStats extends CacheCounters {
+  settings: SettingsStats;
+  /** The session-ID context in force: where it comes from and a fingerprint to compare between machines. */
+  sessionIdContext: SessionIdContextStats;
+  /** Offered sessions and why the ones that did not resume did not. */
+  resumption: ResumptionStats;
+  /** Present when attached with `fleet` (session store) and/or a `TicketKeyRing.fromRedis` ring. */
+  fleet?: Partial<FleetSessionStats> & Partial<FleetRingStats>;
+  /** Ticket key ring counters, when `tickets.keyRing` is set (shared by every context using that ring). */
+  tickets?: TicketRingStats;
+  /** The shared store's counters (all processes using it), when `shared` is attached. */
+  shared?: SharedStoreStats;
+}
+
+/** Options for `flush()`. */
+export interface FlushOptions {
+  /** Drop every session, not only the expired ones. Default: false. */
+  all?: boolean;
+}
+
+function toResumption(raw: NativeResumptionStats): ResumptionStats {
+  const sum = (v: Record<ResumptionProtocol, number>) => v['TLSv1.2'] + v['TLSv1.3'];
+  const failed = {} as ResumptionFailures;
+  for (const reason of RESUMPTION_FAILURE_REASONS) failed[reason] = sum(raw.failed[reason]!);
+  return {
+    offered: sum(raw.offered),
+    resumed: sum(raw.resumed),
+    failed,
+    byProtocol: {
+      'TLSv1.2': { offered: raw.offered['TLSv1.2'], resumed: raw.resumed['TLSv1.2'] },
+      'TLSv1.3': { offered: raw.offered['TLSv1.3'], resumed: raw.resumed['TLSv1.3'] },
+    },
+  };
+}
+
+/** How often sampled resumption failures are drained and published, milliseconds. */
+const SAMPLE_DRAIN_MS = 1000;
+
+const SESS_CACHE_SERVER = 0x2;
+const SESS_CACHE_NO_INTERNAL = 0x300;
+
+function toStats(raw: NativeStats, resumption: ResumptionStats): Omit<SessionCacheStats, 'sessionIdContext'> {
+  const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, ...counters } = raw;
+  const enabled = (mode & SESS_CACHE_SERVER) !== 0 && (mode & SESS_CACHE_NO_INTERNAL) !== SESS_CACHE_NO_INTERNAL;
+  return {
+    ...counters,
+    settings: {
+      cache: { enabled, mode, size, timeoutSeconds },
+      tickets: { enabled: ticketsEnabled, tls13Count },
+    },
+    resumption,
+  };
+}
+
+const ZERO_COUNTERS: CacheCounters = {
+  sessions: 0,
+  hits: 0,
+  misses: 0,
+  timeouts: 0,
+  cacheFull: 0,
+  callbackHits: 0,
+  accepts: 0,
+  acceptsGood: 0,
+  acceptsRenegotiate: 0,
+  connects: 0,
+  connectsGood: 0,
+  connectsRenegotiate: 0,
+};
+
+const handles = new WeakMap<object, SessionCache>();
+
+/**
+ * A live attachment to one server or secure context. An EventEmitter: emits the events listed
+ * in `Channels` (events.ts) under the same keys ('attach', 'detach', 'configure', 'flush', ...).
+ */
+export class SessionCache extends EventEmitter {
+  #server: tls.Server | undefined;
+  #context: NodeSecureContext;
+  #native: NativeAttachment | undefined;
+  #options: ResolvedOptions;
+  #restoreSetSecureContext: (() => void) | undefined;
+  #fleet: FleetSessionStore | undefined;
+  #ring: TicketKeyRing | null = null;
+  #unhangRing: (() => void) | undefined;
+  #shared: SharedHook | undefined;
+  #sessionIdContext: SessionIdContextControl;
+  /** The fleet session store's derived session-ID context (set before the store is installed). */
+  #fleetSessionIdContext: Buffer | undefined;
+  #sampleTimer: NodeJS.Timeout | undefined;
+  #restoreSetTicketKeys: (() => void) | undefined;
+
+  /** @internal `attach()` builds handles: `request` was validated there. */
+  static _create(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest): SessionCache {
+    return new SessionCache(server, context, request);
+  }
+
+  private constructor(server: tls.Server | undefined, context: NodeSecureContext, request: OptionRequest) {
+    super();
+    this.#server = server;
+    this.#context = context;
+    this.#sessionIdContext = new SessionIdContextControl(server, () => this.#context.context);
+    let handle: NativeAttachment | undefined;
+    // Merged over the context's own defaults before anything is applied; a target that cannot
+    // take a group leaves the context exactly as Node had it.
+    let fleet: FleetSessionStore | undefined;
+    try {
+      handle = native.attach(externalOf(context));
+      this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
+      fleet = this.#makeFleet(server, request.fleet);
+      this.#fleetSessionIdContext = fleet?.sessionIdContext;
+      this.#shared = openShared(server, handle, request.shared);
+    } catch (err) {
+      request.fleet?.secret.fill(0);
+      if (handle) native.detach(handle);
+      throw err;
+    }
+    this.#native = handle;
+    this.#apply(handle, this.#options);
+    if (server) {
+      this.#followSetSecureContext(server);
+      this.#followSetTicketKeys(server);
+    }
+    this.#sampleTimer = setInterval(() => this.#drainSamples(), SAMPLE_DRAIN_MS);
+    this.#sampleTimer.unref();
+    if (fleet && server) {
+      this.#fleet = fleet;
+      fleet.on('error', (err: Error) => this.#onFleetError(err));
+      fleet.install(server);
+      fleet.tagSessionIds(handle);
+    }
+  }
+
+  #makeFleet(server: tls.Server | undefined, f: ResolvedFleet | undefined): FleetSessionStore | undefined {
+    if (f === undefined) return undefined;
+    if (!server) throw new TypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
+    const box = sealedBox(f.secret, FLEET_ENTRY_PURPOSES.sessions);
+    const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
+    const idTagKey = Buffer.from(crypto.hkdfSync('sha256', f.secret, Buffer.alloc(0), 'tls-resumption/fleet/session-id-tag', 16));
+    f.secret.fill(0);
+    return new FleetSessionStore({
+      redis: f.redis,
+      box,
+      prefix: f.prefix,
+      lookupTimeoutMs: f.lookupTimeoutMs,
+      timeoutSeconds: () => this.#options.cache.timeoutSeconds,
+      maxLocal: Math.max(1024, this.#options.cache.size || 20480),
+      sessionIdContext,
+      idTagKey,
+      scope: () => this.#sessionIdContext.scope(),
+      onLookupFailed: (id) => {
+        if (this.#native) native.resumptionStoreError(this.#native, id);
+      },
+    });
+  }
+
+  // Fleet failures are reported, never thrown: the 'fleetError' event and channel carry them.
+  #onFleetError(error: Error): void {
+    publish(this, 'fleetError', { error });
+  }
+
+  /** True until `detach()`. */
+  get attached(): boolean {
+    return this.#native !== undefined;
+  }
+
+  /** What Node had configured on the context before attach; `detach()` puts exactly this back. */
+  get nodeSettings(): SettingsStats {
+    const n = native.nodeDefaults(this.#live());
+    return toStats({ ...n, ...ZERO_COUNTERS }, toResumption(native.resumptionStats(this.#live()))).settings;
+  }
+
+  /** The options in force, defaults filled in. */
+  get options(): ResolvedOptions {
+    return {
+      sessionIdContext: this.#options.sessionIdContext,
+      cache: { ...this.#options.cache },
+      tickets: { ...this.#options.tickets },
+      maxSessionAgeSeconds: this.#options.maxSessionAgeSeconds,
+    };
+  }
+
+  /** Counters and current settings. Cheap: one native call reading OpenSSL's counters. */
+  stats(): SessionCacheStats {
+    const handle = this.#live();
+    const stats: SessionCacheStats = {
+      ...toStats(native.stats(handle), toResumption(native.resumptionStats(handle))),
+      sessionIdContext: this.#sessionIdContext.stats(),
+    };
+    if (this.#ring) stats.tickets = this.#ring.stats();
+    const ringFleet = this.#ring?._fleetStats();
+    if (this.#fleet || ringFleet) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
+    if (this.#shared) stats.shared = this.#shared.stats();
+    return stats;
+  }
+
+  /**
+   * Changes settings live. Fields not named keep their current values. Validated completely
+   * first: on error nothing changes.
+   */
+  configure(options: AttachOptions): this {
+    if (options && typeof options === 'object' && 'fleet' in options) {
+      throw new TypeError('"fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
+    }
+    const request = parseAttachOptions(options, ['cache', 'tickets', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']);
+    checkSharedUnchanged(request.shared, this.#shared?.options);
+    const next = mergeOptions(request, this.#options);
+    this.#apply(this.#live(), next);
+    this.#options = next;
+    publish(this, 'configure', { options: this.options });
+    return this;
+  }
+
+  /** Drops expired sessions (or every session with `{ all: true }`); returns how many went. */
+  flush(options: FlushOptions = {}): number {
+    const all = options.all ?? false;
+    if (typeof all !== 'boolean') throw typeError('all', 'a boolean', all);
+    let removed: number;
+    if (this.#shared) {
+      // Our own flush must not delete from the shared store what other workers still use;
+      // flush({ all: true }) then empties the store on purpose.
+      removed = native.flushLocal(this.#live(), all);
+      this.#shared.flush(all);
+    } else {
+      removed = native.flush(this.#live(), all);
+    }
+    if (all) this.#fleet?.forgetLocal();
+    publish(this, 'flush', { all, removed });
+    return removed;
+  }
+
+  /** Restores exactly what Node had set (mode, size, timeout, ticket options, callbacks). Idempotent. */
+  detach(): void {
+    const handle = this.#native;
+    if (!handle) return;
+    this.#native = undefined;
+    clearInterval(this.#sampleTimer);
+    this.#sampleTimer = undefined;
+    this.#restoreSetSecureContext?.();
+    this.#restoreSetTicketKeys?.();
+    this.#fleet?.uninstall();
+    this.#fleet = undefined;
+    this.#unhangRing?.();
+    this.#unhangRing = undefined;
+    this.#ring?._release(this);
+    this.#ring = null;
+    this.#shared?.detach();
+    this.#shared = undefined;
+    this.#sessionIdContext.detach();
+    native.detach(handle);
+    if (this.#server) handles.delete(this.#server);
+    handles.delete(this.#context.context);
+    publish(this, 'detach');
+  }
+
+  #live(): NativeAttachment {
+    if (!this.#native) throw new Error('This session cache was detached.');
+    return this.#native;
+  }
+
+  #apply(handle: NativeAttachment, o: ResolvedOptions): void {
+    native.applyCache(handle, o.cache.enabled, o.cache.mode, o.cache.size, o.cache.timeoutSeconds);
+    native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count);
+    this.#applyRing(handle, o.tickets.keyRing);
+    native.resumptionApply(handle, o.maxSessionAgeSeconds, this.#nodeTicketKeyName());
+    this.#sessionIdContext.apply(
+      handle,
+      chooseSessionIdContext({
+        option: o.sessionIdContext,
+        server: this.#server,
+        ring: o.tickets.keyRing?._sessionIdContext(),
+        fleet: this.#fleetSessionIdContext,
+        sharedPath: this.#shared?.options.path,
+      }),
+    );
+  }
+
+  /** @internal Benchmark only: removes the resumption counting callbacks (until the next configure). */
+  _benchStopCounting(): void {
+    native._resumptionCountingOff(this.#live());
+  }
+
+  /** @internal The per-protocol, per-reason counts and the session-age histogram (metrics.ts). */
+  _resumptionDetail(): NativeResumptionStats {
+    return native.resumptionStats(this.#live());
+  }
+
+  // The public name (first 16 bytes) of Node's own ticket key: tells a ticket under an unknown
+  // key from a forged one when no ring is attached. The key's secret halves stay in Node.
+  #nodeTicketKeyName(): Buffer | null {
+    const ctx = this.#context.context as { getTicketKeys?: () => Buffer };
+    try {
+      const keys = ctx.getTicketKeys?.();
+      if (!keys || keys.length < 16) return null;
+      const name = Buffer.from(keys.subarray(0, 16));
+      keys.fill(0);
+      return name;
+    } catch {
+      return null;
+    }
+  }
+
+  #followSetTicketKeys(server: tls.Server): void {
+    const original = server.setTicketKeys;
+    const self = this;
+    const wrapped = function (this: tls.Server, keys: Buffer) {
+      original.call(this, keys);
+      if (self.#native) native.resumptionApply(self.#native, self.#options.maxSessionAgeSeconds, self.#nodeTicketKeyName());
+    };
+    server.setTicketKeys = wrapped;
+    this.#restoreSetTicketKeys = () => {
+      if (server.setTicketKeys === wrapped) server.setTicketKeys = original;
+    };
+  }
+
+  // Sampled failures (at most one per reason per second natively) become 'resumptionFailed'.
+  #drainSamples(): void {
+    if (!this.#native) return;
+    const samples = native.resumptionSamples(this.#native);
+    if (samples.length === 0 || !hasListeners(this, 'resumptionFailed')) return;
+    for (const s of samples) publish(this, 'resumptionFailed', { ...s });
+  }
+
+  // The ring's evp callback on this context; SNI contexts carry the same ring (ticket-ring-sni);
+  // the ring's rotation timer runs while some attached context uses it.
+  #applyRing(handle: NativeAttachment, ring: TicketKeyRing | null): void {
+    // Only touch the evp callback when a ring is or was involved: without one it is Node's.
+    if (ring || this.#ring) native.ringAttach(handle, ring ? ring._native() : null);
+    if (ring === this.#ring) return;
+    const old = this.#ring;
+    this.#unhangRing?.();
+    this.#unhangRing = undefined;
+    this.#ring = ring;
+    if (ring) {
+      ring._use(this);
+      if (this.#server) this.#unhangRing = hangRingOnSniContexts(this.#server, ring, () => this.#context.context);
+    }
+    old?._release(this);
+  }
+
+  // setSecureContext() swaps the server's SSL_CTX; the attachment moves to the new one with the
+  // same options, and the old context gets Node's settings back.
+  #followSetSecureContext(server: tls.Server): void {
+    const original = server.setSecureContext;
+    const self = this;
+    const wrapped = function (this: tls.Server, options: tls.SecureContextOptions) {
+      original.call(this, options);
+      self.#moveTo(serverContext(server));
+    };
+    server.setSecureContext = wrapped;
+    this.#restoreSetSecureContext = () => {
+      if (server.setSecureContext === wrapped) server.setSecureContext = original;
+    };
+  }
+
+  #moveTo(context: NodeSecureContext): void {
+    const old = this.#native;
+    if (!old || context === this.#context) return;
+    const handle = native.attach(externalOf(context));
+    this.#apply(handle, this.#options);
+    this.#shared?.moveTo(handle);
+    this.#fleet?.tagSessionIds(handle);
+    native.detach(old);
+    handles.delete(this.#context.context);
+    this.#context = context;
+    this.#native = handle;
+    handles.set(context.context, this);
+  }
+}
+
+function openShared(
+  server: tls.Server | undefined,
+  handle: NativeAttachment,
+  shared: ResolvedSharedOptions | undefined,
+): SharedHook | undefined {
+  if (!shared) return undefined;
+  if (!server) {
+    throw new TypeError(
+      '"shared" needs a tls.Server, https.Server or http2 secure server target: Node resets the session callbacks on every connection and only a server lets the store re-install them.',
+    );
+  }
+  return new SharedHook(server, handle, shared);
+}
+
+function checkSharedUnchanged(asked: ResolvedSharedOptions | undefined, current: ResolvedSharedOptions | undefined): void {
+  if (asked === undefined) return;
+  if (!sameShared(asked, current)) {
+    throw new Error('"shared" cannot be changed on a live attachment: detach() and attach() again.');
+  }
+}
+
+/**
+ * Attaches the session cache to a tls.Server, https.Server, http2 secure server or
+ * tls.SecureContext and applies `options`. Attaching again to the same target returns the same
+ * handle, reconfigured with the new options.
+ * @throws TypeError for a target or option of the wrong type; RangeError for an option out of range.
+ */
+export function attach(target: AttachTarget, options?: AttachOptions): SessionCache {
+  const { server, context } = resolveTarget(target);
+  const existing = (server && handles.get(server)) ?? handles.get(context.context);
+  if (existing?.attached) return options === undefined ? existing : existing.configure(options);
+  // Validated once, here: the handle gets the parsed request, never the raw options.
+  const handle = SessionCache._create(
+    server,
+    context,
+    parseAttachOptions(options, ['cache', 'tickets', 'fleet', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']),
+  );
+  if (server) handles.set(server, handle);
+  handles.set(context.context, handle);
+  publish(handle, 'attach', { options: handle.options });
+  return handle;
+}
