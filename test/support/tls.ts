@@ -10,7 +10,14 @@ import * as tls from 'node:tls';
 
 import { selfSignedCertificate } from '../../src/ops/certificate';
 
-export const cert = selfSignedCertificate('localhost');
+/**
+ * The test certificate. Child processes and cluster workers inherit it through the environment:
+ * every member of a real fleet serves one certificate, and the derived session-ID context covers it.
+ */
+export const cert: { key: string; cert: string } = process.env.TLS_RESUMPTION_TEST_CERT
+  ? JSON.parse(process.env.TLS_RESUMPTION_TEST_CERT)
+  : selfSignedCertificate('localhost');
+process.env.TLS_RESUMPTION_TEST_CERT ??= JSON.stringify(cert);
 
 export type Version = 'TLSv1.2' | 'TLSv1.3';
 

@@ -234,6 +234,9 @@ export class TicketKeyRing {
    */
   addKeyFile(contents: Uint8Array | string, options: AddKeyFileOptions): string[] {
     const { encrypt, format } = resolveAddKeyFileOptions(options);
+    // Refused before the first key goes in: the mode's check would otherwise come at the
+    // encrypting line, after the lines before it were added.
+    if (encrypt) this.#mode.checkEncryptingAdd();
     if (format === 'nginx') return [this.add(nginxKeyFile(contents), { encrypt, format: 'nginx' })];
     const lines = haproxyKeyLines(contents);
     const encryptIndex = encrypt ? Math.max(0, lines.length - 2) : -1;
