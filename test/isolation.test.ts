@@ -169,8 +169,10 @@ describe('isolation: different session-ID contexts never resume each other', () 
       const control = await connect(a2.port, { version: 'TLSv1.2', noTicket: true, session: first.session });
       expect(control.reused).toBe(true);
       expect(cross.reused).toBe(false);
-      // b found a's session in Redis (same key, same secret) and OpenSSL refused it.
-      expect(b.cache.stats().fleet!.hits).toBe(1);
+      // Entries are scoped by the context fingerprint (src/common/fleet-entry.ts): b asked Redis
+      // for its own context's key and found nothing; nothing of a's was fetched or opened.
+      expect(b.cache.stats().fleet!).toMatchObject({ lookups: 1, hits: 0, misses: 1, errors: 0 });
+      expect(a2.cache.stats().fleet!.hits).toBe(1);
     });
   });
 });
