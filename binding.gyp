@@ -19,9 +19,12 @@
         "native/common/shared_store_lock.cc",
         "native/server/session_callbacks.cc",
         "native/server/session_id_tag.cc",
+        "native/server/fleet_replication.cc",
         "native/common/session_id_context.cc",
         "native/server/session_age.cc",
-        "native/server/resumption_stats.cc"
+        "native/server/resumption_stats.cc",
+        "native/common/shared_store_napi.cc",
+        "native/client/client_store.cc"
       ],
       "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

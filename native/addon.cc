@@ -8,12 +8,14 @@
 #undef NAPI_VERSION
 #pragma pop_macro("NAPI_VERSION")
 
+#include "client/client_store.h"
 #include "common/context_access.h"
 #include "common/session_id_context.h"
 #include "ops/crypto_providers.h"
 #include "ops/self_signed.h"
 #include "ops/session_inspect.h"
 #include "server/cache_controls.h"
+#include "server/fleet_replication.h"
 #include "server/resumption_stats.h"
 #include "server/session_callbacks.h"
 #include "server/session_id_tag.h"
@@ -29,7 +31,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSessionInspect(env, exports);
   InitCryptoProviders(env, exports);
   InitSessionCallbacks(env, exports);
+  InitClientStore(env, exports);
   InitSessionIdTag(env, exports);
+  InitFleetReplication(env, exports);
   InitSessionIdContext(env, exports);
   InitResumptionStats(env, exports);
   // The ABI and Node release whose headers this binary was compiled against: the loader compares

@@ -25,6 +25,8 @@ done
 jobs=${TEST_LINES_JOBS:-2}
 
 out=$(mktemp -d)
+# The trees in here must be readable by the other local users some tests run a child as.
+chmod 755 "$out"
 trap 'rm -rf "$out"' EXIT
 
 run_line() {
@@ -41,8 +43,10 @@ run_line() {
   export PATH="$dir/bin:$PATH" npm_config_nodedir="$dir" TLS_RESUMPTION_TEST_LINE="$m"
   node node_modules/node-gyp/bin/node-gyp.js rebuild -j 2 --loglevel=warn >"$out/build-$m.log" 2>&1 ||
     { cat "$out/build-$m.log"; return 3; }
-  # `npm test` without its pretest, which ran once above (its output is the same on every line).
-  npm test --ignore-scripts -- --json --outputFile="$out/$m.json" --forceExit ${jest_args[@]+"${jest_args[@]}"}
+  # `npm test` without its pretest, which ran once above (its output is the same on every line):
+  # the test script itself, run as npm runs it. Not `npm test --ignore-scripts`: npm hands that
+  # setting to every npm the tests start (the pack test's install would then build nothing).
+  PATH="$copy/node_modules/.bin:$PATH" sh -c "$(node -p 'require("./package.json").scripts.test') \"\$@\"" test --json --outputFile="$out/$m.json" --forceExit ${jest_args[@]+"${jest_args[@]}"}
 }
 
 counts_of() {

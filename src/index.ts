@@ -7,6 +7,8 @@
  * providers and engines at 'tls-resumption/providers'. Everything else is internal.
  */
 
+// The client side: the outbound session cache (src/client/index.ts lists its public names).
+export * from './client';
 export type { EventMessage, EventName } from './common/events';
 export { Channels } from './common/events';
 export type { RedisClientLike } from './common/redis-client';
@@ -30,5 +32,7 @@ export type { FleetRingStats } from './server/fleet/redis-key-ring';
 export type { FleetSessionStats } from './server/fleet/session-store';
 export type { AttachOptions, CacheOptions, ResolvedOptions, TicketOptions } from './server/options';
 export { CacheMode, DEFAULT_MAX_SESSION_AGE_SECONDS, Limits } from './server/options';
+export type { NginxModule, NginxSessionIdContextOptions } from './server/peer-session-id-context';
+export { haproxySessionIdContext, nginxSessionIdContext } from './server/peer-session-id-context';
 // The ring and its option and stat types (src/server/ticket-key-ring/index.ts lists them).
 export * from './server/ticket-key-ring';

@@ -25,6 +25,7 @@ describe('events: diagnostics_channel and the handle', () => {
       fleetError: 'tls-resumption:fleet-error',
       ringDocumentRefused: 'tls-resumption:ring-document-refused',
       resumptionFailed: 'tls-resumption:resumption-failed',
+      clientRefused: 'tls-resumption:client-refused',
     });
   });
 

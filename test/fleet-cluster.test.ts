@@ -64,6 +64,34 @@ async function traffic(ports: number[], version: Version, clients: number, round
   return { ratio: resumed / returning, failed };
 }
 
+/** The port of the replica of the master serving `slot` (CLUSTER NODES may not list it at once after the cluster formed: read again, for at most 10 s). */
+async function replicaOfSlot(cluster: RedisCluster, slot: number): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    if (i > 0) await sleep(100);
+    const nodesText = await clusterNodeCommand(cluster.nodes[0]!.port, 'CLUSTER', 'NODES');
+    const lines = nodesText
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
+    const master = lines.find(
+      (l) =>
+        l[2]!.includes('master') &&
+        l.slice(8).some((r) => {
+          const [lo, hi] = r.split('-').map(Number);
+          return slot >= lo! && slot <= (hi ?? lo)!;
+        }),
+    );
+    const replica = master && lines.find((l) => l[3] === master[0] && l[2]!.includes('slave'));
+    if (replica) return Number(replica[1]!.split(':')[1]!.split('@')[0]);
+  }
+  throw new Error(`no replica of the master of slot ${slot} in CLUSTER NODES after 10 s`);
+}
+
+async function promoted(port: number): Promise<boolean> {
+  for (let i = 0; i < 50 && !(await clusterNodeCommand(port, 'ROLE')).startsWith('master'); i++) await sleep(100);
+  return (await clusterNodeCommand(port, 'ROLE')).startsWith('master');
+}
+
 describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
   let cluster: RedisCluster;
   beforeAll(async () => {
@@ -101,31 +129,7 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
     expect(before.ratio).toBeGreaterThanOrEqual(0.97);
 
     // Promote the replica of the master that holds the ring document, while traffic runs.
-    const docSlot = await slot('cluster:ring');
-    // CLUSTER NODES may not list the master's replica yet right after the cluster formed (seen on
-    // a fast run): read it again until it does, for at most 10 s.
-    let master: string[] | undefined;
-    let replica: string[] | undefined;
-    for (let i = 0; i < 100 && replica === undefined; i++) {
-      if (i > 0) await sleep(100);
-      const nodesText = await clusterNodeCommand(cluster.nodes[0]!.port, 'CLUSTER', 'NODES');
-      const lines = nodesText
-        .trim()
-        .split('\n')
-        .map((l) => l.split(' '));
-      master = lines.find(
-        (l) =>
-          l[2]!.includes('master') &&
-          l.slice(8).some((r) => {
-            const [lo, hi] = r.split('-').map(Number);
-            return docSlot >= lo! && docSlot <= (hi ?? lo)!;
-          }),
-      );
-      replica = master && lines.find((l) => l[3] === master![0] && l[2]!.includes('slave'));
-    }
-    if (master === undefined || replica === undefined)
-      throw new Error("no replica of the ring document's master in CLUSTER NODES after 10 s");
-    const replicaPort = Number(replica[1]!.split(':')[1]!.split('@')[0]);
+    const replicaPort = await replicaOfSlot(cluster, await slot('cluster:ring'));
     let failedOver = false;
     const during12 = await traffic([sessionsA.port, sessionsB.port], 'TLSv1.2', 12, 8, async (round) => {
       if (round === 2) {
@@ -135,8 +139,7 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
     });
     const during13 = await traffic([ticketsA.port, ticketsB.port], 'TLSv1.3', 12, 4);
     expect(failedOver).toBe(true);
-    for (let i = 0; i < 50 && !(await clusterNodeCommand(replicaPort, 'ROLE')).startsWith('master'); i++) await sleep(100);
-    expect((await clusterNodeCommand(replicaPort, 'ROLE')).startsWith('master')).toBe(true);
+    expect(await promoted(replicaPort)).toBe(true);
     expect({ failed12: during12.failed, failed13: during13.failed }).toEqual({ failed12: 0, failed13: 0 });
     expect(during13.ratio).toBeGreaterThanOrEqual(0.97);
 
@@ -150,6 +153,34 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
     await Promise.all(ringsHere.map((r) => r.ready()));
     expect(ringsHere[0]!.list().find((k) => k.role === 'encrypt')!.id).toBe(ringsHere[1]!.list().find((k) => k.role === 'encrypt')!.id);
     expect(ringsHere[0]!.list().length).toBeGreaterThanOrEqual(2);
+    clients.forEach((c) => c.disconnect());
+  }, 120000);
+
+  test("fleet.replicate through the cluster: TLS 1.2 IDs and TLS 1.3 stateful tickets from local memory; a failover of the stream's primary fails no handshake and replication goes on", async () => {
+    const clients = [clusterClient(), clusterClient()];
+    const options = (c: Cluster) => ({ tickets: { enabled: false }, fleet: { redis: c, secret, prefix: 'replica:', replicate: true } });
+    const a = await member(options(clients[0]!), true);
+    const b = await member(options(clients[1]!), true);
+    await Promise.all([a.cache.replicated(), b.cache.replicated()]);
+    const before12 = await traffic([a.port, b.port], 'TLSv1.2', 12, 4);
+    const before13 = await traffic([a.port, b.port], 'TLSv1.3', 12, 4);
+    expect({ r12: before12.ratio, r13: before13.ratio }).toEqual({ r12: expect.any(Number), r13: expect.any(Number) });
+    expect(Math.min(before12.ratio, before13.ratio)).toBeGreaterThanOrEqual(0.97);
+
+    const replicaPort = await replicaOfSlot(cluster, Number(await clients[0]!.call('CLUSTER', 'KEYSLOT', 'replica:stream')));
+    const during = await traffic([a.port, b.port], 'TLSv1.2', 12, 6, async (round) => {
+      if (round === 2) await clusterNodeCommand(replicaPort, 'CLUSTER', 'FAILOVER');
+    });
+    expect(await promoted(replicaPort)).toBe(true);
+    expect(during.failed).toBe(0);
+    // After the failover: new sessions reach the other member through the promoted primary.
+    const after12 = await traffic([a.port, b.port], 'TLSv1.2', 12, 4);
+    const after13 = await traffic([a.port, b.port], 'TLSv1.3', 12, 4);
+    expect({ failed12: after12.failed, failed13: after13.failed }).toEqual({ failed12: 0, failed13: 0 });
+    expect(Math.min(after12.ratio, after13.ratio)).toBeGreaterThanOrEqual(0.97);
+    const stats = [a, b].map((m) => m.cache.stats().fleet!.replication!);
+    expect(stats[0]!.applied + stats[1]!.applied).toBeGreaterThan(0);
+    expect(stats[0]!.rejected + stats[1]!.rejected).toBe(0);
     clients.forEach((c) => c.disconnect());
   }, 120000);
 });
@@ -187,6 +218,19 @@ describe('node-redis (the redis package) against a live redis-server', () => {
       expect(ringsHere[1]!._fleetStats()!.ringVersion).toBe(version + 1);
       const sealed = await clients[0]!.get('node-redis:ring');
       expect(JSON.parse(sealed!).v).toBe(version + 1);
+      // Replication through node-redis: its duplicate() connection carries the blocking stream read.
+      const options = (c: (typeof clients)[number]) => ({
+        tickets: { enabled: false },
+        fleet: { redis: c, secret, prefix: 'nr:', replicate: true },
+      });
+      const ra = await member(options(clients[0]!), true);
+      const rb = await member(options(clients[1]!), true);
+      await Promise.all([ra.cache.replicated(), rb.cache.replicated()]);
+      const rep12 = await traffic([ra.port, rb.port], 'TLSv1.2', 10, 4);
+      const rep13 = await traffic([ra.port, rb.port], 'TLSv1.3', 10, 4);
+      expect({ f12: rep12.failed, f13: rep13.failed }).toEqual({ f12: 0, f13: 0 });
+      expect(Math.min(rep12.ratio, rep13.ratio)).toBeGreaterThanOrEqual(0.97);
+      expect(rb.cache.stats().fleet!.replication!.applied).toBeGreaterThan(0);
     } finally {
       for (const r of rings.splice(0)) r.close();
       for (const c of clients) await c.quit().catch(() => undefined);

@@ -1,30 +1,28 @@
 /**
  * Mixed fleets: Node + this package beside REAL nginx 1.22 and HAProxy 2.6 sharing one ticket
- * key file, clients placed at random, TLS 1.2 tickets and TLS 1.3 tickets.
+ * key file, clients placed at random, TLS 1.2 tickets and TLS 1.3 tickets, on every Node line.
  *
  * What each side needs (see docs/ticket-key-ring.md, "Mixed fleets"):
  * - the key: nginx reads 48-byte files as name | AES | HMAC and 80-byte files as name | HMAC |
  *   AES (`addKeyFile(file, { format: 'nginx' })`); HAProxy's base64 lines are name | AES | HMAC
  *   (`format: 'haproxy'`, the penultimate line encrypts, as in HAProxy);
- * - the session-ID context: OpenSSL refuses a decrypted ticket from another context. nginx sets
- *   SHA-1("HTTP" | SHA-1(certificate DER) | client CA names), HAProxy the string "haproxy";
- *   neither can be configured, so Node takes the peer's (`sessionIdContext`);
+ * - the session-ID context: OpenSSL refuses a decrypted ticket from another context. The
+ *   package's `nginxSessionIdContext({ cert, clientCa })` and `haproxySessionIdContext()` give
+ *   the peer's, and `sessionIdContext` pins it on every connection, also on Node 22 and 24 whose
+ *   own ClientHello callback sets a per-connection context first;
  * - TLS 1.3: the PSK's hash must match the suite the server picks; all three pick the client's
  *   first suite here (TLS_AES_256_GCM_SHA384 from Node's default list).
  * nginx and HAProxy have different contexts and no way to change them: they cannot resume each
  * other's clients, whatever keys they share (shown below), so a three-way fleet cannot be one.
- *
- * Node 22 and 24 cannot join such a fleet at all: they give every connection the context
- * SHA-256(sessionIdContext | 0x00 | SNI name) from a ClientHello callback of their own, which no
- * option reproduces (nginx's binary context is refused there as not UTF-8 text). On those lines
- * the tests below show that: the keys match, the ticket decrypts, no cross resumption.
  */
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
-import { NODE_BINDS_CONTEXT_TO_SERVER_NAME as BINDS } from '../src/common/session-id-context';
+
+import { selfSignedCertificate } from '../src/ops/certificate';
 import { attach, type SessionCache } from '../src/server/attach';
+import { haproxySessionIdContext, nginxSessionIdContext } from '../src/server/peer-session-id-context';
 import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { HAPROXY_SESSION_ID_CONTEXT, nginxSessionIdContext, type Peer, startHaproxy, startNginx, ticketKey } from './support/fleet-peers';
+import { type Peer, startHaproxy, startNginx, ticketKey } from './support/fleet-peers';
 import { cert, close, connect, listen, tlsServer, type Version } from './support/tls';
 
 const VERSIONS: Version[] = ['TLSv1.2', 'TLSv1.3'];
@@ -46,13 +44,9 @@ async function nodeMember(ring: TicketKeyRing, sessionIdContext: Buffer | string
   return { port: await listen(server), cache };
 }
 
-/** >= 0.97 and every cross-member return resumed; on Node 22/24 (see above) no cross-member return resumes. */
+/** >= 0.97 and every cross-member return resumed. */
 function expectMixedFleet(r: { ratio: number; cross: number; crossResumed: number }): void {
   expect(r.cross).toBeGreaterThan(0);
-  if (BINDS) {
-    expect(r.crossResumed).toBe(0);
-    return;
-  }
   expect(r.ratio).toBeGreaterThanOrEqual(0.97);
   expect(r.crossResumed).toBe(r.cross);
 }
@@ -100,13 +94,7 @@ describe('mixed fleet with real nginx', () => {
       const ring = TicketKeyRing.generate();
       const [id] = ring.addKeyFile(key.nginx, { format: 'nginx', encrypt: true });
       expect(id).toBe(key.name.toString('hex'));
-      if (BINDS) {
-        // nginx's context is a SHA-1 digest: not text Node 22/24 can hold.
-        expect(() => attach(tlsServer(), { sessionIdContext: nginxSessionIdContext(cert.cert) })).toThrow(
-          /"sessionIdContext" must be UTF-8 text on Node/,
-        );
-      }
-      const node = await nodeMember(ring, BINDS ? 'nginx' : nginxSessionIdContext(cert.cert));
+      const node = await nodeMember(ring, nginxSessionIdContext({ cert: cert.cert }));
       for (const version of VERSIONS) expectMixedFleet(await mixed([node.port, nginx.port], version));
       expect(node.cache.stats().tickets!.keys[id!]!.decrypted).toBeGreaterThan(0);
     },
@@ -127,7 +115,7 @@ describe('mixed fleet with real nginx', () => {
     // Wrong layout (the file read as Node's name | HMAC | AES): the HMAC check fails.
     const ringB = TicketKeyRing.generate();
     ringB.add(key.nginx, { format: 'node' });
-    const b = await nodeMember(ringB, BINDS ? 'nginx' : nginxSessionIdContext(cert.cert));
+    const b = await nodeMember(ringB, nginxSessionIdContext({ cert: cert.cert }));
     for (const version of VERSIONS) {
       expect((await connect(portA, { version, session: await fromNginx(version) })).reused).toBe(false);
       expect((await connect(b.port, { version, session: await fromNginx(version) })).reused).toBe(false);
@@ -135,6 +123,47 @@ describe('mixed fleet with real nginx', () => {
     // The key decrypted nginx's tickets (per-key `decrypted`); OpenSSL resumed none of them (`resumed` counts only what OpenSSL resumed).
     expect(cacheA.stats().tickets!.keys[key.name.toString('hex')]!.decrypted).toBeGreaterThan(0);
     expect(cacheA.stats().tickets!.resumed).toBe(0);
+  });
+});
+
+describe("nginx's client CA names", () => {
+  // Two CAs and a duplicate: nginx hashes each name once, in file order.
+  const caOne = selfSignedCertificate('Client CA One').cert;
+  const caTwo = selfSignedCertificate('Client CA Two').cert;
+  const bundle = caOne + caTwo + caOne;
+
+  test('ssl_verify_client with an ssl_client_certificate bundle: nginxSessionIdContext({ cert, clientCa }) resumes, without clientCa nothing does', async () => {
+    const key = ticketKey(80);
+    const nginx = await startNginx(key.nginx, { clientCa: bundle });
+    peers.push(nginx);
+    const ring = TicketKeyRing.generate();
+    ring.addKeyFile(key.nginx, { format: 'nginx', encrypt: true });
+    const right = await nodeMember(ring, nginxSessionIdContext({ cert: cert.cert, clientCa: bundle }));
+    const wrong = await nodeMember(ring, nginxSessionIdContext({ cert: cert.cert }));
+    const reordered = await nodeMember(ring, nginxSessionIdContext({ cert: cert.cert, clientCa: caTwo + caOne }));
+    for (const version of VERSIONS) {
+      expectMixedFleet(await mixed([right.port, nginx.port], version, 8, 4));
+      const fromNginx = (await connect(nginx.port, { version })).session;
+      expect({ version, wrong: (await connect(wrong.port, { version, session: fromNginx })).reused }).toEqual({ version, wrong: false });
+      expect({ version, reordered: (await connect(reordered.port, { version, session: fromNginx })).reused }).toEqual({
+        version,
+        reordered: false,
+      });
+    }
+  });
+
+  test('bad input: a clear error naming the field', () => {
+    expect(() => nginxSessionIdContext({ cert: 'not a pem' })).toThrow(
+      '"cert" must be PEM text (a string or a Buffer) holding at least one certificate, got no "BEGIN CERTIFICATE" block.',
+    );
+    expect(() => nginxSessionIdContext({} as never)).toThrow(TypeError);
+    expect(() => nginxSessionIdContext({ cert: cert.cert, module: 'smtp' as never })).toThrow(
+      '"module" must be one of "http", "stream", "mail"',
+    );
+    expect(() => nginxSessionIdContext({ cert: cert.cert, clientCa: 42 as never })).toThrow(/"clientCa" must be PEM text/);
+    expect(() => nginxSessionIdContext({ cert: cert.cert, ca: bundle } as never)).toThrow(/Unknown option "options.ca"/);
+    expect(nginxSessionIdContext({ cert: [cert.cert + caOne] })).toEqual(nginxSessionIdContext({ cert: cert.cert }));
+    expect(nginxSessionIdContext({ cert: cert.cert, module: 'stream' })).not.toEqual(nginxSessionIdContext({ cert: cert.cert }));
   });
 });
 
@@ -149,7 +178,7 @@ describe('mixed fleet with real HAProxy', () => {
       const ring = TicketKeyRing.generate();
       const ids = ring.addKeyFile(file, { format: 'haproxy', encrypt: true });
       expect(ring.list().find((k) => k.role === 'encrypt')!.id).toBe(ids[1]);
-      const node = await nodeMember(ring, HAPROXY_SESSION_ID_CONTEXT);
+      const node = await nodeMember(ring, haproxySessionIdContext());
       for (const version of VERSIONS) expectMixedFleet(await mixed([node.port, haproxy.port], version));
       expect(node.cache.stats().tickets!.resumed).toBeGreaterThan(0);
     },
@@ -167,7 +196,7 @@ describe('nginx and HAProxy together', () => {
     // Node with nginx's context resumes nginx's tickets, not HAProxy's; with HAProxy's, the reverse.
     const ring = TicketKeyRing.generate();
     ring.add(key.node, { encrypt: true });
-    const withNginx = await nodeMember(ring, BINDS ? 'nginx' : nginxSessionIdContext(cert.cert));
+    const withNginx = await nodeMember(ring, nginxSessionIdContext({ cert: cert.cert }));
     for (const version of VERSIONS) {
       const n = await connect(nginx.port, { version });
       const h = await connect(haproxy.port, { version });
@@ -181,7 +210,7 @@ describe('nginx and HAProxy together', () => {
         version,
         haproxyToNginx: false,
       });
-      expect((await connect(withNginx.port, { version, session: n.session })).reused).toBe(!BINDS);
+      expect((await connect(withNginx.port, { version, session: n.session })).reused).toBe(true);
       expect((await connect(withNginx.port, { version, session: h.session })).reused).toBe(false);
     }
   });

@@ -17,8 +17,11 @@ jest.setTimeout(600_000);
 
 const ENTRIES = {
   'tls-resumption': [
+    'CLIENT_REFUSAL_REASONS',
     'CacheMode',
     'Channels',
+    'ClientLimits',
+    'ClientSessionCache',
     'DEFAULT_MAX_SESSION_AGE_SECONDS',
     'Limits',
     'RESUMPTION_FAILURE_REASONS',
@@ -26,8 +29,11 @@ const ENTRIES = {
     'SharedLimits',
     'TicketKeyRing',
     'attach',
+    'clientSessions',
+    'haproxySessionIdContext',
+    'nginxSessionIdContext',
   ],
-  'tls-resumption/metrics': ['KNOWN_METRICS', 'SessionCacheMetrics'],
+  'tls-resumption/metrics': ['ClientSessionMetrics', 'KNOWN_METRICS', 'SessionCacheMetrics'],
   'tls-resumption/probe': ['probe', 'probeFleet'],
   'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };

@@ -110,6 +110,9 @@ function user(name: string): { uid: number; gid: number } {
 
 const root = process.getuid?.() === 0;
 const asRoot = root ? test : test.skip;
+// scripts/test-lines.sh runs two Node lines at once: each line's users (and so their store
+// directories under /dev/shm) are its own.
+const LINE = process.env.TLS_RESUMPTION_TEST_LINE ?? '';
 
 describe('issue 17: the store survives production faults', () => {
   // Item 1. Before: the file was ftruncate'd (sparse) and mapped; attach() succeeded and the
@@ -203,7 +206,7 @@ describe('issue 17: the store survives production faults', () => {
   asRoot(
     'item 4: a store file planted and locked by another user is refused at once, before any lock',
     async () => {
-      const other = user('tlsr-other');
+      const other = user(`tlsr-other${LINE}`);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-shared-dir-`));
       fs.chmodSync(dir, 0o1777);
       cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -226,8 +229,8 @@ describe('issue 17: the store survives production faults', () => {
   asRoot(
     "item 4: another user's directory where this user's named stores go is refused",
     async () => {
-      const victim = user('tlsr-victim');
-      const other = user('tlsr-other');
+      const victim = user(`tlsr-victim${LINE}`);
+      const other = user(`tlsr-other${LINE}`);
       const dir = `/dev/shm/tls-resumption-${victim.uid}`;
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir, { mode: 0o777 });

@@ -104,6 +104,14 @@ Attachment& AttachmentFrom(const Napi::Value& value) {
   return *a;
 }
 
+ContextState& LiveStateFrom(const Napi::Value& value, SSL_CTX** ctx_out) {
+  SSL_CTX* ctx = AttachmentFrom(value).ctx.get();
+  ContextState* state = ContextStateOf(ctx);
+  if (state == nullptr) throw Napi::Error::New(value.Env(), "attachment is detached");
+  *ctx_out = ctx;
+  return *state;
+}
+
 void InitContextAccess(Napi::Env env, Napi::Object exports) {
   exports.Set("attach", Napi::Function::New(env, Attach, "attach"));
   exports.Set("contextId", Napi::Function::New(env, ContextId, "contextId"));

@@ -18,6 +18,7 @@ namespace tsc {
 
 class TicketRing;
 class SharedStore;
+class SessionCapture;
 
 using GetSessionCb = SSL_SESSION* (*)(SSL*, const unsigned char*, int, int*);
 using NewSessionCb = int (*)(SSL*, SSL_SESSION*);
@@ -48,6 +49,13 @@ struct ContextState {
   // Fleet session store: new session IDs carry a tag keyed with this (session_id_tag.cc).
   bool id_tag = false;
   std::array<unsigned char, 16> id_tag_key{};
+  // Fleet replication: every session the context issues is handed to JS (fleet_replication.cc),
+  // and a miss for a fleet-tagged ID counts notYetReplicated.
+  std::shared_ptr<SessionCapture> capture;
+  // Non-empty: every connection and every new session gets exactly these bytes as its
+  // session-ID context, whatever Node 22/24's own ClientHello callback set per connection
+  // (PinSessionIdContext). The `sessionIdContext` option: what nginx and HAProxy peers compare.
+  std::vector<unsigned char> per_connection_sid_ctx;
 };
 
 // Type tags of every External this addon hands out (napi_type_tag_object), so that one is never
@@ -78,6 +86,9 @@ struct Attachment {
 
 // Unwraps an Attachment created by `attach`; throws a TypeError for anything else.
 Attachment& AttachmentFrom(const Napi::Value& value);
+
+// The live state behind an attachment handle (and its SSL_CTX); throws once detached.
+ContextState& LiveStateFrom(const Napi::Value& value, SSL_CTX** ctx_out);
 
 void InitContextAccess(Napi::Env env, Napi::Object exports);
 

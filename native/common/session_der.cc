@@ -15,6 +15,21 @@ int64_t ExpiresAt(const SSL_SESSION* sess) {
   return static_cast<int64_t>(SSL_SESSION_get_time(sess)) + static_cast<int64_t>(SSL_SESSION_get_timeout(sess));
 }
 
+size_t EncodedSessionLength(const SSL_SESSION* sess) noexcept {
+  ERR_set_mark();
+  const int len = i2d_SSL_SESSION(sess, nullptr);
+  ERR_pop_to_mark();
+  return len > 0 ? static_cast<size_t>(len) : 0;
+}
+
+bool EncodeSession(const SSL_SESSION* sess, unsigned char* out, size_t len) noexcept {
+  ERR_set_mark();
+  unsigned char* p = out;
+  const bool encoded = i2d_SSL_SESSION(sess, &p) == static_cast<int>(len);
+  ERR_pop_to_mark();
+  return encoded;
+}
+
 SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len, StoreMiss* why) noexcept {
   *why = StoreMiss::kAbsent;
   if (id_len <= 0) return nullptr;

@@ -18,6 +18,15 @@ enum class StoreMiss;
 // When a session stops being resumable: its start time plus its timeout, in epoch seconds.
 int64_t ExpiresAt(const SSL_SESSION* sess);
 
+// The length of `sess` encoded (i2d_SSL_SESSION), 0 when it cannot be; leaves nothing on
+// OpenSSL's error queue (Node reads it after the handshake step). OpenSSL's i2d writes without a
+// bound, so the length comes first.
+size_t EncodedSessionLength(const SSL_SESSION* sess) noexcept;
+
+// Encodes `sess` into `out`, which holds exactly `len` (EncodedSessionLength) bytes. False on
+// failure, with nothing on the error queue. `out` then holds the master secret: the caller wipes it.
+bool EncodeSession(const SSL_SESSION* sess, unsigned char* out, size_t len) noexcept;
+
 // The get path of the shared store: looks up the session ID, decodes the bytes and hands back the
 // session only if it is the one asked for (same ID), unexpired and resumable; OpenSSL then
 // refuses it as a miss if its session-ID context is not the connection's. nullptr on any miss or failure (counted as

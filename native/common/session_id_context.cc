@@ -133,6 +133,28 @@ Napi::Value ContextIdentity(const Napi::CallbackInfo& info) {
   ERR_pop_to_mark();
   return out;
 }
+const std::vector<unsigned char>* PinnedOf(const SSL* ssl) {
+  const ContextState* state = ContextStateOf(SSL_get_SSL_CTX(ssl));
+  if (state == nullptr || state->per_connection_sid_ctx.empty()) return nullptr;
+  return &state->per_connection_sid_ctx;
+}
+
+}  // namespace
+
+void PinSessionIdContext(SSL* ssl) noexcept {
+  if (const std::vector<unsigned char>* pinned = PinnedOf(ssl)) {
+    SSL_set_session_id_context(ssl, pinned->data(), static_cast<unsigned int>(pinned->size()));
+  }
+}
+
+void PinSessionIdContext(SSL* ssl, SSL_SESSION* fresh) noexcept {
+  const std::vector<unsigned char>* pinned = PinnedOf(ssl);
+  if (pinned == nullptr) return;
+  SSL_set_session_id_context(ssl, pinned->data(), static_cast<unsigned int>(pinned->size()));
+  if (fresh != nullptr) SSL_SESSION_set1_id_context(fresh, pinned->data(), static_cast<unsigned int>(pinned->size()));
+}
+
+namespace {
 
 // sessionIdContextOf(handle) -> Buffer | null
 Napi::Value SessionIdContextOf(const Napi::CallbackInfo& info) {

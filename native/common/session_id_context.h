@@ -17,6 +17,15 @@ namespace tsc {
 // build that ClientHello, e.g. a context limited to a server-only method.
 bool ReadSessionIdContext(SSL_CTX* ctx, std::vector<unsigned char>* out) noexcept;
 
+// Node 22 and 24 give each connection its own session-ID context from a ClientHello callback of
+// theirs (re-installed by every TLSWrap; OpenSSL has no getter to chain it). OpenSSL runs the
+// ticket callbacks after it and before it compares a ticket's context with the connection's, and
+// the generate callback before a new ticket is sealed: these two put the context's pinned bytes
+// (ContextState::per_connection_sid_ctx) on the connection and on the session it is about to
+// seal. No-ops when nothing is pinned. Never throw: they run inside OpenSSL's callbacks.
+void PinSessionIdContext(SSL* ssl) noexcept;
+void PinSessionIdContext(SSL* ssl, SSL_SESSION* fresh) noexcept;
+
 void InitSessionIdContext(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsc

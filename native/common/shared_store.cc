@@ -69,7 +69,7 @@ std::shared_ptr<SharedStore> SharedStore::Open(const StoreLocation& where, uint6
 }
 
 SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id_len, const unsigned char* der,
-                                              size_t der_len, int64_t expires_at) noexcept {
+                                              size_t der_len, int64_t expires_at, bool replace) noexcept {
   StoreFile& f = *file_;
   const Geometry& g = f.geometry();
   const uint64_t hash = KeyHash(id, KeyFits(id_len) ? id_len : 0);
@@ -99,6 +99,8 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
   const uint32_t seq = s.seq++;
   // Same key, else an empty slot, else an expired one, else the oldest of the set.
   uint32_t target = FindSlot(f, start, hash, id, id_len);
+  if (target != kNone && !replace && static_cast<int64_t>(index[target].expires_at) > now)
+    return InsertResult::kPresent;
   if (target == kNone) {
     uint32_t empty = kNone, expired = kNone, oldest = start;
     uint32_t oldest_age = 0;
@@ -140,8 +142,8 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
   return InsertResult::kStored;
 }
 
-bool SharedStore::Lookup(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out,
-                         size_t* len, StoreMiss* why) noexcept {
+bool SharedStore::Copy(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out,
+                       size_t* len, StoreMiss* why, bool take) noexcept {
   StoreFile& f = *file_;
   const Geometry& g = f.geometry();
   const uint64_t hash = KeyHash(id, KeyFits(id_len) ? id_len : 0);
@@ -177,10 +179,15 @@ bool SharedStore::Lookup(const unsigned char* id, size_t id_len, int64_t now, st
       return miss(StoreMiss::kExpired);
     }
     std::memcpy(out->data(), f.der(i), header.der_len);
+    if (take) f.Invalidate(i);
   }
   // Verified on our copy, after the lock: a slot that fails is dropped if it is still the same
   // bytes (a writer may have replaced it meanwhile, with a good entry).
   if (SlotChecksum(header, out->data(), header.der_len) != header.checksum) {
+    if (take) {
+      f.Count(stripe, kCorrupt);
+      return miss(StoreMiss::kFailed);
+    }
     StripeLock lock(f, stripe);
     if (lock.held() && f.slot(i)->checksum == header.checksum && f.index()[i].hash == hash) f.Invalidate(i);
     f.Count(stripe, kCorrupt);

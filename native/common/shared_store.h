@@ -42,15 +42,25 @@ class SharedStore {
   static std::shared_ptr<SharedStore> Open(const StoreLocation& where, uint64_t total_bytes, uint32_t slot_bytes,
                                            std::string* error);
 
-  enum class InsertResult { kStored, kTooLarge, kFailed };
-  // `der` is the encoded session; the checksum is computed before any lock is taken.
+  enum class InsertResult { kStored, kTooLarge, kFailed, kPresent };
+  // `der` is the encoded session; the checksum is computed before any lock is taken. With
+  // `replace` false a live entry under the same key stays and the result is kPresent (the client
+  // cache files TLS 1.3 tickets in the first free one of an upstream's keys).
   InsertResult Insert(const unsigned char* id, size_t id_len, const unsigned char* der, size_t der_len,
-                      int64_t expires_at) noexcept;
+                      int64_t expires_at, bool replace = true) noexcept;
   // Copies the DER bytes of a live, checksum-verified entry into `out` (resized to the slot
   // size before the lock: nothing allocates under it) and sets `*len`. False on a miss, with
   // `*why` set when given. An ID no slot's index hash names is a miss without taking any lock.
   bool Lookup(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out, size_t* len,
-              StoreMiss* why = nullptr) noexcept;
+              StoreMiss* why = nullptr) noexcept {
+    return Copy(id, id_len, now, out, len, why, false);
+  }
+  // Lookup that also removes the entry, under the same lock: of all the processes taking the same
+  // key at once, exactly one gets it (a TLS 1.3 ticket is offered once, RFC 8446 C.4).
+  bool Take(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out,
+            size_t* len) noexcept {
+    return Copy(id, id_len, now, out, len, nullptr, true);
+  }
   // Drops every expired entry (all = false) or every entry (all = true), one stripe at a time so
   // no lock is held for more than a stripe's share of the table. Returns how many went.
   size_t Flush(int64_t now, bool all) noexcept;
@@ -62,6 +72,8 @@ class SharedStore {
 
  private:
   explicit SharedStore(std::shared_ptr<StoreFile> file) : file_(std::move(file)) {}
+  bool Copy(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out, size_t* len,
+            StoreMiss* why, bool take) noexcept;
   std::shared_ptr<StoreFile> file_;
 };
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace tsc {
@@ -163,6 +164,12 @@ void StoreFile::Invalidate(uint32_t i) {
   if (e.hash != 0) stripe(g_.stripe_of_slot(i))->entries.fetch_sub(1, std::memory_order_relaxed);
   SetAtomicHash(e, 0);
   slot(i)->checksum = 0;
+  // A session's master secret must not outlive its entry in a file other processes map (and, for
+  // a store at a path, on disk). Volatile writes: the compiler may not drop them as dead stores.
+  const size_t n = std::min<size_t>(slot(i)->der_len, g_.max_der());
+  volatile unsigned char* der_bytes = der(i);
+  for (size_t k = 0; k < n; k++) der_bytes[k] = 0;
+  slot(i)->der_len = 0;
 }
 
 int64_t StoreFile::Recount(uint32_t s) const {

@@ -28,13 +28,16 @@ bool ReplaceSessionIdContext(SSL_CTX* ctx, ContextState& state, const unsigned c
   return SSL_CTX_set_session_id_context(ctx, bytes, static_cast<unsigned int>(len)) == 1;
 }
 
-void RestoreSessionIdContext(SSL_CTX* ctx, const ContextState& state) {
+void RestoreSessionIdContext(SSL_CTX* ctx, ContextState& state) {
+  state.per_connection_sid_ctx.clear();
   if (!state.node.sid_ctx_saved) return;
   SSL_CTX_set_session_id_context(ctx, state.node.sid_ctx.data(), static_cast<unsigned int>(state.node.sid_ctx.size()));
 }
 
 // Applies `value` (a Buffer: our context; null/undefined: Node's again) to one context.
-void ApplySessionIdContextValue(Napi::Env env, SSL_CTX* ctx, ContextState& state, const Napi::Value& value) {
+// `per_connection`: also pin the bytes on every connection (session_id_context.h).
+void ApplySessionIdContextValue(Napi::Env env, SSL_CTX* ctx, ContextState& state, const Napi::Value& value,
+                                bool per_connection) {
   if (value.IsNull() || value.IsUndefined()) {
     RestoreSessionIdContext(ctx, state);
     return;
@@ -46,6 +49,11 @@ void ApplySessionIdContextValue(Napi::Env env, SSL_CTX* ctx, ContextState& state
   }
   if (!ReplaceSessionIdContext(ctx, state, buf.Data(), buf.Length())) {
     throw Napi::Error::New(env, "could not read or set the context's session-ID context");
+  }
+  if (per_connection) {
+    state.per_connection_sid_ctx.assign(buf.Data(), buf.Data() + buf.Length());
+  } else {
+    state.per_connection_sid_ctx.clear();
   }
 }
 
@@ -127,16 +135,16 @@ Napi::Value Flush(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(before - SSL_CTX_sess_number(ctx)));
 }
 
-// setSessionIdContext(handle, bytes | null): our session-ID context on the attached context, or
-// (null) the one Node had set.
+// setSessionIdContext(handle, bytes | null, perConnection): our session-ID context on the attached
+// context, or (null) the one Node had set.
 Napi::Value SetSessionIdContext(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
-  ApplySessionIdContextValue(env, ctx, StateOf(env, ctx), info[1]);
+  ApplySessionIdContextValue(env, ctx, StateOf(env, ctx), info[1], info[2].ToBoolean());
   return env.Undefined();
 }
 
-// sessionIdContextHang(secureContextExternal, bytes | null): the same on a context an SNI
+// sessionIdContextHang(secureContextExternal, bytes | null, perConnection): the same on a context an SNI
 // callback may switch a connection to (it gets state of its own for Node's bytes).
 Napi::Value SessionIdContextHang(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -144,7 +152,7 @@ Napi::Value SessionIdContextHang(const Napi::CallbackInfo& info) {
   if (ctx == nullptr) throw Napi::TypeError::New(env, "sessionIdContextHang: expected a SecureContext `_external`");
   ContextState* state = EnsureContextState(ctx);
   if (state == nullptr) throw Napi::Error::New(env, "sessionIdContextHang: no state on the context");
-  ApplySessionIdContextValue(env, ctx, *state, info[1]);
+  ApplySessionIdContextValue(env, ctx, *state, info[1], info[2].ToBoolean());
   return env.Undefined();
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/context_access.h"
+#include "common/session_id_context.h"
 #include "common/shared_store.h"
 #include "server/session_age.h"
 #include "server/ticket_ring.h"
@@ -30,11 +31,13 @@ enum Reason : int {
   kContextMismatch,
   kProtocolMismatch,
   kStoreError,
+  kNotYetReplicated,
   kReasonCount,
   kNoReason = -1,
 };
-const char* const kReasonNames[kReasonCount] = {"notFound", "unknownKey",      "badTicket",        "expired",
-                                                "tooOld",   "contextMismatch", "protocolMismatch", "storeError"};
+const char* const kReasonNames[kReasonCount] = {"notFound",         "unknownKey", "badTicket",
+                                                "expired",          "tooOld",     "contextMismatch",
+                                                "protocolMismatch", "storeError", "notYetReplicated"};
 
 enum Protocol : int { kTls12, kTls13, kProtocolCount };
 const char* const kProtocolNames[kProtocolCount] = {"TLSv1.2", "TLSv1.3"};
@@ -104,10 +107,11 @@ struct Handshake {
   bool ticket_capped = false;  // that ticket's lifetime ends at its age cap
   bool via_ring = false;
   bool settled = false;
-  bool timed_out = false;      // OpenSSL refused the offered session as expired
-  bool found = false;          // OpenSSL found the offered session ID (internal cache or callback)
-  bool store_failed = false;   // the shared store failed to answer for the offered session ID
-  bool store_expired = false;  // the shared store held it, past its lifetime
+  bool timed_out = false;       // OpenSSL refused the offered session as expired
+  bool found = false;           // OpenSSL found the offered session ID (internal cache or callback)
+  bool store_failed = false;    // the shared store failed to answer for the offered session ID
+  bool store_expired = false;   // the shared store held it, past its lifetime
+  bool not_replicated = false;  // a fleet member issued the ID and it has not reached this one
   long misses0 = 0;
   long cb_hits0 = 0;
   long timeouts0 = 0;
@@ -328,6 +332,7 @@ SSL_TICKET_RETURN DecryptTicketCb(SSL* ssl, SSL_SESSION* sess, const unsigned ch
   const SSL_TICKET_RETURN keep =
       status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
   const SSL_TICKET_RETURN fallback = success ? keep : SSL_TICKET_RETURN_IGNORE_RENEW;
+  PinSessionIdContext(ssl);  // before OpenSSL compares the ticket's context with the connection's
   try {
     Handshake* h = HandshakeOf(ssl);
     SettlePending(h);
@@ -364,6 +369,7 @@ SSL_TICKET_RETURN DecryptTicketCb(SSL* ssl, SSL_SESSION* sess, const unsigned ch
 }
 
 int GenerateTicketCb(SSL* ssl, void* /*arg*/) noexcept {
+  PinSessionIdContext(ssl, SSL_get_session(ssl));  // before the session is sealed into the ticket
   try {
     SettlePending(nullptr);
     ResumptionState* state = StateOf(SSL_get_SSL_CTX(ssl));
@@ -479,6 +485,8 @@ void Classify(SSL* ssl) {
     reason = h->timed_out ? (h->ticket_capped ? kTooOld : kExpired) : kContextMismatch;
   } else if (h->store_failed || fleet_failed) {
     reason = kStoreError;
+  } else if (h->not_replicated) {
+    reason = kNotYetReplicated;
   } else if (h->timed_out || h->store_expired) {
     // A stateful session: OpenSSL refuses it by its lifetime without showing it. With a cap
     // below the cache timeout every stateful lifetime ends at its cap (session_age.h).
@@ -638,6 +646,10 @@ void NoteStoreMiss(SSL* ssl, StoreMiss why) noexcept {
   // OpenSSL looks up each offered TLS 1.3 PSK identity in turn: any failure explains the miss.
   h->store_failed |= why == StoreMiss::kFailed;
   h->store_expired |= why == StoreMiss::kExpired;
+}
+
+void NoteNotYetReplicated(SSL* ssl) noexcept {
+  if (Handshake* h = HandshakeOf(ssl)) h->not_replicated = true;
 }
 
 void NoteStoreError(SSL_CTX* ctx, const unsigned char* id, size_t id_len) noexcept {

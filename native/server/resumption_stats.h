@@ -30,6 +30,10 @@ enum class StoreMiss;
 // counts expired (or tooOld), not notFound. Called on the get path, inside the handshake.
 void NoteStoreMiss(SSL* ssl, StoreMiss why) noexcept;
 
+// A replicating fleet member does not hold the session this connection offered although a fleet
+// member issued it (its ID's tag verifies): counted notYetReplicated when it is not resumed.
+void NoteNotYetReplicated(SSL* ssl) noexcept;
+
 // Removes the hooks from `ctx` and drops the counters; called by detach before Node's settings
 // are put back.
 void DetachResumptionStats(SSL_CTX* ctx) noexcept;

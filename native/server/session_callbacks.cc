@@ -13,7 +13,10 @@
 #include "common/openssl_ptr.h"
 #include "common/session_der.h"
 #include "common/shared_store.h"
+#include "common/shared_store_napi.h"
+#include "server/fleet_replication.h"
 #include "server/resumption_stats.h"
+#include "server/session_id_tag.h"
 
 namespace tsc {
 namespace {
@@ -59,40 +62,29 @@ SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, i
 // sessions that cache is for.
 
 void StoreSession(SharedStore& store, SSL* ssl, SSL_SESSION* sess) noexcept {
-  // A TLS 1.3 session with stateless tickets comes back inside the ticket, never by ID.
-  if (SSL_version(ssl) == TLS1_3_VERSION && (SSL_get_options(ssl) & SSL_OP_NO_TICKET) == 0) return;
+  if (!ResumedById(ssl)) return;
   unsigned int id_len = 0;
   const unsigned char* id = SSL_SESSION_get_id(sess, &id_len);
   if (id_len == 0) return;
-  // OpenSSL's i2d writes without a bound, so the length comes first; a failure on either call
-  // leaves nothing on the error queue (Node reads it after the handshake step).
-  ERR_set_mark();
-  const int der_len = i2d_SSL_SESSION(sess, nullptr);
-  if (der_len <= 0) {
-    ERR_pop_to_mark();
-    return;
-  }
-  if (static_cast<size_t>(der_len) > store.file().geometry().max_der()) {
-    ERR_pop_to_mark();
-    store.Insert(id, id_len, nullptr, static_cast<size_t>(der_len), ExpiresAt(sess));  // counted as tooLarge
+  const size_t der_len = EncodedSessionLength(sess);
+  if (der_len == 0) return;
+  if (der_len > store.file().geometry().max_der()) {
+    store.Insert(id, id_len, nullptr, der_len, ExpiresAt(sess));  // counted as tooLarge
     return;
   }
   try {
     thread_local std::vector<unsigned char> der;
-    if (der.size() < static_cast<size_t>(der_len)) der.resize(static_cast<size_t>(der_len));
-    unsigned char* p = der.data();
-    const bool encoded = i2d_SSL_SESSION(sess, &p) == der_len;
-    ERR_pop_to_mark();
-    if (encoded) store.Insert(id, id_len, der.data(), static_cast<size_t>(der_len), ExpiresAt(sess));
-    OPENSSL_cleanse(der.data(), static_cast<size_t>(der_len));  // the master secret is in there
+    if (der.size() < der_len) der.resize(der_len);
+    if (EncodeSession(sess, der.data(), der_len)) store.Insert(id, id_len, der.data(), der_len, ExpiresAt(sess));
+    OPENSSL_cleanse(der.data(), der_len);  // the master secret is in there
   } catch (...) {
-    ERR_pop_to_mark();
   }
 }
 
 int NewSessionCallback(SSL* ssl, SSL_SESSION* sess) noexcept {
   ContextState* state = nullptr;
   if (SharedStore* store = StoreOf(SessionContextOf(ssl), &state)) StoreSession(*store, ssl, sess);
+  if (state != nullptr && state->capture) state->capture->Offer(ssl, sess);
   // Node's callback decides whether it keeps OpenSSL's extra reference (1) or not (0).
   if (state != nullptr && state->node.new_cb != nullptr) return state->node.new_cb(ssl, sess);
   return 0;
@@ -105,21 +97,25 @@ SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, i
   if (state->node.get_cb != nullptr) {
     if (SSL_SESSION* from_node = state->node.get_cb(ssl, id, id_len, copy)) return from_node;
   }
-  if (store == nullptr) return nullptr;
-  StoreMiss why = StoreMiss::kAbsent;
-  SSL_SESSION* sess = LookupSession(*store, id, id_len, &why);
-  // OpenSSL takes the one reference d2i gave us; with *copy = 1 it would add a second and leak.
-  if (sess != nullptr) {
-    *copy = 0;
-  } else {
+  if (store != nullptr) {
+    StoreMiss why = StoreMiss::kAbsent;
+    SSL_SESSION* sess = LookupSession(*store, id, id_len, &why);
+    // OpenSSL takes the one reference d2i gave us; with *copy = 1 it would add a second and leak.
+    if (sess != nullptr) {
+      *copy = 0;
+      return sess;
+    }
     NoteStoreMiss(ssl, why);
   }
-  return sess;
+  // A replicating member holds every fleet session that has reached it: an ID another member
+  // issued that is not here has not arrived (or was dropped for room first).
+  if (state->capture && HasFleetTag(*state, id, static_cast<size_t>(id_len))) NoteNotYetReplicated(ssl);
+  return nullptr;
 }
 
-// Puts our callbacks back if Node replaced them (it does on every new TLSWrap), remembering
-// Node's so ours can defer to them. Cheap: two pointer compares when nothing changed.
-void InstallCallbacks(SSL_CTX* ctx, ContextState& state) {
+}  // namespace
+
+void InstallSessionCallbacks(SSL_CTX* ctx, ContextState& state) {
   GetSessionCb get = SSL_CTX_sess_get_get_cb(ctx);
   if (get != GetSessionCallback) {
     state.node.get_cb = get;
@@ -132,17 +128,16 @@ void InstallCallbacks(SSL_CTX* ctx, ContextState& state) {
   }
 }
 
-ContextState& LiveState(const Napi::CallbackInfo& info, SSL_CTX** ctx_out) {
-  SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
-  ContextState* state = ContextStateOf(ctx);
-  if (state == nullptr) throw Napi::Error::New(info.Env(), "attachment is detached");
-  *ctx_out = ctx;
-  return *state;
+void RestoreNodeSessionCallbacks(SSL_CTX* ctx, const ContextState& state) {
+  SSL_CTX_sess_set_get_cb(ctx, state.node.get_cb);
+  SSL_CTX_sess_set_new_cb(ctx, state.node.new_cb);
 }
+
+namespace {
 
 SharedStore& StoreOrThrow(const Napi::CallbackInfo& info, SSL_CTX** ctx_out = nullptr) {
   SSL_CTX* ctx = nullptr;
-  ContextState& state = LiveState(info, &ctx);
+  ContextState& state = LiveStateFrom(info[0], &ctx);
   if (!state.store) throw Napi::Error::New(info.Env(), "no shared store is attached");
   if (ctx_out != nullptr) *ctx_out = ctx;
   return *state.store;
@@ -152,60 +147,32 @@ SharedStore& StoreOrThrow(const Napi::CallbackInfo& info, SSL_CTX** ctx_out = nu
 Napi::Value SharedAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = nullptr;
-  ContextState& state = LiveState(info, &ctx);
-  StoreLocation where;
-  where.path = info[1].As<Napi::String>().Utf8Value();
-  where.private_dir = info[4].ToBoolean();
-  const uint64_t total = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-  const uint32_t slot_bytes = info[3].As<Napi::Number>().Uint32Value();
-  std::string error;
-  std::shared_ptr<SharedStore> store = SharedStore::Open(where, total, slot_bytes, &error);
-  if (!store) throw Napi::Error::New(env, error);
-  state.store = std::move(store);
-  InstallCallbacks(ctx, state);
+  ContextState& state = LiveStateFrom(info[0], &ctx);
+  state.store = OpenSharedStore(info, 1);
+  InstallSessionCallbacks(ctx, state);
   return env.Undefined();
 }
 
-// sharedRehook(handle): called from the server's 'connection' listener.
+// sharedRehook(handle): called from the server's 'connection' listener (a shared store or fleet
+// replication).
 Napi::Value SharedRehook(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = nullptr;
-  ContextState& state = LiveState(info, &ctx);
-  if (state.store) InstallCallbacks(ctx, state);
+  ContextState& state = LiveStateFrom(info[0], &ctx);
+  if (state.store || state.capture) InstallSessionCallbacks(ctx, state);
   return info.Env().Undefined();
 }
 
 // sharedDetach(handle): Node's callbacks back, the store released (unmapped with its last user).
 Napi::Value SharedDetach(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = nullptr;
-  ContextState& state = LiveState(info, &ctx);
-  SSL_CTX_sess_set_get_cb(ctx, state.node.get_cb);
-  SSL_CTX_sess_set_new_cb(ctx, state.node.new_cb);
+  ContextState& state = LiveStateFrom(info[0], &ctx);
+  if (!state.capture) RestoreNodeSessionCallbacks(ctx, state);
   state.store.reset();
   return info.Env().Undefined();
 }
 
 Napi::Value SharedStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SharedStoreStats s = StoreOrThrow(info).Stats();
-  Napi::Object out = Napi::Object::New(env);
-  auto put = [&](const char* name, uint64_t v) { out.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
-  put("entries", s.entries);
-  put("capacity", s.capacity);
-  put("bytesPerSession", s.bytes_per_session);
-  put("maxSessionBytes", s.max_session_bytes);
-  put("totalBytes", s.total_bytes);
-  put("evictions", s.counters[layout::kEvictions]);
-  put("expiries", s.counters[layout::kExpiries]);
-  put("tooLarge", s.counters[layout::kTooLarge]);
-  put("stripes", s.stripes);
-  put("lockWaits", s.counters[layout::kLockWaits]);
-  put("lockTimeouts", s.counters[layout::kLockTimeouts]);
-  put("recoveries", s.counters[layout::kRecoveries]);
-  put("corrupt", s.counters[layout::kCorrupt]);
-  put("hits", s.counters[layout::kHits]);
-  put("misses", s.counters[layout::kMisses]);
-  put("stores", s.counters[layout::kStores]);
-  return out;
+  return SharedStatsObject(info.Env(), StoreOrThrow(info).Stats());
 }
 
 // sharedFlush(handle, all): all = empty the whole store (every worker's sessions); else drop
@@ -220,7 +187,7 @@ Napi::Value SharedFlush(const Napi::CallbackInfo& info) {
 // flushLocal(handle, all): the context's own cache, without touching the shared store.
 Napi::Value FlushLocal(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = nullptr;
-  LiveState(info, &ctx);
+  LiveStateFrom(info[0], &ctx);
   const bool all = info[1].ToBoolean();
   const long before = SSL_CTX_sess_number(ctx);
   SSL_CTX_flush_sessions(ctx, all ? 0 : static_cast<long>(Now()));

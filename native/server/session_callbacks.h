@@ -5,8 +5,18 @@
 #pragma once
 
 #include <napi.h>
+#include <openssl/ssl.h>
 
 namespace tsc {
+
+struct ContextState;
+
+// Puts our callbacks back if Node replaced them (it does on every new TLSWrap), remembering
+// Node's so ours can defer to them. Cheap: two pointer compares when nothing changed.
+void InstallSessionCallbacks(SSL_CTX* ctx, ContextState& state);
+
+// Node's get/new callbacks back on the context (nothing of ours needs them any more).
+void RestoreNodeSessionCallbacks(SSL_CTX* ctx, const ContextState& state);
 
 void InitSessionCallbacks(Napi::Env env, Napi::Object exports);
 

@@ -7,7 +7,14 @@
 #include <napi.h>
 #include <openssl/ssl.h>
 
+#include <cstddef>
+
 namespace tsc {
+
+struct ContextState;
+
+// Whether a fleet member issued `id`: the context tags its IDs and this one's tag verifies.
+bool HasFleetTag(const ContextState& state, const unsigned char* id, size_t id_len);
 
 // Stops tagging on `ctx` (detach); Node sets no session-ID generator of its own.
 void ClearSessionIdTag(SSL_CTX* ctx);

@@ -35,6 +35,12 @@ export const Channels = Object.freeze({
    * before it. Message: { cache, reason, protocol, mechanism, atMs, suppressed }.
    */
   resumptionFailed: 'tls-resumption:resumption-failed',
+  /**
+   * Client side (`clientSessions()`): a session offered to an upstream was answered with a full
+   * handshake. Message: { cache, upstream, reason, protocol, negotiated } (`cache` is the
+   * ClientSessionCache; `upstream` its stats label; `reason` one of CLIENT_REFUSAL_REASONS).
+   */
+  clientRefused: 'tls-resumption:client-refused',
 });
 
 /** One of the channel keys above; also the event name emitted on the handle. */

@@ -140,7 +140,18 @@ export interface NativeResumptionSample {
   suppressed: number;
 }
 
+/** The outbound cache's shared store (native/client/client_store.cc; src/client/shared-store.ts). */
+export interface NativeClientStore {
+  take(keys: Buffer, remove: boolean): Buffer | null;
+  put(keys: Buffer, der: Buffer, expiresAtSeconds: number, firstFree: boolean): boolean;
+  remove(key: Buffer): boolean;
+  stats(): NativeSharedStats;
+  flush(all: boolean): number;
+  close(): void;
+}
+
 export interface NativeBinding {
+  ClientStore: new (path: string, sizeBytes: number, slotBytes: number, privateDir: boolean) => NativeClientStore;
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
@@ -149,10 +160,13 @@ export interface NativeBinding {
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
   detach(h: NativeAttachment): void;
-  /** Our session-ID context on the context (null: the one Node had set). */
-  setSessionIdContext(h: NativeAttachment, bytes: Buffer | null): void;
+  /**
+   * Our session-ID context on the context (null: the one Node had set). `perConnection`: also on
+   * every connection and new session, over Node 22/24's per-connection context.
+   */
+  setSessionIdContext(h: NativeAttachment, bytes: Buffer | null, perConnection: boolean): void;
   /** The same on an SNI context (a SecureContext `_external`). */
-  sessionIdContextHang(external: unknown, bytes: Buffer | null): void;
+  sessionIdContextHang(external: unknown, bytes: Buffer | null, perConnection: boolean): void;
   /** Session IDs the context issues end with a tag keyed by `key` (16 bytes; native/server/session_id_tag.cc). */
   sessionIdTag(h: NativeAttachment, key: Buffer): void;
   ringNew(): NativeRing;
@@ -176,6 +190,12 @@ export interface NativeBinding {
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
+  /** Hands every session the context issues (ID, DER, expiry in epoch seconds) to `fn` on the JS thread; null stops (fleet_replication.cc). */
+  fleetCapture(h: NativeAttachment, fn: ((id: Buffer, der: Buffer, expiresAt: number) => void) | null): void;
+  /** Puts another member's session into the context's store (the shared store, else OpenSSL's cache). */
+  fleetImport(h: NativeAttachment, der: Buffer): 'stored' | 'expired' | 'invalid' | 'notStored';
+  /** Sessions the capture queue could not take. */
+  fleetCaptureDropped(h: NativeAttachment): number;
   resumptionApply(h: NativeAttachment, maxAgeSeconds: number, nodeTicketKeyName: Buffer | null): void;
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];

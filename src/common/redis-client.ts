@@ -24,6 +24,7 @@ export interface NodeRedisLike {
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
   on(event: 'error', listener: (err: Error) => void): unknown;
   quit(): Promise<unknown>;
+  disconnect?(): Promise<unknown>;
 }
 
 /** An ioredis or node-redis client the user created and owns. */
@@ -34,6 +35,15 @@ export interface RedisAdapter {
   command(...args: (string | number)[]): Promise<unknown>;
   /** Subscribes on a dedicated connection; returns a function that closes it. */
   subscribe(channel: string, onMessage: (message: string) => void, onError: (err: Error) => void): Promise<() => void>;
+  /** A connection of its own for blocking commands (XREAD BLOCK), from the client's `duplicate()`. */
+  dedicated(onError: (err: Error) => void): Promise<DedicatedRedis>;
+}
+
+/** A duplicate connection: blocking commands on it never hold up the shared one. */
+export interface DedicatedRedis {
+  command(...args: (string | number)[]): Promise<unknown>;
+  /** Closes the connection at once (a pending blocking command rejects). */
+  close(): void;
 }
 
 function isIoRedis(client: RedisClientLike): client is IoRedisLike {
@@ -62,6 +72,11 @@ export function redisAdapter(client: unknown, field: string): RedisAdapter {
         await sub.subscribe(channel);
         return () => sub.disconnect();
       },
+      async dedicated(onError) {
+        const d = c.duplicate();
+        d.on('error', onError);
+        return { command: (cmd, ...args) => d.call(String(cmd), ...args), close: () => d.disconnect() };
+      },
     };
   }
   if (isNodeRedis(c)) {
@@ -73,6 +88,15 @@ export function redisAdapter(client: unknown, field: string): RedisAdapter {
         await sub.connect();
         await sub.subscribe(channel, (message: string) => onMessage(message));
         return () => void sub.quit().catch(() => undefined);
+      },
+      async dedicated(onError) {
+        const d = c.duplicate();
+        d.on('error', onError);
+        await d.connect();
+        return {
+          command: (...args) => d.sendCommand(args.map(String)),
+          close: () => void (d.disconnect?.() ?? d.quit()).catch(() => undefined),
+        };
       },
     };
   }

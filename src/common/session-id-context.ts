@@ -35,10 +35,13 @@
  *
  * Node 22 and 24 (measured on 22.23.5 and 24.22.3) also give every connection a context of its
  * own from a ClientHello callback they own: SHA-256(the SecureContext's sessionIdContext string |
- * 0x00 | SNI server name), from a copy Node keeps beside OpenSSL's. There the context is applied
- * through Node's own `setSessionIdContext()` too (so it must be UTF-8 text: derived contexts are
- * 32 hex characters), and a fleet matches only members of the same rule (20/26 or 22/24) and
- * never a non-Node peer (nginx, HAProxy). Internal.
+ * 0x00 | SNI server name), from a copy Node keeps beside OpenSSL's. A derived context is applied
+ * through Node's own `setSessionIdContext()` too (32 hex characters), so a fleet of derived
+ * contexts matches only members of the same rule (20/26 or 22/24), keeping Node's binding to the
+ * SNI name. The `sessionIdContext` option is the user's exact bytes (an nginx or HAProxy peer's,
+ * see peer-session-id-context.ts): it is pinned natively on every connection and every new
+ * session after Node's callback ran (native/session_id_context.h), so it is the same on every
+ * line and any bytes (not only text) work. Internal.
  */
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
@@ -197,13 +200,21 @@ export function deriveSessionIdContext(
   return { bytes, inputs, covered };
 }
 
+/** The option's bytes are the user's exact ones (a peer's): pinned per connection on every line. */
+function pinned(chosen: ChosenSessionIdContext): boolean {
+  return chosen.source === 'option';
+}
+
 interface NodeSessionIdContextSetter {
   setSessionIdContext(value: string): void;
 }
 
-/** Node's own setter (updates the copy Node 22/24 hash per connection); only those lines need it. */
-function setNodeCopy(ctx: NodeNativeContext, value: string): void {
-  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && value !== '') (ctx as unknown as NodeSessionIdContextSetter).setSessionIdContext(value);
+/** Node's own setter (updates the copy Node 22/24 hash per connection); only those lines need it, and it takes text only. */
+function setNodeCopy(ctx: NodeNativeContext, bytes: Buffer): void {
+  const value = bytes.toString('utf8');
+  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && value !== '' && Buffer.from(value, 'utf8').equals(bytes)) {
+    (ctx as unknown as NodeSessionIdContextSetter).setSessionIdContext(value);
+  }
 }
 
 /** A chosen context with its bytes in force. */
@@ -222,8 +233,8 @@ export class SessionIdContextControl {
   #handle: NativeAttachment | undefined;
   #resolved: Resolved | null = null;
   #nodeFingerprint: string | undefined;
-  /** The context's bytes before our first change, as text: what Node 22/24 get back. */
-  #nodeText: string | undefined;
+  /** The context's bytes before our first change: what Node 22/24 get back. */
+  #nodeText: Buffer | undefined;
   #unfollow: (() => void) | undefined;
   /** The SNI contexts carrying our bytes now. */
   readonly #hung = new Set<NodeNativeContext>();
@@ -255,12 +266,12 @@ export class SessionIdContextControl {
       this.#nodeText = undefined;
     }
     if (next) {
-      this.#nodeText ??= native.sessionIdContextOf(handle)?.toString('utf8') ?? '';
-      native.setSessionIdContext(handle, next.bytes);
-      setNodeCopy(this.#attached(), next.bytes.toString('utf8'));
+      this.#nodeText ??= native.sessionIdContextOf(handle) ?? Buffer.alloc(0);
+      native.setSessionIdContext(handle, next.bytes, pinned(next.chosen));
+      setNodeCopy(this.#attached(), next.bytes);
     } else if (current && handle === this.#handle) {
-      native.setSessionIdContext(handle, null);
-      setNodeCopy(this.#attached(), this.#nodeText ?? '');
+      native.setSessionIdContext(handle, null, false);
+      setNodeCopy(this.#attached(), this.#nodeText ?? Buffer.alloc(0));
     }
     this.#handle = handle;
     this.#resolved = next;
@@ -273,7 +284,7 @@ export class SessionIdContextControl {
         // Node 22/24 never read an SNI context's copy (the initial context's decides): the native bytes are what changed.
         unhang: (ctx) => {
           this.#hung.delete(ctx);
-          native.sessionIdContextHang(ctx._external, null);
+          native.sessionIdContextHang(ctx._external, null, false);
         },
       });
     }
@@ -289,8 +300,8 @@ export class SessionIdContextControl {
       this.#resolved = again;
       if (!again.bytes.equals(resolved.bytes)) {
         this.#scope = undefined;
-        native.setSessionIdContext(this.#handle, again.bytes);
-        setNodeCopy(this.#attached(), again.bytes.toString('utf8'));
+        native.setSessionIdContext(this.#handle, again.bytes, pinned(again.chosen));
+        setNodeCopy(this.#attached(), again.bytes);
         for (const hung of this.#hung) this.#hangBytes(hung, again.bytes);
       }
     }
@@ -300,8 +311,8 @@ export class SessionIdContextControl {
   }
 
   #hangBytes(ctx: NodeNativeContext, bytes: Buffer): void {
-    native.sessionIdContextHang(ctx._external, bytes);
-    setNodeCopy(ctx, bytes.toString('utf8'));
+    native.sessionIdContextHang(ctx._external, bytes, pinned(this.#resolved!.chosen));
+    setNodeCopy(ctx, bytes);
   }
 
   /**
@@ -317,6 +328,11 @@ export class SessionIdContextControl {
     return this.#scope;
   }
 
+  /** The bytes applied by this package, or undefined while Node's own are in force. */
+  bytes(): Buffer | undefined {
+    return this.#resolved?.bytes;
+  }
+
   stats(): SessionIdContextStats {
     const r = this.#resolved;
     if (r) return { source: r.chosen.source, fingerprint: fingerprint(r.bytes), inputs: [...r.inputs] };
@@ -329,7 +345,7 @@ export class SessionIdContextControl {
 
   /** Gives the SNI contexts Node's back; the attached context gets its bytes from native detach. */
   detach(): void {
-    if (this.#resolved) setNodeCopy(this.#attached(), this.#nodeText ?? '');
+    if (this.#resolved) setNodeCopy(this.#attached(), this.#nodeText ?? Buffer.alloc(0));
     this.#unfollow?.();
     this.#unfollow = undefined;
     this.#hung.clear();

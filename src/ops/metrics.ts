@@ -201,6 +201,61 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     type: 'counter',
     help: 'Failed ticket ring syncs with Redis (the ring kept its keys).',
   },
+  'fleet.replication.published': {
+    name: 'fleet_replication_published_total',
+    type: 'counter',
+    help: 'Sessions this member issued and wrote to the fleet stream.',
+  },
+  'fleet.replication.dropped': {
+    name: 'fleet_replication_dropped_total',
+    type: 'counter',
+    help: 'Sessions not written to the fleet stream (Redis failed the write, or too many writes were waiting); they stay local.',
+  },
+  'fleet.replication.applied': {
+    name: 'fleet_replication_applied_total',
+    type: 'counter',
+    help: "Other members' sessions applied to this member's store.",
+  },
+  'fleet.replication.expired': {
+    name: 'fleet_replication_expired_total',
+    type: 'counter',
+    help: 'Stream entries that arrived past their session lifetime (not applied).',
+  },
+  'fleet.replication.rejected': {
+    name: 'fleet_replication_rejected_total',
+    type: 'counter',
+    help: 'Stream entries dropped because they did not open under the fleet secret and session-ID context (forged, garbage, another fleet).',
+  },
+  'fleet.replication.notStored': {
+    name: 'fleet_replication_not_stored_total',
+    type: 'counter',
+    help: 'Replicated sessions the store did not take (larger than a slot, a lock not taken in time).',
+  },
+  'fleet.replication.flushes': {
+    name: 'fleet_replication_flushes_total',
+    type: 'counter',
+    help: "Flushes received from other members (each emptied this member's store).",
+  },
+  'fleet.replication.caughtUp': {
+    name: 'fleet_replication_caught_up',
+    type: 'gauge',
+    help: '1 once this member has read the fleet stream to its end since attach (every live session applied), else 0.',
+  },
+  'fleet.replication.lagP50Ms': {
+    name: 'fleet_replication_lag_p50_milliseconds',
+    type: 'gauge',
+    help: "Median time from a session's stream write to this member's store, over the last 1024 applied (-1 before any).",
+  },
+  'fleet.replication.lagP99Ms': {
+    name: 'fleet_replication_lag_p99_milliseconds',
+    type: 'gauge',
+    help: "99th percentile time from a session's stream write to this member's store, over the last 1024 applied (-1 before any).",
+  },
+  'fleet.replication.silentMs': {
+    name: 'fleet_replication_silent_milliseconds',
+    type: 'gauge',
+    help: 'Milliseconds since the fleet stream last answered this member (grows while Redis is down or slow).',
+  },
   'fleet.hits': { name: 'fleet_hits_total', type: 'counter', help: 'Lookups the fleet store (Redis) answered.' },
   'fleet.misses': { name: 'fleet_misses_total', type: 'counter', help: 'Lookups the fleet store (Redis) could not answer.' },
   'fleet.errors': {
@@ -271,9 +326,9 @@ export interface SessionCacheMetricsOptions {
   labelName?: string;
 }
 
-type PromClient = typeof import('prom-client');
+export type PromClient = typeof import('prom-client');
 
-function loadPromClient(): PromClient {
+export function loadPromClient(): PromClient {
   try {
     return require('prom-client') as PromClient;
   } catch {
@@ -459,7 +514,7 @@ export class SessionCacheMetrics {
       throw new Error(`SessionCacheMetrics: a metric named ${failedName} is already registered.`);
     const failed = new this.#prom.Counter({
       name: failedName,
-      help: 'Offered sessions not resumed, by protocol and reason (notFound, unknownKey, badTicket, expired, tooOld, contextMismatch, protocolMismatch, storeError); see docs/resumption-reasons.md.',
+      help: 'Offered sessions not resumed, by protocol and reason (notFound, unknownKey, badTicket, expired, tooOld, contextMismatch, protocolMismatch, storeError, notYetReplicated); see docs/resumption-reasons.md.',
       labelNames: [server, 'protocol', 'reason'],
       registers: [this.registry],
       collect(this: Counter) {

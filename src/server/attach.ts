@@ -21,6 +21,7 @@ import { type AttachTarget, externalOf, type NodeSecureContext, resolveTarget, s
 import { typeError } from '../common/validate';
 import type { ResolvedFleet } from './fleet/options';
 import type { FleetRingStats } from './fleet/redis-key-ring';
+import { FleetReplication, type FleetReplicationStats } from './fleet/replication';
 import { type FleetSessionStats, FleetSessionStore } from './fleet/session-store';
 import { type AttachOptions, defaultOptions, mergeOptions, type OptionRequest, parseAttachOptions, type ResolvedOptions } from './options';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
@@ -91,6 +92,8 @@ export interface ResumptionFailures {
   protocolMismatch: number;
   /** Shared store or fleet lookup failed or timed out. */
   storeError: number;
+  /** A replicating fleet member (`fleet.replicate`) does not hold a session another member issued: not arrived yet (or dropped for room first). */
+  notYetReplicated: number;
 }
 
 /** Reason names, in the order of `ResumptionFailures`. */
@@ -103,6 +106,7 @@ export const RESUMPTION_FAILURE_REASONS: readonly (keyof ResumptionFailures)[] =
   'contextMismatch',
   'protocolMismatch',
   'storeError',
+  'notYetReplicated',
 ]);
 
 /** Protocol versions counted in `byProtocol`. */
@@ -131,7 +135,7 @@ export interface SessionCacheStats extends CacheCounters {
   /** Offered sessions and why the ones that did not resume did not. */
   resumption: ResumptionStats;
   /** Present when attached with `fleet` (session store) and/or a `TicketKeyRing.fromRedis` ring. */
-  fleet?: Partial<FleetSessionStats> & Partial<FleetRingStats>;
+  fleet?: Partial<FleetSessionStats> & Partial<FleetRingStats> & { replication?: FleetReplicationStats };
   /** Ticket key ring counters, when `tickets.keyRing` is set (shared by every context using that ring). */
   tickets?: TicketRingStats;
   /** The shared store's counters (all processes using it), when `shared` is attached. */
@@ -206,6 +210,10 @@ export class SessionCache extends EventEmitter {
   #options: ResolvedOptions;
   #restoreSetSecureContext: (() => void) | undefined;
   #fleet: FleetSessionStore | undefined;
+  #replication: FleetReplication | undefined;
+  /** Tags the session IDs a replicating member issues (the lookup store keeps its own). */
+  #idTagKey: Buffer | undefined;
+  #rehook: (() => void) | undefined;
   #ring: TicketKeyRing | null = null;
   #unhangRing: (() => void) | undefined;
   #shared: SharedHook | undefined;
@@ -228,15 +236,15 @@ export class SessionCache extends EventEmitter {
     let handle: NativeAttachment | undefined;
     // Merged over the context's own defaults before anything is applied; a target that cannot
     // take a group leaves the context exactly as Node had it.
-    let fleet: FleetSessionStore | undefined;
+    let fleet: FleetSessionStore | FleetReplication | undefined;
     try {
       handle = native.attach(externalOf(context));
       this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
       fleet = this.#makeFleet(server, request.fleet);
-      this.#fleetSessionIdContext = fleet?.sessionIdContext;
       this.#shared = openShared(server, handle, request.shared);
     } catch (err) {
       request.fleet?.secret.fill(0);
+      if (fleet instanceof FleetReplication) fleet.close();
       if (handle) native.detach(handle);
       throw err;
     }
@@ -248,21 +256,53 @@ export class SessionCache extends EventEmitter {
     }
     this.#sampleTimer = setInterval(() => this.#drainSamples(), SAMPLE_DRAIN_MS);
     this.#sampleTimer.unref();
-    if (fleet && server) {
+    if (fleet instanceof FleetSessionStore && server) {
       this.#fleet = fleet;
       fleet.on('error', (err: Error) => this.#onFleetError(err));
       fleet.install(server);
       fleet.tagSessionIds(handle);
+    } else if (fleet instanceof FleetReplication && server) {
+      this.#replication = fleet;
+      fleet.on('error', (err: Error) => this.#onFleetError(err));
+      this.#startReplicating(handle);
+      // Node resets the session callbacks on every connection; the capture rides on them.
+      this.#rehook = () => {
+        if (this.#native) native.sharedRehook(this.#native);
+      };
+      server.on('connection', this.#rehook);
     }
   }
 
-  #makeFleet(server: tls.Server | undefined, f: ResolvedFleet | undefined): FleetSessionStore | undefined {
+  #startReplicating(handle: NativeAttachment): void {
+    const replication = this.#replication!;
+    native.fleetCapture(handle, (id: Buffer, der: Buffer, expiresAt: number) => replication.publish(id, der, expiresAt));
+    native.sessionIdTag(handle, this.#idTagKey!);
+  }
+
+  #makeFleet(server: tls.Server | undefined, f: ResolvedFleet | undefined): FleetSessionStore | FleetReplication | undefined {
     if (f === undefined) return undefined;
     if (!server) throw new TypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
     const box = sealedBox(f.secret, FLEET_ENTRY_PURPOSES.sessions);
     const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
     const idTagKey = Buffer.from(crypto.hkdfSync('sha256', f.secret, Buffer.alloc(0), 'tls-resumption/fleet/session-id-tag', 16));
     f.secret.fill(0);
+    this.#fleetSessionIdContext = sessionIdContext;
+    if (f.replicate) {
+      this.#idTagKey = idTagKey;
+      return new FleetReplication({
+        redis: f.redis,
+        box,
+        streamKey: `${f.prefix}stream`,
+        sessionIdContext: () =>
+          this.#sessionIdContext.bytes() ?? (this.#native && native.sessionIdContextOf(this.#native)) ?? Buffer.alloc(0),
+        maxEntries: () => this.#shared?.stats().capacity ?? (this.#options.cache.size || 20480),
+        timeoutSeconds: () => this.#options.cache.timeoutSeconds,
+        importSession: (der) => (this.#native ? native.fleetImport(this.#native, der) : 'notStored'),
+        flushLocal: () => {
+          if (this.#native) this.#flushHere(true);
+        },
+      });
+    }
     return new FleetSessionStore({
       redis: f.redis,
       box,
@@ -314,7 +354,11 @@ export class SessionCache extends EventEmitter {
     };
     if (this.#ring) stats.tickets = this.#ring.stats();
     const ringFleet = this.#ring?._fleetStats();
-    if (this.#fleet || ringFleet) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
+    if (this.#fleet || ringFleet || this.#replication) stats.fleet = { ...this.#fleet?.counters, ...ringFleet };
+    if (this.#replication) {
+      const r = this.#replication.stats();
+      stats.fleet!.replication = { ...r, dropped: r.dropped + native.fleetCaptureDropped(handle) };
+    }
     if (this.#shared) stats.shared = this.#shared.stats();
     return stats;
   }
@@ -336,10 +380,28 @@ export class SessionCache extends EventEmitter {
     return this;
   }
 
-  /** Drops expired sessions (or every session with `{ all: true }`); returns how many went. */
+  /**
+   * Resolves once a replicating fleet member (`fleet.replicate`) has read the fleet's stream to
+   * its end: every live session of the fleet is in its store. Await it before `listen()` so a
+   * member that joins or restarts resumes the fleet's clients from its first connection. Never
+   * rejects (while Redis is unreachable it waits; race it with a timer to start anyway);
+   * resolves at once when not replicating or after `detach()`.
+   */
+  replicated(): Promise<void> {
+    return this.#replication?.caughtUp() ?? Promise.resolve();
+  }
+
+  /** Drops expired sessions (or every session with `{ all: true }`); returns how many went. A replicating member's `flush({ all: true })` empties every member's store. */
   flush(options: FlushOptions = {}): number {
     const all = options.all ?? false;
     if (typeof all !== 'boolean') throw typeError('all', 'a boolean', all);
+    const removed = this.#flushHere(all);
+    if (all) this.#replication?.publishFlush();
+    publish(this, 'flush', { all, removed });
+    return removed;
+  }
+
+  #flushHere(all: boolean): number {
     let removed: number;
     if (this.#shared) {
       // Our own flush must not delete from the shared store what other workers still use;
@@ -350,7 +412,6 @@ export class SessionCache extends EventEmitter {
       removed = native.flush(this.#live(), all);
     }
     if (all) this.#fleet?.forgetLocal();
-    publish(this, 'flush', { all, removed });
     return removed;
   }
 
@@ -365,6 +426,11 @@ export class SessionCache extends EventEmitter {
     this.#restoreSetTicketKeys?.();
     this.#fleet?.uninstall();
     this.#fleet = undefined;
+    this.#replication?.close();
+    this.#replication = undefined;
+    if (this.#rehook) this.#server?.off('connection', this.#rehook);
+    this.#rehook = undefined;
+    this.#idTagKey?.fill(0);
     this.#unhangRing?.();
     this.#unhangRing = undefined;
     this.#ring?._release(this);
@@ -485,6 +551,7 @@ export class SessionCache extends EventEmitter {
     this.#apply(handle, this.#options);
     this.#shared?.moveTo(handle);
     this.#fleet?.tagSessionIds(handle);
+    if (this.#replication) this.#startReplicating(handle);
     native.detach(old);
     handles.delete(this.#context.context);
     this.#context = context;

@@ -6,7 +6,6 @@
  * fleet/options.ts, `shared` in shared-store.ts, all with the checks of validate.ts.
  */
 
-import { NODE_BINDS_CONTEXT_TO_SERVER_NAME } from '../common/session-id-context';
 import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from '../common/shared-store';
 import { optionalBoolean, optionalInteger, optionGroup, rangeError, typeError } from '../common/validate';
 import { type FleetOptions, type ResolvedFleet, resolveFleet } from './fleet/options';
@@ -131,14 +130,6 @@ function parseSessionIdContext(value: unknown): Buffer | null {
   else throw typeError('sessionIdContext', 'a string or a Buffer/Uint8Array of 1 to 32 bytes', value);
   if (bytes.length < 1 || bytes.length > 32) {
     throw rangeError('sessionIdContext', '1 to 32 bytes (a string counts its UTF-8 bytes)', `${bytes.length} bytes`);
-  }
-  // Node 22 and 24 take the context per connection from a UTF-8 copy of their own (src/fleet/session-id-context.ts).
-  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && !Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes)) {
-    throw rangeError(
-      'sessionIdContext',
-      `UTF-8 text on Node ${process.versions.node.split('.')[0]} (Node 22 and 24 keep the context as a string)`,
-      `${bytes.length} bytes that are not`,
-    );
   }
   return bytes;
 }

@@ -64,18 +64,24 @@ function peerDir(kind: string): string {
 /**
  * nginx 1.22, one process (master_process off), `ssl_session_cache off` so tickets are the only
  * way to resume, `ssl_session_ticket_key` = `ticketKey` (48 or 80 raw bytes: nginx's layout).
+ * `clientCa`: PEM for `ssl_client_certificate`, with `ssl_verify_client optional`.
  */
-export async function startNginx(ticketKey: Buffer): Promise<Peer> {
+export async function startNginx(ticketKey: Buffer, o: { clientCa?: string } = {}): Promise<Peer> {
   requireBinary(NGINX_BIN, 'nginx');
   const dir = peerDir('nginx');
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'ticket.key'), ticketKey, { mode: 0o600 });
+  const clientCa: string[] = [];
+  if (o.clientCa !== undefined) {
+    fs.writeFileSync(path.join(dir, 'ca.pem'), o.clientCa);
+    clientCa.push('ssl_verify_client optional', `ssl_client_certificate ${dir}/ca.pem`);
+  }
   const conf = nginxConfig({
     dir,
     port,
     masterProcess: false,
     workerConnections: 256,
-    sessions: ['ssl_session_cache off', 'ssl_session_tickets on', `ssl_session_ticket_key ${dir}/ticket.key`],
+    sessions: ['ssl_session_cache off', 'ssl_session_tickets on', `ssl_session_ticket_key ${dir}/ticket.key`, ...clientCa],
     body: 'ok',
   });
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
@@ -105,15 +111,6 @@ frontend fe
   fs.writeFileSync(path.join(dir, 'haproxy.cfg'), conf);
   return run(HAPROXY_BIN, ['-db', '-f', `${dir}/haproxy.cfg`], dir, port);
 }
-
-/** nginx's session-ID context for an http server with one certificate and no client CAs: SHA-1("HTTP" | SHA-1(certificate DER)). */
-export function nginxSessionIdContext(certPem: string): Buffer {
-  const der = new crypto.X509Certificate(certPem).raw;
-  return crypto.createHash('sha1').update('HTTP').update(crypto.createHash('sha1').update(der).digest()).digest();
-}
-
-/** HAProxy's session-ID context (SHCTX_APPNAME in ssl_sock.c). */
-export const HAPROXY_SESSION_ID_CONTEXT = 'haproxy';
 
 /** One random ticket key's parts and its layouts in each peer's file format. */
 export function ticketKey(bytes: 48 | 80): { name: Buffer; node: Buffer; nginx: Buffer; haproxy: Buffer } {

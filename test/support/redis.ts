@@ -18,12 +18,11 @@ export interface RedisServer {
   resume(): void;
 }
 
-/** Always a server of this test's own, so it can be paused and killed. */
-export async function startRedis(): Promise<RedisServer> {
+/** Always a server of this test's own, so it can be paused and killed. `extra`: more redis-server arguments. */
+export async function startRedis(extra: string[] = []): Promise<RedisServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra];
+  const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });
   await waitForPort(port, child, 10000);
   return {
     port,
@@ -31,7 +30,7 @@ export async function startRedis(): Promise<RedisServer> {
     resume: () => child.kill('SIGCONT'),
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGCONT');
         child.kill('SIGKILL');

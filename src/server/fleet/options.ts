@@ -16,6 +16,13 @@ export interface FleetOptions {
   prefix?: string;
   /** Deadline for one lookup, milliseconds; past it the handshake goes on as a full one. Default: 20. Range 1-5000. */
   lookupTimeoutMs?: number;
+  /**
+   * Replicate instead of looking up: every member writes the sessions it issues (TLS 1.2 session
+   * IDs and TLS 1.3 stateful tickets) to a Redis stream and applies the other members' sessions
+   * to its own store (the `shared` store when attached, else the in-process cache) as they
+   * arrive, so a handshake reads only local memory. `lookupTimeoutMs` does not apply. Default: false.
+   */
+  replicate?: boolean;
 }
 
 export interface ResolvedFleet {
@@ -23,12 +30,14 @@ export interface ResolvedFleet {
   secret: Buffer;
   prefix: string;
   lookupTimeoutMs: number;
+  replicate: boolean;
 }
 
 export function resolveFleet(value: unknown): ResolvedFleet {
   expectKind('fleet', value, 'object');
   const f = value as Record<string, unknown>;
-  checkKeys('fleet', f, ['redis', 'secret', 'prefix', 'lookupTimeoutMs']);
+  checkKeys('fleet', f, ['redis', 'secret', 'prefix', 'lookupTimeoutMs', 'replicate']);
+  if (f.replicate !== undefined) expectKind('fleet.replicate', f.replicate, 'boolean');
   expectPresent('fleet.redis', f.redis, 'an ioredis or node-redis client (required)');
   const redis = redisAdapter(f.redis, 'fleet.redis');
   expectPresent('fleet.secret', f.secret, 'a Buffer of 32 bytes (required)');
@@ -52,5 +61,5 @@ export function resolveFleet(value: unknown): ResolvedFleet {
     }
     lookupTimeoutMs = f.lookupTimeoutMs as number;
   }
-  return { redis, secret, prefix, lookupTimeoutMs };
+  return { redis, secret, prefix, lookupTimeoutMs, replicate: f.replicate === true };
 }
