@@ -148,7 +148,9 @@ export function chooseSessionIdContext(i: SessionIdContextInputs): ChosenSession
   const identity: Array<[SessionIdContextInput, Buffer]> = [];
   if (i.ring) identity.push(['ringIdentity', i.ring]);
   if (i.fleet) identity.push(['fleetIdentity', i.fleet]);
-  if (i.sharedPath !== undefined) identity.push(['sharedStore', sharedPathSessionIdContext(i.sharedPath)]);
+  // A fleet member's shared store is its local copy of the fleet's sessions: members with and
+  // without one are the same service, so the fleet identity stands for it.
+  if (i.sharedPath !== undefined && !i.fleet) identity.push(['sharedStore', sharedPathSessionIdContext(i.sharedPath)]);
   if (identity.length === 0) return null;
   return { source: i.ring ? 'ring' : i.fleet ? 'fleet' : 'shared', identity };
 }
