@@ -184,6 +184,11 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
   'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', help: 'Session-ID lookups sent to Redis.' },
   'fleet.timeouts': { name: 'fleet_timeouts_total', type: 'counter', help: 'Redis lookups abandoned at the deadline (full handshake).' },
   'fleet.stores': { name: 'fleet_stores_total', type: 'counter', help: 'Sessions written to Redis.' },
+  'fleet.writesDropped': {
+    name: 'fleet_writes_dropped_total',
+    type: 'counter',
+    help: 'Sessions not written to Redis because this member held fleet.maxSessions live entries.',
+  },
   'fleet.ringVersion': { name: 'fleet_ring_version', type: 'gauge', help: 'Version of the ticket ring document last loaded from Redis.' },
   'fleet.lastSyncAgeSeconds': {
     name: 'fleet_last_sync_age_seconds',

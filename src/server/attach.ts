@@ -310,6 +310,7 @@ export class SessionCache extends EventEmitter {
       lookupTimeoutMs: f.lookupTimeoutMs,
       timeoutSeconds: () => this.#options.cache.timeoutSeconds,
       maxLocal: Math.max(1024, this.#options.cache.size || 20480),
+      maxSessions: f.maxSessions,
       sessionIdContext,
       idTagKey,
       scope: () => this.#sessionIdContext.scope(),

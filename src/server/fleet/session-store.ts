@@ -43,6 +43,8 @@ export interface FleetSessionStats {
   errors: number;
   /** Sessions written. */
   stores: number;
+  /** Sessions not written because this member's `fleet.maxSessions` entries were all still live (a flood of full handshakes): they resume on this member only. */
+  writesDropped: number;
 }
 
 const ID_BYTES = 32;
@@ -59,6 +61,8 @@ export interface SessionStoreSettings {
   timeoutSeconds: () => number;
   /** Upper bound on locally-known IDs remembered (the cache size). */
   maxLocal: number;
+  /** Live entries this member may hold in Redis at once (`fleet.maxSessions`). */
+  maxSessions: number;
   /** Told the session ID of each lookup that failed or timed out (stats().resumption.failed.storeError). */
   onLookupFailed?: (id: Buffer) => void;
   /** The session-ID context derived from the store's secret and prefix. */
@@ -70,15 +74,43 @@ export interface SessionStoreSettings {
 }
 
 export class FleetSessionStore extends EventEmitter {
-  readonly counters: FleetSessionStats = { lookups: 0, skipped: 0, hits: 0, misses: 0, timeouts: 0, errors: 0, stores: 0 };
+  readonly counters: FleetSessionStats = {
+    lookups: 0,
+    skipped: 0,
+    hits: 0,
+    misses: 0,
+    timeouts: 0,
+    errors: 0,
+    stores: 0,
+    writesDropped: 0,
+  };
   #settings: SessionStoreSettings;
   #server: tls.Server | undefined;
   // IDs this process created: OpenSSL's own cache answers those, so no Redis round trip.
   #local = new Map<string, number>();
+  // Expiry times (ms) of the entries this member wrote, oldest first, in a ring: the bound on what
+  // a flood of unique full handshakes can make this member put in Redis, checked without a round trip.
+  readonly #written: Float64Array;
+  #writtenHead = 0;
+  #writtenCount = 0;
 
   constructor(settings: SessionStoreSettings) {
     super();
     this.#settings = settings;
+    this.#written = new Float64Array(settings.maxSessions);
+  }
+
+  /** Room for one more live entry in Redis: expired writes leave the ring first. */
+  #takeWriteSlot(now: number, expiresAt: number): boolean {
+    const ring = this.#written;
+    while (this.#writtenCount > 0 && ring[this.#writtenHead]! <= now) {
+      this.#writtenHead = (this.#writtenHead + 1) % ring.length;
+      this.#writtenCount--;
+    }
+    if (this.#writtenCount === ring.length) return false;
+    ring[(this.#writtenHead + this.#writtenCount) % ring.length] = expiresAt;
+    this.#writtenCount++;
+    return true;
   }
 
   /** The session-ID context derived from the store's secret and prefix. */
@@ -136,8 +168,13 @@ export class FleetSessionStore extends EventEmitter {
     const s = this.#settings;
     const ttl = s.timeoutSeconds();
     const hex = id.toString('hex');
+    const now = Date.now();
     if (this.#local.size >= s.maxLocal) this.#local.delete(this.#local.keys().next().value as string);
-    this.#local.set(hex, Date.now() + ttl * 1000);
+    this.#local.set(hex, now + ttl * 1000);
+    if (!this.#takeWriteSlot(now, now + ttl * 1000)) {
+      this.counters.writesDropped++;
+      return;
+    }
     const key = this.#key(id);
     s.redis.command('SET', key, s.box.seal(data, key), 'EX', ttl).then(
       () => void this.counters.stores++,
