@@ -678,6 +678,11 @@ void InitResumptionStats(Napi::Env env, Napi::Object exports) {
   exports.Set("resumptionSamples", Napi::Function::New(env, ResumptionSamples, "resumptionSamples"));
   exports.Set("resumptionStoreError", Napi::Function::New(env, ResumptionStoreError, "resumptionStoreError"));
   exports.Set("_resumptionCountingOff", Napi::Function::New(env, ResumptionCountingOff, "_resumptionCountingOff"));
+  // The reason names in counting order: src/common/native.ts compares them with the TypeScript
+  // list at load, so a binary and dist/ from two builds fail there, not inside stats().
+  Napi::Array reasons = Napi::Array::New(env, kReasonCount);
+  for (uint32_t r = 0; r < kReasonCount; r++) reasons.Set(r, Napi::String::New(env, kReasonNames[r]));
+  exports.Set("resumptionFailureReasons", reasons);
 }
 
 }  // namespace tsc

@@ -4,30 +4,13 @@
  */
 import * as path from 'node:path';
 import { loadBinding } from './binding-loader';
+import { type CacheCounters, checkNativeList, RESUMPTION_FAILURE_REASONS, type ResumptionFailures, type SharedStoreStats } from './stats';
 
 /** Opaque handle to one attached SSL_CTX (a counted reference held by the addon). */
 export type NativeAttachment = { readonly __brand: 'NativeAttachment' };
 
 /** OpenSSL's counters for one context plus its current settings, as the addon reads them. */
-export interface NativeStats {
-  sessions: number;
-  hits: number;
-  misses: number;
-  timeouts: number;
-  cacheFull: number;
-  callbackHits: number;
-  accepts: number;
-  acceptsGood: number;
-  acceptsRenegotiate: number;
-  connects: number;
-  connectsGood: number;
-  connectsRenegotiate: number;
-  mode: number;
-  size: number;
-  timeoutSeconds: number;
-  ticketsEnabled: boolean;
-  tls13Count: number;
-}
+export type NativeStats = CacheCounters & NativeNodeDefaults;
 
 /** Opaque handle to a native ticket key ring (shared_ptr held by the addon). */
 export type NativeRing = { readonly __brand: 'NativeRing' };
@@ -99,24 +82,7 @@ export interface NativeOpenSslInfo {
 }
 
 /** Shared store counters as the addon reads them from the store's header. */
-export interface NativeSharedStats {
-  entries: number;
-  capacity: number;
-  bytesPerSession: number;
-  maxSessionBytes: number;
-  totalBytes: number;
-  stripes: number;
-  evictions: number;
-  expiries: number;
-  tooLarge: number;
-  lockWaits: number;
-  lockTimeouts: number;
-  recoveries: number;
-  corrupt: number;
-  hits: number;
-  misses: number;
-  stores: number;
-}
+export type NativeSharedStats = Omit<SharedStoreStats, 'path'>;
 
 /** Per-protocol counts as the addon reads them (resumption_stats.cc). */
 export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
@@ -125,7 +91,7 @@ export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
 export interface NativeResumptionStats {
   offered: NativePerProtocol;
   resumed: NativePerProtocol;
-  failed: Record<string, NativePerProtocol>;
+  failed: Record<keyof ResumptionFailures, NativePerProtocol>;
   /** Upper bounds of the session-age histogram buckets, seconds (a last bucket takes the rest). */
   ageBounds: number[];
   age: Record<'TLSv1.2' | 'TLSv1.3', { counts: number[]; sumSeconds: number }>;
@@ -133,7 +99,7 @@ export interface NativeResumptionStats {
 
 /** One sampled failed resumption (resumption_stats.cc). */
 export interface NativeResumptionSample {
-  reason: string;
+  reason: keyof ResumptionFailures;
   protocol: 'TLSv1.2' | 'TLSv1.3';
   mechanism: 'sessionId' | 'tls12Ticket' | 'tls13Ticket' | 'tls13Stateful';
   atMs: number;
@@ -200,6 +166,8 @@ export interface NativeBinding {
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
   resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
+  /** The failure reasons the addon counts, in its order (native/server/resumption_stats.cc). */
+  resumptionFailureReasons: readonly string[];
   /** Benchmark only: removes the resumption counting callbacks (the control in bench:instructions). */
   _resumptionCountingOff(h: NativeAttachment): void;
   opensslVersion: string;
@@ -217,3 +185,4 @@ export interface NativeBinding {
 }
 
 export const native: NativeBinding = loadBinding(path.join(__dirname, '..', '..')) as NativeBinding;
+checkNativeList('resumption failure reasons', native.resumptionFailureReasons, RESUMPTION_FAILURE_REASONS);

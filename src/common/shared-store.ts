@@ -7,6 +7,10 @@
 import type * as tls from 'node:tls';
 
 import { type NativeAttachment, native } from './native';
+import type { SharedStoreStats } from './stats';
+
+export type { SharedStoreStats } from './stats';
+
 import { checkKeys, expectKind, expectRange, mustBe, rangeError, typeError } from './validate';
 
 /** Where the store lives and how big it is. Give exactly one of `name` or `path`. */
@@ -32,44 +36,6 @@ export interface ResolvedSharedOptions {
   path: string;
   sizeBytes: number;
   slotBytes: number;
-}
-
-/** Counters of the shared store, as every process sees them (`stats().shared`). */
-export interface SharedStoreStats {
-  /** Path of the store file. */
-  path: string;
-  /** Sessions in the store now. */
-  entries: number;
-  /** Sessions the store can hold. */
-  capacity: number;
-  /** File bytes per session: slot plus its 16-byte index entry. */
-  bytesPerSession: number;
-  /** Largest DER-encoded session a slot holds, bytes. */
-  maxSessionBytes: number;
-  /** Size of the store file, bytes. */
-  totalBytes: number;
-  /** Lock stripes: sets of slots guarded by one lock each (up to 1024), so workers on different stripes never wait for each other. */
-  stripes: number;
-  /** Live sessions dropped to make room (the oldest of their set). */
-  evictions: number;
-  /** Sessions dropped because their timeout passed. */
-  expiries: number;
-  /** Sessions not stored because they were larger than a slot. */
-  tooLarge: number;
-  /** Lock acquisitions that had to wait for another process or thread. */
-  lockWaits: number;
-  /** Lock waits given up after 2 ms (a holder that is stopped or stalled): each one a miss or an unstored session, never a stalled handshake. */
-  lockTimeouts: number;
-  /** Times a process found the lock's holder dead and repaired the store. */
-  recoveries: number;
-  /** Entries that failed their checksum or did not decode: treated as misses and dropped. */
-  corrupt: number;
-  /** Lookups that found a session. */
-  hits: number;
-  /** Lookups that found nothing. */
-  misses: number;
-  /** Sessions written. */
-  stores: number;
 }
 
 export const SharedLimits = Object.freeze({

@@ -10,7 +10,30 @@
  * range with its unit, and the given part describes the value without printing secrets. Type
  * mistakes are TypeError, values of the right type out of range are RangeError. Unknown option
  * names get `Unknown option "<field>.<key>". Did you mean "<field>.<nearest>"?`.
+ *
+ * Every error made here carries a stable `code` (`ErrorCodes`), Node's own where Node has one, so
+ * a caller can branch on it instead of matching message text.
  */
+
+/** The `code` of each kind of bad-argument error (docs/api.md lists them with their messages). */
+export const ErrorCodes = Object.freeze({
+  /** TypeError: a value of the wrong type (Node's code). */
+  invalidType: 'ERR_INVALID_ARG_TYPE',
+  /** RangeError: a value of the right type outside its accepted range (Node's code). */
+  outOfRange: 'ERR_OUT_OF_RANGE',
+  /** RangeError: a string that is not one of the accepted ones (Node's code). */
+  invalidValue: 'ERR_INVALID_ARG_VALUE',
+  /** TypeError: an option name its group does not know. */
+  unknownOption: 'ERR_TLS_RESUMPTION_UNKNOWN_OPTION',
+});
+
+/** One of `ErrorCodes`. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** `err` with `code` set, as Node's own errors have it (an own enumerable property). */
+export function withCode<E extends Error>(err: E, code: ErrorCode): E & { code: ErrorCode } {
+  return Object.assign(err, { code });
+}
 
 /** The value kinds `expectKind` checks. `number` means a finite number. */
 export type Kind = 'boolean' | 'integer' | 'number' | 'string' | 'object' | 'function';
@@ -62,13 +85,18 @@ export function mustBe(field: string, accepted: string, given: string): string {
 }
 
 /** TypeError: `"<field>" must be <accepted>, got <value described>.` */
-export function typeError(field: string, accepted: string, value: unknown, secret = false): TypeError {
-  return new TypeError(mustBe(field, accepted, secret ? describeSecret(value) : describe(value)));
+export function typeError(field: string, accepted: string, value: unknown, secret = false): TypeError & { code: ErrorCode } {
+  return withCode(new TypeError(mustBe(field, accepted, secret ? describeSecret(value) : describe(value))), ErrorCodes.invalidType);
 }
 
 /** RangeError: `"<field>" must be <accepted>, got <given>.` (`given` as the user would read it, e.g. "100 bytes"). */
-export function rangeError(field: string, accepted: string, given: string): RangeError {
-  return new RangeError(mustBe(field, accepted, given));
+export function rangeError(
+  field: string,
+  accepted: string,
+  given: string,
+  code: ErrorCode = ErrorCodes.outOfRange,
+): RangeError & { code: ErrorCode } {
+  return withCode(new RangeError(mustBe(field, accepted, given)), code);
 }
 
 function levenshtein(a: string, b: string): number {
@@ -91,7 +119,7 @@ export function checkKeys(field: string, value: object, known: readonly string[]
     if (known.includes(key)) continue;
     const near = known.map((k) => [k, levenshtein(key.toLowerCase(), k.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
     const hint = near && near[1] <= 3 ? ` Did you mean "${field}.${near[0]}"?` : ` Known options: ${known.join(', ')}.`;
-    throw new TypeError(`Unknown option "${field}.${key}".${hint}`);
+    throw withCode(new TypeError(`Unknown option "${field}.${key}".${hint}`), ErrorCodes.unknownOption);
   }
 }
 
@@ -165,7 +193,7 @@ export function expectOneOf<T extends string>(field: string, value: unknown, cho
   if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
   const accepted = `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
   if (typeof value !== 'string') throw typeError(field, accepted, value);
-  throw rangeError(field, accepted, describe(value));
+  throw rangeError(field, accepted, describe(value), ErrorCodes.invalidValue);
 }
 
 /** A required value: TypeError `"<field>" must be <accepted>, got undefined.` when absent. */

@@ -16,7 +16,8 @@ import {
   SessionIdContextControl,
   type SessionIdContextStats,
 } from '../common/session-id-context';
-import { type ResolvedSharedOptions, SharedHook, type SharedStoreStats, sameShared } from '../common/shared-store';
+import { type ResolvedSharedOptions, SharedHook, sameShared } from '../common/shared-store';
+import { type CacheCounters, RESUMPTION_FAILURE_REASONS, type ResumptionFailures, type SharedStoreStats } from '../common/stats';
 import { type AttachTarget, externalOf, type NodeSecureContext, resolveTarget, serverContext } from '../common/target';
 import { typeError } from '../common/validate';
 import type { ResolvedFleet } from './fleet/options';
@@ -27,33 +28,8 @@ import { type AttachOptions, defaultOptions, mergeOptions, type OptionRequest, p
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
 
-/** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
-export interface CacheCounters {
-  /** Sessions now in the internal cache. */
-  sessions: number;
-  /** Sessions resumed from the internal cache. */
-  hits: number;
-  /** Session IDs a client offered that were not in the cache. */
-  misses: number;
-  /** Sessions offered that were found but had expired. */
-  timeouts: number;
-  /** Sessions evicted because the cache was at `size`. */
-  cacheFull: number;
-  /** Sessions resumed through a get-session callback (Node's 'resumeSession', a shared store). */
-  callbackHits: number;
-  /** Server handshakes started. */
-  accepts: number;
-  /** Server handshakes completed. */
-  acceptsGood: number;
-  /** Server renegotiations started. */
-  acceptsRenegotiate: number;
-  /** Client handshakes started (client contexts only). */
-  connects: number;
-  /** Client handshakes completed. */
-  connectsGood: number;
-  /** Client renegotiations started. */
-  connectsRenegotiate: number;
-}
+export type { CacheCounters, ResumptionFailures } from '../common/stats';
+export { RESUMPTION_FAILURE_REASONS } from '../common/stats';
 
 /** The settings in force on the context, read back from OpenSSL. */
 export interface SettingsStats {
@@ -73,41 +49,6 @@ export interface SettingsStats {
     tls13Count: number;
   };
 }
-
-/** Why an offered session was not resumed: `stats().resumption.failed` (see docs/resumption-reasons.md). */
-export interface ResumptionFailures {
-  /** Session ID in no cache, store or fleet. */
-  notFound: number;
-  /** Ticket under a key the ring (or Node's key) does not hold. */
-  unknownKey: number;
-  /** Ticket under a known key that failed its HMAC or decryption. */
-  badTicket: number;
-  /** Session found, past its lifetime. */
-  expired: number;
-  /** Refused by `maxSessionAgeSeconds`. */
-  tooOld: number;
-  /** Session from another session-ID context. */
-  contextMismatch: number;
-  /** Another protocol version, or a TLS 1.3 PSK whose hash does not fit the negotiated suite. */
-  protocolMismatch: number;
-  /** Shared store or fleet lookup failed or timed out. */
-  storeError: number;
-  /** A replicating fleet member (`fleet.replicate`) does not hold a session another member issued: not arrived yet (or dropped for room first). */
-  notYetReplicated: number;
-}
-
-/** Reason names, in the order of `ResumptionFailures`. */
-export const RESUMPTION_FAILURE_REASONS: readonly (keyof ResumptionFailures)[] = Object.freeze([
-  'notFound',
-  'unknownKey',
-  'badTicket',
-  'expired',
-  'tooOld',
-  'contextMismatch',
-  'protocolMismatch',
-  'storeError',
-  'notYetReplicated',
-]);
 
 /** Protocol versions counted in `byProtocol`. */
 export type ResumptionProtocol = 'TLSv1.2' | 'TLSv1.3';
@@ -151,7 +92,7 @@ export interface FlushOptions {
 function toResumption(raw: NativeResumptionStats): ResumptionStats {
   const sum = (v: Record<ResumptionProtocol, number>) => v['TLSv1.2'] + v['TLSv1.3'];
   const failed = {} as ResumptionFailures;
-  for (const reason of RESUMPTION_FAILURE_REASONS) failed[reason] = sum(raw.failed[reason]!);
+  for (const reason of RESUMPTION_FAILURE_REASONS) failed[reason] = sum(raw.failed[reason]);
   return {
     offered: sum(raw.offered),
     resumed: sum(raw.resumed),

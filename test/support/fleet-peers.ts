@@ -65,8 +65,10 @@ function peerDir(kind: string): string {
  * nginx 1.22, one process (master_process off), `ssl_session_cache off` so tickets are the only
  * way to resume, `ssl_session_ticket_key` = `ticketKey` (48 or 80 raw bytes: nginx's layout).
  * `clientCa`: PEM for `ssl_client_certificate`, with `ssl_verify_client optional`.
+ * `sessionIds`: the other way round, `ssl_session_tickets off` and `ssl_session_cache shared`:
+ * TLS 1.2 resumes by session ID, TLS 1.3 by stateful tickets (single-use, from the cache).
  */
-export async function startNginx(ticketKey: Buffer, o: { clientCa?: string } = {}): Promise<Peer> {
+export async function startNginx(ticketKey: Buffer, o: { clientCa?: string; sessionIds?: boolean } = {}): Promise<Peer> {
   requireBinary(NGINX_BIN, 'nginx');
   const dir = peerDir('nginx');
   const port = await freePort();
@@ -81,7 +83,12 @@ export async function startNginx(ticketKey: Buffer, o: { clientCa?: string } = {
     port,
     masterProcess: false,
     workerConnections: 256,
-    sessions: ['ssl_session_cache off', 'ssl_session_tickets on', `ssl_session_ticket_key ${dir}/ticket.key`, ...clientCa],
+    sessions: [
+      ...(o.sessionIds
+        ? ['ssl_session_cache shared:SSL:1m', 'ssl_session_tickets off']
+        : ['ssl_session_cache off', 'ssl_session_tickets on', `ssl_session_ticket_key ${dir}/ticket.key`]),
+      ...clientCa,
+    ],
     body: 'ok',
   });
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);

@@ -1,0 +1,117 @@
+/**
+ * The stat shapes the addon reports and the public API returns, declared once: native.ts types
+ * the binding with them, server/attach.ts and shared-store.ts return them. The lists the addon
+ * also keeps (the failure reasons) are compared with the addon's at load (native.ts).
+ */
+
+/** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
+export interface CacheCounters {
+  /** Sessions now in the internal cache. */
+  sessions: number;
+  /** Sessions resumed from the internal cache. */
+  hits: number;
+  /** Session IDs a client offered that were not in the cache. */
+  misses: number;
+  /** Sessions offered that were found but had expired. */
+  timeouts: number;
+  /** Sessions evicted because the cache was at `size`. */
+  cacheFull: number;
+  /** Sessions resumed through a get-session callback (Node's 'resumeSession', a shared store). */
+  callbackHits: number;
+  /** Server handshakes started. */
+  accepts: number;
+  /** Server handshakes completed. */
+  acceptsGood: number;
+  /** Server renegotiations started. */
+  acceptsRenegotiate: number;
+  /** Client handshakes started (client contexts only). */
+  connects: number;
+  /** Client handshakes completed. */
+  connectsGood: number;
+  /** Client renegotiations started. */
+  connectsRenegotiate: number;
+}
+
+/** Why an offered session was not resumed: `stats().resumption.failed` (see docs/resumption-reasons.md). */
+export interface ResumptionFailures {
+  /** Session ID in no cache, store or fleet. */
+  notFound: number;
+  /** Ticket under a key the ring (or Node's key) does not hold. */
+  unknownKey: number;
+  /** Ticket under a known key that failed its HMAC or decryption. */
+  badTicket: number;
+  /** Session found, past its lifetime. */
+  expired: number;
+  /** Refused by `maxSessionAgeSeconds`. */
+  tooOld: number;
+  /** Session from another session-ID context. */
+  contextMismatch: number;
+  /** Another protocol version, or a TLS 1.3 PSK whose hash does not fit the negotiated suite. */
+  protocolMismatch: number;
+  /** Shared store or fleet lookup failed or timed out. */
+  storeError: number;
+  /** A replicating fleet member (`fleet.replicate`) does not hold a session another member issued: not arrived yet (or dropped for room first). */
+  notYetReplicated: number;
+}
+
+/** Reason names, in the order of `ResumptionFailures`. */
+export const RESUMPTION_FAILURE_REASONS: readonly (keyof ResumptionFailures)[] = Object.freeze([
+  'notFound',
+  'unknownKey',
+  'badTicket',
+  'expired',
+  'tooOld',
+  'contextMismatch',
+  'protocolMismatch',
+  'storeError',
+  'notYetReplicated',
+]);
+
+/** Counters of the shared store, as every process sees them (`stats().shared`). */
+export interface SharedStoreStats {
+  /** Path of the store file. */
+  path: string;
+  /** Sessions in the store now. */
+  entries: number;
+  /** Sessions the store can hold. */
+  capacity: number;
+  /** File bytes per session: slot plus its 16-byte index entry. */
+  bytesPerSession: number;
+  /** Largest DER-encoded session a slot holds, bytes. */
+  maxSessionBytes: number;
+  /** Size of the store file, bytes. */
+  totalBytes: number;
+  /** Lock stripes: sets of slots guarded by one lock each (up to 1024), so workers on different stripes never wait for each other. */
+  stripes: number;
+  /** Live sessions dropped to make room (the oldest of their set). */
+  evictions: number;
+  /** Sessions dropped because their timeout passed. */
+  expiries: number;
+  /** Sessions not stored because they were larger than a slot. */
+  tooLarge: number;
+  /** Lock acquisitions that had to wait for another process or thread. */
+  lockWaits: number;
+  /** Lock waits given up after 2 ms (a holder that is stopped or stalled): each one a miss or an unstored session, never a stalled handshake. */
+  lockTimeouts: number;
+  /** Times a process found the lock's holder dead and repaired the store. */
+  recoveries: number;
+  /** Entries that failed their checksum or did not decode: treated as misses and dropped. */
+  corrupt: number;
+  /** Lookups that found a session. */
+  hits: number;
+  /** Lookups that found nothing. */
+  misses: number;
+  /** Sessions written. */
+  stores: number;
+}
+
+/**
+ * Throws when the addon's copy of a list differs from this one: a binary and JavaScript from two
+ * builds must fail at load, never later inside `stats()`.
+ */
+export function checkNativeList(what: string, fromAddon: readonly string[] | undefined, ours: readonly string[]): void {
+  if (Array.isArray(fromAddon) && fromAddon.length === ours.length && fromAddon.every((v, i) => v === ours[i])) return;
+  throw new Error(
+    `tls-resumption: the native addon's ${what} (${JSON.stringify(fromAddon)}) differ from this JavaScript's (${JSON.stringify(ours)}): the addon and dist/ come from two builds; run \`npm rebuild tls-resumption\``,
+  );
+}
