@@ -17,6 +17,7 @@
         "native/common/shared_store.cc",
         "native/common/shared_store_file.cc",
         "native/common/shared_store_lock.cc",
+        "native/server/shared_ticket_keys.cc",
         "native/server/session_callbacks.cc",
         "native/server/session_id_tag.cc",
         "native/server/fleet_replication.cc",

@@ -14,8 +14,8 @@ export { Channels } from './common/events';
 export type { RedisClientLike } from './common/redis-client';
 export type { SessionIdContextInput, SessionIdContextSource, SessionIdContextStats } from './common/session-id-context';
 export { SESSION_ID_CONTEXT_INPUTS } from './common/session-id-context';
-export type { SharedOptions, SharedStoreStats } from './common/shared-store';
-export { SharedLimits } from './common/shared-store';
+export type { RemoveSharedStoreOptions, SharedOptions, SharedStoreInfo, SharedStoreStats } from './common/shared-store';
+export { listSharedStores, removeSharedStore, SharedLimits } from './common/shared-store';
 export type { AttachTarget } from './common/target';
 export type {
   CacheCounters,
@@ -23,6 +23,8 @@ export type {
   ResumptionFailures,
   ResumptionProtocol,
   ResumptionStats,
+  SessionCacheEvents,
+  SessionCacheListener,
   SessionCacheStats,
   SettingsStats,
 } from './server/attach';

@@ -53,7 +53,7 @@ describe('attach: OpenSSL server session cache on Node contexts', () => {
     const port = await listen(server);
     expect(await resumeChain(port, 4, { version: 'TLSv1.3' })).toBe(3);
     expect(await resumeChain(port, 4, { version: 'TLSv1.2' })).toBe(3);
-    expect(cache.stats().settings.tickets).toEqual({ enabled: true, tls13Count: 1 });
+    expect(cache.stats().settings.tickets).toEqual({ enabled: true, tls13Count: 1, pskKe: false });
   });
 
   test('tickets.enabled false switches a stock server to no tickets (TLS 1.2 then resumes by ID)', async () => {

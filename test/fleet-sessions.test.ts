@@ -127,6 +127,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const slowClient = new Redis({ port: redis.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     await slowClient.ping();
     const slow = attach(server, { fleet: { redis: slowClient, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 25 } });
+    await slowClient.ping(); // answered after the fleet's own start-up PING (one connection, in order): that one is not left to time out
     redis.pause();
     const t0 = Date.now();
     const r2 = await connect(port, { version: 'TLSv1.2', session: foreign.session });
@@ -196,6 +197,65 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     caches.forEach((c) => c.detach());
     for (const s of [...servers, other]) await close(s);
     clients.forEach((c) => c.disconnect());
+  });
+
+  test('fleetError as documented: a lookup past its deadline emits it (code ERR_TLS_RESUMPTION_FLEET_TIMEOUT); Redis down at start-up is reported within a second (event + fleet.errors)', async () => {
+    const secretBuf = Buffer.from(secret, 'hex');
+    // Down at start-up, with ioredis's defaults (offline queue, endless retries): commands wait, nothing fails by itself.
+    const down = new Redis({ port: 1, host: '127.0.0.1' });
+    down.on('error', () => undefined); // as the docs' example does: ioredis prints "Unhandled error event" otherwise
+    const server = tlsServer({ noTickets: true });
+    const t0 = Date.now();
+    const cache = attach(server, { fleet: { redis: down, secret: secretBuf } });
+    const startup = await new Promise<{ error: Error & { code?: string } }>((resolve) => cache.once('fleetError', resolve));
+    expect(Date.now() - t0).toBeLessThan(3000); // 1000 ms plus a loaded machine's timer delay
+    expect(startup.error.code).toBe('ERR_TLS_RESUMPTION_FLEET_UNREACHABLE');
+    expect(startup.error.message).toMatch(/did not answer PING within 1000 ms/);
+    expect(cache.stats().fleet!.errors).toBe(1);
+    cache.detach();
+    down.disconnect();
+
+    // Past the deadline: Redis paused, the lookup is abandoned, counted, and reported.
+    const issuer = tlsServer({ noTickets: true });
+    const issuerClient = new Redis({ port: redis.port, host: '127.0.0.1' });
+    const issuerCache = attach(issuer, { fleet: { redis: issuerClient, secret: secretBuf, prefix: 'deadline:' } });
+    const slowClient = new Redis({ port: redis.port, host: '127.0.0.1' });
+    await slowClient.ping();
+    const slow = attach(server, { fleet: { redis: slowClient, secret: secretBuf, prefix: 'deadline:', lookupTimeoutMs: 25 } });
+    const [port, issuerPort] = [await listen(server), await listen(issuer)];
+    const heard: Array<Error & { code?: string }> = [];
+    slow.on('fleetError', (m: { error: Error }) => heard.push(m.error));
+    const first = await connect(issuerPort, { version: 'TLSv1.2' });
+    await new Promise((r) => setTimeout(r, 100));
+    redis.pause();
+    try {
+      expect((await connect(port, { version: 'TLSv1.2', session: first.session })).reused).toBe(false);
+    } finally {
+      redis.resume();
+    }
+    expect(slow.stats().fleet!.timeouts).toBe(1);
+    expect(heard.map((e) => e.code)).toEqual(['ERR_TLS_RESUMPTION_FLEET_TIMEOUT']);
+    expect(heard[0]!.message).toMatch(/longer than fleet.lookupTimeoutMs \(25 ms\)/);
+    slow.detach();
+    issuerCache.detach();
+    await Promise.all([close(server), close(issuer)]);
+    slowClient.disconnect();
+    issuerClient.disconnect();
+  });
+
+  test('fleet.stores counts TLS 1.2 sessions only: TLS 1.3 sessions, which no member can look up, are not written to Redis', async () => {
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    const server = tlsServer({ noTickets: true });
+    const cache = attach(server, { fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'tls13:' } });
+    const port = await listen(server);
+    for (let i = 0; i < 5; i++) await connect(port, { version: 'TLSv1.3' });
+    await connect(port, { version: 'TLSv1.2' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(cache.stats().fleet!.stores).toBe(1);
+    expect(await client.keys('tls13:*')).toHaveLength(1);
+    cache.detach();
+    await close(server);
+    client.disconnect();
   });
 
   test('fleet options are validated: missing client, bad secret, bad deadline, bare context', () => {

@@ -1,20 +1,10 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 
+import { cli } from './support/cli';
 import { close, connect, listen, tlsServer } from './support/tls';
-
-const MAIN = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { encoding: 'utf8' }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describe('keygen: fresh key material, mode 0600', () => {
   let dir: string;

@@ -240,7 +240,9 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     const m = new SessionCacheMetrics({ registry });
     const src = { stats: () => ({ hits: 1 }) };
     m.add(src, 'x');
-    expect(() => m.add(src, 'x')).toThrow(/already in use/);
+    expect(() => m.add(src, 'x')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: '"server" must be a name not already added, got "x".' }),
+    );
     expect(() => m.add(src, '')).toThrow(TypeError);
     expect(() => m.add({} as never, 'y')).toThrow(/handle returned by attach/);
     expect(() => new SessionCacheMetrics({ registry: new Registry(), labelName: '1bad' })).toThrow(TypeError);

@@ -32,9 +32,12 @@ const ENTRIES = {
     'attach',
     'clientSessions',
     'haproxySessionIdContext',
+    'listSharedStores',
     'nginxSessionIdContext',
+    'removeSharedStore',
   ],
   'tls-resumption/metrics': ['ClientSessionMetrics', 'KNOWN_METRICS', 'SessionCacheMetrics'],
+  'tls-resumption/otel': ['SessionCacheInstruments', 'instrumentSpec'],
   'tls-resumption/probe': ['probe', 'probeFleet'],
   'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };
@@ -105,7 +108,7 @@ describe('the published package', () => {
     ]) {
       expect(files).toContain(f);
     }
-    for (const entry of ['metrics', 'probe', 'providers']) expect(files).toContain(`dist/entries/${entry}.js`);
+    for (const entry of ['metrics', 'otel', 'probe', 'providers']) expect(files).toContain(`dist/entries/${entry}.js`);
     // Every native source the library's target compiles ships; nothing of tools/ does.
     const gyp = fs.readFileSync(path.join(repoRoot, 'binding.gyp'), 'utf8');
     const target = gyp.slice(0, gyp.indexOf('"conditions"'));

@@ -92,7 +92,7 @@ describe('crypto back ends: providers, engines, OpenSSL info', () => {
   test("inspect: Node's default session settings read from a real tls.Server", () => {
     const r = inspectReport();
     expect(r.nodeDefaults.cache).toEqual({ mode: 0x383, enabled: false, size: 20480, timeoutSeconds: 7200 });
-    expect(r.nodeDefaults.tickets).toEqual({ enabled: true, tls13Count: 2 });
+    expect(r.nodeDefaults.tickets).toEqual({ enabled: true, tls13Count: 2, pskKe: false });
     expect(r.attachDefaults.cache.enabled).toBe(true);
     expect(r.providers.map((p) => p.name)).toContain('default');
   });

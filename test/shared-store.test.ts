@@ -8,19 +8,12 @@ import { attach } from '../src/server/attach';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
 import { type ClusterRun, hit, population, startCluster } from './support/cluster';
 import { hooks } from './support/store-hooks';
+import { storeNames } from './support/store-names';
 import { cert, close, connect, listen, tlsServer } from './support/tls';
 
 const TAG = `t${process.pid}`;
-const created: string[] = [];
-/** A store name unique to this test run; its file is removed after the tests. */
-function storeName(label: string): string {
-  const name = `${TAG}-${label}`;
-  created.push(sharedStorePath(name));
-  return name;
-}
-afterAll(() => {
-  for (const file of created) fs.rmSync(file, { force: true });
-});
+const stores = storeNames('t');
+const storeName = stores.name;
 
 const MiB = 1024 * 1024;
 
@@ -134,7 +127,7 @@ describe('shared store across real cluster workers (tickets off)', () => {
 
   test('persistence with `path`: sessions from before a restart of all workers resume after it', async () => {
     const file = path.join(os.tmpdir(), `tsc-${TAG}-persist.store`);
-    created.push(file);
+    stores.track(file);
     run = await startCluster(2, { SHARED_PATH: file, SHARED_SIZE: String(MiB) });
     const sessions: Buffer[] = [];
     for (let i = 0; i < 6; i++) {
@@ -195,7 +188,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
     );
     // Another process sees the header: a child asks for another size.
     const file = path.join(os.tmpdir(), `tsc-${TAG}-hdr.store`);
-    created.push(file);
+    stores.track(file);
     const s1 = tlsServer({ noTickets: true });
     servers.push(s1);
     const c1 = attach(s1, { shared: { path: file, sizeBytes: MiB } });
@@ -226,7 +219,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
       'store file with layout version 9 in its header',
       () => attach(s2, { shared: { path: file, sizeBytes: MiB } }),
       Error,
-      /not a tls-resumption store of layout version 2 \(found layout 9\)/,
+      /not a tls-resumption store of layout version 3 \(found layout 9\)/,
     );
     // Not our file at all: refuse, never overwrite it.
     fs.writeFileSync(file, Buffer.alloc(MiB, 'x'));

@@ -1,11 +1,14 @@
 #include "common/context_access.h"
 
+#include <openssl/crypto.h>
 #include <v8.h>
 
 #include <cstring>
 #include <mutex>
 
 namespace tsc {
+
+bool ServerPskKeSupported() { return OpenSSL_version_num() >= 0x30300000L; }
 namespace {
 
 int state_index = -1;
@@ -82,6 +85,7 @@ ContextState* EnsureContextState(SSL_CTX* ctx) {
   node.timeout = SSL_CTX_get_timeout(ctx);
   node.no_ticket = (SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET) != 0;
   node.num_tickets = SSL_CTX_get_num_tickets(ctx);
+  node.dhe_kex_options = SSL_CTX_get_options(ctx) & kNoDheKexOptions;
   node.get_cb = SSL_CTX_sess_get_get_cb(ctx);
   node.new_cb = SSL_CTX_sess_get_new_cb(ctx);
   node.remove_cb = SSL_CTX_sess_get_remove_cb(ctx);

@@ -16,6 +16,20 @@
 
 namespace tsc {
 
+// TLS 1.3 resumption without a key exchange (psk_ke): SSL_OP_ALLOW_NO_DHE_KEX lets a server accept
+// it and makes a client offer it; SSL_OP_PREFER_NO_DHE_KEX (bit 35, OpenSSL 3.3+) makes a server
+// pick it when the client offers both modes (every client does). Node's headers for OpenSSL 3.0
+// (Node 20) do not name bit 35: defined here, and only ever set when the running OpenSSL is 3.3+.
+#ifdef SSL_OP_PREFER_NO_DHE_KEX
+constexpr uint64_t kPreferNoDheKex = SSL_OP_PREFER_NO_DHE_KEX;
+#else
+constexpr uint64_t kPreferNoDheKex = uint64_t{1} << 35;
+#endif
+constexpr uint64_t kNoDheKexOptions = SSL_OP_ALLOW_NO_DHE_KEX | kPreferNoDheKex;
+
+// Whether the OpenSSL this process runs (Node's) knows SSL_OP_PREFER_NO_DHE_KEX.
+bool ServerPskKeSupported();
+
 class TicketRing;
 class SharedStore;
 class SessionCapture;
@@ -31,6 +45,8 @@ struct NodeSettings {
   long timeout = 0;
   bool no_ticket = false;
   size_t num_tickets = 0;
+  // SSL_OP_ALLOW_NO_DHE_KEX | SSL_OP_PREFER_NO_DHE_KEX as Node (the user's secureOptions) left them.
+  uint64_t dhe_kex_options = 0;
   GetSessionCb get_cb = nullptr;
   NewSessionCb new_cb = nullptr;
   RemoveSessionCb remove_cb = nullptr;

@@ -239,6 +239,9 @@ SharedStoreStats SharedStore::Stats() noexcept {
   out.max_session_bytes = g.max_der();
   out.total_bytes = g.total_bytes;
   out.stripes = g.stripe_count;
+  // Read without the table's lock: a figure for stats, bounded like every reader of the table.
+  const uint32_t keys = f.ticket_keys()->count;
+  out.ticket_keys = keys <= layout::kMaxSharedTicketKeys ? keys : 0;
   return out;
 }
 

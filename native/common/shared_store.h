@@ -27,6 +27,7 @@ struct SharedStoreStats {
   uint64_t max_session_bytes = 0;  // largest DER session a slot holds
   uint64_t total_bytes = 0;
   uint64_t stripes = 0;
+  uint64_t ticket_keys = 0;  // keys in the store's table for generated rings (shared_ticket_keys.cc)
   uint64_t counters[kCounterCount] = {};
 };
 

@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,13 +93,18 @@ int OpenPrivateDir(const std::string& dir, std::string* error) {
 // the write lock under the flock is therefore alone: no live process can hold a stripe mutex, so
 // whatever the lock words say is stale (a machine crash with a persistent `path` store, where the
 // kernel never ran the robust-futex cleanup, or a corrupt file).
-bool OfdLock(int fd, short type) {
+struct flock FirstByte(short type) {
   struct flock fl;
   std::memset(&fl, 0, sizeof(fl));
   fl.l_type = type;
   fl.l_whence = SEEK_SET;
   fl.l_start = 0;
   fl.l_len = 1;
+  return fl;
+}
+
+bool OfdLock(int fd, short type) {
+  struct flock fl = FirstByte(type);
   return fcntl(fd, F_OFD_SETLK, &fl) == 0;
 }
 
@@ -154,7 +162,45 @@ bool InitStripeMutex(pthread_mutex_t* m) {
   return ok;
 }
 
+void WipeTicketKeys(TicketKeyTable* t) {
+  // explicit_bzero, which no optimiser removes, as OPENSSL_cleanse: the store code links no
+  // OpenSSL (tools/native/store_bench.cc builds it alone).
+  explicit_bzero(t->keys, sizeof(t->keys));
+  t->count = 0;
+  t->generation.fetch_add(1, std::memory_order_release);
+}
+
+bool InspectStoreFile(const std::string& path, StoreFileFacts* facts, std::string* error) {
+  Fd fd;
+  fd.fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd.fd < 0) {
+    *error = "shared store: cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  StoreHeader h;
+  if (fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+      pread(fd.fd, &h, sizeof(h), 0) != static_cast<ssize_t>(sizeof(h)) ||
+      std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 || h.ready.load(std::memory_order_relaxed) != 1) {
+    return true;  // not a store (or not ours): is_store stays false
+  }
+  facts->is_store = true;
+  facts->layout_version = h.layout_version;
+  facts->total_bytes = h.total_bytes;
+  facts->slot_bytes = h.slot_bytes;
+  facts->slot_count = h.slot_count;
+  // Every process using the store holds a read lock on byte 0: a write lock would conflict.
+  struct flock fl = FirstByte(F_WRLCK);
+  facts->in_use = fcntl(fd.fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  return true;
+}
+
 StoreFile::~StoreFile() {
+  // The last process to let go of the store takes the ticket keys with it: they live only as
+  // long as some process uses them (a process killed before this runs leaves them to the next
+  // opener that finds itself alone, below). Our own read lock upgrades only when no other
+  // process holds one.
+  if (base_ != nullptr && user_fd_ >= 0 && OfdLock(user_fd_, F_WRLCK)) WipeTicketKeys(ticket_keys());
   if (base_ != nullptr) munmap(base_, g_.total_bytes);
   if (user_fd_ >= 0) close(user_fd_);  // drops this process's "in use" lock
 }
@@ -251,6 +297,8 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
     return nullptr;
   }
   auto file = std::shared_ptr<StoreFile>(new StoreFile());
+  struct statfs fs;
+  file->in_memory_ = fstatfs(fd.fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
   file->path_ = path;
   file->g_ = g;
   file->base_ = mapped;
@@ -288,6 +336,10 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
         return nullptr;
       }
     }
+    if (!InitStripeMutex(&file->ticket_keys()->lock)) {
+      *error = "shared store: cannot initialise the process-shared mutexes in " + path;
+      return nullptr;
+    }
     std::memcpy(h->magic, kMagic, sizeof(kMagic));
     h->ready.store(1, std::memory_order_release);
     return in_use();
@@ -311,8 +363,14 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
     return nullptr;
   }
   if (alone) {
-    // Nobody else is using the store: fresh mutexes, and the slot a dead writer named dropped,
-    // exactly as the EOWNERDEAD recovery in StripeLock would do.
+    // Nobody else is using the store: fresh mutexes, the slot a dead writer named dropped,
+    // exactly as the EOWNERDEAD recovery in StripeLock would do, and the ticket keys that
+    // processes killed before they could wipe them left behind wiped now.
+    if (!InitStripeMutex(&file->ticket_keys()->lock)) {
+      *error = "shared store: cannot initialise the process-shared mutexes in " + path;
+      return nullptr;
+    }
+    WipeTicketKeys(file->ticket_keys());
     for (uint32_t i = 0; i < g.stripe_count; i++) {
       Stripe* s = file->stripe(i);
       if (!InitStripeMutex(&s->lock)) {

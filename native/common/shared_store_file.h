@@ -31,6 +31,11 @@ class StoreFile {
   StoreFile& operator=(const StoreFile&) = delete;
 
   layout::StoreHeader* header() const { return static_cast<layout::StoreHeader*>(base_); }
+  layout::TicketKeyTable* ticket_keys() const {
+    return reinterpret_cast<layout::TicketKeyTable*>(static_cast<char*>(base_) + layout::kTicketKeysOffset);
+  }
+  // Whether the file lives in memory (tmpfs or ramfs): only then may it hold ticket keys.
+  bool in_memory() const { return in_memory_; }
   layout::Stripe* stripe(uint32_t i) const {
     return reinterpret_cast<layout::Stripe*>(static_cast<char*>(base_) + g_.stripe_at(i));
   }
@@ -59,10 +64,27 @@ class StoreFile {
   std::string path_;
   layout::Geometry g_;
   void* base_ = nullptr;
+  bool in_memory_ = false;
   int user_fd_ = -1;  // holds an OFD read lock on byte 0 while this process uses the store
 };
 
+// What a look at a store file finds without opening it for use (`tls-resumption stores list`).
+struct StoreFileFacts {
+  bool is_store = false;  // a regular file of this user's with a finished store header
+  uint32_t layout_version = 0;
+  uint64_t total_bytes = 0;
+  uint32_t slot_bytes = 0;
+  uint32_t slot_count = 0;
+  bool in_use = false;  // some process holds the "in use" lock (it has the store mapped)
+};
+// Reads the header and the in-use marker. False with `error` set when the file cannot be opened.
+bool InspectStoreFile(const std::string& path, StoreFileFacts* facts, std::string* error);
+
 // Initialises a robust, process-shared mutex in the file.
 bool InitStripeMutex(pthread_mutex_t* m);
+
+// Wipes every ticket key in the table (explicit_bzero). Caller holds the table's lock or is the
+// store's only user.
+void WipeTicketKeys(layout::TicketKeyTable* t);
 
 }  // namespace tsc

@@ -1,10 +1,11 @@
-// Shared store file layout, version 2: the one definition of what the bytes of a store file
+// Shared store file layout, version 3: the one definition of what the bytes of a store file
 // mean. shared_store_file.cc lays a file out and validates it, shared_store.cc reads and writes
 // slots, and the fuzz targets (fuzz/) include this header to place hostile bytes exactly where
 // the store reads them. Plain C++ (no OpenSSL, no Node-API).
 //
 // File (offsets from the start):
-//   [0, kHeaderBytes)                    StoreHeader: magic, layout, geometry, ready flag
+//   [0, kHeaderBytes)                    StoreHeader: magic, layout, geometry, ready flag;
+//                                        TicketKeyTable at kTicketKeysOffset (layout 3)
 //   [kHeaderBytes, +kStripeBytes*S)      Stripe[S]: one robust process-shared mutex per stripe,
 //                                        the slot its holder is writing, its counters
 //   [.., +16*slot_count)                 IndexEntry[slot_count]: hash, expiry, age; 0 hash = empty
@@ -27,7 +28,7 @@ namespace tsc {
 namespace layout {
 
 constexpr char kMagic[8] = {'T', 'S', 'C', 'S', 'H', 'M', 'v', '1'};
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 constexpr uint32_t kHeaderBytes = 4096;
 constexpr uint32_t kWays = 16;
 constexpr uint32_t kMaxStripes = 1024;
@@ -65,6 +66,30 @@ struct StoreHeader {
   std::atomic<uint32_t> ready;  // 1 once the creator finished; checked under flock
 };
 static_assert(sizeof(StoreHeader) <= kHeaderBytes, "header must fit its page");
+
+// The ticket keys of every TicketKeyRing.generate() ring attached with this store
+// (shared_ticket_keys.cc), so the workers of a cluster encrypt and decrypt with the same keys and
+// rotate them together, as nginx keeps its keys in shared memory. Only a store in memory (tmpfs,
+// ramfs) holds keys: a key never goes to disk in clear. Newest first; the newest encrypts.
+// Layout 2 had zeros here, hence the version change.
+constexpr uint32_t kMaxSharedTicketKeys = 32;
+constexpr size_t kTicketKeyBytes = 80;  // name | HMAC-SHA256 key | AES-256 key
+constexpr size_t kTicketKeysOffset = 512;
+
+struct SharedTicketKey {
+  unsigned char bytes[kTicketKeyBytes];
+  int64_t created_ms;  // wall clock of the process that made it (all processes rotate by it)
+  uint64_t reserved;
+};
+
+struct alignas(64) TicketKeyTable {
+  pthread_mutex_t lock;              // robust, process-shared; taken with a bound like a stripe's
+  std::atomic<uint32_t> generation;  // changes whenever the keys do: a lock-free "nothing new"
+  uint32_t count;
+  SharedTicketKey keys[kMaxSharedTicketKeys];
+};
+static_assert(kTicketKeysOffset >= sizeof(StoreHeader), "the key table follows the header");
+static_assert(kTicketKeysOffset + sizeof(TicketKeyTable) <= kHeaderBytes, "the key table must fit the header page");
 
 struct alignas(64) Stripe {
   pthread_mutex_t lock;

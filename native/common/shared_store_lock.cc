@@ -8,22 +8,27 @@ namespace tsc {
 
 using namespace layout;
 
+int LockWithin(pthread_mutex_t* m, bool* waited) noexcept {
+  int r = pthread_mutex_trylock(m);
+  *waited = r == EBUSY;
+  if (r != EBUSY) return r;
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_nsec += kLockWaitNs;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+  }
+  return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &deadline);
+}
+
 StripeLock::StripeLock(StoreFile& f, uint32_t stripe) noexcept : s_(f.stripe(stripe)) {
-  int r = pthread_mutex_trylock(&s_->lock);
-  if (r == EBUSY) {
-    s_->counters[kLockWaits].fetch_add(1, std::memory_order_relaxed);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_nsec += kLockWaitNs;
-    if (deadline.tv_nsec >= 1000000000L) {
-      deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-      deadline.tv_nsec %= 1000000000L;
-    }
-    r = pthread_mutex_clocklock(&s_->lock, CLOCK_MONOTONIC, &deadline);
-    if (r == ETIMEDOUT) {
-      s_->counters[kLockTimeouts].fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
+  bool waited = false;
+  int r = LockWithin(&s_->lock, &waited);
+  if (waited) s_->counters[kLockWaits].fetch_add(1, std::memory_order_relaxed);
+  if (r == ETIMEDOUT) {
+    s_->counters[kLockTimeouts].fetch_add(1, std::memory_order_relaxed);
+    return;
   }
   if (r == EOWNERDEAD) {
     // Only a slot of this stripe's sets can have been in the dead holder's hands; a value

@@ -15,6 +15,11 @@ namespace tsc {
 // one stripe's share of a flush), far below what a stalled handshake would cost.
 constexpr int64_t kLockWaitNs = 2 * 1000 * 1000;
 
+// Takes one of the store's robust mutexes within kLockWaitNs. Returns 0, EOWNERDEAD (taken: the
+// caller repairs what the dead holder guarded, then calls pthread_mutex_consistent), ETIMEDOUT,
+// or another error. `waited` is set when the mutex was busy at first.
+int LockWithin(pthread_mutex_t* m, bool* waited) noexcept;
+
 class StripeLock {
  public:
   StripeLock(StoreFile& f, uint32_t stripe) noexcept;

@@ -82,14 +82,20 @@ Napi::Value ApplyCache(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// applyTickets(handle, enabled, tls13Count)
+// applyTickets(handle, enabled, tls13Count, pskKe): with pskKe, a resumed TLS 1.3 handshake
+// skips the (EC)DHE exchange when the client offers psk_ke (OpenSSL 3.3+; TypeScript checks the
+// version first). Without it, the two options go back to what Node had.
 Napi::Value ApplyTickets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
-  StateOf(env, ctx);
+  const NodeSettings& node = StateOf(env, ctx).node;
   const bool enabled = info[1].ToBoolean();
   const int64_t count = info[2].ToNumber().Int64Value();
+  const bool psk_ke = info[3].ToBoolean();
   if (count < 0) throw Napi::RangeError::New(env, "applyTickets: tls13Count out of range");
+  if (psk_ke && !ServerPskKeSupported()) throw Napi::Error::New(env, "applyTickets: pskKe needs OpenSSL 3.3 or later");
+  SSL_CTX_clear_options(ctx, kNoDheKexOptions & ~node.dhe_kex_options);
+  SSL_CTX_set_options(ctx, psk_ke ? kNoDheKexOptions : node.dhe_kex_options);
   if (enabled) {
     SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
   } else {
@@ -121,6 +127,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   put("timeoutSeconds", SSL_CTX_get_timeout(ctx));
   out.Set("ticketsEnabled", Napi::Boolean::New(env, (SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET) == 0));
   put("tls13Count", static_cast<long>(SSL_CTX_get_num_tickets(ctx)));
+  out.Set("pskKe", Napi::Boolean::New(env, (SSL_CTX_get_options(ctx) & kNoDheKexOptions) == kNoDheKexOptions));
   return out;
 }
 
@@ -167,6 +174,7 @@ Napi::Value NodeDefaults(const Napi::CallbackInfo& info) {
   out.Set("timeoutSeconds", Napi::Number::New(env, static_cast<double>(node.timeout)));
   out.Set("ticketsEnabled", Napi::Boolean::New(env, !node.no_ticket));
   out.Set("tls13Count", Napi::Number::New(env, static_cast<double>(node.num_tickets)));
+  out.Set("pskKe", Napi::Boolean::New(env, (node.dhe_kex_options & kNoDheKexOptions) == kNoDheKexOptions));
   return out;
 }
 
@@ -193,6 +201,8 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
       SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
     }
     SSL_CTX_set_num_tickets(ctx, node.num_tickets);
+    SSL_CTX_clear_options(ctx, kNoDheKexOptions & ~node.dhe_kex_options);
+    SSL_CTX_set_options(ctx, node.dhe_kex_options);
     RestoreSessionIdContext(ctx, *state);
     ClearSessionIdTag(ctx);
     DropContextState(ctx);

@@ -194,6 +194,23 @@ Napi::Value FlushLocal(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(before - SSL_CTX_sess_number(ctx)));
 }
 
+// sharedInspect(path) -> { isStore, layoutVersion, totalBytes, slotBytes, capacity, inUse }
+Napi::Value SharedInspect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  StoreFileFacts facts;
+  std::string error;
+  if (!InspectStoreFile(info[0].As<Napi::String>().Utf8Value(), &facts, &error)) throw Napi::Error::New(env, error);
+  Napi::Object out = Napi::Object::New(env);
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  out.Set("isStore", Napi::Boolean::New(env, facts.is_store));
+  out.Set("layoutVersion", num(facts.layout_version));
+  out.Set("totalBytes", num(facts.total_bytes));
+  out.Set("slotBytes", num(facts.slot_bytes));
+  out.Set("capacity", num(facts.slot_count));
+  out.Set("inUse", Napi::Boolean::New(env, facts.in_use));
+  return out;
+}
+
 }  // namespace
 
 void InitSessionCallbacks(Napi::Env env, Napi::Object exports) {
@@ -207,6 +224,7 @@ void InitSessionCallbacks(Napi::Env env, Napi::Object exports) {
   exports.Set("sharedStats", Napi::Function::New(env, SharedStats, "sharedStats"));
   exports.Set("sharedFlush", Napi::Function::New(env, SharedFlush, "sharedFlush"));
   exports.Set("flushLocal", Napi::Function::New(env, FlushLocal, "flushLocal"));
+  exports.Set("sharedInspect", Napi::Function::New(env, SharedInspect, "sharedInspect"));
 }
 
 }  // namespace tsc

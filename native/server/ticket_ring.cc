@@ -159,6 +159,31 @@ bool TicketRing::SetEncrypting(const std::string& id) {
   return true;
 }
 
+void TicketRing::SetFallback(std::shared_ptr<KeyFallback> fallback) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto next = std::make_shared<Snapshot>(*snapshot_);
+  next->fallback = std::move(fallback);
+  PublishLocked(std::move(next));
+}
+
+const TicketRing::Snapshot* TicketRing::AdoptFromFallback(KeyFallback& fallback, const unsigned char* name,
+                                                          Key** key) noexcept {
+  *key = nullptr;
+  unsigned char bytes[80];
+  if (!fallback.Find(name, bytes)) return nullptr;
+  try {
+    AddKey(bytes, sizeof(bytes));
+  } catch (...) {
+    // Out of memory: the ticket is a miss, as any internal failure in the callback.
+  }
+  OPENSSL_cleanse(bytes, sizeof(bytes));
+  const Snapshot* snap = published_.load(std::memory_order_seq_cst);
+  for (const auto& k : snap->keys) {
+    if (std::memcmp(k->name.data(), name, kNameBytes) == 0) *key = k.get();
+  }
+  return snap;
+}
+
 std::string TicketRing::AddSecret(const unsigned char* data, size_t len) {
   auto secret = std::make_shared<Secret>();
   secret->bytes.assign(data, data + len);
@@ -234,6 +259,12 @@ int TicketRing::OnTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv
       key = k.get();
       break;
     }
+  }
+  // A name this process does not hold yet may be a key another process of the same shared store
+  // has just rotated to: taken from the store's table before it counts as unknown.
+  if (key == nullptr && snap->fallback) {
+    const Snapshot* adopted = AdoptFromFallback(*snap->fallback, key_name, &key);
+    if (adopted != nullptr) snap = adopted;
   }
   if (key == nullptr) {
     counters_.unknown_key.fetch_add(1, std::memory_order_relaxed);

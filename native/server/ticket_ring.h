@@ -40,11 +40,21 @@ class TicketRing {
     ~Secret();
   };
 
+  // Where the callback looks for a key whose name the ring does not hold: the shared store's
+  // key table (shared_ticket_keys.cc), which another process may have rotated a moment ago.
+  class KeyFallback {
+   public:
+    virtual ~KeyFallback() = default;
+    // Copies the 80-byte key named `name` into `key` when there is one. Bounded, never throws.
+    virtual bool Find(const unsigned char* name, unsigned char* key) noexcept = 0;
+  };
+
   // What the callback reads: immutable once published. Writers copy, modify and publish a new
   // one; the callback reads the published pointer without a lock or a reference-count change.
   struct Snapshot {
     std::vector<std::shared_ptr<Key>> keys;
     std::shared_ptr<Key> encrypting;
+    std::shared_ptr<KeyFallback> fallback;
   };
 
   struct Counters {
@@ -67,6 +77,9 @@ class TicketRing {
   // The key that encrypts from now on; empty id: none (no tickets issued). False if unknown.
   bool SetEncrypting(const std::string& id);
 
+  // Where unknown key names are looked up from now on (nullptr: nowhere).
+  void SetFallback(std::shared_ptr<KeyFallback> fallback);
+
   std::string AddSecret(const unsigned char* data, size_t len);
   bool RemoveSecret(const std::string& id);
   // HKDF-SHA256(secret, epoch) -> 80-byte key, added to the ring. Empty id on failure.
@@ -85,6 +98,9 @@ class TicketRing {
   void PublishLocked(std::shared_ptr<const Snapshot> next);
   // Frees retired snapshots once no callback can still be reading them. Caller holds mutex_.
   void ReclaimLocked();
+  // Inside the callback: takes the key named `name` from the fallback into the ring. Returns the
+  // snapshot that holds it (the callback is a reader, so it stays alive) and the key, or nulls.
+  const Snapshot* AdoptFromFallback(KeyFallback& fallback, const unsigned char* name, Key** key) noexcept;
 
   mutable std::mutex mutex_;  // writers only: snapshot_, retired_ and secrets_
   std::shared_ptr<const Snapshot> snapshot_;

@@ -8,6 +8,7 @@
 
 #include "common/context_access.h"
 #include "server/node_ticket_callback.h"
+#include "server/shared_ticket_keys.h"
 #include "server/ticket_ring.h"
 
 namespace tsc {
@@ -28,14 +29,18 @@ int TicketKeyEvpCb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIP
 
 struct RingHandle {
   std::shared_ptr<TicketRing> ring;
+  // Set while a generated ring takes its keys from a shared store's key table.
+  std::shared_ptr<SharedTicketKeys> shared;
 };
 
-std::shared_ptr<TicketRing> RingFrom(const Napi::Value& value) {
+RingHandle& RingHandleFrom(const Napi::Value& value) {
   bool tagged = false;
   if (value.IsExternal()) napi_check_object_type_tag(value.Env(), value, &kRingTag, &tagged);
   if (!tagged) throw Napi::TypeError::New(value.Env(), "expected a ticket key ring handle");
-  return value.As<Napi::External<RingHandle>>().Data()->ring;
+  return *value.As<Napi::External<RingHandle>>().Data();
 }
+
+std::shared_ptr<TicketRing> RingFrom(const Napi::Value& value) { return RingHandleFrom(value).ring; }
 
 Napi::Buffer<unsigned char> BufferArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsBuffer())
@@ -114,6 +119,58 @@ Napi::Value RingStats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ringShareKeys(ring, attachment | null): the ring takes its keys from the attachment's shared
+// store from now on (null: no longer). False, and nothing changes, when the store file is not in
+// memory: its keys would be written to disk in clear.
+Napi::Value RingShareKeys(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RingHandle& handle = RingHandleFrom(info[0]);
+  if (info[1].IsNull() || info[1].IsUndefined()) {
+    handle.shared.reset();
+    handle.ring->SetFallback(nullptr);
+    return Napi::Boolean::New(env, true);
+  }
+  ContextState* state = ContextStateOf(AttachmentFrom(info[1]).ctx.get());
+  if (state == nullptr || !state->store) throw Napi::Error::New(env, "no shared store is attached");
+  if (!state->store->file().in_memory()) return Napi::Boolean::New(env, false);
+  handle.shared = std::make_shared<SharedTicketKeys>(state->store);
+  handle.ring->SetFallback(handle.shared);
+  return Napi::Boolean::New(env, true);
+}
+
+SharedTicketKeys& SharedKeysOf(const Napi::CallbackInfo& info, RingHandle& handle) {
+  if (!handle.shared) throw Napi::Error::New(info.Env(), "the ring takes no keys from a shared store");
+  return *handle.shared;
+}
+
+// ringSyncShared(ring, nowMs, rotateEveryMs, keepKeys, rotate): see SharedTicketKeys::Sync.
+// Returns the table's keys, newest first, as [{ id, createdMs }], or null when the table's lock
+// was not taken within its bound (the ring keeps the keys it has).
+Napi::Value RingSyncShared(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RingHandle& handle = RingHandleFrom(info[0]);
+  SharedTicketKeys& shared = SharedKeysOf(info, handle);
+  std::vector<SharedTicketKeys::KeyInfo> keys;
+  const auto result = shared.Sync(*handle.ring, info[1].ToNumber().Int64Value(), info[2].ToNumber().Int64Value(),
+                                  info[3].ToNumber().Uint32Value(), info[4].ToBoolean(), &keys);
+  if (result == SharedTicketKeys::SyncResult::kLockTimeout) return env.Null();
+  Napi::Array out = Napi::Array::New(env, keys.size());
+  for (size_t i = 0; i < keys.size(); i++) {
+    Napi::Object k = Napi::Object::New(env);
+    k.Set("id", Napi::String::New(env, keys[i].id));
+    k.Set("createdMs", Napi::Number::New(env, static_cast<double>(keys[i].created_ms)));
+    out.Set(static_cast<uint32_t>(i), k);
+  }
+  return out;
+}
+
+// ringRemoveShared(ring, keyId): takes the key out of the store's table too, so that no process
+// of the store picks a revoked key up again.
+Napi::Value RingRemoveShared(const Napi::CallbackInfo& info) {
+  RingHandle& handle = RingHandleFrom(info[0]);
+  return Napi::Boolean::New(info.Env(), SharedKeysOf(info, handle).Remove(info[1].ToString()));
+}
+
 // ringAttach(attachment, ring | null): the ring encrypts and decrypts this context's tickets,
 // or (null) Node's own ticket callback takes over again.
 Napi::Value RingAttach(const Napi::CallbackInfo& info) {
@@ -165,6 +222,9 @@ void InitTicketRing(Napi::Env env, Napi::Object exports) {
   exports.Set("ringStats", Napi::Function::New(env, RingStats, "ringStats"));
   exports.Set("ringAttach", Napi::Function::New(env, RingAttach, "ringAttach"));
   exports.Set("ringHang", Napi::Function::New(env, RingHang, "ringHang"));
+  exports.Set("ringShareKeys", Napi::Function::New(env, RingShareKeys, "ringShareKeys"));
+  exports.Set("ringSyncShared", Napi::Function::New(env, RingSyncShared, "ringSyncShared"));
+  exports.Set("ringRemoveShared", Napi::Function::New(env, RingRemoveShared, "ringRemoveShared"));
 }
 
 }  // namespace tsc

@@ -35,6 +35,11 @@ const TOOLS: Record<string, string> = { bench: 'the benchmark', loadgen: 'the lo
 
 async function dispatch(prog: string, dir: string, argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    // dist/cli/main.js -> the package's own package.json (in a clone and when installed).
+    process.stdout.write(`${(require(path.join(dir, '..', '..', 'package.json')) as { version: string }).version}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage(prog, dir));
     return name ? 0 : 2;

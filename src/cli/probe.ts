@@ -2,9 +2,10 @@
  * `tls-resumption probe HOST:PORT [--servername NAME] [--connections N] [--timeout MS] [--json]`
  * `tls-resumption probe A_HOST:PORT B_HOST:PORT [--servername NAME] [--timeout MS] [--json]`
  */
-import { parseArgs } from 'node:util';
+
 import { rangeError } from '../common/validate';
 import { formatFleetReport, formatProbeReport, probe, probeFleet } from '../ops/probe';
+import { parseCommandArgs } from './args';
 
 export const summary = 'probe any TLS server (or two of a fleet): session IDs, tickets, TLS 1.3 tickets, lifetime hints, renewal';
 
@@ -31,29 +32,20 @@ export function parseHostPort(text: string): { host: string; port: number } | un
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        servername: { type: 'string' },
-        connections: { type: 'string' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    process.stderr.write(`probe: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs('probe', USAGE, {
+    args: argv,
+    options: {
+      servername: { type: 'string' },
+      connections: { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   const targets = positionals.length === 1 || positionals.length === 2 ? positionals.map(parseHostPort) : [];
   const target = targets[0];
   if (!target || targets.some((t) => t === undefined)) {
@@ -85,7 +77,12 @@ export async function run(argv: string[]): Promise<number> {
     return report.tls12.supported || report.tls13.supported ? 0 : 1;
   } catch (err) {
     if (err instanceof RangeError || err instanceof TypeError) {
-      process.stderr.write(`probe: ${err.message}\n`);
+      // The API names its options; the user typed flags.
+      const message = err.message
+        .replace(/"timeoutMs"/g, '"--timeout"')
+        .replace(/"connections"/g, '"--connections"')
+        .replace(/"servername"/g, '"--servername"');
+      process.stderr.write(`probe: ${message}\n`);
       return 2;
     }
     throw err;

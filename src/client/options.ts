@@ -4,7 +4,7 @@
  * is built.
  */
 import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from '../common/shared-store';
-import { optionalInteger, optionGroup } from '../common/validate';
+import { optionalBoolean, optionalInteger, optionGroup } from '../common/validate';
 
 /** Options of `clientSessions()`. Every field is optional. */
 export interface ClientSessionsOptions {
@@ -33,6 +33,17 @@ export interface ClientSessionsOptions {
    * store of its own, not a server's. `maxSessions` and `maxBytes` do not apply: the file's size does.
    */
   shared?: SharedOptions;
+  /**
+   * Offer TLS 1.3 resumption without a key exchange (psk_ke): every connection through the cache
+   * sets SSL_OP_ALLOW_NO_DHE_KEX, so a server that prefers psk_ke (`attach(server, { tickets:
+   * { pskKe: true } })` on Node 22 or later, OpenSSL 3.3+) resumes without running (EC)DHE or
+   * X25519MLKEM768 again. Other servers go on with psk_dhe_ke. The trade-off: a session resumed
+   * this way has no forward secrecy of its own (its keys derive from the first handshake's), so
+   * whoever later gets that handshake's secret reads the whole chain; the server's
+   * `maxSessionAgeSeconds` bounds the chain. Works on every Node line (the client only offers).
+   * Counted in `stats().resumedPskKe`. Default: false.
+   */
+  pskKe?: boolean;
 }
 
 /** `ClientSessionsOptions` with every default filled in. */
@@ -52,7 +63,7 @@ export const ClientLimits = Object.freeze({
   maxLifetimeSeconds: 604800,
 });
 
-const KNOWN = ['ticketsPerUpstream', 'maxSessions', 'maxBytes', 'maxLifetimeSeconds', 'shared'] as const;
+const KNOWN = ['ticketsPerUpstream', 'maxSessions', 'maxBytes', 'maxLifetimeSeconds', 'shared', 'pskKe'] as const;
 
 /** Validates `clientSessions()` options (TypeError / RangeError naming the field); nothing is built on a throw. */
 export function resolveClientSessionsOptions(value: unknown): ResolvedClientSessionsOptions {
@@ -69,5 +80,6 @@ export function resolveClientSessionsOptions(value: unknown): ResolvedClientSess
       optionalInteger('maxLifetimeSeconds', o.maxLifetimeSeconds, 1, ClientLimits.maxLifetimeSeconds, 'seconds') ??
       ClientLimits.maxLifetimeSeconds,
     shared: resolveShared(o.shared),
+    pskKe: optionalBoolean('pskKe', o.pskKe) ?? false,
   };
 }

@@ -5,6 +5,7 @@
  * (take a session, pass it as tls.connect's `session`) and `#track` (watch the handshake and the
  * 'session' events). Nothing here throws into a connection: an internal failure is a full handshake.
  */
+import { constants } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
@@ -12,13 +13,20 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 import { publish } from '../common/events';
-import { native } from '../common/native';
 import type { SharedStoreStats } from '../common/shared-store';
-import { typeError } from '../common/validate';
+import { expectKind, optionalBoolean, optionalInteger, typeError } from '../common/validate';
 import { type ClientProtocol, type ClientSession, type ClientSessionStore, MemoryStore, type StoreCounters } from './memory-store';
 import { type ClientSessionsOptions, type ResolvedClientSessionsOptions, resolveClientSessionsOptions } from './options';
+import { sessionFacts } from './session-facts';
 import { SharedClientStore } from './shared-store';
-import { addUpstreamStats, type ClientRefusalReason, type ClientUpstreamStats, copyUpstreamStats, emptyUpstreamStats } from './stats';
+import {
+  addUpstreamStats,
+  type ClientCounter,
+  type ClientRefusalReason,
+  type ClientUpstreamStats,
+  copyUpstreamStats,
+  emptyUpstreamStats,
+} from './stats';
 import { type UpstreamKey, upstreamKey } from './upstream-key';
 
 /** Upstreams whose counters `stats().upstreams` keeps (least recently used dropped; the totals keep everything). */
@@ -27,7 +35,12 @@ export const MAX_UPSTREAM_STATS = 10000;
 /** `stats()` of a client session cache. The top-level counters add up every upstream. */
 export interface ClientSessionStats extends ClientUpstreamStats {
   /** What the store holds now, and its budgets. */
-  cache: StoreCounters & { maxSessions: number; maxBytes: number; ticketsPerUpstream: number };
+  cache: StoreCounters & {
+    maxSessions: number;
+    maxBytes: number;
+    ticketsPerUpstream: number /** The `pskKe` option: connections offer psk_ke. */;
+    pskKe: boolean;
+  };
   /** With the `shared` option: the store file's counters (all processes), and `unreadable`: entries this process took out that did not decode (a full handshake each). */
   shared?: SharedStoreStats & { unreadable: number };
   /** Counters per upstream, by label: `host:port`, `/servername` when it differs from host, `#<8 hex>` when a client identity or other TLS options are set. */
@@ -75,6 +88,9 @@ interface AgentSessionHooks {
 
 const INSTALLED = Symbol('tls-resumption.clientSessions');
 
+/** The longest delay Node's timers take (2^31 - 1 ms). */
+const MAX_TIMER_MS = 0x7fffffff;
+
 function serverNameOf(host: string | undefined): string | undefined {
   if (!host) return undefined;
   let name = host;
@@ -96,6 +112,8 @@ export class ClientSessionCache extends EventEmitter {
   readonly #totals = emptyUpstreamStats();
   /** Map order is recency, for the bound on per-upstream counters. */
   readonly #upstreams = new Map<string, ClientUpstreamStats>();
+  /** Upstreams (by their counters) whose handshakes reported an (EC)DH ephemeral key to `getEphemeralKeyInfo()`. */
+  readonly #groupVisible = new WeakSet<ClientUpstreamStats>();
   #closed = false;
 
   /** @internal use `clientSessions()`. */
@@ -133,15 +151,15 @@ export class ClientSessionCache extends EventEmitter {
     return { key, session, stats };
   }
 
-  #count(offer: Offer, field: 'connections' | 'offered' | 'resumed' | 'full' | 'failed' | 'received' | 'unusable'): void {
+  #count(offer: Offer, field: ClientCounter): void {
     offer.stats[field]++;
     this.#totals[field]++;
   }
 
   /** Files a session Node handed out; returns false when it cannot be resumed. */
   #file(offer: Offer, data: Buffer): boolean {
-    const info = native.inspectSession(data);
-    if (!info || (info.protocol !== 'TLSv1.3' && info.protocol !== 'TLSv1.2')) return false;
+    const info = sessionFacts(data);
+    if (!info || info.protocol === 'other') return false;
     const protocol = info.protocol as ClientProtocol;
     // TLS 1.3: the hint is the ticket's lifetime and 0 means "do not use". TLS 1.2: 0 means
     // unspecified, and the session's timeout bounds it.
@@ -176,11 +194,24 @@ export class ClientSessionCache extends EventEmitter {
     socket.on('session', (data: Buffer) => this.#onSession(offer, data));
     socket.once('secureConnect', () => {
       done = true;
+      // An (EC)DH ephemeral key shows a key exchange. Without one, a resumption was psk_ke, or
+      // used a group Node does not report as a key: hybrid X25519MLKEM768 (Node 22: {}, Node 24
+      // and 26: a 'TLSGroup', which they also report for psk_ke, naming the session's group). So
+      // psk_ke is counted only for upstreams whose handshakes have shown an (EC)DH key here.
+      let keyExchange = false;
+      try {
+        const type = (socket.getEphemeralKeyInfo() as { type?: string } | null)?.type;
+        keyExchange = type === 'ECDH' || type === 'DH';
+        if (keyExchange) this.#groupVisible.add(offer.stats);
+      } catch {
+        // Counting must never disturb the connection.
+      }
       const session = offer.session;
       if (!session) return;
       try {
         if (socket.isSessionReused()) {
           this.#count(offer, 'resumed');
+          if (session.protocol === 'TLSv1.3' && !keyExchange && this.#groupVisible.has(offer.stats)) this.#count(offer, 'resumedPskKe');
           // A resumed TLS 1.2 handshake fires no 'session' event, even when the server renewed
           // the ticket: file what the connection holds now if it changed.
           if (session.protocol === 'TLSv1.2' && !this.#closed) {
@@ -207,6 +238,9 @@ export class ClientSessionCache extends EventEmitter {
    * is given), filing the sessions the connection receives. Works with `options.socket` (STARTTLS).
    */
   connect(options: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket {
+    expectKind('options', options, 'object');
+    if (secureConnectListener !== undefined) expectKind('secureConnectListener', secureConnectListener, 'function');
+    if (this.options.pskKe) options = { ...options, secureOptions: this.#withPskKe(options.secureOptions) };
     const offer = this.#prepare(options);
     let socket: tls.TLSSocket;
     try {
@@ -217,6 +251,11 @@ export class ClientSessionCache extends EventEmitter {
     }
     this.#track(socket, offer);
     return socket;
+  }
+
+  /** `secureOptions` with SSL_OP_ALLOW_NO_DHE_KEX: the client offers psk_ke besides psk_dhe_ke. */
+  #withPskKe(secureOptions: number | undefined): number {
+    return (secureOptions ?? 0) | constants.SSL_OP_ALLOW_NO_DHE_KEX;
   }
 
   /** A ticket taken for a connection that never started goes back. */
@@ -245,6 +284,8 @@ export class ClientSessionCache extends EventEmitter {
     let pending: { offer: Offer; used: boolean } | undefined;
     hooks.createConnection = function (this: https.Agent, ...args: unknown[]): net.Socket {
       const options = (typeof args[0] === 'object' && args[0] !== null ? args[0] : (args[2] ?? args[1] ?? {})) as tls.ConnectionOptions;
+      // The agent builds this object for this one connection: the option goes in before the key is made.
+      if (cache.options.pskKe) options.secureOptions = cache.#withPskKe(options.secureOptions);
       const own = { offer: cache.#prepare(options), used: false };
       pending = own;
       let socket: net.Socket;
@@ -278,6 +319,7 @@ export class ClientSessionCache extends EventEmitter {
 
   /** A new `https.Agent` (Node's options) drawing on this cache: `https.get(url, { agent: sessions.agent() })`. */
   agent(options?: https.AgentOptions): https.Agent {
+    if (options !== undefined) expectKind('options', options, 'object');
     return this.install(new https.Agent(options));
   }
 
@@ -288,6 +330,11 @@ export class ClientSessionCache extends EventEmitter {
    * (lib/core/connect.js): ALPN, servername from the Host, connect timeout, keep-alive, no delay.
    */
   connector(options: ConnectorOptions = {}): UndiciConnector {
+    expectKind('options', options, 'object');
+    optionalBoolean('allowH2', options.allowH2);
+    optionalInteger('timeout', options.timeout, 0, MAX_TIMER_MS, 'milliseconds');
+    optionalBoolean('keepAlive', options.keepAlive);
+    optionalInteger('keepAliveInitialDelay', options.keepAliveInitialDelay, 0, MAX_TIMER_MS, 'milliseconds');
     const { allowH2 = false, timeout = 10000, keepAlive, keepAliveInitialDelay, ...tlsOptions } = options;
     return ({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) => {
       let socket: net.Socket;
@@ -345,6 +392,9 @@ export class ClientSessionCache extends EventEmitter {
     options: http2.SecureClientSessionOptions = {},
     listener?: (session: http2.ClientHttp2Session, socket: net.Socket | tls.TLSSocket) => void,
   ): http2.ClientHttp2Session {
+    if (typeof authority !== 'string' && !(authority instanceof URL)) throw typeError('authority', 'a string or a URL', authority);
+    expectKind('options', options, 'object');
+    if (listener !== undefined) expectKind('listener', listener, 'function');
     return http2.connect(
       authority,
       {
@@ -379,6 +429,7 @@ export class ClientSessionCache extends EventEmitter {
         maxSessions: this.options.maxSessions,
         maxBytes: this.options.maxBytes,
         ticketsPerUpstream: this.options.ticketsPerUpstream,
+        pskKe: this.options.pskKe,
       },
       upstreams,
       ...(this.#shared ? { shared: this.#shared.stats() } : {}),

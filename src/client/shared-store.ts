@@ -14,6 +14,7 @@ import { randomInt } from 'node:crypto';
 import { type NativeClientStore, native } from '../common/native';
 import type { ResolvedSharedOptions, SharedStoreStats } from '../common/shared-store';
 import type { ClientProtocol, ClientSession, ClientSessionStore, StoreCounters } from './memory-store';
+import { sessionFacts } from './session-facts';
 
 export const TLS12 = 0x12;
 export const TLS13 = 0x13;
@@ -49,8 +50,7 @@ export class SharedClientStore implements ClientSessionStore {
 
   /** An entry from the file as a session, or undefined when it does not decode (written by another OpenSSL or damaged). */
   #read(data: Buffer, expected: ClientProtocol, nowMs: number): ClientSession | undefined {
-    const info = native.inspectSession(data);
-    if (!info || info.protocol !== expected) {
+    if (sessionFacts(data)?.protocol !== expected) {
       this.#unreadable++;
       return undefined;
     }

@@ -21,6 +21,14 @@ export interface ClientUpstreamStats {
   offered: number;
   /** Offered connections that resumed (`isSessionReused()`). */
   resumed: number;
+  /**
+   * Of those, resumed without a key exchange (TLS 1.3 psk_ke); see the `pskKe` option. Node shows
+   * it only as a missing (EC)DH key in `getEphemeralKeyInfo()`, which also happens with hybrid
+   * groups (X25519MLKEM768, the default on Node 22, 24, 26): psk_ke is counted only for upstreams
+   * whose handshakes show an (EC)DH key (classic groups, e.g. `ecdhCurve: 'X25519'`); with the
+   * default hybrid group this stays 0 whatever was negotiated.
+   */
+  resumedPskKe: number;
   /** Connections that made a full handshake because nothing was cached for the upstream. */
   full: number;
   /** Offered connections the server answered with a full handshake, by reason. */
@@ -34,7 +42,7 @@ export interface ClientUpstreamStats {
 }
 
 /** The plain numeric counters of `ClientUpstreamStats`, in the order stats and metrics list them. */
-export const CLIENT_COUNTERS = ['connections', 'offered', 'resumed', 'full', 'failed', 'received', 'unusable'] as const;
+export const CLIENT_COUNTERS = ['connections', 'offered', 'resumed', 'resumedPskKe', 'full', 'failed', 'received', 'unusable'] as const;
 export type ClientCounter = (typeof CLIENT_COUNTERS)[number];
 
 export function emptyUpstreamStats(): ClientUpstreamStats {
@@ -42,6 +50,7 @@ export function emptyUpstreamStats(): ClientUpstreamStats {
     connections: 0,
     offered: 0,
     resumed: 0,
+    resumedPskKe: 0,
     full: 0,
     refused: Object.fromEntries(CLIENT_REFUSAL_REASONS.map((r) => [r, 0])) as Record<ClientRefusalReason, number>,
     failed: 0,

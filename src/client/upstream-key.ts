@@ -66,34 +66,45 @@ function localId(value: object): number {
   return id;
 }
 
-/** Feeds one option value into the hash, tagged by type and length so no two values collide. */
-function feed(hash: Hash, value: unknown, state: { portable: boolean }): void {
+/**
+ * The hash input, built as one string with byte values handed to the hash between its pieces:
+ * one `update` for the usual options instead of one per option (this runs on every connection).
+ */
+interface Sink {
+  hash: Hash;
+  text: string;
+  portable: boolean;
+}
+
+/** Feeds one option value into the sink, tagged by type and length so no two values collide. */
+function feed(sink: Sink, value: unknown): void {
   if (value === undefined || value === null) {
-    hash.update('u;');
+    sink.text += 'u;';
   } else if (typeof value === 'string') {
-    hash.update(`s${Buffer.byteLength(value)}:`).update(value);
+    sink.text += `s${Buffer.byteLength(value)}:${value}`;
   } else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    hash.update(`n${String(value)};`);
+    sink.text += `n${String(value)};`;
   } else if (value instanceof Uint8Array) {
-    hash.update(`b${value.byteLength}:`).update(value);
+    sink.hash.update(`${sink.text}b${value.byteLength}:`).update(value);
+    sink.text = '';
   } else if (Array.isArray(value)) {
-    hash.update(`a${value.length}[`);
-    for (const v of value) feed(hash, v, state);
-    hash.update(']');
+    sink.text += `a${value.length}[`;
+    for (const v of value) feed(sink, v);
+    sink.text += ']';
   } else if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const keys = Object.keys(value).sort();
-    hash.update(`o${keys.length}{`);
+    sink.text += `o${keys.length}{`;
     for (const k of keys) {
-      feed(hash, k, state);
-      feed(hash, (value as Record<string, unknown>)[k], state);
+      feed(sink, k);
+      feed(sink, (value as Record<string, unknown>)[k]);
     }
-    hash.update('}');
+    sink.text += '}';
   } else if (typeof value === 'object' || typeof value === 'function') {
     // A SecureContext or a verification function: equal only to itself.
-    state.portable = false;
-    hash.update(`l${localId(value)};`);
+    sink.portable = false;
+    sink.text += `l${localId(value)};`;
   } else {
-    hash.update(`?${typeof value};`);
+    sink.text += `?${typeof value};`;
   }
 }
 
@@ -117,20 +128,19 @@ export function peerOf(options: tls.ConnectionOptions): Peer {
 /** The key of the upstream `options` connect to. */
 export function upstreamKey(options: tls.ConnectionOptions): UpstreamKey {
   const peer = peerOf(options);
-  const hash = createHash('sha256');
-  const state = { portable: true };
-  feed(hash, [peer.host, peer.port, peer.path ?? null, peer.servername], state);
+  const sink: Sink = { hash: createHash('sha256'), text: '', portable: true };
+  feed(sink, [peer.host, peer.port, peer.path ?? null, peer.servername]);
   let identity = false;
   const o = options as Record<string, unknown>;
   for (const name of SESSION_KEY_OPTIONS) {
     // Node rejects unauthorized peers unless told otherwise: undefined and true are one setting.
     const value = name === 'rejectUnauthorized' ? o[name] !== false : o[name];
-    feed(hash, value, state);
+    feed(sink, value);
     if (o[name] !== undefined && !PLAIN.has(name)) identity = true;
   }
-  const digest = hash.digest();
+  const digest = sink.hash.update(sink.text).digest();
   const id = digest.toString('hex');
   const where = peer.path ?? `${isIP(peer.host) === 6 ? `[${peer.host}]` : peer.host}:${peer.port}`;
   const label = `${where}${peer.servername && peer.servername !== peer.host ? `/${peer.servername}` : ''}${identity ? `#${id.slice(0, 8)}` : ''}`;
-  return { digest, id, label, portable: state.portable };
+  return { digest, id, label, portable: sink.portable };
 }

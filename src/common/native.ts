@@ -25,12 +25,20 @@ export interface NativeRingStats {
   encrypting: string | null;
 }
 
+/** One key of a shared store's key table, newest first: its public id and when it was made. */
+export interface NativeSharedKey {
+  id: string;
+  createdMs: number;
+}
+
 export interface NativeNodeDefaults {
   mode: number;
   size: number;
   timeoutSeconds: number;
   ticketsEnabled: boolean;
   tls13Count: number;
+  /** SSL_OP_ALLOW_NO_DHE_KEX and SSL_OP_PREFER_NO_DHE_KEX both set. */
+  pskKe: boolean;
 }
 
 /** What d2i_SSL_SESSION + SSL_SESSION_get_* read from a client session's DER (session_inspect.cc). */
@@ -121,7 +129,7 @@ export interface NativeBinding {
   attach(external: unknown): NativeAttachment;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
-  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number): void;
+  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean): void;
   stats(h: NativeAttachment): NativeStats;
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
@@ -145,6 +153,12 @@ export interface NativeBinding {
   ringStats(r: NativeRing): NativeRingStats;
   ringAttach(h: NativeAttachment, r: NativeRing | null): void;
   ringHang(external: unknown, r: NativeRing | null, previous?: NativeRing): boolean;
+  /** The ring takes its keys from the attachment's shared store (null: stops); false when the store is not in memory. */
+  ringShareKeys(r: NativeRing, h: NativeAttachment | null): boolean;
+  /** Syncs the ring with the store's key table (native/server/shared_ticket_keys.cc); null when the table's lock timed out. */
+  ringSyncShared(r: NativeRing, nowMs: number, rotateEveryMs: number, keepKeys: number, rotate: boolean): NativeSharedKey[] | null;
+  /** Removes a key from the store's key table. */
+  ringRemoveShared(r: NativeRing, id: string): boolean;
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
   sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): void;
   sharedRehook(h: NativeAttachment): void;
@@ -156,6 +170,15 @@ export interface NativeBinding {
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
   flushLocal(h: NativeAttachment, all: boolean): number;
+  /** A store file's header and in-use marker, without attaching (shared_store_file.cc). */
+  sharedInspect(path: string): {
+    isStore: boolean;
+    layoutVersion: number;
+    totalBytes: number;
+    slotBytes: number;
+    capacity: number;
+    inUse: boolean;
+  };
   /** Hands every session the context issues (ID, DER, expiry in epoch seconds) to `fn` on the JS thread; null stops (fleet_replication.cc). */
   fleetCapture(h: NativeAttachment, fn: ((id: Buffer, der: Buffer, expiresAt: number) => void) | null): void;
   /** Puts another member's session into the context's store (the shared store, else OpenSSL's cache). */

@@ -4,6 +4,7 @@
  * the options, opens the store natively, re-installs the session callbacks on every connection
  * (Node resets them per connection, docs/internals.md#session-callbacks) and reports the store's counters.
  */
+import * as fs from 'node:fs';
 import type * as tls from 'node:tls';
 
 import { type NativeAttachment, native } from './native';
@@ -59,6 +60,98 @@ export function sharedStorePath(name: string): string {
   return `${sharedStoreDir()}/${name}`;
 }
 
+/** A store name, checked: TypeError / RangeError naming `field`. */
+function checkName(field: string, value: unknown): string {
+  if (typeof value !== 'string') throw typeError(field, 'a string', value);
+  if (!NAME.test(value)) throw rangeError(field, '1 to 64 characters of A-Z a-z 0-9 _ . -', JSON.stringify(value));
+  return value;
+}
+
+/** A named store on this machine, as `listSharedStores()` finds it. */
+export interface SharedStoreInfo {
+  /** The `shared.name` it was created with. */
+  name: string;
+  /** Its file: `/dev/shm/tls-resumption-<uid>/<name>`. */
+  path: string;
+  /** File size, bytes (`shared.sizeBytes`). */
+  sizeBytes: number;
+  /** Bytes per slot (`shared.slotBytes`). */
+  slotBytes: number;
+  /** Sessions it can hold. */
+  capacity: number;
+  /** The file's layout version (stores of another layout than this package's are refused at attach: remove them). */
+  layoutVersion: number;
+  /** Whether some process has it attached now. */
+  inUse: boolean;
+}
+
+/**
+ * This user's named stores (`shared.name`), sorted by name. A named store is never removed by the
+ * library: it stays until `removeSharedStore()` (or `tls-resumption stores remove`) or a reboot.
+ */
+export function listSharedStores(): SharedStoreInfo[] {
+  const dir = sharedStoreDir();
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: SharedStoreInfo[] = [];
+  for (const name of names.filter((n) => NAME.test(n)).sort()) {
+    const path = sharedStorePath(name);
+    let facts: ReturnType<typeof native.sharedInspect>;
+    try {
+      facts = native.sharedInspect(path);
+    } catch {
+      continue; // removed meanwhile
+    }
+    if (!facts.isStore) continue;
+    const { layoutVersion, totalBytes, slotBytes, capacity, inUse } = facts;
+    out.push({ name, path, sizeBytes: totalBytes, slotBytes, capacity, layoutVersion, inUse });
+  }
+  return out;
+}
+
+/** Options of `removeSharedStore()`. */
+export interface RemoveSharedStoreOptions {
+  /** Remove it even while a process has it attached (those processes keep the removed file; processes that attach later start a new, empty store). Default: false. */
+  force?: boolean;
+}
+
+/**
+ * Removes a named store's file (its sessions, and the ticket keys of generate() rings in it).
+ * @returns false when there is no store of that name.
+ * @throws TypeError / RangeError for a bad name or option; an Error with code
+ *   `ERR_TLS_RESUMPTION_STORE_IN_USE` when a process has it attached (unless `force`), or
+ *   `ERR_TLS_RESUMPTION_NOT_A_STORE` when the file is not a store.
+ */
+export function removeSharedStore(name: string, options: RemoveSharedStoreOptions = {}): boolean {
+  checkName('name', name);
+  expectKind('options', options, 'object');
+  checkKeys('options', options as Record<string, unknown>, ['force']);
+  const force = options.force ?? false;
+  expectKind('force', force, 'boolean');
+  const path = sharedStorePath(name);
+  if (!fs.existsSync(path)) return false;
+  const facts = native.sharedInspect(path);
+  if (!facts.isStore) {
+    throw Object.assign(new Error(`${path} is not a tls-resumption store of this user's; not removed.`), {
+      code: 'ERR_TLS_RESUMPTION_NOT_A_STORE',
+    });
+  }
+  if (facts.inUse && !force) {
+    throw Object.assign(
+      new Error(
+        `The shared store "${name}" (${path}) is attached by a running process; detach it there first, or pass { force: true } (processes attached keep the removed file, later ones start a new store).`,
+      ),
+      { code: 'ERR_TLS_RESUMPTION_STORE_IN_USE' },
+    );
+  }
+  fs.unlinkSync(path);
+  return true;
+}
+
 /** Validates `shared` (TypeError / RangeError naming the field); undefined when absent. */
 export function resolveShared(value: unknown): ResolvedSharedOptions | undefined {
   if (value === undefined) return undefined;
@@ -73,12 +166,8 @@ export function resolveShared(value: unknown): ResolvedSharedOptions | undefined
   let name: string | undefined;
   let file: string;
   if (o.name !== undefined) {
-    if (typeof o.name !== 'string') throw typeError('shared.name', 'a string', o.name);
-    if (!NAME.test(o.name)) {
-      throw rangeError('shared.name', '1 to 64 characters of A-Z a-z 0-9 _ . -', JSON.stringify(o.name));
-    }
-    name = o.name;
-    file = sharedStorePath(o.name);
+    name = checkName('shared.name', o.name);
+    file = sharedStorePath(name);
   } else {
     if (typeof o.path !== 'string') throw typeError('shared.path', 'a string', o.path);
     if (!o.path.startsWith('/') || o.path.includes('\0') || o.path.length > 4096) {

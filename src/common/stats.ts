@@ -103,6 +103,12 @@ export interface SharedStoreStats {
   misses: number;
   /** Sessions written. */
   stores: number;
+  /**
+   * Ticket keys the store holds for the `TicketKeyRing.generate()` rings attached with it, which
+   * every process using the store shares (0 without such a ring, and always 0 for a store that is
+   * not in memory: keys never go to disk). Wiped when the last process using the store detaches.
+   */
+  ticketKeys: number;
 }
 
 /**

@@ -16,6 +16,7 @@ const COUNTER_HELP: Readonly<Record<ClientCounter, string>> = Object.freeze({
   connections: 'TLS connections opened through the client session cache.',
   offered: 'Connections that offered a cached session.',
   resumed: 'Offered connections that resumed.',
+  resumedPskKe: 'Resumed connections that ran no key exchange (TLS 1.3 psk_ke).',
   full: 'Connections that made a full handshake because nothing was cached for the upstream.',
   failed: 'Connections that closed before their handshake completed.',
   received: 'Sessions the server gave that the cache filed (TLS 1.3 tickets, TLS 1.2 sessions).',

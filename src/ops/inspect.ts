@@ -26,6 +26,8 @@ export interface NodeSessionDefaults {
     enabled: boolean;
     /** SSL_CTX_get_num_tickets. */
     tls13Count: number;
+    /** SSL_OP_ALLOW_NO_DHE_KEX and SSL_OP_PREFER_NO_DHE_KEX both set (Node: false). */
+    pskKe: boolean;
   };
 }
 
@@ -59,7 +61,7 @@ export function nodeSessionDefaults(): { nodeDefaults: NodeSessionDefaults; atta
   return {
     nodeDefaults: {
       cache: { mode: raw.mode, enabled, size: raw.size, timeoutSeconds: raw.timeoutSeconds },
-      tickets: { enabled: raw.ticketsEnabled, tls13Count: raw.tls13Count },
+      tickets: { enabled: raw.ticketsEnabled, tls13Count: raw.tls13Count, pskKe: raw.pskKe },
     },
     attachDefaults,
   };

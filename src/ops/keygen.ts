@@ -45,7 +45,16 @@ export function generateKeyMaterial(format: KeyFormat): Buffer {
 export function writeKeyFile(file: string, data: Buffer, force = false): void {
   if (!force && fs.existsSync(file)) throw new Error(`keygen: ${file} exists; pass --force to replace it.`);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  } catch (err) {
+    // The temporary file is ours, not the user's: name the path they gave.
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(
+      `keygen: cannot write ${file}: ${code === 'ENOENT' ? `the directory ${path.dirname(file)} does not exist` : (err as Error).message.replace(tmp, path.dirname(file))}`,
+    );
+  }
   try {
     fs.fchmodSync(fd, 0o600); // the umask can only remove bits, but be explicit
     fs.writeSync(fd, data);

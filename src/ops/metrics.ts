@@ -18,6 +18,7 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
 
 import type { NativeResumptionStats } from '../common/native';
+import { ErrorCodes, rangeError, typeError } from '../common/validate';
 import type { SessionCacheStats } from '../server/attach';
 
 const PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
@@ -30,6 +31,12 @@ export interface MetricSpec {
   help: string;
   /** counter: only grows (resets when the server's context is replaced); gauge: a level or setting. */
   type: 'counter' | 'gauge';
+  /**
+   * UCUM unit of the OpenTelemetry instrument (tls-resumption/otel): `s`, `ms`, `By`, `1`, or a
+   * count's annotation (`{session}`, `{handshake}`, ...). Omitted: `s`/`ms`/`By` from the name's
+   * `_seconds`/`_milliseconds`/`_bytes` suffix, else `{event}` for a counter and `1` for a gauge.
+   */
+  unit?: string;
 }
 
 /** The dotted paths of the number and boolean fields of `T` ("hits", "settings.cache.size", ...). */
@@ -49,91 +56,140 @@ type StatsPath = LeafPaths<SessionCacheStats>;
  * add their fields here; anything not listed is exported by `fallbackSpec`.
  */
 export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze({
-  sessions: { name: 'sessions', type: 'gauge', help: "Sessions now in OpenSSL's internal server cache (SSL_CTX_sess_number)." },
+  sessions: {
+    name: 'sessions',
+    type: 'gauge',
+    unit: '{session}',
+    help: "Sessions now in OpenSSL's internal server cache (SSL_CTX_sess_number).",
+  },
   hits: {
     name: 'hits_total',
     type: 'counter',
+    unit: '{handshake}',
     help: 'Handshakes that resumed a session, by any route: internal cache, get-session callback, TLS 1.2 ticket or TLS 1.3 PSK (SSL_CTX_sess_hits).',
   },
   misses: {
     name: 'misses_total',
     type: 'counter',
+    unit: '{session}',
     help: 'Session IDs offered by clients that were not in the internal cache (SSL_CTX_sess_misses).',
   },
-  timeouts: { name: 'timeouts_total', type: 'counter', help: 'Sessions offered that were found but had expired (SSL_CTX_sess_timeouts).' },
+  timeouts: {
+    name: 'timeouts_total',
+    type: 'counter',
+    unit: '{session}',
+    help: 'Sessions offered that were found but had expired (SSL_CTX_sess_timeouts).',
+  },
   cacheFull: {
     name: 'cache_full_total',
     type: 'counter',
+    unit: '{session}',
     help: 'Sessions evicted because the internal cache was at its size limit (SSL_CTX_sess_cache_full).',
   },
   callbackHits: {
     name: 'callback_hits_total',
     type: 'counter',
+    unit: '{handshake}',
     help: "Sessions found through a get-session callback (Node 'resumeSession', a shared store); also counted in hits_total (SSL_CTX_sess_cb_hits).",
   },
-  accepts: { name: 'accepts_total', type: 'counter', help: 'Server handshakes started (SSL_CTX_sess_accept).' },
+  accepts: { name: 'accepts_total', type: 'counter', unit: '{handshake}', help: 'Server handshakes started (SSL_CTX_sess_accept).' },
   acceptsGood: {
     name: 'accepts_good_total',
     type: 'counter',
+    unit: '{handshake}',
     help: 'Server handshakes completed, full or resumed (SSL_CTX_sess_accept_good).',
   },
   acceptsRenegotiate: {
     name: 'accepts_renegotiate_total',
     type: 'counter',
+    unit: '{handshake}',
     help: 'Server renegotiations started (SSL_CTX_sess_accept_renegotiate).',
   },
-  connects: { name: 'connects_total', type: 'counter', help: 'Client handshakes started on this context (SSL_CTX_sess_connect).' },
+  connects: {
+    name: 'connects_total',
+    type: 'counter',
+    unit: '{handshake}',
+    help: 'Client handshakes started on this context (SSL_CTX_sess_connect).',
+  },
   connectsGood: {
     name: 'connects_good_total',
     type: 'counter',
+    unit: '{handshake}',
     help: 'Client handshakes completed on this context (SSL_CTX_sess_connect_good).',
   },
   connectsRenegotiate: {
     name: 'connects_renegotiate_total',
     type: 'counter',
+    unit: '{handshake}',
     help: 'Client renegotiations started on this context (SSL_CTX_sess_connect_renegotiate).',
   },
-  'settings.cache.enabled': { name: 'enabled', type: 'gauge', help: "1 when OpenSSL's internal server session cache is in use, else 0." },
-  'settings.cache.mode': { name: 'mode_flags', type: 'gauge', help: 'Raw SSL_SESS_CACHE_* mode bits on the context.' },
-  'settings.cache.size': { name: 'size_limit_sessions', type: 'gauge', help: 'Most sessions the internal cache keeps (0: no limit).' },
+  'settings.cache.enabled': {
+    name: 'enabled',
+    type: 'gauge',
+    unit: '{flag}',
+    help: "1 when OpenSSL's internal server session cache is in use, else 0.",
+  },
+  'settings.cache.mode': { name: 'mode_flags', type: 'gauge', unit: '{flags}', help: 'Raw SSL_SESS_CACHE_* mode bits on the context.' },
+  'settings.cache.size': {
+    name: 'size_limit_sessions',
+    type: 'gauge',
+    unit: '{session}',
+    help: 'Most sessions the internal cache keeps (0: no limit).',
+  },
   'settings.cache.timeoutSeconds': {
     name: 'timeout_seconds',
     type: 'gauge',
     help: 'Session lifetime, also the ticket lifetime hint, in seconds.',
   },
-  'settings.tickets.enabled': { name: 'tickets_enabled', type: 'gauge', help: '1 when session tickets are issued and accepted, else 0.' },
+  'settings.tickets.enabled': {
+    name: 'tickets_enabled',
+    type: 'gauge',
+    unit: '{flag}',
+    help: '1 when session tickets are issued and accepted, else 0.',
+  },
   'settings.tickets.tls13Count': {
     name: 'tickets_tls13_per_handshake',
     type: 'gauge',
+    unit: '{ticket}',
     help: 'Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets).',
   },
   // Ticket key ring (stats().tickets), shared store (stats().shared), fleet (stats().fleet):
-  'tickets.issued': { name: 'tickets_issued_total', type: 'counter', help: 'Session tickets encrypted and sent by the key ring.' },
+  'tickets.issued': {
+    name: 'tickets_issued_total',
+    type: 'counter',
+    unit: '{ticket}',
+    help: 'Session tickets encrypted and sent by the key ring.',
+  },
   'tickets.resumed': {
     name: 'tickets_resumed_total',
     type: 'counter',
+    unit: '{ticket}',
     help: 'Tickets under a key of the ring that OpenSSL resumed (after its HMAC, lifetime and session-ID context checks).',
   },
   'tickets.renewed': {
     name: 'tickets_renewed_total',
     type: 'counter',
+    unit: '{ticket}',
     help: 'Tickets accepted under a key that no longer encrypts and replaced with one under the current key.',
   },
   'tickets.unknownKey': {
     name: 'tickets_unknown_key_total',
     type: 'counter',
+    unit: '{ticket}',
     help: 'Tickets offered under a key the ring no longer (or never) had: full handshakes.',
   },
   'tickets.failed': {
     name: 'tickets_failed_total',
     type: 'counter',
+    unit: '{ticket}',
     help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.',
   },
-  'shared.entries': { name: 'shared_entries', type: 'gauge', help: 'Sessions in the cluster-wide shared store.' },
-  'shared.capacity': { name: 'shared_capacity', type: 'gauge', help: 'Sessions the shared store can hold.' },
+  'shared.entries': { name: 'shared_entries', type: 'gauge', unit: '{session}', help: 'Sessions in the cluster-wide shared store.' },
+  'shared.capacity': { name: 'shared_capacity', type: 'gauge', unit: '{session}', help: 'Sessions the shared store can hold.' },
   'shared.bytesPerSession': {
     name: 'shared_bytes_per_session',
     type: 'gauge',
+    unit: 'By',
     help: 'Shared store file bytes per session: slot plus its 16-byte index entry.',
   },
   'shared.maxSessionBytes': {
@@ -145,105 +201,144 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
   'shared.stripes': {
     name: 'shared_stripes',
     type: 'gauge',
+    unit: '{stripe}',
     help: 'Lock stripes of the shared store (sets of slots guarded by one lock each).',
   },
   'shared.expiries': {
     name: 'shared_expiries_total',
     type: 'counter',
+    unit: '{session}',
     help: 'Sessions dropped from the shared store because their timeout passed.',
   },
   'shared.tooLarge': {
     name: 'shared_too_large_total',
     type: 'counter',
+    unit: '{session}',
     help: 'Sessions not stored in the shared store because they were larger than a slot.',
   },
   'shared.lockWaits': {
     name: 'shared_lock_waits_total',
     type: 'counter',
+    unit: '{wait}',
     help: 'Shared store lock acquisitions that had to wait for another process or thread.',
   },
   'shared.lockTimeouts': {
     name: 'shared_lock_timeouts_total',
     type: 'counter',
+    unit: '{wait}',
     help: 'Shared store lock waits given up after 2 ms: each a miss or an unstored session, never a stalled handshake.',
   },
   'shared.corrupt': {
     name: 'shared_corrupt_total',
     type: 'counter',
+    unit: '{entry}',
     help: 'Shared store entries that failed their checksum or did not decode: misses, dropped.',
   },
-  'shared.hits': { name: 'shared_hits_total', type: 'counter', help: 'Lookups the shared store answered.' },
-  'shared.misses': { name: 'shared_misses_total', type: 'counter', help: 'Lookups the shared store could not answer.' },
-  'shared.stores': { name: 'shared_stores_total', type: 'counter', help: 'Sessions written to the shared store.' },
-  'shared.evictions': { name: 'shared_evictions_total', type: 'counter', help: 'Sessions evicted from the shared store to make room.' },
+  'shared.hits': { name: 'shared_hits_total', type: 'counter', unit: '{lookup}', help: 'Lookups the shared store answered.' },
+  'shared.misses': { name: 'shared_misses_total', type: 'counter', unit: '{lookup}', help: 'Lookups the shared store could not answer.' },
+  'shared.stores': { name: 'shared_stores_total', type: 'counter', unit: '{session}', help: 'Sessions written to the shared store.' },
+  'shared.evictions': {
+    name: 'shared_evictions_total',
+    type: 'counter',
+    unit: '{session}',
+    help: 'Sessions evicted from the shared store to make room.',
+  },
   'shared.recoveries': {
     name: 'shared_recoveries_total',
     type: 'counter',
+    unit: '{recovery}',
     help: 'Times the shared store recovered from an inconsistent state.',
   },
-  'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', help: 'Session-ID lookups sent to Redis.' },
-  'fleet.timeouts': { name: 'fleet_timeouts_total', type: 'counter', help: 'Redis lookups abandoned at the deadline (full handshake).' },
-  'fleet.stores': { name: 'fleet_stores_total', type: 'counter', help: 'Sessions written to Redis.' },
+  'shared.ticketKeys': {
+    name: 'shared_ticket_keys',
+    type: 'gauge',
+    unit: '{key}',
+    help: 'Ticket keys the shared store holds for the TicketKeyRing.generate() rings attached with it (0 for a store not in memory).',
+  },
+  'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', unit: '{lookup}', help: 'Session-ID lookups sent to Redis.' },
+  'fleet.timeouts': {
+    name: 'fleet_timeouts_total',
+    type: 'counter',
+    unit: '{lookup}',
+    help: 'Redis lookups abandoned at the deadline (full handshake).',
+  },
+  'fleet.stores': { name: 'fleet_stores_total', type: 'counter', unit: '{session}', help: 'Sessions written to Redis.' },
   'fleet.writesDropped': {
     name: 'fleet_writes_dropped_total',
     type: 'counter',
+    unit: '{session}',
     help: 'Sessions not written to Redis because this member held fleet.maxSessions live entries.',
   },
-  'fleet.ringVersion': { name: 'fleet_ring_version', type: 'gauge', help: 'Version of the ticket ring document last loaded from Redis.' },
+  'fleet.ringVersion': {
+    name: 'fleet_ring_version',
+    type: 'gauge',
+    unit: '{version}',
+    help: 'Version of the ticket ring document last loaded from Redis.',
+  },
   'fleet.lastSyncAgeSeconds': {
     name: 'fleet_last_sync_age_seconds',
     type: 'gauge',
     help: 'Seconds since the ticket ring last loaded from Redis (-1: never).',
   },
-  'fleet.rotations': { name: 'fleet_rotations_total', type: 'counter', help: 'Fleet ticket keys this member created.' },
+  'fleet.rotations': { name: 'fleet_rotations_total', type: 'counter', unit: '{key}', help: 'Fleet ticket keys this member created.' },
   'fleet.localRotations': {
     name: 'fleet_local_rotations_total',
     type: 'counter',
+    unit: '{key}',
     help: 'Ticket keys created locally while Redis was unreachable.',
   },
   'fleet.syncErrors': {
     name: 'fleet_sync_errors_total',
     type: 'counter',
+    unit: '{sync}',
     help: 'Failed ticket ring syncs with Redis (the ring kept its keys).',
   },
   'fleet.replication.published': {
     name: 'fleet_replication_published_total',
     type: 'counter',
+    unit: '{session}',
     help: 'Sessions this member issued and wrote to the fleet stream.',
   },
   'fleet.replication.dropped': {
     name: 'fleet_replication_dropped_total',
     type: 'counter',
+    unit: '{session}',
     help: 'Sessions not written to the fleet stream (Redis failed the write, or too many writes were waiting); they stay local.',
   },
   'fleet.replication.applied': {
     name: 'fleet_replication_applied_total',
     type: 'counter',
+    unit: '{session}',
     help: "Other members' sessions applied to this member's store.",
   },
   'fleet.replication.expired': {
     name: 'fleet_replication_expired_total',
     type: 'counter',
+    unit: '{entry}',
     help: 'Stream entries that arrived past their session lifetime (not applied).',
   },
   'fleet.replication.rejected': {
     name: 'fleet_replication_rejected_total',
     type: 'counter',
+    unit: '{entry}',
     help: 'Stream entries dropped because they did not open under the fleet secret and session-ID context (forged, garbage, another fleet).',
   },
   'fleet.replication.notStored': {
     name: 'fleet_replication_not_stored_total',
     type: 'counter',
+    unit: '{session}',
     help: 'Replicated sessions the store did not take (larger than a slot, a lock not taken in time).',
   },
   'fleet.replication.flushes': {
     name: 'fleet_replication_flushes_total',
     type: 'counter',
+    unit: '{flush}',
     help: "Flushes received from other members (each emptied this member's store).",
   },
   'fleet.replication.caughtUp': {
     name: 'fleet_replication_caught_up',
     type: 'gauge',
+    unit: '{flag}',
     help: '1 once this member has read the fleet stream to its end since attach (every live session applied), else 0.',
   },
   'fleet.replication.lagP50Ms': {
@@ -261,20 +356,60 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     type: 'gauge',
     help: 'Milliseconds since the fleet stream last answered this member (grows while Redis is down or slow).',
   },
-  'fleet.hits': { name: 'fleet_hits_total', type: 'counter', help: 'Lookups the fleet store (Redis) answered.' },
-  'fleet.misses': { name: 'fleet_misses_total', type: 'counter', help: 'Lookups the fleet store (Redis) could not answer.' },
+  'fleet.hits': { name: 'fleet_hits_total', type: 'counter', unit: '{lookup}', help: 'Lookups the fleet store (Redis) answered.' },
+  'fleet.misses': {
+    name: 'fleet_misses_total',
+    type: 'counter',
+    unit: '{lookup}',
+    help: 'Lookups the fleet store (Redis) could not answer.',
+  },
   'fleet.errors': {
     name: 'fleet_errors_total',
     type: 'counter',
+    unit: '{operation}',
     help: 'Fleet store operations that failed (each a full handshake, never a failed connection).',
   },
 } satisfies Partial<Record<StatsPath, MetricSpec>>);
 
-const RESUMPTION_RATIO: MetricSpec = {
-  name: 'resumption_ratio',
-  type: 'gauge',
-  help: 'Resumed over completed handshakes since attach: hits_total / accepts_good_total (0 before the first handshake). hits_total already counts callback hits.',
-};
+/**
+ * `stats().resumption` and the resumption ratio: metrics with labels (`protocol`, `reason`) or
+ * computed, not one stats field each. The session age is a histogram whose buckets are counted
+ * natively (its `type` here is that of its `_count`).
+ */
+export const RESUMPTION_METRICS = Object.freeze({
+  ratio: {
+    name: 'resumption_ratio',
+    type: 'gauge',
+    unit: '1',
+    help: 'Resumed over completed handshakes since attach: hits_total / accepts_good_total (0 before the first handshake). hits_total already counts callback hits.',
+  },
+  offered: {
+    name: 'resumption_offered_total',
+    type: 'counter',
+    unit: '{handshake}',
+    help: "Handshakes whose ClientHello offered a session (session ID, TLS 1.2 ticket or TLS 1.3 PSK), by negotiated protocol; a TLS 1.3 client's random legacy session ID is not an offer.",
+  },
+  resumed: {
+    name: 'resumption_resumed_total',
+    type: 'counter',
+    unit: '{handshake}',
+    help: 'Offered sessions OpenSSL resumed, by protocol.',
+  },
+  failed: {
+    name: 'resumption_failed_total',
+    type: 'counter',
+    unit: '{handshake}',
+    help: 'Offered sessions not resumed, by protocol and reason (notFound, unknownKey, badTicket, expired, tooOld, contextMismatch, protocolMismatch, storeError, notYetReplicated); see docs/resumption-reasons.md.',
+  },
+  sessionAge: {
+    name: 'session_age_seconds',
+    type: 'counter',
+    unit: 's',
+    help: 'Age of sessions at resumption, seconds since their original full handshake (whatever renewals happened), by protocol; counted natively at each resumption.',
+  },
+} satisfies Record<string, MetricSpec>);
+
+const RESUMPTION_RATIO: MetricSpec = RESUMPTION_METRICS.ratio;
 
 function snake(key: string): string {
   return key
@@ -319,6 +454,70 @@ export interface StatsSource {
   readonly attached?: boolean;
   once?(event: 'detach', listener: () => void): unknown;
   off?(event: 'detach', listener: () => void): unknown;
+}
+
+/**
+ * The attached servers a collector reads (Prometheus here, OpenTelemetry in otel.ts), by label.
+ * A handle that detaches leaves by itself.
+ */
+export class StatsSources {
+  readonly #byLabel = new Map<string, StatsSource>();
+  readonly #onDetach = new Map<StatsSource, () => void>();
+
+  entries(): IterableIterator<[string, StatsSource]> {
+    return this.#byLabel.entries();
+  }
+
+  /**
+   * @throws TypeError (ERR_INVALID_ARG_TYPE) for a `cache` that is not a handle or an empty
+   *   `label`; RangeError (ERR_INVALID_ARG_VALUE) for a label already added.
+   * @returns what the handle reports now (to register its metrics before the first collection).
+   */
+  add(label: string, cache: StatsSource): Map<string, number> | undefined {
+    if (typeof cache !== 'object' || cache === null || typeof cache.stats !== 'function') {
+      throw typeError('cache', 'a handle returned by attach()', cache);
+    }
+    if (typeof label !== 'string' || label.length === 0) throw typeError('server', 'a non-empty string', label);
+    if (this.#byLabel.has(label)) throw rangeError('server', 'a name not already added', JSON.stringify(label), ErrorCodes.invalidValue);
+    this.#byLabel.set(label, cache);
+    if (cache.once) {
+      const onDetach = () => this.remove(cache);
+      cache.once('detach', onDetach);
+      this.#onDetach.set(cache, onDetach);
+    }
+    return StatsSources.read(cache);
+  }
+
+  remove(cache: StatsSource): void {
+    for (const [label, c] of this.#byLabel) if (c === cache) this.#byLabel.delete(label);
+    const onDetach = this.#onDetach.get(cache);
+    if (onDetach && cache.off) cache.off('detach', onDetach);
+    this.#onDetach.delete(cache);
+  }
+
+  clear(): void {
+    for (const [cache, fn] of this.#onDetach) cache.off?.('detach', fn);
+    this.#onDetach.clear();
+    this.#byLabel.clear();
+  }
+
+  /** `stats()` flattened, or undefined when the handle is (or just became) detached. */
+  static read(cache: StatsSource): Map<string, number> | undefined {
+    if (cache.attached === false) return undefined;
+    try {
+      return flattenStats(cache.stats());
+    } catch {
+      return undefined; // detached between the check and the read: nothing this collection
+    }
+  }
+
+  static readDetail(cache: StatsSource): NativeResumptionStats | undefined {
+    try {
+      return cache._resumptionDetail?.();
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 /** Options for `SessionCacheMetrics`. */
@@ -395,14 +594,13 @@ export class SessionCacheMetrics {
   readonly prefix: string;
   readonly labelName: string;
   #prom: PromClient;
-  #sources = new Map<string, StatsSource>();
+  #sources = new StatsSources();
   #metrics = new Map<string, Counter | Gauge | CountedHistogram>();
   #specs = new Map<string, MetricSpec>();
   /** Metric name -> the stats path it exports. */
   #owners = new Map<string, string>();
   #snapshot: Map<string, Map<string, number>> | undefined;
   #details: Map<string, NativeResumptionStats> = new Map();
-  #onDetach = new Map<StatsSource, () => void>();
 
   constructor(options: SessionCacheMetricsOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError('SessionCacheMetrics: "options" must be an object.');
@@ -424,33 +622,19 @@ export class SessionCacheMetrics {
 
   /**
    * Exports `cache` with label `<labelName>="<server>"`.
-   * @throws TypeError when `server` is not a non-empty string; Error when it is already in use.
+   * @throws TypeError (ERR_INVALID_ARG_TYPE) for a `cache` that is not a handle or an empty
+   *   `server`; RangeError (ERR_INVALID_ARG_VALUE) for a `server` already added.
    */
   add(cache: StatsSource, server: string): this {
-    if (typeof cache !== 'object' || cache === null || typeof cache.stats !== 'function') {
-      throw new TypeError('SessionCacheMetrics.add: "cache" must be a handle returned by attach().');
-    }
-    if (typeof server !== 'string' || server.length === 0)
-      throw new TypeError('SessionCacheMetrics.add: "server" must be a non-empty string.');
-    if (this.#sources.has(server)) throw new Error(`SessionCacheMetrics.add: server label "${server}" is already in use.`);
-    this.#sources.set(server, cache);
-    if (cache.once) {
-      const onDetach = () => this.remove(cache);
-      cache.once('detach', onDetach);
-      this.#onDetach.set(cache, onDetach);
-    }
     // Register what this server reports now, so the first scrape already lists it.
-    const stats = this.#read(cache);
+    const stats = this.#sources.add(server, cache);
     if (stats) this.#discover(stats);
     return this;
   }
 
   /** Stops exporting `cache` (its series disappear from the next scrape). */
   remove(cache: StatsSource): this {
-    for (const [server, c] of this.#sources) if (c === cache) this.#sources.delete(server);
-    const onDetach = this.#onDetach.get(cache);
-    if (onDetach && cache.off) cache.off('detach', onDetach);
-    this.#onDetach.delete(cache);
+    this.#sources.remove(cache);
     return this;
   }
 
@@ -463,26 +647,7 @@ export class SessionCacheMetrics {
   unregister(): void {
     for (const name of this.#metrics.keys()) this.registry.removeSingleMetric(name);
     this.#metrics.clear();
-    for (const [cache, fn] of this.#onDetach) cache.off?.('detach', fn);
-    this.#onDetach.clear();
     this.#sources.clear();
-  }
-
-  #read(cache: StatsSource): Map<string, number> | undefined {
-    if (cache.attached === false) return undefined;
-    try {
-      return flattenStats(cache.stats());
-    } catch {
-      return undefined; // detached between the check and the read: no series this scrape
-    }
-  }
-
-  #readDetail(cache: StatsSource): NativeResumptionStats | undefined {
-    try {
-      return cache._resumptionDetail?.();
-    } catch {
-      return undefined;
-    }
   }
 
   // stats().resumption, with protocol and reason as labels, and the session-age histogram.
@@ -507,19 +672,15 @@ export class SessionCacheMetrics {
       });
       this.#metrics.set(full, metric);
     };
-    perProtocol(
-      'resumption_offered_total',
-      "Handshakes whose ClientHello offered a session (session ID, TLS 1.2 ticket or TLS 1.3 PSK), by negotiated protocol; a TLS 1.3 client's random legacy session ID is not an offer.",
-      (d, p) => d.offered[p],
-    );
-    perProtocol('resumption_resumed_total', 'Offered sessions OpenSSL resumed, by protocol.', (d, p) => d.resumed[p]);
+    perProtocol(RESUMPTION_METRICS.offered.name, RESUMPTION_METRICS.offered.help, (d, p) => d.offered[p]);
+    perProtocol(RESUMPTION_METRICS.resumed.name, RESUMPTION_METRICS.resumed.help, (d, p) => d.resumed[p]);
 
-    const failedName = `${this.prefix}resumption_failed_total`;
+    const failedName = `${this.prefix}${RESUMPTION_METRICS.failed.name}`;
     if (this.registry.getSingleMetric(failedName))
       throw new Error(`SessionCacheMetrics: a metric named ${failedName} is already registered.`);
     const failed = new this.#prom.Counter({
       name: failedName,
-      help: 'Offered sessions not resumed, by protocol and reason (notFound, unknownKey, badTicket, expired, tooOld, contextMismatch, protocolMismatch, storeError, notYetReplicated); see docs/resumption-reasons.md.',
+      help: RESUMPTION_METRICS.failed.help,
       labelNames: [server, 'protocol', 'reason'],
       registers: [this.registry],
       collect(this: Counter) {
@@ -534,10 +695,9 @@ export class SessionCacheMetrics {
     });
     this.#metrics.set(failedName, failed);
 
-    const ageName = `${this.prefix}session_age_seconds`;
+    const ageName = `${this.prefix}${RESUMPTION_METRICS.sessionAge.name}`;
     if (this.registry.getSingleMetric(ageName)) throw new Error(`SessionCacheMetrics: a metric named ${ageName} is already registered.`);
-    const help =
-      'Age of sessions at resumption, seconds since their original full handshake (whatever renewals happened), by protocol; counted natively at each resumption.';
+    const help = RESUMPTION_METRICS.sessionAge.help;
     const histogram: CountedHistogram = {
       name: ageName,
       help,
@@ -579,10 +739,10 @@ export class SessionCacheMetrics {
     if (this.#snapshot) return this.#snapshot;
     const snap = new Map<string, Map<string, number>>();
     const details = new Map<string, NativeResumptionStats>();
-    for (const [server, cache] of this.#sources) {
-      const stats = this.#read(cache);
+    for (const [server, cache] of this.#sources.entries()) {
+      const stats = StatsSources.read(cache);
       if (stats) snap.set(server, stats);
-      const detail = stats ? this.#readDetail(cache) : undefined;
+      const detail = stats ? StatsSources.readDetail(cache) : undefined;
       if (detail) details.set(server, detail);
     }
     this.#details = details;

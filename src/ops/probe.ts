@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 import { native } from '../common/native';
+import { checkKeys, expectKind } from '../common/validate';
 
 const SSL_OP_NO_TICKET: number = (require('node:constants') as { SSL_OP_NO_TICKET: number }).SSL_OP_NO_TICKET;
 
@@ -304,27 +305,34 @@ async function probeTls13(spec: Omit<ConnectSpec, 'version'>, n: number): Promis
   return out;
 }
 
+/** The options both probes take: unknown names refused as attach() does, the timing checked. */
+function resolveTiming(options: unknown, known: readonly string[]): Timing {
+  expectKind('options', options, 'object');
+  checkKeys('options', options as object, known);
+  const { timeoutMs = 5000, idleMs = 300 } = options as Partial<Timing>;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60000) {
+    throw new RangeError(`"timeoutMs" must be an integer between 100 and 60000 milliseconds, got ${timeoutMs}.`);
+  }
+  if (!Number.isInteger(idleMs) || idleMs < 10 || idleMs > 10000) {
+    throw new RangeError(`"idleMs" must be an integer between 10 and 10000 milliseconds, got ${idleMs}.`);
+  }
+  return { timeoutMs, idleMs };
+}
+
 /**
  * Probes `host:port`. Runs the TLS 1.2 tests, then the TLS 1.3 tests, one connection at a time.
  * @throws TypeError / RangeError for bad arguments; never for a server that refuses a version
  *   (that is reported as `supported: false` with the error).
  */
 export async function probe(host: string, port: number, options: ProbeOptions = {}): Promise<ProbeReport> {
-  if (typeof host !== 'string' || host.length === 0) throw new TypeError('probe: "host" must be a non-empty string.');
+  if (typeof host !== 'string' || host.length === 0) throw new TypeError('"host" must be a non-empty string.');
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new RangeError(`probe: "port" must be an integer between 1 and 65535, got ${port}.`);
+    throw new RangeError(`"port" must be an integer between 1 and 65535, got ${port}.`);
+  const { timeoutMs, idleMs } = resolveTiming(options, ['servername', 'connections', 'timeoutMs', 'idleMs']);
   const n = options.connections ?? 4;
-  if (!Number.isInteger(n) || n < 2 || n > 20) throw new RangeError(`probe: "connections" must be an integer between 2 and 20, got ${n}.`);
-  const timeoutMs = options.timeoutMs ?? 5000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60000) {
-    throw new RangeError(`probe: "timeoutMs" must be an integer between 100 and 60000 milliseconds, got ${timeoutMs}.`);
-  }
-  const idleMs = options.idleMs ?? 300;
-  if (!Number.isInteger(idleMs) || idleMs < 10 || idleMs > 10000) {
-    throw new RangeError(`probe: "idleMs" must be an integer between 10 and 10000 milliseconds, got ${idleMs}.`);
-  }
+  if (!Number.isInteger(n) || n < 2 || n > 20) throw new RangeError(`"connections" must be an integer between 2 and 20, got ${n}.`);
   if (options.servername !== undefined && (typeof options.servername !== 'string' || options.servername.length === 0)) {
-    throw new TypeError('probe: "servername" must be a non-empty string.');
+    throw new TypeError('"servername" must be a non-empty string.');
   }
   const servername = options.servername ?? (net.isIP(host) ? undefined : host);
   const spec = { host, port, servername, timeoutMs, idleMs };
@@ -494,20 +502,14 @@ export async function probeFleet(
     ['a', a],
     ['b', b],
   ] as const) {
-    if (typeof e !== 'object' || e === null) throw new TypeError(`probeFleet: "${name}" must be an object { host, port, servername? }.`);
-    if (typeof e.host !== 'string' || e.host.length === 0) throw new TypeError(`probeFleet: "${name}.host" must be a non-empty string.`);
+    if (typeof e !== 'object' || e === null) throw new TypeError(`"${name}" must be an object { host, port, servername? }.`);
+    if (typeof e.host !== 'string' || e.host.length === 0) throw new TypeError(`"${name}.host" must be a non-empty string.`);
     if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
-      throw new RangeError(`probeFleet: "${name}.port" must be an integer between 1 and 65535, got ${e.port}.`);
+      throw new RangeError(`"${name}.port" must be an integer between 1 and 65535, got ${e.port}.`);
     if (e.servername !== undefined && (typeof e.servername !== 'string' || e.servername.length === 0))
-      throw new TypeError(`probeFleet: "${name}.servername" must be a non-empty string.`);
+      throw new TypeError(`"${name}.servername" must be a non-empty string.`);
   }
-  const timeoutMs = options.timeoutMs ?? 5000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60000)
-    throw new RangeError(`probeFleet: "timeoutMs" must be an integer between 100 and 60000 milliseconds, got ${timeoutMs}.`);
-  const idleMs = options.idleMs ?? 300;
-  if (!Number.isInteger(idleMs) || idleMs < 10 || idleMs > 10000)
-    throw new RangeError(`probeFleet: "idleMs" must be an integer between 10 and 10000 milliseconds, got ${idleMs}.`);
-  const t = { timeoutMs, idleMs };
+  const t = resolveTiming(options, ['timeoutMs', 'idleMs']);
   const pairs: FleetPair[] = [];
   for (const m of MECHANISMS) {
     const ab = await crossAttempt('A', 'B', a, b, m, t);

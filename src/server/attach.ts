@@ -6,9 +6,9 @@ import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
 
-import { hasListeners, publish } from '../common/events';
-import { FLEET_ENTRY_PURPOSES } from '../common/fleet-entry';
-import { type NativeAttachment, type NativeResumptionStats, type NativeStats, native } from '../common/native';
+import { type EventName, hasListeners, publish } from '../common/events';
+import { FLEET_ENTRY_PURPOSES, type RingDocumentRefusal } from '../common/fleet-entry';
+import { type NativeAttachment, type NativeResumptionSample, type NativeResumptionStats, type NativeStats, native } from '../common/native';
 import { sealedBox } from '../common/sealed-box';
 import {
   chooseSessionIdContext,
@@ -26,6 +26,7 @@ import { FleetReplication, type FleetReplicationStats } from './fleet/replicatio
 import { type FleetSessionStats, FleetSessionStore } from './fleet/session-store';
 import { type AttachOptions, defaultOptions, mergeOptions, type OptionRequest, parseAttachOptions, type ResolvedOptions } from './options';
 import type { TicketKeyRing, TicketRingStats } from './ticket-key-ring';
+import type { KeyRemovedReason, RingModeName } from './ticket-key-ring/mode';
 import { hangRingOnSniContexts } from './ticket-ring-sni';
 
 export type { CacheCounters, ResumptionFailures } from '../common/stats';
@@ -47,6 +48,8 @@ export interface SettingsStats {
     enabled: boolean;
     /** Tickets after each full TLS 1.3 handshake. */
     tls13Count: number;
+    /** TLS 1.3 resumption without a key exchange (psk_ke) when the client offers it (`tickets.pskKe`). */
+    pskKe: boolean;
   };
 }
 
@@ -111,13 +114,13 @@ const SESS_CACHE_SERVER = 0x2;
 const SESS_CACHE_NO_INTERNAL = 0x300;
 
 function toStats(raw: NativeStats, resumption: ResumptionStats): Omit<SessionCacheStats, 'sessionIdContext'> {
-  const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, ...counters } = raw;
+  const { mode, size, timeoutSeconds, ticketsEnabled, tls13Count, pskKe, ...counters } = raw;
   const enabled = (mode & SESS_CACHE_SERVER) !== 0 && (mode & SESS_CACHE_NO_INTERNAL) !== SESS_CACHE_NO_INTERNAL;
   return {
     ...counters,
     settings: {
       cache: { enabled, mode, size, timeoutSeconds },
-      tickets: { enabled: ticketsEnabled, tls13Count },
+      tickets: { enabled: ticketsEnabled, tls13Count, pskKe },
     },
     resumption,
   };
@@ -138,12 +141,59 @@ const ZERO_COUNTERS: CacheCounters = {
   connectsRenegotiate: 0,
 };
 
+/**
+ * The message of each event a SessionCache emits (and publishes on the channel of the same key in
+ * `Channels`): `cache.on('ticketRotate', (m) => m.keyId)` is typed, and a misspelled event name
+ * does not compile.
+ */
+export interface SessionCacheEvents {
+  /** `attach()` made the handle. */
+  attach: { cache: SessionCache; options: ResolvedOptions };
+  /** `detach()`: Node's settings are back. */
+  detach: { cache: SessionCache };
+  /** `configure()` changed settings: the options now in force. */
+  configure: { cache: SessionCache; options: ResolvedOptions };
+  /** `flush()` dropped `removed` sessions. */
+  flush: { cache: SessionCache; all: boolean; removed: number };
+  /** The ring's new encrypting key (its public name; key bytes never). */
+  ticketRotate: { cache: SessionCache; keyId: string; mode: RingModeName };
+  /** A key left the ring. */
+  keyRemoved: { cache: SessionCache; keyId: string; reason: KeyRemovedReason; mode: RingModeName };
+  /** A fleet (Redis) operation failed or timed out; the handshake went on as a full one. */
+  fleetError: { cache: SessionCache; error: Error & { code?: string } };
+  /** A `fromRedis` ring refused the document in Redis and kept its keys. */
+  ringDocumentRefused: { cache: SessionCache; reason: RingDocumentRefusal; mode: RingModeName };
+  /** A sampled offered session that did not resume (at most one per reason per second). */
+  resumptionFailed: { cache: SessionCache } & NativeResumptionSample;
+}
+
+// Every channel of the server side has a message type here, and nothing else does
+// (`clientRefused` is the client cache's: ClientSessionCache emits it).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const EVENTS_MATCH_CHANNELS: Same<keyof SessionCacheEvents, Exclude<EventName, 'clientRefused'>> = true;
+void EVENTS_MATCH_CHANNELS;
+
+/** The listener of event `E`. */
+export type SessionCacheListener<E extends keyof SessionCacheEvents> = (message: SessionCacheEvents[E]) => void;
+
+// Typed overloads over EventEmitter's: only the events above, each with its message type.
+export interface SessionCache {
+  on<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  once<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  off<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  addListener<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  removeListener<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  prependListener<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+  prependOnceListener<E extends keyof SessionCacheEvents>(event: E, listener: SessionCacheListener<E>): this;
+}
+
 const handles = new WeakMap<object, SessionCache>();
 
 /**
  * A live attachment to one server or secure context. An EventEmitter: emits the events listed
  * in `Channels` (events.ts) under the same keys ('attach', 'detach', 'configure', 'flush', ...).
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above adds method signatures only, all implemented by EventEmitter
 export class SessionCache extends EventEmitter {
   #server: tls.Server | undefined;
   #context: NodeSecureContext;
@@ -182,6 +232,7 @@ export class SessionCache extends EventEmitter {
       handle = native.attach(externalOf(context));
       this.#options = mergeOptions(request, defaultOptions(native.nodeDefaults(handle)));
       fleet = this.#makeFleet(server, request.fleet);
+      checkRingShare(request.tickets.keyRing, request.shared);
       this.#shared = openShared(server, handle, request.shared);
     } catch (err) {
       request.fleet?.secret.fill(0);
@@ -315,6 +366,7 @@ export class SessionCache extends EventEmitter {
     }
     const request = parseAttachOptions(options, ['cache', 'tickets', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']);
     checkSharedUnchanged(request.shared, this.#shared?.options);
+    checkRingShare(request.tickets.keyRing, this.#shared?.options);
     const next = mergeOptions(request, this.#options);
     this.#apply(this.#live(), next);
     this.#options = next;
@@ -393,7 +445,7 @@ export class SessionCache extends EventEmitter {
 
   #apply(handle: NativeAttachment, o: ResolvedOptions): void {
     native.applyCache(handle, o.cache.enabled, o.cache.mode, o.cache.size, o.cache.timeoutSeconds);
-    native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count);
+    native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count, o.tickets.pskKe);
     this.#applyRing(handle, o.tickets.keyRing);
     native.resumptionApply(handle, o.maxSessionAgeSeconds, this.#nodeTicketKeyName());
     this.#sessionIdContext.apply(
@@ -466,6 +518,7 @@ export class SessionCache extends EventEmitter {
     this.#ring = ring;
     if (ring) {
       ring._use(this);
+      if (this.#shared) ring._share(this, handle, this.#shared.options.path);
       if (this.#server) this.#unhangRing = hangRingOnSniContexts(this.#server, ring, () => this.#context.context);
     }
     old?._release(this);
@@ -514,6 +567,16 @@ function openShared(
     );
   }
   return new SharedHook(server, handle, shared);
+}
+
+// A generated ring attached with a shared store takes its keys from the store: refused before
+// anything is applied when it cannot (keepKeys past the store's key table, another store).
+function checkRingShare(ring: TicketKeyRing | null | undefined, shared: ResolvedSharedOptions | undefined): void {
+  if (!ring || !shared) return;
+  ring._checkShare(
+    shared.path,
+    shared.name !== undefined ? `shared.name ${JSON.stringify(shared.name)}` : `shared.path ${JSON.stringify(shared.path)}`,
+  );
 }
 
 function checkSharedUnchanged(asked: ResolvedSharedOptions | undefined, current: ResolvedSharedOptions | undefined): void {

@@ -23,6 +23,12 @@ export const CacheMode = Object.freeze({
 
 const MODE_MASK = CacheMode.NO_AUTO_CLEAR | CacheMode.NO_INTERNAL_LOOKUP | CacheMode.NO_INTERNAL_STORE;
 
+/** Whether this Node's OpenSSL (3.3+) can make a server prefer psk_ke (SSL_OP_PREFER_NO_DHE_KEX). */
+export function serverPskKeSupported(): boolean {
+  const [major = 0, minor = 0] = (process.versions.openssl ?? '').split('.').map(Number);
+  return major > 3 || (major === 3 && minor >= 3);
+}
+
 /** Bounds OpenSSL and this package accept. */
 export const Limits = Object.freeze({
   /** `cache.size`: 0 (OpenSSL: no limit) to 2^31-1 sessions. */
@@ -60,6 +66,16 @@ export interface TicketOptions {
   enabled?: boolean;
   /** Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets). Default: as the context had it (OpenSSL: 2). */
   tls13Count?: number;
+  /**
+   * Resume TLS 1.3 without a key exchange (psk_ke) when the client offers it (a client of
+   * `clientSessions({ pskKe: true })` does): sets SSL_OP_ALLOW_NO_DHE_KEX and
+   * SSL_OP_PREFER_NO_DHE_KEX on the context. A resumed session then has no forward secrecy of
+   * its own: its keys come from the full handshake's, so `maxSessionAgeSeconds` bounds how long
+   * one key exchange protects a chain of resumptions. Needs OpenSSL 3.3+ (Node 22, 24, 26);
+   * Node 20's OpenSSL 3.0 cannot prefer psk_ke and throws ERR_TLS_RESUMPTION_UNSUPPORTED.
+   * Default: as the context had it (Node: off).
+   */
+  pskKe?: boolean;
   /**
    * A ticket key ring (`TicketKeyRing.generate()` / `fromSecret()`) that encrypts and decrypts
    * this context's tickets instead of Node's single key; several contexts may share one ring.
@@ -161,7 +177,7 @@ function parseCache(value: unknown): OptionRequest['cache'] {
 
 function parseTickets(value: unknown): OptionRequest['tickets'] {
   if (value === undefined) return {};
-  const t = optionGroup('tickets', value, ['enabled', 'tls13Count', 'keyRing']);
+  const t = optionGroup('tickets', value, ['enabled', 'tls13Count', 'keyRing', 'pskKe']);
   const out: OptionRequest['tickets'] = {};
   if (t.keyRing !== undefined) {
     if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing))
@@ -172,6 +188,16 @@ function parseTickets(value: unknown): OptionRequest['tickets'] {
   if (enabled !== undefined) out.enabled = enabled;
   const count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets');
   if (count !== undefined) out.tls13Count = count;
+  const pskKe = optionalBoolean('tickets.pskKe', t.pskKe);
+  if (pskKe && !serverPskKeSupported()) {
+    throw Object.assign(
+      new Error(
+        `"tickets.pskKe" needs OpenSSL 3.3 or later (SSL_OP_PREFER_NO_DHE_KEX), got OpenSSL ${process.versions.openssl}. A client on this Node can still offer psk_ke (clientSessions({ pskKe: true })) to a server on Node 22 or later.`,
+      ),
+      { code: 'ERR_TLS_RESUMPTION_UNSUPPORTED' },
+    );
+  }
+  if (pskKe !== undefined) out.pskKe = pskKe;
   return out;
 }
 
@@ -204,11 +230,16 @@ export function mergeOptions(request: OptionRequest, base: ResolvedOptions): Res
 }
 
 /** Defaults on first attach: the cache on; tickets and timeout as the context had them. */
-export function defaultOptions(node: { timeoutSeconds: number; ticketsEnabled: boolean; tls13Count: number }): ResolvedOptions {
+export function defaultOptions(node: {
+  timeoutSeconds: number;
+  ticketsEnabled: boolean;
+  tls13Count: number;
+  pskKe: boolean;
+}): ResolvedOptions {
   return {
     sessionIdContext: null,
     cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
-    tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null },
+    tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null, pskKe: node.pskKe },
     maxSessionAgeSeconds: DEFAULT_MAX_SESSION_AGE_SECONDS,
   };
 }

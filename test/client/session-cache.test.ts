@@ -346,6 +346,97 @@ describe('http2.connect', () => {
   });
 });
 
+describe('bad arguments to the methods', () => {
+  /** The error `fn` throws: its class, code and message. */
+  function thrown(fn: () => unknown): { name: string; code: unknown; message: string } {
+    try {
+      fn();
+    } catch (err) {
+      const e = err as Error & { code?: unknown };
+      return { name: e.name, code: e.code, message: e.message };
+    }
+    throw new Error('expected a throw');
+  }
+
+  test('each throws with a stable code and names the argument; no connection is opened', () => {
+    const sessions = clientSessions();
+    const cases: Array<[() => unknown, string, string, string | RegExp]> = [
+      [
+        () => clientSessions({ ticketsPerUpstream: 0 }),
+        'RangeError',
+        'ERR_OUT_OF_RANGE',
+        '"ticketsPerUpstream" must be between 1 and 64 tickets, got 0.',
+      ],
+      [
+        () => clientSessions({ pskKe: 'yes' as never }),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        '"pskKe" must be a boolean, got the string "yes".',
+      ],
+      [() => clientSessions(7 as never), 'TypeError', 'ERR_INVALID_ARG_TYPE', '"options" must be an object, got the number 7.'],
+      [() => clientSessions({ shared: { name: '' } }), 'RangeError', 'ERR_OUT_OF_RANGE', /"shared.name" must be/],
+      [() => sessions.connect(null as never), 'TypeError', 'ERR_INVALID_ARG_TYPE', '"options" must be an object, got null.'],
+      [
+        () => sessions.connect({ port: 1 }, 'cb' as never),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        '"secureConnectListener" must be a function, got the string "cb".',
+      ],
+      [
+        () => sessions.agent('keepAlive' as never),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        '"options" must be an object, got the string "keepAlive".',
+      ],
+      [
+        () => sessions.install({} as never),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        '"agent" must be an instance of https.Agent, got an object.',
+      ],
+      [
+        () => sessions.connector({ allowH2: 1 as never }),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        '"allowH2" must be a boolean, got the number 1.',
+      ],
+      [
+        () => sessions.connector({ timeout: -1 }),
+        'RangeError',
+        'ERR_OUT_OF_RANGE',
+        '"timeout" must be between 0 and 2147483647 milliseconds, got -1.',
+      ],
+      [
+        () => sessions.connector({ keepAliveInitialDelay: 1.5 }),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        '"keepAliveInitialDelay" must be an integer, got the number 1.5.',
+      ],
+      [
+        () => sessions.http2Connect(443 as never),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        '"authority" must be a string or a URL, got the number 443.',
+      ],
+      [
+        () => sessions.http2Connect('https://localhost', null as never),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        '"options" must be an object, got null.',
+      ],
+    ];
+    for (const [fn, name, code, message] of cases) {
+      const e = thrown(fn);
+      expect({ name: e.name, code: e.code }).toEqual({ name, code });
+      expect(e.message).toMatch(message);
+    }
+    const another = clientSessions();
+    const agent = sessions.agent();
+    expect(thrown(() => another.install(agent))).toMatchObject({ code: 'ERR_TLS_RESUMPTION_AGENT_IN_USE' });
+    expect(sessions.stats().connections).toBe(0);
+  });
+});
+
 describe('bad options', () => {
   test('each names the field and the accepted range; nothing is built', () => {
     expectBadInput(

@@ -35,11 +35,12 @@ function waitFor<T>(worker: Worker, type: string): Promise<T> {
   });
 }
 
-export async function startCluster(count: number, env: Record<string, string>): Promise<ClusterRun> {
+/** `worker`: the worker script (default shared-worker.ts; readme-worker.ts runs the README's example). */
+export async function startCluster(count: number, env: Record<string, string>, worker = WORKER): Promise<ClusterRun> {
   // Round robin in the primary: consecutive connections go to different workers (the default on
   // Linux already, set so the test does not depend on it).
   cluster.schedulingPolicy = cluster.SCHED_RR;
-  cluster.setupPrimary({ exec: WORKER, execArgv: ['-r', REGISTER], silent: false });
+  cluster.setupPrimary({ exec: worker, execArgv: ['-r', REGISTER], silent: false });
   const workers: Worker[] = [];
   let port = 0;
   const fork = async (): Promise<Worker> => {
@@ -84,8 +85,11 @@ export interface Hit {
   session: Buffer | undefined;
 }
 
-/** One connection: reports reuse, the pid of the worker that answered, the newest session. */
-export function hit(port: number, version: Version, session?: Buffer): Promise<Hit> {
+/**
+ * One connection: reports reuse, the pid of the worker that answered, the newest session.
+ * `http`: the worker is an HTTPS server; one GET is sent and the body is its pid.
+ */
+export function hit(port: number, version: Version, session?: Buffer, http = false): Promise<Hit> {
   return new Promise((resolve, reject) => {
     let newest: Buffer | undefined;
     let data = '';
@@ -105,9 +109,12 @@ export function hit(port: number, version: Version, session?: Buffer): Promise<H
     socket.on('data', (d: string) => (data += d));
     let reused = false;
     // Read while the handshake state exists: after 'close' isSessionReused() has nothing to ask.
-    socket.on('secureConnect', () => (reused = socket.isSessionReused()));
+    socket.on('secureConnect', () => {
+      reused = socket.isSessionReused();
+      if (http) socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    });
     socket.on('error', reject);
-    socket.on('close', () => resolve({ reused, pid: data, session: newest }));
+    socket.on('close', () => resolve({ reused, pid: http ? (data.split('\r\n\r\n')[1] ?? '') : data, session: newest }));
   });
 }
 
@@ -133,6 +140,7 @@ export async function population(
   perClient: number,
   parallel = 7,
   between?: (done: number) => Promise<void> | void,
+  http = false,
 ): Promise<PopulationResult> {
   const r: PopulationResult = { reconnects: 0, resumed: 0, crossWorker: 0, failed: 0, pids: new Set(), ratio: 0 };
   let next = 0;
@@ -145,7 +153,7 @@ export async function population(
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
       let h: Hit;
       try {
-        h = await hit(port(), version, session);
+        h = await hit(port(), version, session, http);
       } catch {
         r.failed++;
         continue;

@@ -17,7 +17,7 @@ export {
   rangeError,
   typeError,
 } from '../../dist/common/validate';
-export type { RedisClientLike } from '../../dist/index';
-export { attach, CacheMode, SessionCache, TicketKeyRing } from '../../dist/index';
+export type { ClientSessionCache, RedisClientLike } from '../../dist/index';
+export { attach, CacheMode, clientSessions, SessionCache, TicketKeyRing } from '../../dist/index';
 export type { SelfSignedCertificate } from '../../dist/ops/certificate';
 export { selfSignedCertificate } from '../../dist/ops/certificate';

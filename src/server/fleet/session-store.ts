@@ -47,6 +47,19 @@ export interface FleetSessionStats {
   writesDropped: number;
 }
 
+/** How long after attach() Redis has to answer a PING before the fleet reports it unreachable, milliseconds. */
+export const STARTUP_PING_MS = 1000;
+
+/** A lookup abandoned at its deadline, as 'fleetError' reports it. */
+function lookupTimeoutError(ms: number): Error {
+  return Object.assign(
+    new Error(`fleet: a session lookup in Redis took longer than fleet.lookupTimeoutMs (${ms} ms); the handshake went on as a full one`),
+    {
+      code: 'ERR_TLS_RESUMPTION_FLEET_TIMEOUT',
+    },
+  );
+}
+
 const ID_BYTES = 32;
 const TAG_OFFSET = 24;
 
@@ -138,6 +151,40 @@ export class FleetSessionStore extends EventEmitter {
     this.#server = server;
     server.on('newSession', this.#onNewSession);
     server.on('resumeSession', this.#onResumeSession);
+    this.#pingAtStart();
+  }
+
+  // Redis down at start-up would otherwise show only as lookups failing one by one (and, with
+  // ioredis's offline queue, as nothing at all until each lookup's deadline).
+  #pingAtStart(): void {
+    let answered = false;
+    const timer = setTimeout(() => {
+      if (answered) return;
+      answered = true;
+      this.#fail(
+        Object.assign(
+          new Error(
+            `fleet: Redis did not answer PING within ${STARTUP_PING_MS} ms of attach(); lookups fail open (full handshakes) until it does`,
+          ),
+          {
+            code: 'ERR_TLS_RESUMPTION_FLEET_UNREACHABLE',
+          },
+        ),
+      );
+    }, STARTUP_PING_MS);
+    timer.unref();
+    this.#settings.redis.command('PING').then(
+      () => {
+        answered = true;
+        clearTimeout(timer);
+      },
+      (err) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        this.#fail(err);
+      },
+    );
   }
 
   uninstall(): void {
@@ -158,6 +205,10 @@ export class FleetSessionStore extends EventEmitter {
 
   #fail(err: unknown): void {
     this.counters.errors++;
+    this.#report(err);
+  }
+
+  #report(err: unknown): void {
     // An 'error' event with no listener would throw into the server: report only when heard.
     if (this.listenerCount('error') > 0) this.emit('error', err instanceof Error ? err : new Error(String(err)));
   }
@@ -165,6 +216,9 @@ export class FleetSessionStore extends EventEmitter {
   #onNewSession = (id: Buffer, data: Buffer, done: () => void): void => {
     // Let the handshake finish now; the write happens behind it.
     done();
+    // TLS 1.3 sessions resume through a PSK that no member can look up here (see the top of
+    // this file): writing them would only fill Redis.
+    if (native.inspectSession(data)?.protocol === 'TLSv1.3') return;
     const s = this.#settings;
     const ttl = s.timeoutSeconds();
     const hex = id.toString('hex');
@@ -207,6 +261,7 @@ export class FleetSessionStore extends EventEmitter {
       this.counters.timeouts++;
       s.onLookupFailed?.(id);
       finish(null);
+      this.#report(lookupTimeoutError(s.lookupTimeoutMs));
     }, s.lookupTimeoutMs);
     this.counters.lookups++;
     s.redis.command('GET', key).then(

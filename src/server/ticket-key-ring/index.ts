@@ -8,6 +8,8 @@
  * - generated-keys.ts, secret-epochs.ts, redis-fleet.ts: the modes of `generate()`,
  *   `fromSecret()` and `fromRedis()`.
  */
+
+export type { KeyRemovedReason, RingModeName } from './mode';
 export { TicketKeyRing } from './ring';
 export type {
   AddKeyFileOptions,

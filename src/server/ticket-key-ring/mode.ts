@@ -6,7 +6,7 @@
  * `RingKeys`, so what `list()`, `stats()` and the events show stays in one place.
  */
 
-import type { NativeRing } from '../../common/native';
+import type { NativeAttachment, NativeRing } from '../../common/native';
 import type { FleetRingStats } from '../fleet/redis-key-ring';
 import type { ResolvedRingOptions } from './options';
 import type { TicketKeyInfo } from './types';
@@ -51,8 +51,8 @@ export interface RingKeys {
 /** One way of filling a ring, called by the ring only. */
 export interface RingMode {
   readonly name: RingModeName;
-  /** `rotate()`: whatever a rotation means in this mode. */
-  rotate(): void;
+  /** `rotate()` (`manual`), or the ring's timer at `nextRotationDue()`: whatever a rotation means in this mode. */
+  rotate(manual: boolean): void;
   /** A first context started using the ring. */
   start(): void;
   /** No context uses the ring any more, or `close()`: stop background work. */
@@ -60,11 +60,21 @@ export interface RingMode {
   /** When the ring's timer should next call `rotate()`, in ms since 1970; undefined: never. */
   nextRotationDue(): number | undefined;
   /** `remove()` took a key out of the ring. @returns whether the ring rotates now. */
-  keyRemoved(meta: KeyMeta, wasEncrypting: boolean): boolean;
+  keyRemoved(meta: KeyMeta, wasEncrypting: boolean, keyId: string): boolean;
   /** `add(key, { encrypt: true })` is about to run: throws when the mode picks the encrypting key itself. */
   checkEncryptingAdd(): void;
   /** The session-ID context the mode's fleet shares, if it has one. */
   sessionIdContext(): Buffer | undefined;
+  /**
+   * generate() only: `user` attached the ring together with the shared store at `path`; the
+   * mode takes its keys from the store from now (see generated-keys.ts). @returns false when
+   * the store cannot hold keys (it is not in memory).
+   */
+  share?(user: object, attachment: NativeAttachment, path: string): boolean;
+  /** generate() only: throws when the ring cannot take its keys from the store at `path`. */
+  checkShare?(path: string, store: string): void;
+  /** generate() only: `user` no longer uses the ring. */
+  unshare?(user: object): void;
   /** fromRedis only: see `TicketKeyRing.ready()`. */
   ready?(): Promise<void>;
   /** fromRedis only: see `TicketKeyRing.onError()`. */

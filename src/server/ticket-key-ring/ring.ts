@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import * as util from 'node:util';
 
 import { publish } from '../../common/events';
-import type { NativeRing } from '../../common/native';
+import type { NativeAttachment, NativeRing } from '../../common/native';
 import { native } from '../../common/native';
 import { type RedisClientLike, redisAdapter } from '../../common/redis-client';
 import { checkSecret } from '../../common/sealed-box';
@@ -201,7 +201,7 @@ export class TicketKeyRing {
    * current epoch (a secret ring cannot rotate ahead of the clock: the fleet would disagree).
    */
   rotate(): void {
-    this.#mode.rotate();
+    this.#mode.rotate(true);
     this.#schedule();
   }
 
@@ -210,9 +210,13 @@ export class TicketKeyRing {
    * added with `encrypt: true` encrypts from now and ages out like a rotated key. Adding a key
    * already in the ring changes nothing but its role (when `encrypt` is true). The bytes are
    * copied into native memory; your buffer is not modified.
+   * A string key is one line of an HAProxy `tls-ticket-keys` file (base64) and needs
+   * `format: 'haproxy'`; every other format takes bytes.
    * @returns the key id.
    * @throws TypeError for a non-buffer key or bad option; RangeError naming "key" for a bad length.
    */
+  add(key: Uint8Array, options?: AddKeyOptions): string;
+  add(key: string, options: AddKeyOptions & { format: 'haproxy' }): string;
   add(key: Uint8Array | string, options: AddKeyOptions = {}): string {
     const { encrypt, format } = resolveAddOptions(options);
     if (encrypt) this.#mode.checkEncryptingAdd();
@@ -259,7 +263,7 @@ export class TicketKeyRing {
     this.#rotation = this.#rotation.filter((id) => id !== keyId);
     const wasEncrypting = this.#encrypting === keyId;
     if (wasEncrypting) this.#encrypting = null;
-    if (this.#mode.keyRemoved(meta, wasEncrypting)) this.rotate();
+    if (this.#mode.keyRemoved(meta, wasEncrypting, keyId)) this.rotate();
     return true;
   }
 
@@ -350,8 +354,19 @@ export class TicketKeyRing {
     }
   }
 
+  /** @internal throws when `user`'s shared store at `path` (`store`: as the user named it) cannot hold the ring's keys. */
+  _checkShare(path: string, store: string): void {
+    this.#mode.checkShare?.(path, store);
+  }
+
+  /** @internal `user` attached the ring with a shared store: generated rings take their keys from it (see generated-keys.ts). */
+  _share(user: object, attachment: NativeAttachment, path: string): void {
+    if (this.#mode.share?.(user, attachment, path)) this.#schedule();
+  }
+
   /** @internal a context stopped using the ring. */
   _release(user: object): void {
+    this.#mode.unshare?.(user);
     this.#users.delete(user);
     if (this.#users.size === 0) this.#mode.stop();
     if (this.#users.size === 0 && this.#timer) {
@@ -393,8 +408,8 @@ export class TicketKeyRing {
     const delay = Math.min(Math.max(due - this.#options.now(), 1), MAX_TIMER_MS);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#options.now() >= due) this.rotate();
-      else this.#schedule();
+      if (this.#options.now() >= due) this.#mode.rotate(false);
+      this.#schedule();
     }, delay);
     this.#timer.unref();
   }

@@ -62,6 +62,8 @@ export interface NginxSite {
   sessions: string[];
   /** The response body. */
   body: string;
+  /** Extra directives of the http block (e.g. a `log_format`). */
+  http?: string[];
 }
 
 /** An nginx.conf for one TLS 1.2/1.3 server on loopback answering every request with `body`. */
@@ -80,7 +82,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  server {
+${(site.http ?? []).map((line) => `  ${line};\n`).join('')}  server {
     listen 127.0.0.1:${site.port} ssl;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_certificate ${dir}/cert.pem;
@@ -107,8 +109,21 @@ frontend bench
 `;
 }
 
-/** Starts an anchor on a free loopback port from a generated config in a temp dir. */
-export async function startAnchor(kind: 'nginx' | 'haproxy', cert: SelfSignedCertificate): Promise<ServerHandle> {
+/** nginx's session directives in the anchor: its shared session cache, tickets off (as `attach` is measured). */
+const NGINX_ANCHOR_SESSIONS = ['ssl_session_cache shared:SSL:10m', 'ssl_session_timeout 5m', 'ssl_session_tickets off'];
+
+/**
+ * Starts an anchor on a free loopback port from a generated config in a temp dir (`dir`, removed
+ * by `close`). `nginxSessions` replaces nginx's session directives (the gateway benchmark runs
+ * nginx with tickets on; the browser bursts add an access log in `dir`); `nginxHttp` adds
+ * directives to nginx's http block.
+ */
+export async function startAnchor(
+  kind: 'nginx' | 'haproxy',
+  cert: SelfSignedCertificate,
+  nginxSessions: readonly string[] | ((dir: string) => readonly string[]) = NGINX_ANCHOR_SESSIONS,
+  nginxHttp: readonly string[] = [],
+): Promise<ServerHandle & { dir: string }> {
   const bin = anchorAvailable(kind);
   if (!bin) throw new Error(`${kind} is not installed`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsc-bench-${kind}-`));
@@ -125,7 +140,8 @@ export async function startAnchor(kind: 'nginx' | 'haproxy', cert: SelfSignedCer
         port,
         masterProcess: true,
         workerConnections: 4096,
-        sessions: ['ssl_session_cache shared:SSL:10m', 'ssl_session_timeout 5m', 'ssl_session_tickets off'],
+        sessions: [...(typeof nginxSessions === 'function' ? nginxSessions(dir) : nginxSessions)],
+        http: [...nginxHttp],
         body: 'ok\n',
       }),
     );
@@ -143,6 +159,7 @@ export async function startAnchor(kind: 'nginx' | 'haproxy', cert: SelfSignedCer
   }
   const pid = child.pid!;
   return {
+    dir,
     port,
     ports: [port],
     pid,

@@ -50,13 +50,17 @@ function waitExit(child: ChildProcess, ms: number): Promise<void> {
   });
 }
 
+/** How the server answers, besides its variant (see ServerConfig). */
+export type ServerShape = Pick<ServerConfig, 'version' | 'closeConnections'>;
+
 async function startNodeServer(
   variant: VariantName,
   workers: number,
   cert: SelfSignedCertificate,
   ctx: VariantContext,
+  shape: ServerShape,
 ): Promise<ServerHandle> {
-  const config: ServerConfig = { variant, workers, key: cert.key, cert: cert.cert, ctx };
+  const config: ServerConfig = { variant, workers, key: cert.key, cert: cert.cert, ctx, ...shape };
   const child = fork(compiled('server'), [], {
     env: { ...process.env, TSC_BENCH_SERVER: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -148,13 +152,14 @@ export async function startServer(
   cert: SelfSignedCertificate,
   ctx: VariantContext,
   processes = 1,
+  shape: ServerShape = {},
 ): Promise<ServerHandle> {
   const v = VARIANTS[variant];
   if (v.kind !== 'node') return startAnchor(v.kind, cert);
-  if (processes <= 1) return startNodeServer(variant, workers, cert, ctx);
+  if (processes <= 1) return startNodeServer(variant, workers, cert, ctx, shape);
   const members: ServerHandle[] = [];
   try {
-    for (let i = 0; i < processes; i++) members.push(await startNodeServer(variant, workers, cert, ctx));
+    for (let i = 0; i < processes; i++) members.push(await startNodeServer(variant, workers, cert, ctx, shape));
   } catch (err) {
     await Promise.all(members.map((m) => m.close()));
     throw err;

@@ -24,6 +24,10 @@ export interface ServerConfig {
    * own, which only variants that need nothing shared can use.
    */
   ctx?: VariantContext;
+  /** Only this TLS version (the client matrix pins it on the server, whatever the client offers). Default: 1.2 and 1.3. */
+  version?: 'TLSv1.2' | 'TLSv1.3';
+  /** Every response says `Connection: close`, so each request of a client is a new connection (the client matrix, browser pages). */
+  closeConnections?: boolean;
 }
 
 /** Counts the server itself saw, to cross-check the load generator. */
@@ -46,10 +50,14 @@ async function startServer(onListening: (port: number) => void): Promise<{ count
   const keyOptions = process.env.TSC_BENCH_ENGINE_KEY
     ? engineKeyServerOptions(process.env.TSC_BENCH_ENGINE_KEY, config!.cert)
     : { key: config!.key };
+  const versions = config!.version ? { minVersion: config!.version, maxVersion: config!.version } : {};
   const server = https.createServer(
-    { ...keyOptions, cert: config!.cert, ...(('serverOptions' in variant && variant.serverOptions) || {}) },
+    { ...keyOptions, cert: config!.cert, ...versions, ...(('serverOptions' in variant && variant.serverOptions) || {}) },
     (_req, res) => {
-      res.end('ok\n');
+      if (!config!.closeConnections) return void res.end('ok\n');
+      // A page that names its icon inline: a browser makes one connection per page, no /favicon.ico.
+      res.writeHead(200, { connection: 'close', 'content-type': 'text/html' });
+      res.end('<!doctype html><link rel="icon" href="data:,"><p>ok</p>\n');
     },
   );
   let handshakes = 0;

@@ -1,0 +1,8 @@
+/**
+ * 'tls-resumption/otel': the metrics of 'tls-resumption/metrics' through OpenTelemetry
+ * (`@opentelemetry/api`, an optional peer dependency), as observable instruments read when the
+ * SDK collects.
+ */
+
+export type { InstrumentSpec, SessionCacheInstrumentsOptions } from '../ops/otel';
+export { instrumentSpec, SessionCacheInstruments } from '../ops/otel';

@@ -1,0 +1,28 @@
+/**
+ * The Node upstream of the gateway and psk_ke benchmarks (gateway.ts, psk-ke.ts), in a process of
+ * its own so its CPU is read from /proc apart from the clients': this package attached with
+ * OpenSSL's cache and a ticket key ring (a new TLS 1.3 ticket on every resumption, as nginx).
+ * Environment: UPSTREAM_HANDSHAKE_ONLY=1 makes it a tls.Server that closes each connection once
+ * its handshake is done (else an https server answering "ok" with `connection: close`);
+ * UPSTREAM_PSK_KE=1 sets `tickets.pskKe`. Reports `{ port }` over IPC.
+ */
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+
+import { attach, selfSignedCertificate, TicketKeyRing } from '../library';
+
+const cert = selfSignedCertificate('localhost');
+const server =
+  process.env.UPSTREAM_HANDSHAKE_ONLY === '1'
+    ? tls.createServer(cert, (socket) => socket.end())
+    : https.createServer(cert, (_req, res) => {
+        res.setHeader('connection', 'close');
+        res.end('ok');
+      });
+const cache = attach(server, { tickets: { keyRing: TicketKeyRing.generate(), pskKe: process.env.UPSTREAM_PSK_KE === '1' } });
+server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
+process.on('disconnect', () => {
+  cache.detach();
+  server.close();
+  process.exit(0);
+});
