@@ -27,8 +27,8 @@ struct SharedStoreStats {
   uint64_t max_session_bytes = 0;  // largest DER session a slot holds
   uint64_t total_bytes = 0;
   uint64_t stripes = 0;
-  bool lost = false;     // the file was truncated under this process and is not reopened yet
-  uint64_t reopens = 0;  // times this process reopened the file after that
+  bool lost = false;         // the file was truncated under this process and is not reopened yet
+  uint64_t reopens = 0;      // times this process reopened the file after that
   uint64_t ticket_keys = 0;  // keys in the store's table for generated rings (shared_ticket_keys.cc)
   uint64_t counters[kCounterCount] = {};
 };

@@ -30,6 +30,12 @@ export const Channels = Object.freeze({
    */
   sharedStoreReopened: 'tls-resumption:shared-store-reopened',
   /**
+   * A `fromRedis` ring refused the ring document in Redis (forged, out of bounds, older than the
+   * one loaded) and kept its keys. Message: { cache, reason, mode }, reason one of 'too-large',
+   * 'malformed', 'not-authentic', 'out-of-bounds', 'older-version'.
+   */
+  ringDocumentRefused: 'tls-resumption:ring-document-refused',
+  /**
    * Offered sessions that did not resume, sampled: at most one message per reason per second per
    * attached context (drained once a second), each with how many of that reason went unsampled
    * before it. Message: { cache, reason, protocol, mechanism, atMs, suppressed }.
