@@ -152,7 +152,6 @@ describe('faults: a bad entry is a full handshake, never a failed connection', (
     fs.truncateSync(file, 0);
     // The first touch of the mapping after the truncation faults: answered with zero pages, a miss.
     expect((await roundTrip(sessions, port)).reused).toBe(false);
-    expect(sessions.stats().shared).toMatchObject({ lost: true, reopens: 0 });
     await new Promise((r) => setTimeout(r, 1100));
     await roundTrip(sessions, port);
     expect(sessions.stats().shared).toMatchObject({ lost: false, reopens: 1 });
