@@ -80,6 +80,6 @@ describe('keygen: fresh key material, mode 0600', () => {
 
     const bad = await cli(['keygen', '--format', 'apache', '--out', out]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--format must be one of nginx, haproxy, node, secret, got "apache"/);
+    expect(bad.stderr).toMatch(/--format must be one of nginx, node, haproxy, secret, got "apache"/);
   });
 });

@@ -1,18 +1,16 @@
 /**
- * `tls-resumption keygen --format nginx|haproxy|node|secret (--out FILE [--force] | --base64)`
+ * `tls-resumption keygen --format <a format of KEY_FORMATS> (--out FILE [--force] | --base64)`
  */
 import { parseArgs } from 'node:util';
 
-import { generateKeyMaterial, type KeyFormat, KeyFormats, writeKeyFile } from '../ops/keygen';
+import { generateKeyMaterial, writeKeyFile } from '../ops/keygen';
+import { KEY_FORMATS, KEY_MATERIAL_FORMATS, type KeyMaterialFormat, keyFormatHelp } from '../server/ticket-key-ring/key-formats';
 
-export const summary = 'write fresh ticket key material (nginx, haproxy, node, secret) with mode 0600';
+export const summary = `write fresh ticket key material (${KEY_MATERIAL_FORMATS.join(', ')}) with mode 0600`;
 
-const USAGE = `usage: tls-resumption keygen --format nginx|haproxy|node|secret (--out FILE [--force] | --base64)
+const USAGE = `usage: tls-resumption keygen --format ${KEY_MATERIAL_FORMATS.join('|')} (--out FILE [--force] | --base64)
 
-  nginx    80 raw bytes for ssl_session_ticket_key
-  haproxy  3 lines of base64 80-byte keys for tls-ticket-keys
-  node     48 raw bytes for server.setTicketKeys()
-  secret   32 raw bytes
+${keyFormatHelp()}
   --out FILE  write FILE with mode 0600 (atomically; --force replaces an existing file)
   --base64    print the key material base64-encoded to stdout instead
 `;
@@ -41,9 +39,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const format = values.format;
-  if (!format || !Object.hasOwn(KeyFormats, format)) {
+  if (!format || !Object.hasOwn(KEY_FORMATS, format)) {
     process.stderr.write(
-      `keygen: --format must be one of ${Object.keys(KeyFormats).join(', ')}${format ? `, got "${format}"` : ''}\n\n${USAGE}`,
+      `keygen: --format must be one of ${KEY_MATERIAL_FORMATS.join(', ')}${format ? `, got "${format}"` : ''}\n\n${USAGE}`,
     );
     return 2;
   }
@@ -57,14 +55,14 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write('keygen: use either --out or --base64\n');
     return 2;
   }
-  const data = generateKeyMaterial(format as KeyFormat);
+  const data = generateKeyMaterial(format as KeyMaterialFormat);
   try {
     if (values.out !== undefined) {
       writeKeyFile(values.out, data, values.force);
       process.stderr.write(`keygen: wrote ${data.length} bytes of ${format} key material to ${values.out} (mode 0600)\n`);
     } else {
-      // haproxy's format is already base64 text, one key per line.
-      const text = format === 'haproxy' ? data.toString('latin1') : `${data.toString('base64')}\n`;
+      // A text format is already base64, one key per line.
+      const text = KEY_FORMATS[format as KeyMaterialFormat].text ? data.toString('latin1') : `${data.toString('base64')}\n`;
       process.stdout.write(text);
     }
   } finally {

@@ -6,36 +6,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { expectOneOf } from '../common/validate';
+import { expectFormat, generateKeyFile, KEY_MATERIAL_FORMATS, type KeyMaterialFormat } from '../server/ticket-key-ring/key-formats';
 
-/** Key file formats. */
-export const KeyFormats = Object.freeze({
-  /** nginx `ssl_session_ticket_key`: 80 raw bytes (16 name, 32 HMAC, 32 AES-256). */
-  nginx: { bytes: 80, lines: 0 },
-  /** HAProxy `tls-ticket-keys`: 3 lines, each the base64 of an 80-byte key. */
-  haproxy: { bytes: 80, lines: 3 },
-  /** Node `server.setTicketKeys()`: 48 raw bytes (16 name, 16 HMAC, 16 AES-128). */
-  node: { bytes: 48, lines: 0 },
-  /** A 32-byte secret (a key ring's or a fleet's shared secret). */
-  secret: { bytes: 32, lines: 0 },
-});
-
-export type KeyFormat = keyof typeof KeyFormats;
-
-/** Fresh key material in `format`: raw bytes, or for haproxy the text of the key file. The caller wipes it. */
-export function generateKeyMaterial(format: KeyFormat): Buffer {
-  const spec = KeyFormats[format];
-  if (!spec) expectOneOf('format', format, Object.keys(KeyFormats));
-  if (spec.lines === 0) return crypto.randomBytes(spec.bytes);
-  const parts: Buffer[] = [];
-  for (let i = 0; i < spec.lines; i++) {
-    const key = crypto.randomBytes(spec.bytes);
-    parts.push(Buffer.from(`${key.toString('base64')}\n`));
-    key.fill(0);
-  }
-  const out = Buffer.concat(parts);
-  for (const p of parts) p.fill(0);
-  return out;
+/** Fresh key material in `format`: raw bytes, or for a text format (haproxy) the text of the key file. The caller wipes it. */
+export function generateKeyMaterial(format: KeyMaterialFormat): Buffer {
+  return generateKeyFile(expectFormat(format, KEY_MATERIAL_FORMATS), crypto.randomBytes);
 }
 
 /**

@@ -3,16 +3,8 @@
  * call changes anything, so a bad option is never half-applied. Imports only the leaf validation
  * module: the messages are its one style, naming the field and the accepted range.
  */
-import {
-  checkKeys,
-  expectKind,
-  expectOneOf,
-  expectPresent,
-  expectRange,
-  optionalNumber,
-  rangeError,
-  typeError,
-} from '../../common/validate';
+import { checkKeys, expectKind, expectPresent, expectRange, optionalNumber, rangeError, typeError } from '../../common/validate';
+import { expectFormat, KEY_FILE_FORMATS, TICKET_KEY_FORMATS } from './key-formats';
 import type { AddKeyFileOptions, AddKeyOptions, AddSecretOptions, RedisTicketKeyRingOptions, TicketKeyFormat } from './types';
 
 /** `TicketKeyRingOptions` with the defaults applied. */
@@ -101,19 +93,12 @@ function encryptFlag(options: { encrypt?: boolean }, known: readonly string[]): 
 
 export function resolveAddOptions(options: AddKeyOptions): { encrypt: boolean; format: TicketKeyFormat } {
   const encrypt = encryptFlag(options, ['encrypt', 'format']);
-  const format = options.format ?? 'node';
-  if (format !== 'nginx' && format !== 'node' && format !== 'haproxy') {
-    expectOneOf('format', format, ['nginx', 'node', 'haproxy']);
-  }
-  return { encrypt, format };
+  return { encrypt, format: expectFormat(options.format ?? 'node', TICKET_KEY_FORMATS) };
 }
 
 export function resolveAddKeyFileOptions(options: AddKeyFileOptions): { encrypt: boolean; format: AddKeyFileOptions['format'] } {
   const encrypt = encryptFlag(options, ['format', 'encrypt']);
-  if (options.format !== 'nginx' && options.format !== 'haproxy') {
-    expectOneOf('format', options.format, ['nginx', 'haproxy']);
-  }
-  return { encrypt, format: options.format };
+  return { encrypt, format: expectFormat(options.format, KEY_FILE_FORMATS) };
 }
 
 export function resolveAddSecretOptions(options: AddSecretOptions): { encrypt: boolean } {

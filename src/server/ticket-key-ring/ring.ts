@@ -21,7 +21,7 @@ import { checkSecret } from '../../common/sealed-box';
 import { expectKind, typeError } from '../../common/validate';
 import type { FleetRingStats } from '../fleet/redis-key-ring';
 import { GeneratedKeys } from './generated-keys';
-import { haproxyKeyLines, nginxKeyFile, ringOrderKey } from './key-formats';
+import { readKeyFile, ringOrderKey } from './key-formats';
 import type { KeyMeta, RingKeys, RingMode } from './mode';
 import {
   type ResolvedRingOptions,
@@ -39,6 +39,7 @@ import type {
   AddSecretOptions,
   RedisTicketKeyRingOptions,
   TicketKeyCounters,
+  TicketKeyFormat,
   TicketKeyInfo,
   TicketKeyRingOptions,
   TicketRingStats,
@@ -220,6 +221,11 @@ export class TicketKeyRing {
   add(key: Uint8Array | string, options: AddKeyOptions = {}): string {
     const { encrypt, format } = resolveAddOptions(options);
     if (encrypt) this.#mode.checkEncryptingAdd();
+    return this.#addKey(key, format, encrypt);
+  }
+
+  /** `add()` once its options are checked. */
+  #addKey(key: Uint8Array | string, format: TicketKeyFormat, encrypt: boolean): string {
     const copy = ringOrderKey(key, format);
     try {
       const id = native.ringAddKey(this.#handle, copy);
@@ -241,10 +247,9 @@ export class TicketKeyRing {
     // Refused before the first key goes in: the mode's check would otherwise come at the
     // encrypting line, after the lines before it were added.
     if (encrypt) this.#mode.checkEncryptingAdd();
-    if (format === 'nginx') return [this.add(nginxKeyFile(contents), { encrypt, format: 'nginx' })];
-    const lines = haproxyKeyLines(contents);
-    const encryptIndex = encrypt ? Math.max(0, lines.length - 2) : -1;
-    return lines.map((line, i) => this.add(line, { format: 'haproxy', encrypt: i === encryptIndex }));
+    const keys = readKeyFile(contents, format);
+    const encryptIndex = encrypt ? Math.max(0, keys.length - 2) : -1;
+    return keys.map((key, i) => this.#addKey(key, format, i === encryptIndex));
   }
 
   /**
