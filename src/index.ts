@@ -17,6 +17,8 @@ export { SESSION_ID_CONTEXT_INPUTS } from './common/session-id-context';
 export type { RemoveSharedStoreOptions, SharedOptions, SharedStoreInfo, SharedStoreStats } from './common/shared-store';
 export { listSharedStores, removeSharedStore, SharedLimits } from './common/shared-store';
 export type { AttachTarget } from './common/target';
+export type { ErrorCode } from './common/validate';
+export { ErrorCodes } from './common/validate';
 export type {
   CacheCounters,
   FlushOptions,

@@ -23,6 +23,7 @@ const ENTRIES = {
     'ClientLimits',
     'ClientSessionCache',
     'DEFAULT_MAX_SESSION_AGE_SECONDS',
+    'ErrorCodes',
     'Limits',
     'RESUMPTION_FAILURE_REASONS',
     'SESSION_ID_CONTEXT_INPUTS',

@@ -6,6 +6,28 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
+import { ErrorCodes } from '../common/validate';
+
+/** The codes of a refused argument: a command reports them as a usage error (exit code 2). */
+const BAD_ARGUMENT_CODES: readonly unknown[] = [
+  ErrorCodes.invalidType,
+  ErrorCodes.outOfRange,
+  ErrorCodes.invalidValue,
+  ErrorCodes.unknownOption,
+];
+
+/** Whether the API refused an argument the command passed on (rather than failing at its work). */
+export function isBadArgument(err: unknown): err is Error {
+  return BAD_ARGUMENT_CODES.includes((err as { code?: unknown } | null)?.code);
+}
+
+/** An error's message for stderr, with its `code` so a script can tell failures apart. */
+export function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('ERR_') ? `${err.message} (${code})` : err.message;
+}
+
 export function parseCommandArgs<T extends ParseArgsConfig>(
   command: string,
   usage: string,

@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
  */
 import * as path from 'node:path';
 
+import { errorText } from './args';
+
 interface Command {
   run(argv: string[]): Promise<number>;
   /** One line for the command list. */
@@ -61,7 +63,7 @@ export function runCli(prog: string, dir: string, argv: string[]): void {
   dispatch(prog, dir, argv).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
-      process.stderr.write(`${prog}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`${prog}: ${errorText(err)}\n`);
       process.exitCode = 1;
     },
   );

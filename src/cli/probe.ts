@@ -5,7 +5,7 @@
 
 import { rangeError } from '../common/validate';
 import { formatFleetReport, formatProbeReport, probe, probeFleet } from '../ops/probe';
-import { parseCommandArgs } from './args';
+import { isBadArgument, parseCommandArgs } from './args';
 
 export const summary = 'probe any TLS server (or two of a fleet): session IDs, tickets, TLS 1.3 tickets, lifetime hints, renewal';
 
@@ -76,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatProbeReport(report));
     return report.tls12.supported || report.tls13.supported ? 0 : 1;
   } catch (err) {
-    if (err instanceof RangeError || err instanceof TypeError) {
+    if (isBadArgument(err)) {
       // The API names its options; the user typed flags.
       const message = err.message
         .replace(/"timeoutMs"/g, '"--timeout"')

@@ -4,7 +4,7 @@
  * the machine reboots.
  */
 import { listSharedStores, removeSharedStore } from '../common/shared-store';
-import { parseCommandArgs } from './args';
+import { errorText, parseCommandArgs } from './args';
 
 export const summary = "list or remove this user's named shared stores (they stay until removed or a reboot)";
 
@@ -62,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
           status = 1;
         }
       } catch (err) {
-        process.stderr.write(`stores: ${(err as Error).message.replace('pass { force: true }', 'pass --force')}\n`);
+        process.stderr.write(`stores: ${errorText(err).replace('pass { force: true }', 'pass --force')}\n`);
         status = 1;
       }
     }

@@ -14,7 +14,7 @@ import * as tls from 'node:tls';
 
 import { publish } from '../common/events';
 import type { SharedStoreStats } from '../common/shared-store';
-import { expectKind, optionalBoolean, optionalInteger, typeError } from '../common/validate';
+import { ErrorCodes, expectKind, optionalBoolean, optionalInteger, typeError, withCode } from '../common/validate';
 import { type ClientProtocol, type ClientSession, type ClientSessionStore, MemoryStore, type StoreCounters } from './memory-store';
 import { type ClientSessionsOptions, type ResolvedClientSessionsOptions, resolveClientSessionsOptions } from './options';
 import { sessionFacts } from './session-facts';
@@ -269,15 +269,12 @@ export class ClientSessionCache extends EventEmitter {
    */
   install<A extends https.Agent>(agent: A): A {
     if (!(agent instanceof https.Agent)) {
-      const err = typeError('agent', 'an instance of https.Agent', agent);
-      throw Object.assign(err, { code: (err as { code?: string }).code ?? 'ERR_INVALID_ARG_TYPE' });
+      throw typeError('agent', 'an instance of https.Agent', agent);
     }
     const hooks = agent as unknown as AgentSessionHooks & { [INSTALLED]?: ClientSessionCache };
     if (hooks[INSTALLED] === this) return agent;
     if (hooks[INSTALLED]) {
-      throw Object.assign(new Error('This https.Agent already has another client session cache installed.'), {
-        code: 'ERR_TLS_RESUMPTION_AGENT_IN_USE',
-      });
+      throw withCode(new Error('This https.Agent already has another client session cache installed.'), ErrorCodes.agentInUse);
     }
     const cache = this;
     const createConnection = hooks.createConnection;

@@ -12,7 +12,7 @@
 import { randomInt } from 'node:crypto';
 
 import { type NativeClientStore, native } from '../common/native';
-import type { ResolvedSharedOptions, SharedStoreStats } from '../common/shared-store';
+import { openStoreFile, type ResolvedSharedOptions, type SharedStoreStats } from '../common/shared-store';
 import type { ClientProtocol, ClientSession, ClientSessionStore, StoreCounters } from './memory-store';
 import { sessionFacts } from './session-facts';
 
@@ -38,7 +38,9 @@ export class SharedClientStore implements ClientSessionStore {
   constructor(options: ResolvedSharedOptions, ticketsPerUpstream: number) {
     this.options = options;
     this.#tickets = ticketsPerUpstream;
-    this.#store = new native.ClientStore(options.path, options.sizeBytes, options.slotBytes, options.name !== undefined);
+    this.#store = openStoreFile(
+      () => new native.ClientStore(options.path, options.sizeBytes, options.slotBytes, options.name !== undefined),
+    );
   }
 
   /** The ticket places, starting at `first` (so workers filing at once spread over the places). */

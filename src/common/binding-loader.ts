@@ -4,6 +4,8 @@
  */
 import nodeGypBuild = require('node-gyp-build');
 
+import { ErrorCodes, withCode } from './validate';
+
 /** What every build of the addon reports about the headers it was compiled against. */
 export interface BuildInfo {
   /** NODE_MODULE_VERSION of those headers. */
@@ -38,22 +40,28 @@ export function loadBinding(root: string, load: (dir: string) => unknown = nodeG
   const runtime = describeRuntime();
   const v = process.versions as Record<string, string | undefined>;
   if (v.bun !== undefined || runtime.startsWith('Deno') || SUPPORTED_LINES[v.modules ?? ''] === undefined) {
-    throw new Error(`tls-resumption: ${runtime} is not supported; ${supportedText()}`);
+    throw withCode(new Error(`tls-resumption: ${runtime} is not supported; ${supportedText()}`), ErrorCodes.unsupported);
   }
   let binding: BuildInfo;
   try {
     binding = load(root) as BuildInfo;
   } catch (err) {
-    throw new Error(
-      `tls-resumption: could not load the native addon in ${runtime}: ${(err as Error).message}; ` +
-        `reinstall or run \`npm rebuild tls-resumption\` with this node; ${supportedText()}`,
-      { cause: err },
+    throw withCode(
+      new Error(
+        `tls-resumption: could not load the native addon in ${runtime}: ${(err as Error).message}; ` +
+          `reinstall or run \`npm rebuild tls-resumption\` with this node; ${supportedText()}`,
+        { cause: err },
+      ),
+      ErrorCodes.addonMismatch,
     );
   }
   if (String(binding.builtForAbi) !== v.modules) {
-    throw new Error(
-      `tls-resumption: the native addon was built for Node.js ${binding.builtForNode} (ABI ${binding.builtForAbi}) ` +
-        `but runs in ${runtime}; run \`npm rebuild tls-resumption\` with this node; ${supportedText()}`,
+    throw withCode(
+      new Error(
+        `tls-resumption: the native addon was built for Node.js ${binding.builtForNode} (ABI ${binding.builtForAbi}) ` +
+          `but runs in ${runtime}; run \`npm rebuild tls-resumption\` with this node; ${supportedText()}`,
+      ),
+      ErrorCodes.addonMismatch,
     );
   }
   return binding;

@@ -18,6 +18,7 @@
  * version in clear is for operators; the sealed one is what counts, and both must agree.
  */
 import type { SealedBox } from './sealed-box';
+import { ErrorCodes } from './validate';
 
 /** The sealed-box purposes (HKDF labels) of what the fleet writes. */
 export const FLEET_ENTRY_PURPOSES = Object.freeze({
@@ -63,7 +64,7 @@ export type RingDocumentRefusal = 'too-large' | 'malformed' | 'not-authentic' | 
 
 /** A refused document: the reason, and a message that names no secret. */
 export class RingDocumentRefused extends Error {
-  readonly code = 'ERR_TLS_RESUMPTION_RING_DOCUMENT_REFUSED';
+  readonly code = ErrorCodes.ringDocumentRefused;
   constructor(
     readonly reason: RingDocumentRefusal,
     detail: string,

@@ -12,7 +12,7 @@ import type { SharedStoreStats } from './stats';
 
 export type { SharedStoreStats } from './stats';
 
-import { checkKeys, expectKind, expectRange, mustBe, rangeError, typeError } from './validate';
+import { checkKeys, codeErrorsOf, ErrorCodes, expectKind, expectRange, mustBe, rangeError, typeError, withCode } from './validate';
 
 /** Where the store lives and how big it is. Give exactly one of `name` or `path`. */
 export interface SharedOptions {
@@ -136,16 +136,14 @@ export function removeSharedStore(name: string, options: RemoveSharedStoreOption
   if (!fs.existsSync(path)) return false;
   const facts = native.sharedInspect(path);
   if (!facts.isStore) {
-    throw Object.assign(new Error(`${path} is not a tls-resumption store of this user's; not removed.`), {
-      code: 'ERR_TLS_RESUMPTION_NOT_A_STORE',
-    });
+    throw withCode(new Error(`${path} is not a tls-resumption store of this user's; not removed.`), ErrorCodes.notAStore);
   }
   if (facts.inUse && !force) {
-    throw Object.assign(
+    throw withCode(
       new Error(
         `The shared store "${name}" (${path}) is attached by a running process; detach it there first, or pass { force: true } (processes attached keep the removed file, later ones start a new store).`,
       ),
-      { code: 'ERR_TLS_RESUMPTION_STORE_IN_USE' },
+      ErrorCodes.storeInUse,
     );
   }
   fs.unlinkSync(path);
@@ -159,8 +157,11 @@ export function resolveShared(value: unknown): ResolvedSharedOptions | undefined
   const o = value as Record<string, unknown>;
   checkKeys('shared', o, ['name', 'path', 'sizeBytes', 'slotBytes']);
   if ((o.name === undefined) === (o.path === undefined)) {
-    throw new TypeError(
-      mustBe('shared', 'an object with exactly one of "shared.name" or "shared.path"', o.name === undefined ? 'neither' : 'both'),
+    throw withCode(
+      new TypeError(
+        mustBe('shared', 'an object with exactly one of "shared.name" or "shared.path"', o.name === undefined ? 'neither' : 'both'),
+      ),
+      ErrorCodes.invalidValue,
     );
   }
   let name: string | undefined;
@@ -198,6 +199,15 @@ export function sameShared(a: ResolvedSharedOptions | undefined, b: ResolvedShar
   return a.path === b.path && a.sizeBytes === b.sizeBytes && a.slotBytes === b.slotBytes;
 }
 
+/**
+ * Opens a store file through the addon. Its refusals (another size or layout, not a store, owned
+ * by another user, a mode other than 0600, no room) get ERR_TLS_RESUMPTION_STORE_REFUSED; the
+ * message names the file and what did not match.
+ */
+export function openStoreFile<T>(open: () => T): T {
+  return codeErrorsOf(ErrorCodes.storeRefused, open);
+}
+
 /** The live link between one attachment and its store. */
 export class SharedHook {
   readonly options: ResolvedSharedOptions;
@@ -210,7 +220,7 @@ export class SharedHook {
     this.options = options;
     this.#server = server;
     this.#handle = handle;
-    native.sharedAttach(handle, options.path, options.sizeBytes, options.slotBytes, options.name !== undefined);
+    openStoreFile(() => native.sharedAttach(handle, options.path, options.sizeBytes, options.slotBytes, options.name !== undefined));
     // Runs after Node's own 'connection' listener built the TLSSocket (which reset the session
     // callbacks) and before any handshake byte is read.
     this.#onConnection = () => native.sharedRehook(this.#handle);
@@ -219,7 +229,8 @@ export class SharedHook {
 
   /** setSecureContext swapped the context: hook the new one (the old one is being detached). */
   moveTo(handle: NativeAttachment): void {
-    native.sharedAttach(handle, this.options.path, this.options.sizeBytes, this.options.slotBytes, this.options.name !== undefined);
+    const o = this.options;
+    openStoreFile(() => native.sharedAttach(handle, o.path, o.sizeBytes, o.slotBytes, o.name !== undefined));
     this.#handle = handle;
   }
 

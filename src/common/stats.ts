@@ -4,6 +4,8 @@
  * also keeps (the failure reasons) are compared with the addon's at load (native.ts).
  */
 
+import { ErrorCodes, withCode } from './validate';
+
 /** OpenSSL's SSL_CTX_sess_* counters for the attached context (names as Python's session_stats()). */
 export interface CacheCounters {
   /** Sessions now in the internal cache. */
@@ -121,7 +123,10 @@ export interface SharedStoreStats {
  */
 export function checkNativeList(what: string, fromAddon: readonly string[] | undefined, ours: readonly string[]): void {
   if (Array.isArray(fromAddon) && fromAddon.length === ours.length && fromAddon.every((v, i) => v === ours[i])) return;
-  throw new Error(
-    `tls-resumption: the native addon's ${what} (${JSON.stringify(fromAddon)}) differ from this JavaScript's (${JSON.stringify(ours)}): the addon and dist/ come from two builds; run \`npm rebuild tls-resumption\``,
+  throw withCode(
+    new Error(
+      `tls-resumption: the native addon's ${what} (${JSON.stringify(fromAddon)}) differ from this JavaScript's (${JSON.stringify(ours)}): the addon and dist/ come from two builds; run \`npm rebuild tls-resumption\``,
+    ),
+    ErrorCodes.addonMismatch,
   );
 }

@@ -5,7 +5,7 @@
  */
 import * as tls from 'node:tls';
 
-import { typeError } from './validate';
+import { ErrorCodes, typeError, withCode } from './validate';
 
 /** Node's native SecureContext wrapper: `secureContext.context`, holding `_external`. */
 export interface NodeNativeContext {
@@ -58,8 +58,11 @@ export function externalOf(ctx: NodeSecureContext): unknown {
 export function serverContext(server: tls.Server): NodeSecureContext {
   const creds = (server as unknown as { _sharedCreds?: unknown })._sharedCreds;
   if (!isSecureContext(creds)) {
-    throw new TypeError(
-      '"target" has no secure context: a tls.Server built by tls.createServer, https.createServer or http2.createSecureServer has one.',
+    throw withCode(
+      new TypeError(
+        '"target" has no secure context: a tls.Server built by tls.createServer, https.createServer or http2.createSecureServer has one.',
+      ),
+      ErrorCodes.invalidType,
     );
   }
   return creds;

@@ -15,16 +15,48 @@
  * a caller can branch on it instead of matching message text.
  */
 
-/** The `code` of each kind of bad-argument error (docs/api.md lists them with their messages). */
+/**
+ * The `code` of every error the package throws or emits: the one list (docs/api.md#errors shows
+ * each with its messages, and test/common/validate.test.ts keeps that table equal to this list).
+ * Node's own code where Node has one.
+ */
 export const ErrorCodes = Object.freeze({
-  /** TypeError: a value of the wrong type (Node's code). */
+  /** TypeError: a value of the wrong type, or a target that cannot serve the option (Node's code). */
   invalidType: 'ERR_INVALID_ARG_TYPE',
   /** RangeError: a value of the right type outside its accepted range (Node's code). */
   outOfRange: 'ERR_OUT_OF_RANGE',
-  /** RangeError: a string that is not one of the accepted ones (Node's code). */
+  /** A value of the right type refused otherwise: not one of the accepted strings, a label in use, a missing file (Node's code). */
   invalidValue: 'ERR_INVALID_ARG_VALUE',
   /** TypeError: an option name its group does not know. */
   unknownOption: 'ERR_TLS_RESUMPTION_UNKNOWN_OPTION',
+  /** A call the object's state does not allow: detached, closed, fixed at attach(), a ring of another kind (Node's code). */
+  invalidState: 'ERR_INVALID_STATE',
+  /** What this Node, its OpenSSL or this runtime cannot do. */
+  unsupported: 'ERR_TLS_RESUMPTION_UNSUPPORTED',
+  /** The native addon cannot be loaded, or it and dist/ come from two builds. */
+  addonMismatch: 'ERR_TLS_RESUMPTION_ADDON_MISMATCH',
+  /** An optional peer dependency (prom-client, @opentelemetry/api) is not installed. */
+  peerMissing: 'ERR_TLS_RESUMPTION_PEER_MISSING',
+  /** OpenSSL refused a provider, an engine or an engine key. */
+  opensslRefused: 'ERR_TLS_RESUMPTION_OPENSSL_REFUSED',
+  /** A store file refused when opened: another size or layout, not a store, another owner, a mode other than 0600, no room. */
+  storeRefused: 'ERR_TLS_RESUMPTION_STORE_REFUSED',
+  /** removeSharedStore(): a process still maps the store. */
+  storeInUse: 'ERR_TLS_RESUMPTION_STORE_IN_USE',
+  /** removeSharedStore(): the file is not a store of this user's. */
+  notAStore: 'ERR_TLS_RESUMPTION_NOT_A_STORE',
+  /** install() on an https.Agent another client session cache has. */
+  agentInUse: 'ERR_TLS_RESUMPTION_AGENT_IN_USE',
+  /** `fleetError`: a Redis lookup past fleet.lookupTimeoutMs. */
+  fleetTimeout: 'ERR_TLS_RESUMPTION_FLEET_TIMEOUT',
+  /** `fleetError`: Redis cannot be reached. */
+  fleetUnreachable: 'ERR_TLS_RESUMPTION_FLEET_UNREACHABLE',
+  /** `fleetError`: a session in Redis that does not open under the fleet secret. */
+  fleetEntryRefused: 'ERR_TLS_RESUMPTION_FLEET_ENTRY_REFUSED',
+  /** `ringDocumentRefused`: a ticket key document in Redis refused. */
+  ringDocumentRefused: 'ERR_TLS_RESUMPTION_RING_DOCUMENT_REFUSED',
+  /** probe()/probeFleet(): no TLS handshake within timeoutMs. */
+  probeTimeout: 'ERR_TLS_RESUMPTION_PROBE_TIMEOUT',
 });
 
 /** One of `ErrorCodes`. */
@@ -33,6 +65,30 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 /** `err` with `code` set, as Node's own errors have it (an own enumerable property). */
 export function withCode<E extends Error>(err: E, code: ErrorCode): E & { code: ErrorCode } {
   return Object.assign(err, { code });
+}
+
+/** A TypeError (ERR_INVALID_ARG_TYPE) whose message does not follow the `mustBe` shape. */
+export function argTypeError(message: string): TypeError & { code: ErrorCode } {
+  return withCode(new TypeError(message), ErrorCodes.invalidType);
+}
+
+/** An Error for a call the object's state does not allow (ERR_INVALID_STATE). */
+export function invalidState(message: string): Error & { code: ErrorCode } {
+  return withCode(new Error(message), ErrorCodes.invalidState);
+}
+
+/**
+ * Runs `fn`, giving an error it throws without a code (the addon's errors have none) `code`;
+ * the message is kept.
+ */
+export function codeErrorsOf<T>(code: ErrorCode, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    // The addon's errors come from Node's realm, where `instanceof Error` can be false (a jest sandbox).
+    if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === undefined) withCode(err as Error, code);
+    throw err;
+  }
 }
 
 /** The value kinds `expectKind` checks. `number` means a finite number. */

@@ -9,6 +9,7 @@ import type { Counter, Gauge, Registry } from 'prom-client';
 
 import type { ClientSessionCache, ClientSessionStats } from '../client';
 import { CLIENT_COUNTERS, CLIENT_REFUSAL_REASONS, type ClientCounter } from '../client/stats';
+import { ErrorCodes, withCode } from '../common/validate';
 import { loadPromClient } from './metrics';
 
 /** `# HELP` of each per-upstream counter (the list itself is CLIENT_COUNTERS). */
@@ -131,8 +132,10 @@ export class ClientSessionMetrics {
 
   /** Exports `cache` with label `cache="<name>"`. Throws when the name is empty or in use. */
   add(cache: ClientSessionCache, name: string): this {
-    if (typeof name !== 'string' || name.length === 0) throw new TypeError('ClientSessionMetrics.add: "name" must be a non-empty string.');
-    if (this.#caches.has(name)) throw new Error(`ClientSessionMetrics.add: cache label "${name}" is already in use.`);
+    if (typeof name !== 'string' || name.length === 0)
+      throw withCode(new TypeError('ClientSessionMetrics.add: "name" must be a non-empty string.'), ErrorCodes.invalidType);
+    if (this.#caches.has(name))
+      throw withCode(new Error(`ClientSessionMetrics.add: cache label "${name}" is already in use.`), ErrorCodes.invalidValue);
     this.#caches.set(name, cache);
     return this;
   }

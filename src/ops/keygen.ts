@@ -6,6 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { ErrorCodes, withCode } from '../common/validate';
 import { expectFormat, generateKeyFile, KEY_MATERIAL_FORMATS, type KeyMaterialFormat } from '../server/ticket-key-ring/key-formats';
 
 /** Fresh key material in `format`: raw bytes, or for a text format (haproxy) the text of the key file. The caller wipes it. */
@@ -18,7 +19,8 @@ export function generateKeyMaterial(format: KeyMaterialFormat): Buffer {
  * so a server reloading the file never reads half a key. Refuses to replace a file unless `force`.
  */
 export function writeKeyFile(file: string, data: Buffer, force = false): void {
-  if (!force && fs.existsSync(file)) throw new Error(`keygen: ${file} exists; pass --force to replace it.`);
+  if (!force && fs.existsSync(file))
+    throw withCode(new Error(`keygen: ${file} exists; pass --force to replace it.`), ErrorCodes.invalidValue);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
   let fd: number;
   try {
@@ -26,8 +28,11 @@ export function writeKeyFile(file: string, data: Buffer, force = false): void {
   } catch (err) {
     // The temporary file is ours, not the user's: name the path they gave.
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
-      `keygen: cannot write ${file}: ${code === 'ENOENT' ? `the directory ${path.dirname(file)} does not exist` : (err as Error).message.replace(tmp, path.dirname(file))}`,
+    throw withCode(
+      new Error(
+        `keygen: cannot write ${file}: ${code === 'ENOENT' ? `the directory ${path.dirname(file)} does not exist` : (err as Error).message.replace(tmp, path.dirname(file))}`,
+      ),
+      ErrorCodes.invalidValue,
     );
   }
   try {

@@ -18,7 +18,7 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
 
 import type { NativeResumptionStats } from '../common/native';
-import { ErrorCodes, rangeError, typeError } from '../common/validate';
+import { ErrorCodes, rangeError, typeError, withCode } from '../common/validate';
 import type { SessionCacheStats } from '../server/attach';
 
 const PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
@@ -476,11 +476,17 @@ export interface StatsSource {
 
 /**
  * The attached servers a collector reads (Prometheus here, OpenTelemetry in otel.ts), by label.
- * A handle that detaches leaves by itself.
+ * A handle that detaches leaves by itself. `discover` gets what a handle reports when it is
+ * added, so the collector registers its metrics before the first collection.
  */
 export class StatsSources {
   readonly #byLabel = new Map<string, StatsSource>();
   readonly #onDetach = new Map<StatsSource, () => void>();
+  readonly #discover: (stats: Map<string, number>) => void;
+
+  constructor(discover: (stats: Map<string, number>) => void) {
+    this.#discover = discover;
+  }
 
   entries(): IterableIterator<[string, StatsSource]> {
     return this.#byLabel.entries();
@@ -489,9 +495,8 @@ export class StatsSources {
   /**
    * @throws TypeError (ERR_INVALID_ARG_TYPE) for a `cache` that is not a handle or an empty
    *   `label`; RangeError (ERR_INVALID_ARG_VALUE) for a label already added.
-   * @returns what the handle reports now (to register its metrics before the first collection).
    */
-  add(label: string, cache: StatsSource): Map<string, number> | undefined {
+  add(label: string, cache: StatsSource): void {
     if (typeof cache !== 'object' || cache === null || typeof cache.stats !== 'function') {
       throw typeError('cache', 'a handle returned by attach()', cache);
     }
@@ -503,7 +508,8 @@ export class StatsSources {
       cache.once('detach', onDetach);
       this.#onDetach.set(cache, onDetach);
     }
-    return StatsSources.read(cache);
+    const stats = StatsSources.read(cache);
+    if (stats) this.#discover(stats);
   }
 
   remove(cache: StatsSource): void {
@@ -554,7 +560,10 @@ export function loadPromClient(): PromClient {
   try {
     return require('prom-client') as PromClient;
   } catch {
-    throw new Error('tls-resumption metrics need prom-client, an optional peer dependency: npm install prom-client');
+    throw withCode(
+      new Error('tls-resumption metrics need prom-client, an optional peer dependency: npm install prom-client'),
+      ErrorCodes.peerMissing,
+    );
   }
 }
 
@@ -612,7 +621,7 @@ export class SessionCacheMetrics {
   readonly prefix: string;
   readonly labelName: string;
   #prom: PromClient;
-  #sources = new StatsSources();
+  #sources = new StatsSources((stats) => this.#discover(stats));
   #metrics = new Map<string, Counter | Gauge | CountedHistogram>();
   #specs = new Map<string, MetricSpec>();
   /** Metric name -> the stats path it exports. */
@@ -621,17 +630,24 @@ export class SessionCacheMetrics {
   #details: Map<string, NativeResumptionStats> = new Map();
 
   constructor(options: SessionCacheMetricsOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new TypeError('SessionCacheMetrics: "options" must be an object.');
+    if (typeof options !== 'object' || options === null)
+      throw withCode(new TypeError('SessionCacheMetrics: "options" must be an object.'), ErrorCodes.invalidType);
     this.#prom = loadPromClient();
     this.registry = options.registry ?? this.#prom.register;
     this.prefix = options.prefix ?? 'tls_resumption_';
     this.labelName = options.labelName ?? 'server';
     if (typeof this.prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(this.prefix)) {
-      throw new TypeError(`SessionCacheMetrics: "prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(this.prefix)}.`);
+      throw withCode(
+        new TypeError(`SessionCacheMetrics: "prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(this.prefix)}.`),
+        ErrorCodes.invalidType,
+      );
     }
     if (typeof this.labelName !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(this.labelName) || this.labelName.startsWith('__')) {
-      throw new TypeError(
-        `SessionCacheMetrics: "labelName" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", got ${JSON.stringify(this.labelName)}.`,
+      throw withCode(
+        new TypeError(
+          `SessionCacheMetrics: "labelName" must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", got ${JSON.stringify(this.labelName)}.`,
+        ),
+        ErrorCodes.invalidType,
       );
     }
     this.#ensure('', RESUMPTION_RATIO);
@@ -644,9 +660,7 @@ export class SessionCacheMetrics {
    *   `server`; RangeError (ERR_INVALID_ARG_VALUE) for a `server` already added.
    */
   add(cache: StatsSource, server: string): this {
-    // Register what this server reports now, so the first scrape already lists it.
-    const stats = this.#sources.add(server, cache);
-    if (stats) this.#discover(stats);
+    this.#sources.add(server, cache);
     return this;
   }
 
@@ -674,7 +688,8 @@ export class SessionCacheMetrics {
     const server = this.labelName;
     const perProtocol = (name: string, help: string, read: (d: NativeResumptionStats, p: (typeof PROTOCOLS)[number]) => number) => {
       const full = this.prefix + name;
-      if (this.registry.getSingleMetric(full)) throw new Error(`SessionCacheMetrics: a metric named ${full} is already registered.`);
+      if (this.registry.getSingleMetric(full))
+        throw withCode(new Error(`SessionCacheMetrics: a metric named ${full} is already registered.`), ErrorCodes.invalidValue);
       const metric = new this.#prom.Counter({
         name: full,
         help,
@@ -695,7 +710,7 @@ export class SessionCacheMetrics {
 
     const failedName = `${this.prefix}${RESUMPTION_METRICS.failed.name}`;
     if (this.registry.getSingleMetric(failedName))
-      throw new Error(`SessionCacheMetrics: a metric named ${failedName} is already registered.`);
+      throw withCode(new Error(`SessionCacheMetrics: a metric named ${failedName} is already registered.`), ErrorCodes.invalidValue);
     const failed = new this.#prom.Counter({
       name: failedName,
       help: RESUMPTION_METRICS.failed.help,
@@ -714,7 +729,8 @@ export class SessionCacheMetrics {
     this.#metrics.set(failedName, failed);
 
     const ageName = `${this.prefix}${RESUMPTION_METRICS.sessionAge.name}`;
-    if (this.registry.getSingleMetric(ageName)) throw new Error(`SessionCacheMetrics: a metric named ${ageName} is already registered.`);
+    if (this.registry.getSingleMetric(ageName))
+      throw withCode(new Error(`SessionCacheMetrics: a metric named ${ageName} is already registered.`), ErrorCodes.invalidValue);
     const help = RESUMPTION_METRICS.sessionAge.help;
     const histogram: CountedHistogram = {
       name: ageName,
@@ -787,7 +803,7 @@ export class SessionCacheMetrics {
     const self = this;
     const labelNames = [this.labelName];
     const existing = this.registry.getSingleMetric(name);
-    if (existing) throw new Error(`SessionCacheMetrics: a metric named ${name} is already registered.`);
+    if (existing) throw withCode(new Error(`SessionCacheMetrics: a metric named ${name} is already registered.`), ErrorCodes.invalidValue);
     let metric: Counter | Gauge;
     if (spec.type === 'counter') {
       metric = new this.#prom.Counter({

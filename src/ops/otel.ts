@@ -23,7 +23,7 @@ import type {
   ObservableGauge,
 } from '@opentelemetry/api';
 
-import { checkKeys, ErrorCodes, rangeError, typeError } from '../common/validate';
+import { checkKeys, ErrorCodes, invalidState, rangeError, typeError, withCode } from '../common/validate';
 import { fallbackSpec, KNOWN_METRICS, type MetricSpec, RESUMPTION_METRICS, type StatsSource, StatsSources } from './metrics';
 
 const PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
@@ -60,7 +60,10 @@ function loadOtelApi(): OtelApi {
   try {
     return require('@opentelemetry/api') as OtelApi;
   } catch {
-    throw new Error('tls-resumption/otel needs @opentelemetry/api, an optional peer dependency: npm install @opentelemetry/api');
+    throw withCode(
+      new Error('tls-resumption/otel needs @opentelemetry/api, an optional peer dependency: npm install @opentelemetry/api'),
+      ErrorCodes.peerMissing,
+    );
   }
 }
 
@@ -115,7 +118,7 @@ export class SessionCacheInstruments {
   readonly meter: Meter;
   readonly prefix: string;
   readonly attributeName: string;
-  #sources = new StatsSources();
+  #sources = new StatsSources((stats) => this.#discover(stats));
   /** Stats path -> its instrument (created once, observed while any server reports the path). */
   #byPath = new Map<string, { spec: InstrumentSpec; instrument: ObservableCounter | ObservableGauge }>();
   #names = new Set<string>();
@@ -189,9 +192,8 @@ export class SessionCacheInstruments {
    *   RangeError (ERR_INVALID_ARG_VALUE) for a `server` already added; Error after `close()`.
    */
   add(cache: StatsSource, server: string): this {
-    if (this.#closed) throw new Error('SessionCacheInstruments.add: closed.');
-    const stats = this.#sources.add(server, cache);
-    if (stats) this.#discover(stats);
+    if (this.#closed) throw invalidState('SessionCacheInstruments.add: closed.');
+    this.#sources.add(server, cache);
     return this;
   }
 

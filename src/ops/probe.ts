@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 
 import { native } from '../common/native';
-import { checkKeys, expectKind } from '../common/validate';
+import { checkKeys, ErrorCodes, expectKind, withCode } from '../common/validate';
 
 const SSL_OP_NO_TICKET: number = (require('node:constants') as { SSL_OP_NO_TICKET: number }).SSL_OP_NO_TICKET;
 
@@ -140,7 +140,10 @@ function once(spec: ConnectSpec): Promise<Connection> {
       if (err && !secure) reject(err);
       else resolve({ resumed, protocol, cipher, sessions });
     };
-    const hard = setTimeout(() => finish(new Error(`no TLS handshake within ${spec.timeoutMs} ms`)), spec.timeoutMs);
+    const hard = setTimeout(
+      () => finish(withCode(new Error(`no TLS handshake within ${spec.timeoutMs} ms`), ErrorCodes.probeTimeout)),
+      spec.timeoutMs,
+    );
     const armIdle = () => {
       if (idle) clearTimeout(idle);
       idle = setTimeout(() => finish(), spec.idleMs);
@@ -311,10 +314,13 @@ function resolveTiming(options: unknown, known: readonly string[]): Timing {
   checkKeys('options', options as object, known);
   const { timeoutMs = 5000, idleMs = 300 } = options as Partial<Timing>;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60000) {
-    throw new RangeError(`"timeoutMs" must be an integer between 100 and 60000 milliseconds, got ${timeoutMs}.`);
+    throw withCode(
+      new RangeError(`"timeoutMs" must be an integer between 100 and 60000 milliseconds, got ${timeoutMs}.`),
+      ErrorCodes.outOfRange,
+    );
   }
   if (!Number.isInteger(idleMs) || idleMs < 10 || idleMs > 10000) {
-    throw new RangeError(`"idleMs" must be an integer between 10 and 10000 milliseconds, got ${idleMs}.`);
+    throw withCode(new RangeError(`"idleMs" must be an integer between 10 and 10000 milliseconds, got ${idleMs}.`), ErrorCodes.outOfRange);
   }
   return { timeoutMs, idleMs };
 }
@@ -325,14 +331,16 @@ function resolveTiming(options: unknown, known: readonly string[]): Timing {
  *   (that is reported as `supported: false` with the error).
  */
 export async function probe(host: string, port: number, options: ProbeOptions = {}): Promise<ProbeReport> {
-  if (typeof host !== 'string' || host.length === 0) throw new TypeError('"host" must be a non-empty string.');
+  if (typeof host !== 'string' || host.length === 0)
+    throw withCode(new TypeError('"host" must be a non-empty string.'), ErrorCodes.invalidType);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new RangeError(`"port" must be an integer between 1 and 65535, got ${port}.`);
+    throw withCode(new RangeError(`"port" must be an integer between 1 and 65535, got ${port}.`), ErrorCodes.outOfRange);
   const { timeoutMs, idleMs } = resolveTiming(options, ['servername', 'connections', 'timeoutMs', 'idleMs']);
   const n = options.connections ?? 4;
-  if (!Number.isInteger(n) || n < 2 || n > 20) throw new RangeError(`"connections" must be an integer between 2 and 20, got ${n}.`);
+  if (!Number.isInteger(n) || n < 2 || n > 20)
+    throw withCode(new RangeError(`"connections" must be an integer between 2 and 20, got ${n}.`), ErrorCodes.outOfRange);
   if (options.servername !== undefined && (typeof options.servername !== 'string' || options.servername.length === 0)) {
-    throw new TypeError('"servername" must be a non-empty string.');
+    throw withCode(new TypeError('"servername" must be a non-empty string.'), ErrorCodes.invalidType);
   }
   const servername = options.servername ?? (net.isIP(host) ? undefined : host);
   const spec = { host, port, servername, timeoutMs, idleMs };
@@ -502,12 +510,14 @@ export async function probeFleet(
     ['a', a],
     ['b', b],
   ] as const) {
-    if (typeof e !== 'object' || e === null) throw new TypeError(`"${name}" must be an object { host, port, servername? }.`);
-    if (typeof e.host !== 'string' || e.host.length === 0) throw new TypeError(`"${name}.host" must be a non-empty string.`);
+    if (typeof e !== 'object' || e === null)
+      throw withCode(new TypeError(`"${name}" must be an object { host, port, servername? }.`), ErrorCodes.invalidType);
+    if (typeof e.host !== 'string' || e.host.length === 0)
+      throw withCode(new TypeError(`"${name}.host" must be a non-empty string.`), ErrorCodes.invalidType);
     if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
-      throw new RangeError(`"${name}.port" must be an integer between 1 and 65535, got ${e.port}.`);
+      throw withCode(new RangeError(`"${name}.port" must be an integer between 1 and 65535, got ${e.port}.`), ErrorCodes.outOfRange);
     if (e.servername !== undefined && (typeof e.servername !== 'string' || e.servername.length === 0))
-      throw new TypeError(`"${name}.servername" must be a non-empty string.`);
+      throw withCode(new TypeError(`"${name}.servername" must be a non-empty string.`), ErrorCodes.invalidType);
   }
   const t = resolveTiming(options, ['timeoutMs', 'idleMs']);
   const pairs: FleetPair[] = [];

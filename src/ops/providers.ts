@@ -8,7 +8,7 @@ import type * as tls from 'node:tls';
 
 import { native } from '../common/native';
 import { resolveTarget } from '../common/target';
-import { checkKeys, expectKind, typeError } from '../common/validate';
+import { checkKeys, codeErrorsOf, ErrorCodes, expectKind, typeError, withCode } from '../common/validate';
 
 /** One provider active in Node's default OpenSSL library context. */
 export interface ProviderInfo {
@@ -82,13 +82,17 @@ export function providers(): ProviderInfo[] {
  */
 export function loadProvider(name: string, options: LoadProviderOptions = {}): ProviderInfo {
   if (typeof name !== 'string' || name.length === 0 || name.length > 4096 || name.includes('\0')) {
-    throw new TypeError('loadProvider: "name" must be a non-empty string (a provider name or module file name).');
+    throw withCode(
+      new TypeError('loadProvider: "name" must be a non-empty string (a provider name or module file name).'),
+      ErrorCodes.invalidType,
+    );
   }
-  if (typeof options !== 'object' || options === null) throw new TypeError('loadProvider: "options" must be an object.');
+  if (typeof options !== 'object' || options === null)
+    throw withCode(new TypeError('loadProvider: "options" must be an object.'), ErrorCodes.invalidType);
   const { path } = options;
   if (path !== undefined) {
     if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
-      throw new TypeError('loadProvider: option "path" must be a non-empty string naming a directory.');
+      throw withCode(new TypeError('loadProvider: option "path" must be a non-empty string naming a directory.'), ErrorCodes.invalidType);
     }
     let stat: fs.Stats | undefined;
     try {
@@ -97,10 +101,13 @@ export function loadProvider(name: string, options: LoadProviderOptions = {}): P
       stat = undefined;
     }
     if (!stat?.isDirectory()) {
-      throw new Error(`loadProvider: option "path" must be an existing directory holding the module for "${name}"; "${path}" is not one.`);
+      throw withCode(
+        new Error(`loadProvider: option "path" must be an existing directory holding the module for "${name}"; "${path}" is not one.`),
+        ErrorCodes.invalidValue,
+      );
     }
   }
-  return native.loadProvider(name, path);
+  return codeErrorsOf(ErrorCodes.opensslRefused, () => native.loadProvider(name, path));
 }
 
 /**
@@ -225,7 +232,8 @@ function existingFile(field: string, value: unknown, what: string): string {
   } catch {
     stat = undefined;
   }
-  if (!stat?.isFile()) throw new Error(`loadEngineKey: option "${field}": no file at "${value}" (expected ${what}).`);
+  if (!stat?.isFile())
+    throw withCode(new Error(`loadEngineKey: option "${field}": no file at "${value}" (expected ${what}).`), ErrorCodes.invalidValue);
   return value;
 }
 
@@ -244,8 +252,11 @@ function readPin(pin: unknown): Buffer {
     const file = existingFile('pin.file', p.file, 'a file holding the PIN');
     const mode = fs.statSync(file).mode;
     if ((mode & 0o077) !== 0) {
-      throw new Error(
-        `loadEngineKey: option "pin.file": "${file}" is readable by others (mode ${(mode & 0o777).toString(8)}); make it 0600 or 0400.`,
+      throw withCode(
+        new Error(
+          `loadEngineKey: option "pin.file": "${file}" is readable by others (mode ${(mode & 0o777).toString(8)}); make it 0600 or 0400.`,
+        ),
+        ErrorCodes.invalidValue,
       );
     }
     bytes = fs.readFileSync(file);
@@ -261,12 +272,12 @@ function readPin(pin: unknown): Buffer {
     if (typeof p.env !== 'string' || p.env.length === 0) throw typeError('pin.env', 'the name of an environment variable', p.env);
     const value = process.env[p.env];
     if (value === undefined || value.length === 0)
-      throw new Error(`loadEngineKey: option "pin.env": environment variable ${p.env} is not set.`);
+      throw withCode(new Error(`loadEngineKey: option "pin.env": environment variable ${p.env} is not set.`), ErrorCodes.invalidValue);
     bytes = Buffer.from(value, 'utf8');
   }
   if (bytes.length === 0 || bytes.includes(0)) {
     bytes.fill(0);
-    throw new Error('loadEngineKey: option "pin": the PIN read is empty or contains a NUL byte.');
+    throw withCode(new Error('loadEngineKey: option "pin": the PIN read is empty or contains a NUL byte.'), ErrorCodes.invalidValue);
   }
   return bytes;
 }
@@ -297,14 +308,17 @@ export function loadEngineKey(target: tls.Server | tls.SecureContext, options: E
     throw typeError('key', "a non-empty string: the key's identifier, e.g. a pkcs11: URI", key, true);
   }
   if (/pin-value=/i.test(key)) {
-    throw new TypeError(
-      `"key" must be a key identifier without the PIN, got ${redactKeyIdentifier(key)}; pass the PIN as "pin" ({ file } or { env }).`,
+    throw withCode(
+      new TypeError(
+        `"key" must be a key identifier without the PIN, got ${redactKeyIdentifier(key)}; pass the PIN as "pin" ({ file } or { env }).`,
+      ),
+      ErrorCodes.invalidType,
     );
   }
   if (module !== undefined) existingFile('module', module, "a PKCS#11 module's shared object");
   const pinBytes = pin === undefined ? undefined : readPin(pin);
   try {
-    const source: KeySource = native.loadEngineKey(external, engine, key, module, pinBytes);
+    const source: KeySource = codeErrorsOf(ErrorCodes.opensslRefused, () => native.loadEngineKey(external, engine, key, module, pinBytes));
     const given = { engine, identifier: key, pin: pinBytes ? ('option' as const) : ('none' as const) };
     loadedKeys.set(context, given);
     return { ...source, ...given };

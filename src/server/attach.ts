@@ -19,7 +19,7 @@ import {
 import { type ResolvedSharedOptions, SharedHook, sameShared } from '../common/shared-store';
 import { type CacheCounters, RESUMPTION_FAILURE_REASONS, type ResumptionFailures, type SharedStoreStats } from '../common/stats';
 import { type AttachTarget, externalOf, type NodeSecureContext, resolveTarget, serverContext } from '../common/target';
-import { typeError } from '../common/validate';
+import { argTypeError, ErrorCodes, invalidState, typeError, withCode } from '../common/validate';
 import type { ResolvedFleet } from './fleet/options';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import { FleetReplication, type FleetReplicationStats } from './fleet/replication';
@@ -275,7 +275,9 @@ export class SessionCache extends EventEmitter {
 
   #makeFleet(server: tls.Server | undefined, f: ResolvedFleet | undefined): FleetSessionStore | FleetReplication | undefined {
     if (f === undefined) return undefined;
-    if (!server) throw new TypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
+    if (!server) {
+      throw argTypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
+    }
     const box = sealedBox(f.secret, FLEET_ENTRY_PURPOSES.sessions);
     const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
     const idTagKey = Buffer.from(crypto.hkdfSync('sha256', f.secret, Buffer.alloc(0), 'tls-resumption/fleet/session-id-tag', 16));
@@ -364,7 +366,10 @@ export class SessionCache extends EventEmitter {
    */
   configure(options: AttachOptions): this {
     if (options && typeof options === 'object' && 'fleet' in options) {
-      throw new TypeError('"fleet" is set at attach() and cannot be changed by configure(); detach and attach again.');
+      throw withCode(
+        new TypeError('"fleet" is set at attach() and cannot be changed by configure(); detach and attach again.'),
+        ErrorCodes.invalidState,
+      );
     }
     const request = parseAttachOptions(options, ['cache', 'tickets', 'shared', 'maxSessionAgeSeconds', 'sessionIdContext']);
     checkSharedUnchanged(request.shared, this.#shared?.options);
@@ -441,7 +446,7 @@ export class SessionCache extends EventEmitter {
   }
 
   #live(): NativeAttachment {
-    if (!this.#native) throw new Error('This session cache was detached.');
+    if (!this.#native) throw invalidState('This session cache was detached.');
     return this.#native;
   }
 
@@ -572,7 +577,7 @@ function openShared(
 ): SharedHook | undefined {
   if (!shared) return undefined;
   if (!server) {
-    throw new TypeError(
+    throw argTypeError(
       '"shared" needs a tls.Server, https.Server or http2 secure server target: Node resets the session callbacks on every connection and only a server lets the store re-install them.',
     );
   }
@@ -592,7 +597,7 @@ function checkRingShare(ring: TicketKeyRing | null | undefined, shared: Resolved
 function checkSharedUnchanged(asked: ResolvedSharedOptions | undefined, current: ResolvedSharedOptions | undefined): void {
   if (asked === undefined) return;
   if (!sameShared(asked, current)) {
-    throw new Error('"shared" cannot be changed on a live attachment: detach() and attach() again.');
+    throw invalidState('"shared" cannot be changed on a live attachment: detach() and attach() again.');
   }
 }
 

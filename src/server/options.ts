@@ -7,7 +7,7 @@
  */
 
 import { type ResolvedSharedOptions, resolveShared, type SharedOptions } from '../common/shared-store';
-import { optionalBoolean, optionalInteger, optionGroup, rangeError, typeError } from '../common/validate';
+import { ErrorCodes, optionalBoolean, optionalInteger, optionGroup, rangeError, typeError, withCode } from '../common/validate';
 import { type FleetOptions, type ResolvedFleet, resolveFleet } from './fleet/options';
 import { TicketKeyRing } from './ticket-key-ring';
 
@@ -190,11 +190,11 @@ function parseTickets(value: unknown): OptionRequest['tickets'] {
   if (count !== undefined) out.tls13Count = count;
   const pskKe = optionalBoolean('tickets.pskKe', t.pskKe);
   if (pskKe && !serverPskKeSupported()) {
-    throw Object.assign(
+    throw withCode(
       new Error(
         `"tickets.pskKe" needs OpenSSL 3.3 or later (SSL_OP_PREFER_NO_DHE_KEX), got OpenSSL ${process.versions.openssl}. A client on this Node can still offer psk_ke (clientSessions({ pskKe: true })) to a server on Node 22 or later.`,
       ),
-      { code: 'ERR_TLS_RESUMPTION_UNSUPPORTED' },
+      ErrorCodes.unsupported,
     );
   }
   if (pskKe !== undefined) out.pskKe = pskKe;

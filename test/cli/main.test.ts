@@ -32,7 +32,9 @@ describe('CLI messages', () => {
     const missing = path.join(os.tmpdir(), `tsc-missing-${process.pid}`, 'k');
     const r = await cli(['keygen', '--format', 'nginx', '--out', missing]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`tls-resumption: keygen: cannot write ${missing}: the directory ${path.dirname(missing)} does not exist\n`);
+    expect(r.stderr).toBe(
+      `tls-resumption: keygen: cannot write ${missing}: the directory ${path.dirname(missing)} does not exist (ERR_INVALID_ARG_VALUE)\n`,
+    );
   });
 });
 

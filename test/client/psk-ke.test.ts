@@ -12,6 +12,7 @@ import type * as tls from 'node:tls';
 import { type ClientSessionCache, clientSessions } from '../../src/client';
 import { attach, type SessionCache } from '../../src/server/attach';
 import { serverPskKeSupported } from '../../src/server/options';
+import { loopbackTls13Options } from '../../tools/src/bench/loopback-client';
 import { close, listen, tlsServer } from '../support/tls';
 
 interface Outcome {
@@ -23,14 +24,7 @@ interface Outcome {
 function roundTrip(sessions: ClientSessionCache, port: number): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     // X25519, not the default hybrid X25519MLKEM768, which Node never reports as an ECDH key.
-    const socket = sessions.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.3',
-      ecdhCurve: 'X25519',
-    });
+    const socket = sessions.connect(loopbackTls13Options(port, 'X25519'));
     let out: Outcome = { reused: false, group: '' };
     socket.on('secureConnect', () => {
       // With X25519 every (EC)DHE handshake reports an ECDH key; psk_ke reports none (Node 20,

@@ -5,6 +5,8 @@
  */
 import * as fs from 'node:fs';
 
+import { ErrorCodes } from '../../src/common/validate';
+
 export type Area = 'option' | 'key file' | 'key ring' | 'fleet option' | 'store file' | 'store option' | 'Redis value' | 'target';
 
 function record(area: Area, input: string, outcome: string): void {
@@ -12,7 +14,7 @@ function record(area: Area, input: string, outcome: string): void {
   if (log) fs.appendFileSync(log, `${JSON.stringify({ area, input, outcome })}\n`);
 }
 
-/** Asserts that `fn` throws `type` with `message`, and records the exact error. */
+/** Asserts that `fn` throws `type` with `message` and one of the documented codes, and records the exact error. */
 export function expectBadInput(
   area: Area,
   input: string,
@@ -30,6 +32,8 @@ export function expectBadInput(
   const name = (caught as Error | undefined)?.name;
   expect(type === Error ? typeof name : name).toBe(type === Error ? 'string' : type.name);
   expect((caught as Error).message).toMatch(message);
+  // Every refusal carries a stable code to branch on (src/common/validate.ts ErrorCodes), Node style.
+  expect(Object.values(ErrorCodes)).toContain((caught as { code?: unknown }).code);
   record(area, input, `${(caught as Error).constructor.name}: ${(caught as Error).message}`);
 }
 

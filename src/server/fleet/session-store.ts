@@ -26,6 +26,7 @@ import { sessionEntryKey } from '../../common/fleet-entry';
 import { type NativeAttachment, native } from '../../common/native';
 import type { RedisAdapter } from '../../common/redis-client';
 import type { SealedBox } from '../../common/sealed-box';
+import { ErrorCodes, withCode } from '../../common/validate';
 
 /** `stats().fleet` counters for the session store. */
 export interface FleetSessionStats {
@@ -52,11 +53,9 @@ export const STARTUP_PING_MS = 1000;
 
 /** A lookup abandoned at its deadline, as 'fleetError' reports it. */
 function lookupTimeoutError(ms: number): Error {
-  return Object.assign(
+  return withCode(
     new Error(`fleet: a session lookup in Redis took longer than fleet.lookupTimeoutMs (${ms} ms); the handshake went on as a full one`),
-    {
-      code: 'ERR_TLS_RESUMPTION_FLEET_TIMEOUT',
-    },
+    ErrorCodes.fleetTimeout,
   );
 }
 
@@ -162,13 +161,11 @@ export class FleetSessionStore extends EventEmitter {
       if (answered) return;
       answered = true;
       this.#fail(
-        Object.assign(
+        withCode(
           new Error(
             `fleet: Redis did not answer PING within ${STARTUP_PING_MS} ms of attach(); lookups fail open (full handshakes) until it does`,
           ),
-          {
-            code: 'ERR_TLS_RESUMPTION_FLEET_UNREACHABLE',
-          },
+          ErrorCodes.fleetUnreachable,
         ),
       );
     }, STARTUP_PING_MS);
@@ -273,7 +270,9 @@ export class FleetSessionStore extends EventEmitter {
         }
         const session = s.box.open(reply, key);
         if (!session) {
-          this.#fail(new Error(`fleet: the session stored at ${key} did not open under the fleet secret`));
+          this.#fail(
+            withCode(new Error(`fleet: the session stored at ${key} did not open under the fleet secret`), ErrorCodes.fleetEntryRefused),
+          );
           return finish(null);
         }
         this.counters.hits++;

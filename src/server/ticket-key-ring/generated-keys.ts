@@ -17,7 +17,7 @@ import cluster from 'node:cluster';
 import * as crypto from 'node:crypto';
 
 import { type NativeAttachment, type NativeSharedKey, native } from '../../common/native';
-import { rangeError } from '../../common/validate';
+import { invalidState, rangeError } from '../../common/validate';
 import type { KeyMeta, RingKeys, RingMode } from './mode';
 
 /** Most keys a shared store's key table holds (kMaxSharedTicketKeys in native/common/shared_store_layout.h). */
@@ -85,7 +85,7 @@ export class GeneratedKeys implements RingMode {
 
   checkShare(path: string, store: string): void {
     if (this.#store && this.#store.path !== path) {
-      throw new Error(
+      throw invalidState(
         `This TicketKeyRing.generate() ring takes its keys from the shared store ${this.#store.path}; it cannot also take them from ${path}. Give each store its own ring.`,
       );
     }

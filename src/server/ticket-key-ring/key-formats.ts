@@ -7,7 +7,7 @@
  * readers, `keygen`'s writer and the CLI's usage all read it, so a new format is one row here
  * (and one member of the public `TicketKeyFormat` union, which the row's type requires).
  */
-import { expectOneOf, mustBe, rangeError, typeError } from '../../common/validate';
+import { ErrorCodes, expectOneOf, mustBe, rangeError, typeError, withCode } from '../../common/validate';
 import type { AddKeyFileOptions, TicketKeyFormat } from './types';
 
 /** Every format of key material: the ring's key formats and the 32-byte secret `keygen` also writes. */
@@ -68,7 +68,9 @@ function haproxyKeyLines(contents: Uint8Array | string): string[] {
     .filter((l) => l !== '' && !l.startsWith('#'));
   if (lines.length === 0) throw rangeError('contents', 'a HAProxy key file (one base64 key per line)', 'no key');
   lines.forEach((line, i) => {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) throw new TypeError(mustBe(`contents, line ${i + 1}`, 'base64 text', 'other text'));
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line)) {
+      throw withCode(new TypeError(mustBe(`contents, line ${i + 1}`, 'base64 text', 'other text')), ErrorCodes.invalidValue);
+    }
     const n = Buffer.byteLength(line, 'base64');
     if (n !== 48 && n !== 80) throw rangeError(`contents, line ${i + 1}`, 'base64 of 48 or 80 bytes', `${n} bytes`);
   });

@@ -18,7 +18,7 @@ import type { NativeAttachment, NativeRing } from '../../common/native';
 import { native } from '../../common/native';
 import { type RedisClientLike, redisAdapter } from '../../common/redis-client';
 import { checkSecret } from '../../common/sealed-box';
-import { expectKind, typeError } from '../../common/validate';
+import { ErrorCodes, expectKind, typeError, withCode } from '../../common/validate';
 import type { FleetRingStats } from '../fleet/redis-key-ring';
 import { GeneratedKeys } from './generated-keys';
 import { readKeyFile, ringOrderKey } from './key-formats';
@@ -280,7 +280,9 @@ export class TicketKeyRing {
    */
   addSecret(secret: Uint8Array, options: AddSecretOptions = {}): string {
     const mode = this.#mode;
-    if (!(mode instanceof SecretEpochs)) throw new TypeError('addSecret() needs a ring made by TicketKeyRing.fromSecret().');
+    if (!(mode instanceof SecretEpochs)) {
+      throw withCode(new TypeError('addSecret() needs a ring made by TicketKeyRing.fromSecret().'), ErrorCodes.invalidState);
+    }
     const { encrypt } = resolveAddSecretOptions(options);
     const copy = copySecret(secret);
     let id: string;

@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import { type ClientSessionCache, clientSessions } from '../library';
 import { processTreeCpuMicros } from '../loadgen/procfs';
 import { compiled } from './harness';
+import { loopbackTls13Options } from './loopback-client';
 
 const IN_FLIGHT = 4;
 
@@ -36,14 +37,7 @@ function intArg(name: string, fallback: number): number {
 
 function connectOnce(sessions: ClientSessionCache, port: number): Promise<{ reused: boolean; group: string }> {
   return new Promise((resolve, reject) => {
-    const socket = sessions.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.3',
-      ...(groups ? { ecdhCurve: groups } : {}),
-    });
+    const socket = sessions.connect(loopbackTls13Options(port, groups));
     let out = { reused: false, group: '' };
     socket.once('secureConnect', () => {
       // What Node reports: an ECDH key (X25519, P-256) for an (EC)DHE exchange; for psk_ke none
