@@ -291,19 +291,6 @@ void OnClientHello(SSL* ssl, const unsigned char* msg, size_t len) {
   pending = h;
 }
 
-bool KnownKeyName(SSL_CTX* ctx, ResumptionState& state, const unsigned char* name, size_t len) {
-  if (len < TicketRing::kNameBytes) return false;
-  ContextState* cs = ContextStateOf(ctx);
-  if (cs != nullptr && cs->ring) {
-    for (const auto& k : cs->ring->Current()->keys) {
-      if (std::memcmp(k->name.data(), name, TicketRing::kNameBytes) == 0) return true;
-    }
-    return false;
-  }
-  std::lock_guard<std::mutex> lock(state.mutex);
-  return state.has_node_key_name && std::memcmp(state.node_key_name.data(), name, TicketRing::kNameBytes) == 0;
-}
-
 bool RingHoldsKey(SSL_CTX* ctx, const unsigned char* name, size_t len) {
   ContextState* cs = ContextStateOf(ctx);
   if (cs == nullptr || !cs->ring || len < TicketRing::kNameBytes) return false;
@@ -311,6 +298,15 @@ bool RingHoldsKey(SSL_CTX* ctx, const unsigned char* name, size_t len) {
     if (std::memcmp(k->name.data(), name, TicketRing::kNameBytes) == 0) return true;
   }
   return false;
+}
+
+// With a ring attached the ring's keys are the known ones; without, Node's own 48-byte key.
+bool KnownKeyName(SSL_CTX* ctx, ResumptionState& state, const unsigned char* name, size_t len) {
+  if (len < TicketRing::kNameBytes) return false;
+  ContextState* cs = ContextStateOf(ctx);
+  if (cs != nullptr && cs->ring) return RingHoldsKey(ctx, name, len);
+  std::lock_guard<std::mutex> lock(state.mutex);
+  return state.has_node_key_name && std::memcmp(state.node_key_name.data(), name, TicketRing::kNameBytes) == 0;
 }
 
 // TLS 1.3 resumes a PSK only under a suite with the same hash (RFC 8446 4.2.11); OpenSSL checks
