@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-
+import { unwrapClientSession } from '../../src/ops/probe';
 import { attach, type SessionCache } from '../../src/server/attach';
 import { element } from '../../src/server/peer-session-id-context';
 import { close, listen, tlsServer, type Version } from '../support/tls';
@@ -27,7 +27,9 @@ afterEach(async () => {
 });
 
 /** SSL_SESSION ::= SEQUENCE { version, sslVersion, cipher, sessionID, masterKey, ... }: the master key (a TLS 1.3 session's resumption PSK). */
-function masterKeyOf(session: Buffer): Buffer {
+function masterKeyOf(clientSession: Buffer): Buffer {
+  // Node 22+ wraps a client's session (identity prefix); the DER is OpenSSL's.
+  const session = unwrapClientSession(clientSession).der;
   const seq = element(session, 0);
   let at = seq.contentStart;
   for (let field = 0; field < 4; field++) at = element(session, at).end;
@@ -134,7 +136,7 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
       expect(foundIn(file, [...keylog, ...masters])).toEqual([]);
     });
 
-    test('expiry: an expired session is wiped when a lookup finds it expired, the rest by flush()', async () => {
+    test('expiry: an expired session is wiped when a lookup finds it expired (TLS 1.2), the rest by flush()', async () => {
       const file = path.join(dir, `expiry-${version}`);
       const { a, port } = await server(file, { timeoutSeconds: 1 });
       // A second server on the file: its own (empty) internal cache sends the lookup to the store.
@@ -143,10 +145,13 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
       const others = await connections(port, version, 2);
       expect(foundIn(file, [...offered.masters, ...others.masters]).length).toBe(offered.masters.length + others.masters.length);
       await new Promise((r) => setTimeout(r, 2100));
-      // The client offers its expired session: the lookup finds it expired and drops it.
-      expect((await connectRecording(b.port, version, offered.session)).reused).toBe(false);
-      expect(b.a.stats().shared!.expiries).toBeGreaterThanOrEqual(1);
-      expect(foundIn(file, [masterKeyOf(offered.session!)])).toEqual([]);
+      if (version === 'TLSv1.2') {
+        // The client offers its expired session: the lookup finds it expired and drops it. (A
+        // TLS 1.3 client stops offering a ticket past its lifetime hint, so no lookup comes.)
+        expect((await connectRecording(b.port, version, offered.session)).reused).toBe(false);
+        expect(b.a.stats().shared!.expiries).toBeGreaterThanOrEqual(1);
+        expect(foundIn(file, [masterKeyOf(offered.session!)])).toEqual([]);
+      }
       // Nobody asks for the others: a plain flush() drops what expired.
       a.flush();
       expect(foundIn(file, [...offered.masters, ...others.masters])).toEqual([]);
