@@ -16,6 +16,7 @@
         "native/ops/crypto_engines.cc",
         "native/common/shared_store.cc",
         "native/common/shared_store_file.cc",
+        "native/common/shared_store_fault.cc",
         "native/common/shared_store_lock.cc",
         "native/server/shared_ticket_keys.cc",
         "native/server/session_callbacks.cc",
@@ -70,6 +71,7 @@
             "tools/native/shared_store_bench.cc",
             "native/common/shared_store.cc",
             "native/common/shared_store_file.cc",
+            "native/common/shared_store_fault.cc",
             "native/common/shared_store_lock.cc"
           ],
           "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -89,6 +91,7 @@
             "tools/native/store_bench.cc",
             "native/common/shared_store.cc",
             "native/common/shared_store_file.cc",
+            "native/common/shared_store_fault.cc",
             "native/common/shared_store_lock.cc"
           ],
           "include_dirs": ["native"],
@@ -109,6 +112,7 @@
             "native/common/context_access.cc",
             "native/common/shared_store.cc",
             "native/common/shared_store_file.cc",
+            "native/common/shared_store_fault.cc",
             "native/common/shared_store_lock.cc"
           ],
           "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],

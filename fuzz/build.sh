@@ -24,9 +24,9 @@ libs=(-lssl -lcrypto -pthread)
 # target name -> native sources it links (the code under test)
 declare -A sources=(
   [ticket_ring]="native/server/ticket_ring.cc"
-  [store_header]="native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_lock.cc"
-  [store_entry]="native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_lock.cc native/common/session_der.cc"
-  [session_inspect]="native/common/session_der.cc native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_lock.cc"
+  [store_header]="native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_fault.cc native/common/shared_store_lock.cc"
+  [store_entry]="native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_fault.cc native/common/shared_store_lock.cc native/common/session_der.cc"
+  [session_inspect]="native/common/session_der.cc native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_fault.cc native/common/shared_store_lock.cc"
 )
 
 build() {  # build <output> <sanitizers...> -- <sources...>
@@ -45,7 +45,7 @@ for t in "${!sources[@]}"; do
 done
 
 if [ "${1:-}" = "--seeds" ]; then
-  build "$out/seeds" "${san[@]}" -- fuzz/seeds.cc native/server/ticket_ring.cc native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_lock.cc native/common/session_der.cc
+  build "$out/seeds" "${san[@]}" -- fuzz/seeds.cc native/server/ticket_ring.cc native/common/shared_store.cc native/common/shared_store_file.cc native/common/shared_store_fault.cc native/common/shared_store_lock.cc native/common/session_der.cc
   # Seeds are rewritten by name; inputs merged in from fuzzing runs (hash names) stay.
   "$out/seeds" fuzz/corpus
 fi

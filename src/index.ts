@@ -12,6 +12,8 @@ export * from './client';
 export type { EventMessage, EventName } from './common/events';
 export { Channels } from './common/events';
 export type { RedisClientLike } from './common/redis-client';
+export type { SessionIdContextInput, SessionIdContextSource, SessionIdContextStats } from './common/session-id-context';
+export { SESSION_ID_CONTEXT_INPUTS } from './common/session-id-context';
 export type { RemoveSharedStoreOptions, SharedOptions, SharedStoreInfo, SharedStoreStats } from './common/shared-store';
 export { listSharedStores, removeSharedStore, SharedLimits } from './common/shared-store';
 export type { AttachTarget } from './common/target';

@@ -23,7 +23,9 @@ describe('events: diagnostics_channel and the handle', () => {
       ticketRotate: 'tls-resumption:ticket-rotate',
       keyRemoved: 'tls-resumption:key-removed',
       fleetError: 'tls-resumption:fleet-error',
+      ringDocumentRefused: 'tls-resumption:ring-document-refused',
       resumptionFailed: 'tls-resumption:resumption-failed',
+      sharedStoreReopened: 'tls-resumption:shared-store-reopened',
       clientRefused: 'tls-resumption:client-refused',
     });
   });

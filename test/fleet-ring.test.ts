@@ -145,12 +145,91 @@ describe('fleet: ticket keys coordinated through Redis', () => {
     const ring = TicketKeyRing.fromRedis(client, { wrappingSecret: Buffer.from(secret, 'hex'), key: 'sealed:ring' });
     await ring.ready();
     const doc = JSON.parse((await client.get('sealed:ring'))!);
-    expect(doc.keys).toHaveLength(1);
-    expect(Object.keys(doc.keys[0]).sort()).toEqual(['activateAt', 'createdAt', 'id', 'sealed']);
+    // The whole document is sealed: only the format and the version show (fleet-entry.ts).
+    expect(Object.keys(doc).sort()).toEqual(['format', 'sealed', 'v']);
+    expect(doc).toEqual({ format: 2, v: 1, sealed: expect.any(String) });
     const text = util.inspect(ring, { depth: 10 }) + JSON.stringify(ring);
-    expect(text).not.toContain(doc.keys[0].sealed);
-    expect(text).toContain(doc.keys[0].id);
+    expect(text).not.toContain(doc.sealed);
+    expect(ring.list()).toHaveLength(1);
     ring.close();
+    client.disconnect();
+  });
+
+  test('a forged, replayed, huge or out-of-bounds ring document changes nothing: refused, counted, announced; the ring keeps its keys and resumes', async () => {
+    const key = 'forged:ring';
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    const wrappingSecret = Buffer.from(secret, 'hex');
+    const ring = TicketKeyRing.fromRedis(client, { wrappingSecret, key, pollIntervalSeconds: 0.2, rotateEverySeconds: 3600 });
+    const server = tlsServer();
+    const cache = attach(server, { tickets: { keyRing: ring } });
+    const refused: string[] = [];
+    cache.on('ringDocumentRefused', (m: { reason: string }) => refused.push(m.reason));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    await ring.ready();
+    const port = await listen(server);
+    const replay = await client.get(key);
+    ring.rotate();
+    await ring.ready();
+    // The new key encrypts once its activation delay (one poll + 1 s) has passed.
+    await sleep(1300);
+    const keysBefore = ring.list().map((k) => `${k.id}:${k.role}`);
+    const versionBefore = cache.stats().fleet!.ringVersion!;
+    expect(versionBefore).toBe(2);
+    const first = await connect(port, { version: 'TLSv1.3' });
+
+    // What an attacker who can write to Redis but lacks the wrapping secret can put there.
+    const now = Date.now();
+    const oldFormat = (createdAt: number, activateAt: number) =>
+      JSON.stringify({ v: 1e9, keys: [{ id: '00'.repeat(16), createdAt, activateAt, sealed: 'AAAA' }] });
+    const forged: Array<[string, string, string]> = [
+      ['the unauthenticated layout, createdAt in the future (froze rotation)', oldFormat(now + 1e12, now), 'malformed'],
+      ['the unauthenticated layout, activateAt 1e15 (timer re-armed every ms)', oldFormat(now, 1e15), 'malformed'],
+      ['an authentic older document replayed (a retired key back)', replay!, 'older-version'],
+      ['an authentic older document with the version in clear raised', JSON.stringify({ ...JSON.parse(replay!), v: 99 }), 'malformed'],
+      [
+        'format 2 sealed under another secret',
+        JSON.stringify({ format: 2, v: 99, sealed: crypto.randomBytes(200).toString('base64') }),
+        'not-authentic',
+      ],
+      [
+        '12 MB (one key replayed 50,000 times)',
+        JSON.stringify({ v: 1e9, keys: Array(50_000).fill({ id: 'x', sealed: 'A'.repeat(200) }) }),
+        'too-large',
+      ],
+    ];
+    for (const [what, value, reason] of forged) {
+      const before = cache.stats().fleet!.documentsRefused!;
+      await client.set(key, value);
+      for (let i = 0; i < 20; i++) await client.publish(`${key}:changed`, '99');
+      await ring.ready();
+      await sleep(30);
+      expect({ what, refused: cache.stats().fleet!.documentsRefused! > before, reason: refused.at(-1) }).toEqual({
+        what,
+        refused: true,
+        reason,
+      });
+      expect(ring.list().map((k) => `${k.id}:${k.role}`)).toEqual(keysBefore);
+      expect(cache.stats().fleet!.ringVersion).toBe(versionBefore);
+      recordBadInput(
+        'Redis value',
+        `ticket ring document: ${what}`,
+        `refused (${reason}): the ring keeps its keys, fleet.documentsRefused +1, 'ringDocumentRefused' event`,
+      );
+    }
+    expect((await connect(port, { version: 'TLSv1.3', session: first.session })).reused).toBe(true);
+    expect(warnings).not.toContain('TimeoutOverflowWarning');
+
+    // The next rotation writes the fleet's keys back, authenticated, one version up.
+    ring.rotate();
+    await ring.ready();
+    expect(JSON.parse((await client.get(key))!)).toEqual({ format: 2, v: versionBefore + 1, sealed: expect.any(String) });
+    expect(cache.stats().fleet!.ringVersion).toBe(versionBefore + 1);
+    process.off('warning', onWarning);
+    cache.detach();
+    ring.close();
+    await close(server);
     client.disconnect();
   });
 

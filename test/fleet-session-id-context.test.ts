@@ -2,12 +2,21 @@
  * The session-ID context as an option of ours: applied natively, shown by stats() as a
  * fingerprint, put back exactly by detach() (a stock server resumes as stock again, on every Node
  * line: 20 and 26 store Node's string raw, 22 and 24 a SHA-256 of it), and bad input refused
- * with nothing applied.
+ * with nothing applied. Without the option, a fleet mode derives the context from the fleet's
+ * identity AND the server's certificates, client-certificate policy, client CA names and SNI
+ * contexts, so services that differ in any of them never resume each other's sessions (a session
+ * carries its client's authentication).
  */
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
+
 import { native } from '../src/common/native';
+import { sharedStorePath } from '../src/common/shared-store';
+import { selfSignedCertificate } from '../src/ops/certificate';
 import { attach } from '../src/server/attach';
 import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { expectBadInput } from './support/bad-inputs';
@@ -42,7 +51,11 @@ describe('sessionIdContext', () => {
         expect((await connect(port, { version, session: stock.session })).reused).toBe(true);
 
         const cache = attach(server, { sessionIdContext: 'another service' });
-        expect(cache.stats().sessionIdContext).toEqual({ source: 'option', fingerprint: fp('another service') });
+        expect(cache.stats().sessionIdContext).toEqual({
+          source: 'option',
+          fingerprint: fp('another service'),
+          inputs: ['sessionIdContext'],
+        });
         // Node's key still decrypts the ticket; OpenSSL refuses the session: its context differs.
         expect((await connect(port, { version, session: stock.session })).reused).toBe(false);
         const ours = await connect(port, { version });
@@ -64,7 +77,7 @@ describe('sessionIdContext', () => {
     const bytes = native.sessionIdContextOf(h)!;
     native.detach(h);
     const cache = attach(server);
-    expect(cache.stats().sessionIdContext).toEqual({ source: 'node', fingerprint: fp(bytes) });
+    expect(cache.stats().sessionIdContext).toEqual({ source: 'node', fingerprint: fp(bytes), inputs: [] });
     expect(bytes.length).toBeGreaterThan(0);
     cache.detach();
   });
@@ -94,7 +107,7 @@ describe('sessionIdContext', () => {
 
     // Our option over the ring's; configure(null) goes back to the ring's.
     ca.configure({ sessionIdContext: Buffer.from('explicit') });
-    expect(ca.stats().sessionIdContext).toEqual({ source: 'option', fingerprint: fp('explicit') });
+    expect(ca.stats().sessionIdContext).toEqual({ source: 'option', fingerprint: fp('explicit'), inputs: ['sessionIdContext'] });
     ca.configure({ sessionIdContext: null });
     expect(ca.stats().sessionIdContext).toEqual(cb.stats().sessionIdContext);
 
@@ -152,7 +165,148 @@ describe('sessionIdContext', () => {
     expect((await connect(port, { version: 'TLSv1.3', session: first.session })).reused).toBe(true);
     // 32 bytes and a Uint8Array are fine.
     cache.configure({ sessionIdContext: new Uint8Array(32).fill(7) });
-    expect(cache.stats().sessionIdContext).toEqual({ source: 'option', fingerprint: fp(Buffer.alloc(32, 7)) });
+    expect(cache.stats().sessionIdContext).toEqual({
+      source: 'option',
+      fingerprint: fp(Buffer.alloc(32, 7)),
+      inputs: ['sessionIdContext'],
+    });
+    cache.detach();
+  });
+});
+
+describe('the default context in a fleet mode: derived from the fleet identity and who may resume', () => {
+  // Two services, each with its own server certificate and its own client CA (a self-signed
+  // client certificate is its own CA), both requiring a client certificate.
+  const serviceA = { cert: selfSignedCertificate('a.test'), client: selfSignedCertificate('client-a') };
+  const serviceB = { cert: selfSignedCertificate('b.test'), client: selfSignedCertificate('client-b') };
+  const mutualTls = (s: typeof serviceA) => ({
+    key: s.cert.key,
+    cert: s.cert.cert,
+    ca: s.client.cert,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  const rings: TicketKeyRing[] = [];
+  const ring = (secret: Buffer) => {
+    const r = TicketKeyRing.fromSecret(secret);
+    rings.push(r);
+    return r;
+  };
+  afterEach(() => {
+    for (const r of rings.splice(0)) r.close();
+  });
+
+  type Options = Parameters<typeof attach>[1];
+  const storeName = `boundary-${process.pid}`;
+  const storeFile = path.join(os.tmpdir(), `tls-resumption-boundary-${process.pid}.store`);
+  const secrets = { a: crypto.randomBytes(32), b: crypto.randomBytes(32) };
+  const stores: Array<{ label: string; options: (svc: 'a' | 'b') => Options; cleanup: () => void }> = [
+    {
+      label: 'fromSecret rings (different secrets) and one shared.name',
+      options: (svc) => ({ shared: { name: storeName, slotBytes: 4096 }, tickets: { keyRing: ring(secrets[svc]) } }),
+      cleanup: () => fs.rmSync(sharedStorePath(storeName), { force: true }),
+    },
+    {
+      label: 'one shared.path',
+      // Tickets off: Node's own ticket keys differ per server; the store is what resumes.
+      options: () => ({ shared: { path: storeFile, slotBytes: 4096 }, tickets: { enabled: false } }),
+      cleanup: () => fs.rmSync(storeFile, { force: true }),
+    },
+  ];
+
+  for (const { label, options, cleanup } of stores) {
+    test.each(VERSIONS)(
+      `${label}: a session of service A never resumes on service B, whose client certificate it skips (%s)`,
+      async (version) => {
+        try {
+          const a = await started(mutualTls(serviceA));
+          const a2 = await started(mutualTls(serviceA));
+          const b = await started(mutualTls(serviceB));
+          const [ca, ca2, cb] = [attach(a.server, options('a')), attach(a2.server, options('a')), attach(b.server, options('b'))];
+          const first = await connect(a.port, { version, clientCert: serviceA.client });
+          expect(first.session).toBeDefined();
+          // Control: a second server of service A (same configuration) resumes A's session.
+          expect((await connect(a2.port, { version, clientCert: serviceA.client, session: first.session })).reused).toBe(true);
+          // B asks for its own client certificate; the session carries A's client. Not resumed, B
+          // runs a full handshake and refuses a client without a certificate.
+          const cross = await connect(b.port, { version, session: first.session }).then(
+            (r) => (r.reused ? 'resumed' : 'full handshake'),
+            () => 'refused',
+          );
+          expect(cross).toBe('refused');
+          expect(cb.stats().resumption.resumed).toBe(0);
+          expect(ca.stats().sessionIdContext.fingerprint).toBe(ca2.stats().sessionIdContext.fingerprint);
+          expect(ca.stats().sessionIdContext.fingerprint).not.toBe(cb.stats().sessionIdContext.fingerprint);
+          expect(ca.stats().sessionIdContext.inputs).toEqual(
+            expect.arrayContaining(['certificates', 'clientCertificatePolicy', 'clientCaNames', 'sharedStore']),
+          );
+          for (const c of [ca, ca2, cb]) c.detach();
+        } finally {
+          cleanup();
+        }
+      },
+    );
+  }
+
+  test('any single input that differs gives another context; the same configuration the same one; stats() names the inputs, never their values', async () => {
+    const secret = crypto.randomBytes(32);
+    const fingerprintOf = async (serverOptions: Parameters<typeof tlsServer>[0], sni?: (server: tls.Server) => void) => {
+      const { server } = await started(serverOptions);
+      sni?.(server);
+      const cache = attach(server, { tickets: { keyRing: ring(secret) } });
+      const stats = cache.stats().sessionIdContext;
+      cache.detach();
+      return stats;
+    };
+    const base = await fingerprintOf(mutualTls(serviceA));
+    expect(base).toEqual({
+      source: 'ring',
+      fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
+      inputs: ['ringIdentity', 'certificates', 'clientCertificatePolicy', 'clientCaNames'],
+    });
+    expect(await fingerprintOf(mutualTls(serviceA))).toEqual(base);
+    const variants: Array<[string, Parameters<typeof tlsServer>[0], ((server: tls.Server) => void)?]> = [
+      ['another certificate', { ...mutualTls(serviceA), key: serviceB.cert.key, cert: serviceB.cert.cert }],
+      ['another client CA', { ...mutualTls(serviceA), ca: serviceB.client.cert }],
+      ['no client CA', { ...mutualTls(serviceA), ca: undefined }],
+      ['requestCert false', { ...mutualTls(serviceA), requestCert: false }],
+      ['rejectUnauthorized false', { ...mutualTls(serviceA), rejectUnauthorized: false }],
+      [
+        'an SNI context',
+        mutualTls(serviceA),
+        (server) => server.addContext('b.test', { key: serviceB.cert.key, cert: serviceB.cert.cert }),
+      ],
+      [
+        'an SNICallback',
+        { ...mutualTls(serviceA), SNICallback: (_name: string, cb: (e: Error | null, c?: tls.SecureContext) => void) => cb(null) },
+      ],
+    ];
+    const seen = new Set([base.fingerprint]);
+    for (const [what, options, sni] of variants) {
+      const stats = await fingerprintOf(options, sni);
+      expect({ what, fresh: !seen.has(stats.fingerprint) }).toEqual({ what, fresh: true });
+      seen.add(stats.fingerprint);
+    }
+    const shown = JSON.stringify(base);
+    expect(shown).not.toContain(secret.toString('hex'));
+  });
+
+  test('addContext() after attach derives again and every context carries the new context; a session from before no longer resumes', async () => {
+    const secret = crypto.randomBytes(32);
+    const { server, port } = await started();
+    const cache = attach(server, { tickets: { keyRing: ring(secret) } });
+    const before = cache.stats().sessionIdContext;
+    const first = await connect(port, { version: 'TLSv1.3' });
+    expect((await connect(port, { version: 'TLSv1.3', session: first.session })).reused).toBe(true);
+    server.addContext('other.test', { key: serviceB.cert.key, cert: serviceB.cert.cert });
+    const after = cache.stats().sessionIdContext;
+    expect(after.fingerprint).not.toBe(before.fingerprint);
+    expect(after.inputs).toContain('sniContexts');
+    expect((await connect(port, { version: 'TLSv1.3', session: first.session })).reused).toBe(false);
+    for (const servername of ['localhost', 'other.test']) {
+      const s = await connect(port, { version: 'TLSv1.3', servername });
+      expect((await connect(port, { version: 'TLSv1.3', servername, session: s.session })).reused).toBe(true);
+    }
     cache.detach();
   });
 });

@@ -72,6 +72,34 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     client.disconnect();
   });
 
+  test('a flood of unique full handshakes cannot grow Redis past fleet.maxSessions; every handshake completes; TTL within the lifetime', async () => {
+    const client = new Redis({ port: redis.port, host: '127.0.0.1' });
+    const server = tlsServer({ noTickets: true });
+    const cache = attach(server, {
+      cache: { size: 10, timeoutSeconds: 60 },
+      fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'flood-test:', maxSessions: 40 },
+    });
+    const port = await listen(server);
+    let completed = 0;
+    for (let i = 0; i < 300; i++) {
+      await connect(port, { version: 'TLSv1.2' });
+      completed++;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const keys = await client.keys('flood-test:*');
+    const ttls = await Promise.all(keys.map((k) => client.ttl(k)));
+    const fleet = cache.stats().fleet!;
+    cache.detach();
+    await close(server);
+    await client.del(...keys);
+    client.disconnect();
+    expect(completed).toBe(300);
+    expect(keys).toHaveLength(40);
+    expect(Math.max(...ttls)).toBeLessThanOrEqual(60);
+    expect(fleet.stores).toBe(40);
+    expect(fleet.writesDropped).toBe(260);
+  });
+
   test('fail-open: Redis down at start, slow (paused past the deadline), or garbage: handshakes complete', async () => {
     const down = new Redis({ port: 1, host: '127.0.0.1', enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     down.on('error', () => undefined);
@@ -110,24 +138,28 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     expect(took).toBeLessThan(2000);
 
     // Garbage under the key the server will look up: a miss counted as an error, never a crash.
+    // A generous deadline now: on a loaded machine a 25 ms GET may time out, which is not this check.
+    slow.detach();
+    const garbageReader = attach(server, { fleet: { redis: slowClient, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 2000 } });
     const ids: Buffer[] = [];
     elsewhere.on('newSession', (id: Buffer, _data: Buffer, done: () => void) => (ids.push(id), done()));
     const marked = await connect(otherPort, { version: 'TLSv1.2' });
     expect(ids).toHaveLength(1);
     for (const garbage of ['this is not a sealed session', Buffer.from([0, 1, 2, 3]).toString('base64'), '']) {
-      await slowClient.set(`tls:session:${ids[0]!.toString('hex')}`, garbage);
-      const errorsBefore = slow.stats().fleet!.errors;
+      // Where `garbageReader` looks: its context's fingerprint scopes the key (fleet-entry.ts).
+      await slowClient.set(`tls:session:${garbageReader.stats().sessionIdContext.fingerprint}:${ids[0]!.toString('hex')}`, garbage);
+      const errorsBefore = garbageReader.stats().fleet!.errors;
       const r3 = await connect(port, { version: 'TLSv1.2', session: marked.session });
       expect(r3.reused).toBe(false);
       expect(r3.protocol).toBe('TLSv1.2');
-      expect(slow.stats().fleet!.errors).toBe(errorsBefore! + 1);
+      expect(garbageReader.stats().fleet!.errors).toBe(errorsBefore! + 1);
       recordBadInput(
         'Redis value',
         `session stored as ${JSON.stringify(garbage)}`,
         'not resumed: full handshake, fleet.errors +1, fleetError event',
       );
     }
-    slow.detach();
+    garbageReader.detach();
     slowClient.disconnect();
     await close(server);
     await close(elsewhere);
@@ -260,6 +292,12 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
       () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), lookupTimeoutMs: 0 } }),
       RangeError,
       /"fleet.lookupTimeoutMs" must be between 1 and 5000 milliseconds, got 0/,
+    );
+    bad(
+      'fleet.maxSessions 0',
+      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), maxSessions: 0 } }),
+      RangeError,
+      /"fleet.maxSessions" must be between 1 and 10000000 sessions, got 0/,
     );
     bad(
       'fleet on a bare SecureContext',

@@ -121,9 +121,10 @@ describe('isolation: different session-ID contexts never resume each other', () 
     expect(bStats.resumption.failed.contextMismatch).toBeGreaterThan(0);
   });
 
-  test("documented limit: without sessionIdContext, two servers of one process share Node's default context and a shared ring resumes across them", async () => {
-    // Node sets every tls.Server's session-ID context to a hash of process.argv unless the
-    // `sessionIdContext` option is given: isolation needs that option (docs/hardening.md).
+  test('documented limit: without sessionIdContext, two servers of one configuration (same certificate, no client certificates) share the derived context and a shared ring resumes across them', async () => {
+    // The derived context covers the fleet identity, the certificates and the client-certificate
+    // policy (test/fleet-session-id-context.test.ts); servers alike in all of them are one
+    // service to OpenSSL: isolating them needs the option (docs/hardening.md).
     const secret = crypto.randomBytes(32);
     const opts = (): Parameters<typeof attach>[1] => {
       const r = TicketKeyRing.fromSecret(secret);
@@ -168,8 +169,10 @@ describe('isolation: different session-ID contexts never resume each other', () 
       const control = await connect(a2.port, { version: 'TLSv1.2', noTicket: true, session: first.session });
       expect(control.reused).toBe(true);
       expect(cross.reused).toBe(false);
-      // b found a's session in Redis (same key, same secret) and OpenSSL refused it.
-      expect(b.cache.stats().fleet!.hits).toBe(1);
+      // Entries are scoped by the context fingerprint (src/common/fleet-entry.ts): b asked Redis
+      // for its own context's key and found nothing; nothing of a's was fetched or opened.
+      expect(b.cache.stats().fleet!).toMatchObject({ lookups: 1, hits: 0, misses: 1, errors: 0 });
+      expect(a2.cache.stats().fleet!.hits).toBe(1);
     });
   });
 });

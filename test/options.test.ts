@@ -39,6 +39,12 @@ describe('options are validated before anything native runs', () => {
       /"cache.timeoutSeconds" must be an integer, got the number NaN/,
     ],
     ['cache.mode unknown flag', { cache: { mode: 0x2 } }, RangeError, /"cache.mode" must be CacheMode flags OR-ed together .* got 0x2/],
+    [
+      'cache.mode a flag above bit 31 (2 ** 40 + 0x80)',
+      { cache: { mode: 2 ** 40 + 0x80 } },
+      RangeError,
+      /"cache.mode" must be CacheMode flags OR-ed together .* got 0x10000000080/,
+    ],
     ['tickets not an object', { tickets: null }, TypeError, /"tickets" must be an object, got null/],
     ['tickets.enabled not boolean', { tickets: { enabled: 1 } }, TypeError, /"tickets.enabled" must be a boolean, got the number 1/],
     [

@@ -26,6 +26,7 @@ const ENTRIES = {
     'DEFAULT_MAX_SESSION_AGE_SECONDS',
     'Limits',
     'RESUMPTION_FAILURE_REASONS',
+    'SESSION_ID_CONTEXT_INPUTS',
     'SessionCache',
     'SharedLimits',
     'TicketKeyRing',

@@ -291,6 +291,45 @@ describe('issue 17: the store survives production faults', () => {
 
   // Item 6. Before: with the remove callback installed OpenSSL added every TLS 1.3 session with
   // a stateless ticket to the internal cache (ssl_update_cache): 10 full handshakes left 20.
+  // Issue 22 row 5. Before: every attached worker died of SIGBUS (exit 135) at its next
+  // handshake or stats() after an operator's `: > <store file>`.
+  test('a store file truncated under load: no worker dies, no handshake fails, each worker reopens it within a second and shares again', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-trunc-`));
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'store');
+    const a = await startWorker({ SHARED_PATH: file });
+    const b = await startWorker({ SHARED_PATH: file });
+    const first = await hit(a.port, 'TLSv1.2');
+    expect((await hit(b.port, 'TLSv1.2', first.session)).reused).toBe(true);
+
+    fs.truncateSync(file, 0);
+    let completed = 0;
+    const until = Date.now() + 2500;
+    for (let i = 0; Date.now() < until; i++) {
+      const full = await hit((i % 2 ? a : b).port, 'TLSv1.2');
+      await hit((i % 2 ? b : a).port, 'TLSv1.2', full.session);
+      completed += 2;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const statsOf = (w: Worker) =>
+      ask<{ stats: { shared: { lost: boolean; reopens: number } }; reopenEvents: Array<{ path: string; reopened: boolean }> }>(
+        w.child,
+        'stats',
+        'stats',
+      );
+    const [sa, sb] = [await statsOf(a), await statsOf(b)];
+    expect(completed).toBeGreaterThan(20);
+    expect([a.child.exitCode, a.child.signalCode, b.child.exitCode, b.child.signalCode]).toEqual([null, null, null, null]);
+    for (const s of [sa, sb]) {
+      expect(s.stats.shared).toMatchObject({ lost: false, reopens: 1 });
+      expect(s.reopenEvents).toEqual([{ path: file, reopened: true }]);
+    }
+    expect(fs.statSync(file).size).toBe(1 << 20);
+    // Shared again: a session made on one worker resumes on the other.
+    const again = await hit(a.port, 'TLSv1.2');
+    expect((await hit(b.port, 'TLSv1.2', again.session)).reused).toBe(true);
+  });
+
   test('item 6: TLS 1.3 stateless-ticket sessions stay out of the internal cache', async () => {
     const name = `${TAG}-tls13`;
     cleanup.push(() => fs.rmSync(sharedStorePath(name), { force: true }));

@@ -502,6 +502,18 @@ describe('TicketKeyRing inputs and secrecy', () => {
     ['keepKeys 1.5', () => TicketKeyRing.generate({ keepKeys: 1.5 }), TypeError, /"keepKeys" must be an integer/],
     ['now not a function', () => TicketKeyRing.generate({ now: 5 as unknown as () => number }), TypeError, /"now"/],
     [
+      'now returning 1e30 (fromSecret never returned)',
+      () => TicketKeyRing.fromSecret(Buffer.alloc(32, 1), { now: () => 1e30 }),
+      RangeError,
+      /"now" must be a function returning milliseconds since 1970, 0 to 8640000000000000, got it returned 1e\+30/,
+    ],
+    [
+      'now returning NaN (a ring with no key and no error)',
+      () => TicketKeyRing.fromSecret(Buffer.alloc(32, 1), { now: () => NaN }),
+      RangeError,
+      /"now" must be a function returning milliseconds .* got it returned NaN/,
+    ],
+    [
       'haproxy line of 32 bytes',
       () => TicketKeyRing.generate().addKeyFile(Buffer.alloc(32).toString('base64'), { format: 'haproxy' }),
       RangeError,
@@ -533,6 +545,24 @@ describe('TicketKeyRing inputs and secrecy', () => {
     const before = keys();
     expect(() => ring.addKeyFile(`${keyParts(48).haproxy.toString('base64')}\nnot base64!\n`, { format: 'haproxy' })).toThrow(TypeError);
     expect(keys()).toEqual(before);
+  });
+
+  test('addKeyFile with encrypt on a fromSecret ring is refused before any key is added; a clock that turns bad later keeps its last good reading', () => {
+    let clock = Date.now();
+    const ring = TicketKeyRing.fromSecret(Buffer.alloc(32, 2), { now: () => clock });
+    const before = ring.list();
+    const file = [keyParts(48), keyParts(48), keyParts(80)].map((k) => k.haproxy.toString('base64')).join('\n');
+    expectBadInput(
+      'key ring',
+      'addKeyFile with encrypt: true on a fromSecret ring (half-applied before)',
+      () => ring.addKeyFile(file, { format: 'haproxy', encrypt: true }),
+      TypeError,
+      /"encrypt" must be false on a fromSecret ring/,
+    );
+    expect(ring.list()).toEqual(before);
+    clock = NaN;
+    ring.rotate();
+    expect(ring.list().map((k) => k.id)).toEqual(before.map((k) => k.id));
   });
 
   test('key bytes and secrets never appear in inspect, JSON, stats, list or errors', () => {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/shared_store.h"
@@ -46,6 +47,7 @@ class ClientStore : public Napi::ObjectWrap<ClientStore> {
     auto keys = info[0].As<Napi::Buffer<unsigned char>>();
     const bool remove = info[1].ToBoolean();
     const int64_t now = Now();
+    ReopenIfLost(now);
     for (size_t at = 0; at + kKeyBytes <= keys.Length(); at += kKeyBytes) {
       size_t len = 0;
       const bool found = remove ? store_->Take(keys.Data() + at, kKeyBytes, now, &scratch_, &len)
@@ -108,8 +110,18 @@ class ClientStore : public Napi::ObjectWrap<ClientStore> {
     return info.Env().Undefined();
   }
 
+  // A store file truncated under this process (shared_store_fault.h) is mapped again from the
+  // next take(), on the JavaScript thread before a connection starts, at most once a second.
+  void ReopenIfLost(int64_t now) {
+    if (!store_->file().lost() || now == last_reopen_try_) return;
+    last_reopen_try_ = now;
+    std::string ignored;
+    store_->ReopenIfLost(&ignored);
+  }
+
   std::shared_ptr<SharedStore> store_;
   std::vector<unsigned char> scratch_;
+  int64_t last_reopen_try_ = 0;
 };
 
 }  // namespace

@@ -2,6 +2,11 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include <array>
+#include <vector>
 
 #include "common/context_access.h"
 #include "common/openssl_ptr.h"
@@ -44,6 +49,90 @@ bool ReadSessionIdContext(SSL_CTX* ctx, std::vector<unsigned char>* out) noexcep
 
 namespace {
 
+using Digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
+
+// SHA-256 of a DER encoding made by `i2d`; false when OpenSSL cannot encode the object.
+template <typename T>
+bool DigestOfDer(const T* obj, int (*i2d)(const T*, unsigned char**), Digest* out) {
+  unsigned char* der = nullptr;
+  int len = i2d(obj, &der);
+  if (len <= 0 || der == nullptr) return false;
+  SHA256(der, static_cast<size_t>(len), out->data());
+  OPENSSL_free(der);
+  return true;
+}
+
+bool CertDigest(const X509* x, Digest* out) { return DigestOfDer<X509>(x, i2d_X509, out); }
+
+// SHA-256 over the digests in `parts` (each a fixed 32 bytes, so concatenation is unambiguous).
+Digest DigestOfDigests(const std::vector<Digest>& parts) {
+  std::vector<unsigned char> all;
+  for (const Digest& d : parts) all.insert(all.end(), d.begin(), d.end());
+  Digest out{};
+  SHA256(all.data(), all.size(), out.data());
+  return out;
+}
+
+// Every certificate the context serves (one slot per key type: RSA, ECDSA, ...), each followed by
+// its chain, in slot order. SSL_CTX_set_current_cert moves the context's "current" slot, which
+// later SSL_CTX_use_* calls write to: it is put back on the certificate Node left current.
+std::vector<Digest> ServedCertificates(SSL_CTX* ctx) {
+  std::vector<Digest> parts;
+  X509* current = SSL_CTX_get0_certificate(ctx);
+  if (current == nullptr) return parts;
+  for (int ok = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); ok == 1;
+       ok = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+    X509* leaf = SSL_CTX_get0_certificate(ctx);
+    Digest d{};
+    if (leaf == nullptr || !CertDigest(leaf, &d)) continue;
+    parts.push_back(d);
+    STACK_OF(X509)* chain = nullptr;
+    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain != nullptr) {
+      for (int i = 0; i < sk_X509_num(chain); i++) {
+        if (CertDigest(sk_X509_value(chain, i), &d)) parts.push_back(d);
+      }
+    }
+  }
+  SSL_CTX_select_current_cert(ctx, current);
+  return parts;
+}
+
+// The client CA names the server sends in its CertificateRequest (Node's `ca` option adds each).
+std::vector<Digest> ClientCaNames(SSL_CTX* ctx) {
+  std::vector<Digest> parts;
+  STACK_OF(X509_NAME)* names = SSL_CTX_get_client_CA_list(ctx);
+  for (int i = 0; names != nullptr && i < sk_X509_NAME_num(names); i++) {
+    Digest d{};
+    if (DigestOfDer<X509_NAME>(sk_X509_NAME_value(names, i), i2d_X509_NAME, &d)) parts.push_back(d);
+  }
+  return parts;
+}
+
+void SetDigest(Napi::Env env, Napi::Object out, const char* name, const std::vector<Digest>& parts) {
+  if (parts.empty()) {
+    out.Set(name, env.Null());
+    return;
+  }
+  Digest d = DigestOfDigests(parts);
+  out.Set(name, Napi::Buffer<unsigned char>::Copy(env, d.data(), d.size()));
+}
+
+// contextIdentity(secureContextExternal) -> { certificates, clientCaNames }: SHA-256 digests (null
+// when empty) of what decides who may resume on this context, as nginx's
+// ngx_ssl_session_id_context() hashes its certificates and client CA names. The verify store is
+// left out on purpose: Node's root store and OpenSSL's hashed-directory lookups fill it lazily, so
+// two members of one fleet could read different contents at attach time.
+Napi::Value ContextIdentity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = info.Length() > 0 ? SslCtxFromExternal(env, info[0]) : nullptr;
+  if (ctx == nullptr) throw Napi::TypeError::New(env, "contextIdentity: expected a SecureContext `_external`");
+  ERR_set_mark();
+  Napi::Object out = Napi::Object::New(env);
+  SetDigest(env, out, "certificates", ServedCertificates(ctx));
+  SetDigest(env, out, "clientCaNames", ClientCaNames(ctx));
+  ERR_pop_to_mark();
+  return out;
+}
 const std::vector<unsigned char>* PinnedOf(const SSL* ssl) {
   const ContextState* state = ContextStateOf(SSL_get_SSL_CTX(ssl));
   if (state == nullptr || state->per_connection_sid_ctx.empty()) return nullptr;
@@ -79,6 +168,7 @@ Napi::Value SessionIdContextOf(const Napi::CallbackInfo& info) {
 
 void InitSessionIdContext(Napi::Env env, Napi::Object exports) {
   exports.Set("sessionIdContextOf", Napi::Function::New(env, SessionIdContextOf, "sessionIdContextOf"));
+  exports.Set("contextIdentity", Napi::Function::New(env, ContextIdentity, "contextIdentity"));
 }
 
 }  // namespace tsc

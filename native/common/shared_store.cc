@@ -75,6 +75,7 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
   const uint64_t hash = KeyHash(id, KeyFits(id_len) ? id_len : 0);
   const uint32_t start = g.set_start(hash);
   const uint32_t stripe = g.stripe_of_slot(start);
+  if (f.lost()) return InsertResult::kFailed;
   if (der_len > g.max_der()) {
     f.Count(stripe, kTooLarge);
     return InsertResult::kTooLarge;
@@ -154,6 +155,10 @@ bool SharedStore::Copy(const unsigned char* id, size_t id_len, int64_t now, std:
     if (why != nullptr) *why = reason;
     return false;
   };
+  if (f.lost()) {
+    if (why != nullptr) *why = StoreMiss::kFailed;
+    return false;
+  }
   if (!KeyFits(id_len) || !MayHold(f, start, hash)) return miss();
   try {
     if (out->size() < g.max_der()) out->resize(g.max_der());
@@ -202,6 +207,7 @@ size_t SharedStore::Flush(int64_t now, bool all) noexcept {
   StoreFile& f = *file_;
   const Geometry& g = f.geometry();
   size_t n = 0;
+  if (f.lost()) return 0;
   for (uint32_t stripe = 0; stripe < g.stripe_count; stripe++) {
     StripeLock lock(f, stripe);
     if (!lock.held()) continue;  // counted as a lock timeout; the next flush gets it
@@ -239,6 +245,8 @@ SharedStoreStats SharedStore::Stats() noexcept {
   out.max_session_bytes = g.max_der();
   out.total_bytes = g.total_bytes;
   out.stripes = g.stripe_count;
+  out.lost = f.lost();
+  out.reopens = f.reopens();
   // Read without the table's lock: a figure for stats, bounded like every reader of the table.
   const uint32_t keys = f.ticket_keys()->count;
   out.ticket_keys = keys <= layout::kMaxSharedTicketKeys ? keys : 0;

@@ -27,6 +27,8 @@ struct SharedStoreStats {
   uint64_t max_session_bytes = 0;  // largest DER session a slot holds
   uint64_t total_bytes = 0;
   uint64_t stripes = 0;
+  bool lost = false;         // the file was truncated under this process and is not reopened yet
+  uint64_t reopens = 0;      // times this process reopened the file after that
   uint64_t ticket_keys = 0;  // keys in the store's table for generated rings (shared_ticket_keys.cc)
   uint64_t counters[kCounterCount] = {};
 };
@@ -67,6 +69,9 @@ class SharedStore {
   size_t Flush(int64_t now, bool all) noexcept;
   void Count(SharedCounter counter) noexcept;
   SharedStoreStats Stats() noexcept;
+
+  // After a truncated file (StoreFile::lost): maps it again. True when the store is usable.
+  bool ReopenIfLost(std::string* error) { return file_->Reopen(error); }
 
   const std::string& path() const { return file_->path(); }
   StoreFile& file() { return *file_; }

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/shared_store_fault.h"
+
 namespace tsc {
 namespace {
 
@@ -199,10 +201,32 @@ StoreFile::~StoreFile() {
   // The last process to let go of the store takes the ticket keys with it: they live only as
   // long as some process uses them (a process killed before this runs leaves them to the next
   // opener that finds itself alone, below). Our own read lock upgrades only when no other
-  // process holds one.
+  // process holds one. Still watched for a truncation while it writes (shared_store_fault.h).
   if (base_ != nullptr && user_fd_ >= 0 && OfdLock(user_fd_, F_WRLCK)) WipeTicketKeys(ticket_keys());
-  if (base_ != nullptr) munmap(base_, g_.total_bytes);
+  if (base_ != nullptr) {
+    ForgetStoreMapping(base_);
+    munmap(base_, g_.total_bytes);
+  }
   if (user_fd_ >= 0) close(user_fd_);  // drops this process's "in use" lock
+}
+
+bool StoreFile::Reopen(std::string* error) {
+  if (!lost()) return true;
+  StoreLocation where;
+  where.path = path_;
+  where.private_dir = private_dir_;
+  std::shared_ptr<StoreFile> fresh = Map(where, g_, error);
+  if (!fresh) return false;
+  // Take the fresh mapping and descriptor; `fresh` leaves with the zero pages and the old
+  // descriptor (whose in-use lock goes with it).
+  ForgetStoreMapping(base_);
+  ForgetStoreMapping(fresh->base_);
+  std::swap(base_, fresh->base_);
+  std::swap(user_fd_, fresh->user_fd_);
+  WatchStoreMapping(base_, g_.total_bytes, &lost_);
+  lost_.store(false, std::memory_order_relaxed);
+  reopens_++;
+  return true;
 }
 
 void StoreFile::Invalidate(uint32_t i) {
@@ -300,8 +324,10 @@ std::shared_ptr<StoreFile> StoreFile::Map(const StoreLocation& where, const Geom
   struct statfs fs;
   file->in_memory_ = fstatfs(fd.fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
   file->path_ = path;
+  file->private_dir_ = where.private_dir;
   file->g_ = g;
   file->base_ = mapped;
+  WatchStoreMapping(mapped, g.total_bytes, &file->lost_);
   // On success the file keeps the descriptor, with a read lock: ours downgraded, or one more
   // reader. Taken before the flock is released, so the next opener sees us.
   auto in_use = [&]() -> std::shared_ptr<StoreFile> {

@@ -5,6 +5,7 @@
 // attach(), never a hang. See shared_store_layout.h for what the bytes mean.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +52,16 @@ class StoreFile {
   const layout::Geometry& geometry() const { return g_; }
   const std::string& path() const { return path_; }
 
+  // A SIGBUS hit the mapping (the file was truncated under us): the mapping now holds private
+  // zeros (shared_store_fault.h) and every store call is a counted miss until Reopen().
+  bool lost() const { return lost_.load(std::memory_order_relaxed); }
+  // Maps the file at the same path again (laid out anew when it is empty) in place of the lost
+  // mapping; every store of this process that shares this file uses the new one. False, with
+  // `error` set, when the file cannot be opened or mapped (the store stays lost).
+  bool Reopen(std::string* error);
+  // Times Reopen() succeeded in this process.
+  uint64_t reopens() const { return reopens_; }
+
   // Makes the index forget slot `i`. Caller holds the slot's stripe lock.
   void Invalidate(uint32_t i);
   // Entries of one stripe's sets, counted from the index. Caller holds that stripe (or is alone).
@@ -62,10 +73,13 @@ class StoreFile {
  private:
   StoreFile() = default;
   std::string path_;
+  bool private_dir_ = false;
   layout::Geometry g_;
   void* base_ = nullptr;
   bool in_memory_ = false;
   int user_fd_ = -1;  // holds an OFD read lock on byte 0 while this process uses the store
+  std::atomic<bool> lost_{false};
+  uint64_t reopens_ = 0;
 };
 
 // What a look at a store file finds without opening it for use (`tls-resumption stores list`).

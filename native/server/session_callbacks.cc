@@ -184,6 +184,20 @@ Napi::Value SharedFlush(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// sharedReopenIfLost(handle) -> null (the store is fine) | { reopened, error? }: after the store
+// file was truncated under this process (a SIGBUS answered with zero pages), map it again.
+Napi::Value SharedReopenIfLost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SharedStore& store = StoreOrThrow(info);
+  if (!store.file().lost()) return env.Null();
+  std::string error;
+  Napi::Object out = Napi::Object::New(env);
+  const bool reopened = store.ReopenIfLost(&error);
+  out.Set("reopened", Napi::Boolean::New(env, reopened));
+  if (!reopened) out.Set("error", Napi::String::New(env, error));
+  return out;
+}
+
 // flushLocal(handle, all): the context's own cache, without touching the shared store.
 Napi::Value FlushLocal(const Napi::CallbackInfo& info) {
   SSL_CTX* ctx = nullptr;
@@ -223,6 +237,7 @@ void InitSessionCallbacks(Napi::Env env, Napi::Object exports) {
   exports.Set("sharedDetach", Napi::Function::New(env, SharedDetach, "sharedDetach"));
   exports.Set("sharedStats", Napi::Function::New(env, SharedStats, "sharedStats"));
   exports.Set("sharedFlush", Napi::Function::New(env, SharedFlush, "sharedFlush"));
+  exports.Set("sharedReopenIfLost", Napi::Function::New(env, SharedReopenIfLost, "sharedReopenIfLost"));
   exports.Set("flushLocal", Napi::Function::New(env, FlushLocal, "flushLocal"));
   exports.Set("sharedInspect", Napi::Function::New(env, SharedInspect, "sharedInspect"));
 }

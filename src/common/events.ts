@@ -24,6 +24,18 @@ export const Channels = Object.freeze({
   /** A fleet (Redis) operation failed; the connection fell back to a full handshake. Message: { cache, error }. */
   fleetError: 'tls-resumption:fleet-error',
   /**
+   * The shared store file was truncated under this process (an operator's clean-up): the store
+   * answered misses from zero pages until this check mapped the file again. Message: { cache,
+   * path, reopened, error? } (`reopened` false: the file could not be mapped; tried again each second).
+   */
+  sharedStoreReopened: 'tls-resumption:shared-store-reopened',
+  /**
+   * A `fromRedis` ring refused the ring document in Redis (forged, out of bounds, older than the
+   * one loaded) and kept its keys. Message: { cache, reason, mode }, reason one of 'too-large',
+   * 'malformed', 'not-authentic', 'out-of-bounds', 'older-version'.
+   */
+  ringDocumentRefused: 'tls-resumption:ring-document-refused',
+  /**
    * Offered sessions that did not resume, sampled: at most one message per reason per second per
    * attached context (drained once a second), each with how many of that reason went unsampled
    * before it. Message: { cache, reason, protocol, mechanism, atMs, suppressed }.

@@ -164,9 +164,12 @@ export interface NativeBinding {
   sharedRehook(h: NativeAttachment): void;
   /** The session-ID context OpenSSL holds for the context (null if it cannot be read back). */
   sessionIdContextOf(h: NativeAttachment): Buffer | null;
+  /** SHA-256 digests (null when empty) of the certificates a context serves and of its client CA names (a SecureContext `_external`). */
+  contextIdentity(external: unknown): { certificates: Buffer | null; clientCaNames: Buffer | null };
   sharedDetach(h: NativeAttachment): void;
   sharedStats(h: NativeAttachment): NativeSharedStats;
   sharedFlush(h: NativeAttachment, all: boolean): number;
+  sharedReopenIfLost(h: NativeAttachment): { reopened: boolean; error?: string } | null;
   flushLocal(h: NativeAttachment, all: boolean): number;
   /** A store file's header and in-use marker, without attaching (shared_store_file.cc). */
   sharedInspect(path: string): {

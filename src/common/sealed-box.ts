@@ -47,7 +47,13 @@ export function sealedBox(secret: Buffer, purpose: string): SealedBox {
         const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
         decipher.setAAD(Buffer.from(label));
         decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-        return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+        const head = decipher.update(raw.subarray(IV_BYTES + TAG_BYTES));
+        const tail = decipher.final();
+        const plain = Buffer.concat([head, tail]);
+        // The parts are plaintext too (session master keys, ticket keys): only the caller's copy lives on.
+        head.fill(0);
+        tail.fill(0);
+        return plain;
       } catch {
         return undefined;
       }

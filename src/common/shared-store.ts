@@ -227,6 +227,11 @@ export class SharedHook {
     return { path: this.options.path, ...native.sharedStats(this.#handle) };
   }
 
+  /** Maps the store file again if it was truncated under this process; null when it was not. */
+  reopenIfLost(): { reopened: boolean; error?: string } | null {
+    return native.sharedReopenIfLost(this.#handle);
+  }
+
   /** Expired entries, or every entry of the store (all processes) with `all`. */
   flush(all: boolean): number {
     return native.sharedFlush(this.#handle, all);

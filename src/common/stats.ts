@@ -103,6 +103,10 @@ export interface SharedStoreStats {
   misses: number;
   /** Sessions written. */
   stores: number;
+  /** The store file was truncated under this process: every lookup is a miss (`storeError`) until it is reopened (within a second). */
+  lost: boolean;
+  /** Times this process reopened the store file after finding it truncated (the `sharedStoreReopened` event tells each). */
+  reopens: number;
   /**
    * Ticket keys the store holds for the `TicketKeyRing.generate()` rings attached with it, which
    * every process using the store shares (0 without such a ring, and always 0 for a store that is

@@ -153,6 +153,12 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     unit: '{ticket}',
     help: 'Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets).',
   },
+  'settings.tickets.pskKe': {
+    name: 'tickets_psk_ke',
+    type: 'gauge',
+    unit: '{flag}',
+    help: '1 when resumed TLS 1.3 handshakes may skip the (EC)DHE key exchange (tickets.pskKe: SSL_OP_ALLOW_NO_DHE_KEX | SSL_OP_PREFER_NO_DHE_KEX), else 0.',
+  },
   // Ticket key ring (stats().tickets), shared store (stats().shared), fleet (stats().fleet):
   'tickets.issued': {
     name: 'tickets_issued_total',
@@ -249,6 +255,18 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     unit: '{recovery}',
     help: 'Times the shared store recovered from an inconsistent state.',
   },
+  'shared.lost': {
+    name: 'shared_lost',
+    type: 'gauge',
+    unit: '{flag}',
+    help: 'The shared store file was truncated under this process and is not mapped again yet (1): every lookup is a miss.',
+  },
+  'shared.reopens': {
+    name: 'shared_reopens_total',
+    type: 'counter',
+    unit: '{reopen}',
+    help: 'Times this process mapped the shared store file again after finding it truncated.',
+  },
   'shared.ticketKeys': {
     name: 'shared_ticket_keys',
     type: 'gauge',
@@ -263,6 +281,12 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     help: 'Redis lookups abandoned at the deadline (full handshake).',
   },
   'fleet.stores': { name: 'fleet_stores_total', type: 'counter', unit: '{session}', help: 'Sessions written to Redis.' },
+  'fleet.writesDropped': {
+    name: 'fleet_writes_dropped_total',
+    type: 'counter',
+    unit: '{session}',
+    help: 'Sessions not written to Redis because this member held fleet.maxSessions live entries.',
+  },
   'fleet.ringVersion': {
     name: 'fleet_ring_version',
     type: 'gauge',

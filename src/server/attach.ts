@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
 
 import { type EventName, hasListeners, publish } from '../common/events';
+import { FLEET_ENTRY_PURPOSES, type RingDocumentRefusal } from '../common/fleet-entry';
 import { type NativeAttachment, type NativeResumptionSample, type NativeResumptionStats, type NativeStats, native } from '../common/native';
 import { sealedBox } from '../common/sealed-box';
 import {
@@ -160,6 +161,10 @@ export interface SessionCacheEvents {
   keyRemoved: { cache: SessionCache; keyId: string; reason: KeyRemovedReason; mode: RingModeName };
   /** A fleet (Redis) operation failed or timed out; the handshake went on as a full one. */
   fleetError: { cache: SessionCache; error: Error & { code?: string } };
+  /** The shared store file was truncated under this process and was mapped again (or could not be: `error`). */
+  sharedStoreReopened: { cache: SessionCache; path: string; reopened: boolean; error?: string };
+  /** A `fromRedis` ring refused the document in Redis and kept its keys. */
+  ringDocumentRefused: { cache: SessionCache; reason: RingDocumentRefusal; mode: RingModeName };
   /** A sampled offered session that did not resume (at most one per reason per second). */
   resumptionFailed: { cache: SessionCache } & NativeResumptionSample;
 }
@@ -271,7 +276,7 @@ export class SessionCache extends EventEmitter {
   #makeFleet(server: tls.Server | undefined, f: ResolvedFleet | undefined): FleetSessionStore | FleetReplication | undefined {
     if (f === undefined) return undefined;
     if (!server) throw new TypeError('"fleet" needs a server target (it uses the server\'s session events), not a bare tls.SecureContext.');
-    const box = sealedBox(f.secret, 'fleet/sessions');
+    const box = sealedBox(f.secret, FLEET_ENTRY_PURPOSES.sessions);
     const sessionIdContext = fleetSessionIdContext(f.secret, `redis-sessions\0${f.prefix}`);
     const idTagKey = Buffer.from(crypto.hkdfSync('sha256', f.secret, Buffer.alloc(0), 'tls-resumption/fleet/session-id-tag', 16));
     f.secret.fill(0);
@@ -299,8 +304,10 @@ export class SessionCache extends EventEmitter {
       lookupTimeoutMs: f.lookupTimeoutMs,
       timeoutSeconds: () => this.#options.cache.timeoutSeconds,
       maxLocal: Math.max(1024, this.#options.cache.size || 20480),
+      maxSessions: f.maxSessions,
       sessionIdContext,
       idTagKey,
+      scope: () => this.#sessionIdContext.scope(),
       onLookupFailed: (id) => {
         if (this.#native) native.resumptionStoreError(this.#native, id);
       },
@@ -450,7 +457,7 @@ export class SessionCache extends EventEmitter {
         server: this.#server,
         ring: o.tickets.keyRing?._sessionIdContext(),
         fleet: this.#fleetSessionIdContext,
-        sharedPath: this.#shared?.options.name === undefined ? this.#shared?.options.path : undefined,
+        sharedPath: this.#shared?.options.path,
       }),
     );
   }
@@ -496,9 +503,17 @@ export class SessionCache extends EventEmitter {
   // Sampled failures (at most one per reason per second natively) become 'resumptionFailed'.
   #drainSamples(): void {
     if (!this.#native) return;
+    this.#reopenSharedIfLost();
     const samples = native.resumptionSamples(this.#native);
     if (samples.length === 0 || !hasListeners(this, 'resumptionFailed')) return;
     for (const s of samples) publish(this, 'resumptionFailed', { ...s });
+  }
+
+  // A truncated store file answered misses from zero pages since the fault (shared_store_fault.h):
+  // checked once a second here, never on the handshake path.
+  #reopenSharedIfLost(): void {
+    const outcome = this.#shared?.reopenIfLost();
+    if (outcome) publish(this, 'sharedStoreReopened', { path: this.#shared!.options.path, ...outcome });
   }
 
   // The ring's evp callback on this context; SNI contexts carry the same ring (ticket-ring-sni);

@@ -162,7 +162,8 @@ function parseCache(value: unknown): OptionRequest['cache'] {
   if (timeout !== undefined) out.timeoutSeconds = timeout;
   const mode = optionalInteger('cache.mode', c.mode, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   if (mode !== undefined) {
-    if ((mode & ~MODE_MASK) !== 0 || mode < 0) {
+    // Bitwise operators see only the low 32 bits: `2 ** 40 + 0x80` would pass a mask test alone.
+    if (mode < 0 || mode > MODE_MASK || (mode & ~MODE_MASK) !== 0) {
       throw rangeError(
         'cache.mode',
         'CacheMode flags OR-ed together (NO_AUTO_CLEAR 0x80, NO_INTERNAL_LOOKUP 0x100, NO_INTERNAL_STORE 0x200)',

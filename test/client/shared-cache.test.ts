@@ -144,6 +144,23 @@ describe('faults: a bad entry is a full handshake, never a failed connection', (
     sessions.close();
   });
 
+  test('the store file truncated under the process: no crash, no failed connection, the file is mapped again within a second', async () => {
+    const file = storePath('truncated');
+    const sessions = clientSessions({ shared: { path: file, ...SHARED } });
+    await roundTrip(sessions, port);
+    expect((await roundTrip(sessions, port)).reused).toBe(true);
+    fs.truncateSync(file, 0);
+    // The first touch of the mapping after the truncation faults: answered with zero pages, a miss.
+    expect((await roundTrip(sessions, port)).reused).toBe(false);
+    await new Promise((r) => setTimeout(r, 1100));
+    await roundTrip(sessions, port);
+    expect(sessions.stats().shared).toMatchObject({ lost: false, reopens: 1 });
+    expect(fs.statSync(file).size).toBe(SHARED.sizeBytes);
+    expect((await roundTrip(sessions, port)).reused).toBe(true);
+    expect(sessions.stats().failed).toBe(0);
+    sessions.close();
+  });
+
   test('an entry that is not a session of this Node (foreign bytes under the upstream key)', async () => {
     const file = storePath('foreign');
     const sessions = clientSessions({ shared: { path: file, ...SHARED } });

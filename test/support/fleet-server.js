@@ -1,7 +1,8 @@
 // A fleet member in a process of its own, forked by the fleet tests. Environment:
 //   REDIS_PORT, FLEET=1 (Redis session store), FLEET_SECRET (hex, 32 bytes),
 //   TICKETS=1 (tickets on), RING=redis|secret|generate (ticket key ring), ROTATE (s), POLL (s),
-//   SID (the `sessionIdContext` option), LOOKUP_MS (fleet lookup deadline).
+//   SID (the `sessionIdContext` option), LOOKUP_MS (fleet lookup deadline), TLS_KEY and TLS_CERT
+//   (PEM: every member of a fleet serves one certificate; a throwaway one without them).
 // Extra command-line arguments are ignored: they only make argv (Node's default context) differ.
 // Reports its port over IPC, then answers 'stats', 'rotate' and 'exit'.
 const tls = require('node:tls');
@@ -15,7 +16,7 @@ const env = process.env;
 const redisPort = Number(env.REDIS_PORT);
 const secret = Buffer.from(env.FLEET_SECRET || '', 'hex');
 const tickets = env.TICKETS === '1';
-const cert = selfSignedCertificate();
+const cert = process.env.TLS_CERT ? { key: process.env.TLS_KEY, cert: process.env.TLS_CERT } : selfSignedCertificate();
 const server = tls.createServer({ ...cert, secureOptions: tickets ? 0 : require('node:constants').SSL_OP_NO_TICKET }, (s) =>
   s.resume().end('ok'),
 );

@@ -6,7 +6,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 
-import { connect, type Version } from './tls';
+import { cert, connect, type Version } from './tls';
 
 export interface Member {
   child: ChildProcess;
@@ -21,10 +21,17 @@ export function killAllMembers(): void {
   running.clear();
 }
 
-/** Forks a member; `args` land in its process.argv (Node derives its default session-ID context from argv). */
+/**
+ * Forks a member; `args` land in its process.argv (Node derives its default session-ID context from
+ * argv). Every member serves the same certificate, as a real fleet does: the derived session-ID
+ * context covers it.
+ */
 export function startMember(env: Record<string, string>, args: string[] = []): Promise<Member> {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'fleet-server.js'), args, { env: { ...process.env, ...env }, stdio: 'inherit' });
+    const child = fork(path.join(__dirname, 'fleet-server.js'), args, {
+      env: { ...process.env, TLS_KEY: cert.key, TLS_CERT: cert.cert, ...env },
+      stdio: 'inherit',
+    });
     running.add(child);
     child.once('exit', () => running.delete(child));
     child.once('error', reject);

@@ -8,7 +8,7 @@
  * Answers each connection with its pid, so the primary sees which worker served it. An attach()
  * that throws is reported as {type: 'attachError', message} and the worker serves without the
  * store. Messages:
- *   primary -> worker {cmd: 'stats'} -> {type: 'stats', stats}
+ *   primary -> worker {cmd: 'stats'} -> {type: 'stats', stats, reopenEvents} (the sharedStoreReopened events seen)
  *   primary -> worker {cmd: 'lockAndHang'} -> {type: 'locked', slot}: the test addon's dieWriting,
  *   the worker then holds a stripe lock, mid-"write", until it is killed.
  *   primary -> worker {cmd: 'lockAll'} -> {type: 'locked', stripes}: the test addon's
@@ -48,9 +48,11 @@ function attachOrReport() {
   }
 }
 const cache = attachOrReport();
+const reopenEvents: unknown[] = [];
+cache.on('sharedStoreReopened', ({ path, reopened, error }) => reopenEvents.push({ path, reopened, error }));
 
 process.on('message', (msg: { cmd?: string }) => {
-  if (msg.cmd === 'stats') process.send?.({ type: 'stats', stats: cache.stats() });
+  if (msg.cmd === 'stats') process.send?.({ type: 'stats', stats: cache.stats(), reopenEvents });
   if (msg.cmd === 'lockAndHang' && shared) {
     const s = cache.stats().shared!;
     process.send?.({ type: 'locked', slot: hooks.dieWriting(s.path, sizeBytes, 384, sharedName !== undefined) });

@@ -10,7 +10,14 @@ import * as tls from 'node:tls';
 
 import { selfSignedCertificate } from '../../src/ops/certificate';
 
-export const cert = selfSignedCertificate('localhost');
+/**
+ * The test certificate. Child processes and cluster workers inherit it through the environment:
+ * every member of a real fleet serves one certificate, and the derived session-ID context covers it.
+ */
+export const cert: { key: string; cert: string } = process.env.TLS_RESUMPTION_TEST_CERT
+  ? JSON.parse(process.env.TLS_RESUMPTION_TEST_CERT)
+  : selfSignedCertificate('localhost');
+process.env.TLS_RESUMPTION_TEST_CERT ??= JSON.stringify(cert);
 
 export type Version = 'TLSv1.2' | 'TLSv1.3';
 
@@ -75,6 +82,8 @@ export interface ConnectOptions {
   servername?: string;
   /** Client refuses tickets (no ticket extension): TLS 1.2 session IDs only. */
   noTicket?: boolean;
+  /** A client certificate to present when the server asks for one. */
+  clientCert?: { key: string; cert: string };
 }
 
 /** One TLS connection: handshake, read to the end, report reuse and the newest session. */
@@ -90,6 +99,7 @@ export function connect(port: number, o: ConnectOptions = {}): Promise<ConnectRe
       minVersion: o.range?.[0] ?? o.version,
       maxVersion: o.range?.[1] ?? o.version,
       secureOptions: o.noTicket ? require('node:constants').SSL_OP_NO_TICKET : 0,
+      ...o.clientCert,
     });
     let reused = false;
     let protocol: string | null = null;

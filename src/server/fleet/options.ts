@@ -23,6 +23,14 @@ export interface FleetOptions {
    * arrive, so a handshake reads only local memory. `lookupTimeoutMs` does not apply. Default: false.
    */
   replicate?: boolean;
+  /**
+   * Live session entries one member may hold in Redis at once (each lives the session lifetime,
+   * `cache.timeoutSeconds`): past it, new sessions are not written and resume on this member only
+   * (`stats().fleet.writesDropped`), so a flood of unique full handshakes cannot grow Redis past
+   * members × maxSessions entries. Lookup mode only (a replicating fleet's stream is trimmed to a
+   * member's store size). Default: 20480. Range 1-10000000.
+   */
+  maxSessions?: number;
 }
 
 export interface ResolvedFleet {
@@ -31,35 +39,36 @@ export interface ResolvedFleet {
   prefix: string;
   lookupTimeoutMs: number;
   replicate: boolean;
+  maxSessions: number;
 }
 
 export function resolveFleet(value: unknown): ResolvedFleet {
   expectKind('fleet', value, 'object');
   const f = value as Record<string, unknown>;
-  checkKeys('fleet', f, ['redis', 'secret', 'prefix', 'lookupTimeoutMs', 'replicate']);
+  checkKeys('fleet', f, ['redis', 'secret', 'prefix', 'lookupTimeoutMs', 'replicate', 'maxSessions']);
   if (f.replicate !== undefined) expectKind('fleet.replicate', f.replicate, 'boolean');
   expectPresent('fleet.redis', f.redis, 'an ioredis or node-redis client (required)');
   const redis = redisAdapter(f.redis, 'fleet.redis');
+  if (f.prefix !== undefined && (typeof f.prefix !== 'string' || f.prefix.length < 1 || f.prefix.length > 128)) {
+    throw typeError('fleet.prefix', 'a string of 1 to 128 characters', f.prefix);
+  }
+  const integer = (name: 'lookupTimeoutMs' | 'maxSessions', fallback: number, max: number, unit: string): number => {
+    if (f[name] === undefined) return fallback;
+    expectKind(`fleet.${name}`, f[name], 'integer');
+    expectRange(`fleet.${name}`, f[name] as number, 1, max, unit);
+    return f[name] as number;
+  };
+  const lookupTimeoutMs = integer('lookupTimeoutMs', 20, 5000, 'milliseconds');
+  const maxSessions = integer('maxSessions', 20480, 10_000_000, 'sessions');
+  // The secret last: once copied, nothing after it can throw and leave the copy unwiped.
   expectPresent('fleet.secret', f.secret, 'a Buffer of 32 bytes (required)');
   const secret = checkSecret('fleet.secret', f.secret);
-  let prefix = 'tls:session:';
-  if (f.prefix !== undefined) {
-    if (typeof f.prefix !== 'string' || f.prefix.length < 1 || f.prefix.length > 128) {
-      secret.fill(0);
-      throw typeError('fleet.prefix', 'a string of 1 to 128 characters', f.prefix);
-    }
-    prefix = f.prefix;
-  }
-  let lookupTimeoutMs = 20;
-  if (f.lookupTimeoutMs !== undefined) {
-    try {
-      expectKind('fleet.lookupTimeoutMs', f.lookupTimeoutMs, 'integer');
-      expectRange('fleet.lookupTimeoutMs', f.lookupTimeoutMs as number, 1, 5000, 'milliseconds');
-    } catch (err) {
-      secret.fill(0);
-      throw err;
-    }
-    lookupTimeoutMs = f.lookupTimeoutMs as number;
-  }
-  return { redis, secret, prefix, lookupTimeoutMs, replicate: f.replicate === true };
+  return {
+    redis,
+    secret,
+    prefix: (f.prefix as string | undefined) ?? 'tls:session:',
+    lookupTimeoutMs,
+    replicate: f.replicate === true,
+    maxSessions,
+  };
 }

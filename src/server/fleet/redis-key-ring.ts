@@ -1,9 +1,13 @@
 /**
  * Ticket keys for a fleet, coordinated through Redis (`TicketKeyRing.fromRedis`).
  *
- * The ring document lives at `key` as JSON: `{ v, keys: [{ id, createdAt, activateAt, sealed }] }`,
- * newest first; every key is sealed with AES-256-GCM under `wrappingSecret` (Redis never holds a
- * key in the clear). One member at a time creates the next key: it takes the lock (`{key}:lock`,
+ * The ring document lives at `key`, sealed whole under a key derived from `wrappingSecret`
+ * (format: fleet-entry.ts), keys newest first. Anyone who can write to Redis is outside the
+ * trust boundary: a document that does not open, is out of bounds (size, key count, times) or
+ * carries an older version than the one loaded is refused; the ring keeps its keys, counts it
+ * (`documentsRefused`, `syncErrors`) and emits a `RingDocumentRefused` error. Reads are bounded
+ * (GETRANGE), publishes coalesce into one pending sync, and timers are clamped, so a flood of
+ * forged documents costs bounded work. One member at a time creates the next key: it takes the lock (`{key}:lock`,
  * hash-tagged into the document's Redis Cluster slot; `key:lock` when `key` has a tag) with
  * `SET NX PX`, re-reads the document, prepends a fresh key, trims to `keepKeys`, bumps `v`,
  * writes it and publishes `v` on `key:changed`. Every member reloads on that message and also
@@ -21,21 +25,9 @@
 import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
+import { openRingDocument, RING_DOCUMENT_LIMITS, type RingDocument, RingDocumentRefused, sealRingDocument } from '../../common/fleet-entry';
 import type { RedisAdapter } from '../../common/redis-client';
 import type { SealedBox } from '../../common/sealed-box';
-
-/** One key as the ring document stores it. */
-interface StoredKey {
-  id: string;
-  createdAt: number;
-  activateAt: number;
-  sealed: string;
-}
-
-interface RingDocument {
-  v: number;
-  keys: StoredKey[];
-}
 
 /** A key to hand to the native ring. `bytes` is wiped by the caller after use. */
 export interface SyncedKey {
@@ -74,9 +66,14 @@ export interface FleetRingStats {
   localRotations: number;
   /** Failed Redis calls and documents that did not open. */
   syncErrors: number;
+  /** Ring documents refused (forged, out of bounds, older than the one loaded): the ring kept its keys. */
+  documentsRefused: number;
 }
 
 const LOCK_TTL_MS = 10_000;
+/** Timer bounds: never a busy re-arm, never past setTimeout's 32-bit range. */
+const MIN_TIMER_MS = 10;
+const MAX_TIMER_MS = 0x7fffffff;
 
 /**
  * The lock beside the ring document, in the document's Redis Cluster slot: a key whose hash tag
@@ -94,12 +91,14 @@ export class RedisRingSync extends EventEmitter {
   #lastSync = -1;
   #fleetKeys: SyncedKey[] = [];
   #localKeys: SyncedKey[] = [];
-  #counters = { rotations: 0, localRotations: 0, syncErrors: 0 };
+  #counters = { rotations: 0, localRotations: 0, syncErrors: 0, documentsRefused: 0 };
   #pollTimer: NodeJS.Timeout | undefined;
   #rotateTimer: NodeJS.Timeout | undefined;
   #closeSubscription: (() => void) | undefined;
   #stopped = true;
   #busy: Promise<void> = Promise.resolve();
+  /** A sync is queued and has not started: further requests join it. */
+  #syncQueued = false;
 
   constructor(settings: RedisRingSyncSettings, target: SyncTarget) {
     super();
@@ -157,7 +156,15 @@ export class RedisRingSync extends EventEmitter {
 
   /** Loads the ring from Redis and applies it; creates the next key when one is due. Never rejects. */
   sync(): Promise<void> {
-    this.#busy = this.#busy.then(() => this.#syncOnce()).catch((err) => this.#fail(err));
+    // A burst of publishes (or polls) while one sync waits costs that one sync.
+    if (this.#syncQueued) return this.#busy;
+    this.#syncQueued = true;
+    this.#busy = this.#busy
+      .then(() => {
+        this.#syncQueued = false;
+        return this.#syncOnce();
+      })
+      .catch((err) => this.#fail(err));
     return this.#busy;
   }
 
@@ -172,36 +179,41 @@ export class RedisRingSync extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', err instanceof Error ? err : new Error(String(err)));
   }
 
-  async #read(): Promise<{ doc: RingDocument; keys: SyncedKey[] } | undefined> {
-    const raw = await this.#s.redis.command('GET', this.#s.key);
-    if (raw === null || raw === undefined) return undefined;
-    let doc: RingDocument;
-    try {
-      doc = JSON.parse(String(raw)) as RingDocument;
-    } catch {
-      throw new Error(`fleet: the ticket ring at ${this.#s.key} is not JSON`);
-    }
-    if (!doc || typeof doc.v !== 'number' || !Array.isArray(doc.keys))
-      throw new Error(`fleet: the ticket ring at ${this.#s.key} has an unknown layout`);
-    const keys: SyncedKey[] = [];
-    for (const k of doc.keys) {
-      const bytes = k && typeof k.id === 'string' ? this.#s.box.open(k.sealed, `${this.#s.key}:${k.id}`) : undefined;
-      if (bytes?.length !== 80) {
-        for (const done of keys) done.bytes.fill(0);
-        bytes?.fill(0);
-        throw new Error(`fleet: a key of the ticket ring at ${this.#s.key} did not open under the wrapping secret`);
-      }
-      keys.push({ bytes, createdAt: Number(k.createdAt), activateAt: Number(k.activateAt), local: false });
-    }
-    return { doc, keys };
+  /** The document in Redis (undefined: none), opened and bounded. @throws RingDocumentRefused, or Redis' error. */
+  async #read(): Promise<RingDocument | undefined> {
+    // GETRANGE reads at most maxChars: a huge value costs no more than a refused one.
+    const raw = await this.#s.redis.command('GETRANGE', this.#s.key, 0, RING_DOCUMENT_LIMITS.maxChars - 1);
+    if (raw === null || raw === undefined || raw === '') return undefined;
+    return openRingDocument(this.#s.box, this.#s.key, String(raw), this.#s.now());
+  }
+
+  #refused(err: RingDocumentRefused): void {
+    this.#counters.documentsRefused++;
+    this.emit('refused', err.reason);
+    this.#fail(err);
+  }
+
+  /** A document that may replace what is loaded: newer than it (an older or replayed one is refused). */
+  #newer(doc: RingDocument): boolean {
+    if (doc.v >= this.#version) return true;
+    for (const k of doc.keys) k.bytes.fill(0);
+    this.#refused(new RingDocumentRefused('older-version', `version ${doc.v} is older than the loaded ${this.#version}`));
+    return false;
   }
 
   async #syncOnce(): Promise<void> {
     if (this.#stopped) return;
-    let loaded: { doc: RingDocument; keys: SyncedKey[] } | undefined;
+    let loaded: RingDocument | undefined;
     try {
       loaded = await this.#read();
     } catch (err) {
+      if (err instanceof RingDocumentRefused) {
+        // Redis answered: the fleet is reachable, the document is not the fleet's. Keep the keys;
+        // the member whose rotation is due writes an authentic one over it.
+        this.#refused(err);
+        await this.#rotateIfDue();
+        return;
+      }
       this.#fail(err);
       this.#onRedisDown();
       return;
@@ -210,14 +222,19 @@ export class RedisRingSync extends EventEmitter {
       await this.#rotate(false);
       return;
     }
+    if (!this.#newer(loaded)) return;
     this.#lastSync = this.#s.now();
-    if (loaded.doc.v !== this.#version) {
-      this.#replaceFleetKeys(loaded.keys);
-      this.#version = loaded.doc.v;
+    if (loaded.v !== this.#version) {
+      this.#replaceFleetKeys(toSynced(loaded));
+      this.#version = loaded.v;
     } else {
       for (const k of loaded.keys) k.bytes.fill(0);
     }
     this.#apply();
+    await this.#rotateIfDue();
+  }
+
+  async #rotateIfDue(): Promise<void> {
     const newest = this.#fleetKeys[0];
     if (!newest || this.#s.now() - newest.createdAt >= this.#s.rotateEverySeconds * 1000 - this.activationDelayMs) {
       await this.#rotate(false);
@@ -248,18 +265,24 @@ export class RedisRingSync extends EventEmitter {
       return;
     }
     try {
-      const current = await this.#read().catch(() => undefined);
+      // Under the lock: what the fleet holds now, unless Redis holds something that is not the
+      // fleet's (forged, older): then this member's own keys are the fleet's state.
+      let current: RingDocument | undefined;
+      try {
+        current = await this.#read();
+      } catch (err) {
+        if (!(err instanceof RingDocumentRefused)) throw err;
+      }
+      if (current && !this.#newer(current)) current = undefined;
       const now = this.#s.now();
-      const keys = current?.keys ?? [];
+      const keys = current ? toSynced(current) : this.#fleetKeys.map((k) => ({ ...k, bytes: Buffer.from(k.bytes) }));
       const newest = keys[0];
       const due = force || !newest || now - newest.createdAt >= this.#s.rotateEverySeconds * 1000 - this.activationDelayMs;
-      if (!due) {
-        if (current) {
-          this.#replaceFleetKeys(keys);
-          this.#version = current.doc.v;
-          this.#lastSync = now;
-          this.#apply();
-        }
+      if (!due && current) {
+        this.#replaceFleetKeys(keys);
+        this.#version = current.v;
+        this.#lastSync = now;
+        this.#apply();
         return;
       }
       const fresh: SyncedKey = {
@@ -269,22 +292,18 @@ export class RedisRingSync extends EventEmitter {
         activateAt: newest ? now + this.activationDelayMs : now,
         local: false,
       };
-      const next = [fresh, ...keys];
+      // Not due but the document was not the fleet's: write the fleet's keys back, no new key.
+      const next = due ? [fresh, ...keys] : keys;
+      if (!due) fresh.bytes.fill(0);
       // keepKeys keys in use, plus the one waiting to activate.
       while (next.length > this.#s.keepKeys + 1) next.pop()!.bytes.fill(0);
-      const v = (current?.doc.v ?? 0) + 1;
-      const doc: RingDocument = {
-        v,
-        keys: next.map((k) => {
-          const id = k.bytes.subarray(0, 16).toString('hex');
-          return { id, createdAt: k.createdAt, activateAt: k.activateAt, sealed: this.#s.box.seal(k.bytes, `${this.#s.key}:${id}`) };
-        }),
-      };
-      await this.#s.redis.command('SET', this.#s.key, JSON.stringify(doc));
+      const v = Math.max(current?.v ?? 0, this.#version) + 1;
+      const doc = sealRingDocument(this.#s.box, this.#s.key, { v, keys: next });
+      await this.#s.redis.command('SET', this.#s.key, doc);
       this.#replaceFleetKeys(next);
       this.#version = v;
       this.#lastSync = now;
-      this.#counters.rotations++;
+      if (due) this.#counters.rotations++;
       this.#apply();
       await this.#s.redis.command('PUBLISH', `${this.#s.key}:changed`, String(v));
     } catch (err) {
@@ -305,10 +324,14 @@ export class RedisRingSync extends EventEmitter {
   async #awaitFirstKey(): Promise<void> {
     for (let i = 0; i < LOCK_TTL_MS / 100 && !this.#stopped; i++) {
       await new Promise((r) => setTimeout(r, 100).unref());
-      const loaded = await this.#read();
-      if (loaded) {
-        this.#replaceFleetKeys(loaded.keys);
-        this.#version = loaded.doc.v;
+      const loaded = await this.#read().catch((err) => {
+        if (err instanceof RingDocumentRefused) this.#refused(err);
+        else throw err;
+        return undefined;
+      });
+      if (loaded && this.#newer(loaded)) {
+        this.#replaceFleetKeys(toSynced(loaded));
+        this.#version = loaded.v;
         this.#lastSync = this.#s.now();
         this.#apply();
         return;
@@ -358,8 +381,13 @@ export class RedisRingSync extends EventEmitter {
     clearTimeout(this.#rotateTimer);
     const pending = keys.filter((k) => k.activateAt > now).map((k) => k.activateAt);
     if (pending.length > 0 && !this.#stopped) {
-      this.#rotateTimer = setTimeout(() => this.#apply(), Math.min(...pending) - now + 5);
+      const delay = Math.min(Math.max(Math.min(...pending) - now + 5, MIN_TIMER_MS), MAX_TIMER_MS);
+      this.#rotateTimer = setTimeout(() => this.#apply(), delay);
       this.#rotateTimer.unref();
     }
   }
+}
+
+function toSynced(doc: RingDocument): SyncedKey[] {
+  return doc.keys.map((k) => ({ bytes: k.bytes, createdAt: k.createdAt, activateAt: k.activateAt, local: false }));
 }

@@ -13,15 +13,17 @@
  * (every TLS 1.3 ClientHello's random legacy ID, another server's ID) is answered at once, with
  * no Redis round trip (`skipped`). A TLS 1.2 resumption through Redis costs exactly one GET.
  *
+ * Entries are scoped by the server's session-ID context (fleet-entry.ts): a lookup from a server
+ * of another context asks Redis for another key and misses before anything is fetched or opened.
+ *
  * Fail-open: a lookup past its deadline, any Redis error, or a reply that does not open under
  * the fleet secret continues the handshake as a full one. Nothing here throws into the server.
  */
 import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
-
+import { sessionEntryKey } from '../../common/fleet-entry';
 import { type NativeAttachment, native } from '../../common/native';
-
 import type { RedisAdapter } from '../../common/redis-client';
 import type { SealedBox } from '../../common/sealed-box';
 
@@ -41,6 +43,8 @@ export interface FleetSessionStats {
   errors: number;
   /** Sessions written. */
   stores: number;
+  /** Sessions not written because this member's `fleet.maxSessions` entries were all still live (a flood of full handshakes): they resume on this member only. */
+  writesDropped: number;
 }
 
 /** How long after attach() Redis has to answer a PING before the fleet reports it unreachable, milliseconds. */
@@ -70,24 +74,56 @@ export interface SessionStoreSettings {
   timeoutSeconds: () => number;
   /** Upper bound on locally-known IDs remembered (the cache size). */
   maxLocal: number;
+  /** Live entries this member may hold in Redis at once (`fleet.maxSessions`). */
+  maxSessions: number;
   /** Told the session ID of each lookup that failed or timed out (stats().resumption.failed.storeError). */
   onLookupFailed?: (id: Buffer) => void;
   /** The session-ID context derived from the store's secret and prefix. */
   sessionIdContext: Buffer;
   /** 16 bytes derived from the fleet secret: the key of the session-ID tag. */
   idTagKey: Buffer;
+  /** The fingerprint of the session-ID context in force (fleet-entry.ts), read per operation: it follows configure(). */
+  scope: () => string;
 }
 
 export class FleetSessionStore extends EventEmitter {
-  readonly counters: FleetSessionStats = { lookups: 0, skipped: 0, hits: 0, misses: 0, timeouts: 0, errors: 0, stores: 0 };
+  readonly counters: FleetSessionStats = {
+    lookups: 0,
+    skipped: 0,
+    hits: 0,
+    misses: 0,
+    timeouts: 0,
+    errors: 0,
+    stores: 0,
+    writesDropped: 0,
+  };
   #settings: SessionStoreSettings;
   #server: tls.Server | undefined;
   // IDs this process created: OpenSSL's own cache answers those, so no Redis round trip.
   #local = new Map<string, number>();
+  // Expiry times (ms) of the entries this member wrote, oldest first, in a ring: the bound on what
+  // a flood of unique full handshakes can make this member put in Redis, checked without a round trip.
+  readonly #written: Float64Array;
+  #writtenHead = 0;
+  #writtenCount = 0;
 
   constructor(settings: SessionStoreSettings) {
     super();
     this.#settings = settings;
+    this.#written = new Float64Array(settings.maxSessions);
+  }
+
+  /** Room for one more live entry in Redis: expired writes leave the ring first. */
+  #takeWriteSlot(now: number, expiresAt: number): boolean {
+    const ring = this.#written;
+    while (this.#writtenCount > 0 && ring[this.#writtenHead]! <= now) {
+      this.#writtenHead = (this.#writtenHead + 1) % ring.length;
+      this.#writtenCount--;
+    }
+    if (this.#writtenCount === ring.length) return false;
+    ring[(this.#writtenHead + this.#writtenCount) % ring.length] = expiresAt;
+    this.#writtenCount++;
+    return true;
   }
 
   /** The session-ID context derived from the store's secret and prefix. */
@@ -164,7 +200,7 @@ export class FleetSessionStore extends EventEmitter {
   }
 
   #key(id: Buffer): string {
-    return this.#settings.prefix + id.toString('hex');
+    return sessionEntryKey(this.#settings.prefix, this.#settings.scope(), id);
   }
 
   #fail(err: unknown): void {
@@ -186,8 +222,13 @@ export class FleetSessionStore extends EventEmitter {
     const s = this.#settings;
     const ttl = s.timeoutSeconds();
     const hex = id.toString('hex');
+    const now = Date.now();
     if (this.#local.size >= s.maxLocal) this.#local.delete(this.#local.keys().next().value as string);
-    this.#local.set(hex, Date.now() + ttl * 1000);
+    this.#local.set(hex, now + ttl * 1000);
+    if (!this.#takeWriteSlot(now, now + ttl * 1000)) {
+      this.counters.writesDropped++;
+      return;
+    }
     const key = this.#key(id);
     s.redis.command('SET', key, s.box.seal(data, key), 'EX', ttl).then(
       () => void this.counters.stores++,

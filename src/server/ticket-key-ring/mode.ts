@@ -44,6 +44,8 @@ export interface RingKeys {
   switchEncrypting(id: string | null, announce: boolean): void;
   /** Makes `id` encrypt from now and ages out the oldest rotated keys beyond `keepKeys`, announcing both. */
   makeEncrypting(id: string): void;
+  /** Tells every attached handle (events and channels) that something happened to the ring's fleet. */
+  announce(name: 'ringDocumentRefused', fields: Record<string, unknown>): void;
 }
 
 /** One way of filling a ring, called by the ring only. */

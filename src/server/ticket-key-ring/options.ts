@@ -3,7 +3,16 @@
  * call changes anything, so a bad option is never half-applied. Imports only the leaf validation
  * module: the messages are its one style, naming the field and the accepted range.
  */
-import { checkKeys, expectKind, expectOneOf, expectPresent, expectRange, optionalNumber, typeError } from '../../common/validate';
+import {
+  checkKeys,
+  expectKind,
+  expectOneOf,
+  expectPresent,
+  expectRange,
+  optionalNumber,
+  rangeError,
+  typeError,
+} from '../../common/validate';
 import type { AddKeyFileOptions, AddKeyOptions, AddSecretOptions, RedisTicketKeyRingOptions, TicketKeyFormat } from './types';
 
 /** `TicketKeyRingOptions` with the defaults applied. */
@@ -38,9 +47,30 @@ export function resolveRingOptions(options: unknown): ResolvedRingOptions {
   let now: () => number = Date.now;
   if (o.now !== undefined) {
     if (typeof o.now !== 'function') throw typeError('now', 'a function returning milliseconds', o.now);
-    now = o.now as () => number;
+    now = checkedClock(o.now as () => unknown);
   }
   return { rotateEverySeconds, keepKeys, now };
+}
+
+/** The range of a JS Date, in ms since 1970: past it epochs lose integer precision (an epoch loop never ends). */
+const MAX_CLOCK_MS = 8.64e15;
+
+/**
+ * A user clock the ring can trust: its first reading is checked here (a bad one is refused
+ * before the ring exists); a later bad reading (NaN, out of range) repeats the last good one,
+ * since a timer cannot throw to anybody.
+ */
+function checkedClock(user: () => unknown): () => number {
+  const ok = (t: unknown): t is number => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= MAX_CLOCK_MS;
+  let last = user();
+  if (!ok(last)) {
+    throw rangeError('now', `a function returning milliseconds since 1970, 0 to ${MAX_CLOCK_MS}`, `it returned ${String(last)}`);
+  }
+  return () => {
+    const t = user();
+    if (ok(t)) last = t;
+    return last as number;
+  };
 }
 
 /** The options of `fromRedis()` (the client is checked by the caller, after `options` is known to be an object). */

@@ -4,6 +4,7 @@
  * src/fleet/redis-key-ring.ts; this is the bridge from its sync loop to the ring's keys.
  */
 
+import { FLEET_ENTRY_PURPOSES } from '../../common/fleet-entry';
 import { native } from '../../common/native';
 import type { RedisAdapter } from '../../common/redis-client';
 import { sealedBox } from '../../common/sealed-box';
@@ -21,7 +22,7 @@ export class RedisFleet implements RingMode {
   /** `wrappingSecret` is a checked copy the caller wipes. */
   constructor(keys: RingKeys, redis: RedisAdapter, options: ResolvedRedisRingOptions, wrappingSecret: Buffer) {
     this.#keys = keys;
-    const box = sealedBox(wrappingSecret, 'fleet/ticket-keys');
+    const box = sealedBox(wrappingSecret, FLEET_ENTRY_PURPOSES.ringDocument);
     this.#sessionIdContext = fleetSessionIdContext(wrappingSecret, `redis-ring\0${options.key}`);
     this.#sync = new RedisRingSync(
       {
@@ -36,6 +37,7 @@ export class RedisFleet implements RingMode {
       },
       { replaceKeys: (synced, encrypting) => this.#replaceKeys(synced, encrypting) },
     );
+    this.#sync.on('refused', (reason: string) => keys.announce('ringDocumentRefused', { reason }));
   }
 
   /** The fleet's next key is made under its lock, by whichever member gets it. */

@@ -60,7 +60,7 @@ export class TicketKeyRing {
 
   // Rotation and removal are told to every attached handle ('ticketRotate' / 'keyRemoved' events
   // and diagnostics channels). Ids only: they are the key names every ticket carries in clear.
-  #announce(name: 'ticketRotate' | 'keyRemoved', fields: Record<string, unknown>): void {
+  #announce(name: 'ticketRotate' | 'keyRemoved' | 'ringDocumentRefused', fields: Record<string, unknown>): void {
     for (const user of this.#users) if (user instanceof EventEmitter) publish(user, name, { ...fields, mode: this.#mode.name });
   }
   #seq = 0;
@@ -99,6 +99,7 @@ export class TicketKeyRing {
         if (announce && id) this.#announce('ticketRotate', { keyId: id });
       },
       makeEncrypting: (id) => this.#makeEncrypting(id),
+      announce: (name, fields) => this.#announce(name, fields),
     };
   }
 
@@ -237,6 +238,9 @@ export class TicketKeyRing {
    */
   addKeyFile(contents: Uint8Array | string, options: AddKeyFileOptions): string[] {
     const { encrypt, format } = resolveAddKeyFileOptions(options);
+    // Refused before the first key goes in: the mode's check would otherwise come at the
+    // encrypting line, after the lines before it were added.
+    if (encrypt) this.#mode.checkEncryptingAdd();
     if (format === 'nginx') return [this.add(nginxKeyFile(contents), { encrypt, format: 'nginx' })];
     const lines = haproxyKeyLines(contents);
     const encryptIndex = encrypt ? Math.max(0, lines.length - 2) : -1;
