@@ -12,8 +12,8 @@ const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bad-inputs-')), 'lo
 // suite would take minutes to produce the same rows.
 const recording = () =>
   fs
-    .readdirSync(path.join(root, 'test'))
-    .filter((f) => f.endsWith('.test.ts') && fs.readFileSync(path.join(root, 'test', f), 'utf8').includes("'./support/bad-inputs'"))
+    .readdirSync(path.join(root, 'test'), { recursive: true })
+    .filter((f) => f.endsWith('.test.ts') && /'(\.\.?\/)+support\/bad-inputs'/.test(fs.readFileSync(path.join(root, 'test', f), 'utf8')))
     .map((f) => `test/${f}`);
 const files = process.argv.slice(2).length ? process.argv.slice(2) : recording();
 const run = spawnSync('npx', ['jest', '--runInBand', '--forceExit', ...files], {

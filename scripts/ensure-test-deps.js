@@ -29,7 +29,7 @@ function fuzzerRuntime() {
 
 const missing = [];
 if (!has('redis-server')) missing.push('redis-server');
-// The mixed-fleet interop tests (test/interop-nginx-haproxy.test.ts) run the real servers.
+// The mixed-fleet interop tests (test/server/interop-nginx-haproxy.test.ts) run the real servers.
 if (!fs.existsSync('/usr/sbin/nginx')) missing.push('nginx');
 if (!fs.existsSync('/usr/sbin/haproxy')) missing.push('haproxy');
 if (!has('clang++') || !fuzzerRuntime()) missing.push('clang', 'libclang-rt-14-dev');

@@ -3,7 +3,7 @@
  * (session) context, and the callback finds its ring through SSL_get_SSL_CTX(). On Node 20 that
  * is always the server's default context: Node's UseSNIContext() copies the SNI context's
  * certificate, key and chain onto the SSL and never calls SSL_set_SSL_CTX (measured in
- * test/ticket-key-ring.test.ts). An SSL_CTX switch by SSL_set_SSL_CTX would make the callback
+ * test/server/ticket-key-ring.test.ts). An SSL_CTX switch by SSL_set_SSL_CTX would make the callback
  * see a context without the ring after the switch (tickets are encrypted at the end of the
  * handshake), so as a defence the same ring is also hung on every context the server may switch
  * to: those in `server._contexts`, those added later with `addContext()`, and those a user

@@ -1,7 +1,7 @@
 import * as tls from 'node:tls';
 
-import { attach } from '../src/server/attach';
-import { close, http2Request, http2Server, httpsServer, listen, resumeChain, tlsServer } from './support/tls';
+import { attach } from '../../src/server/attach';
+import { close, http2Request, http2Server, httpsServer, listen, resumeChain, tlsServer } from '../support/tls';
 
 describe('attach: OpenSSL server session cache on Node contexts', () => {
   let server: tls.Server | undefined;

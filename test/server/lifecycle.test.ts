@@ -4,8 +4,8 @@ import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 
-import { attach } from '../src/server/attach';
-import { cert, close, connect, listen, resumeChain, tlsServer } from './support/tls';
+import { attach } from '../../src/server/attach';
+import { cert, close, connect, listen, resumeChain, tlsServer } from '../support/tls';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,13 +136,13 @@ describe('contexts that change or go away', () => {
   });
 
   test('dropping every reference and forcing GC never crashes; other servers keep handshaking', async () => {
-    const child = path.join(__dirname, 'support', 'gc-child.js');
+    const child = path.join(__dirname, '..', 'support', 'gc-child.js');
     const { stdout } = await run(process.execPath, ['--expose-gc', child], { timeout: 60000 });
     expect(JSON.parse(stdout)).toEqual({ resumed: 4, rounds: 20 });
   });
 
   test('the addon loads and works in worker_threads', async () => {
-    const dist = path.join(__dirname, '..', 'dist');
+    const dist = path.join(__dirname, '..', '..', 'dist');
     const worker = new Worker(
       `
       const { parentPort } = require('node:worker_threads');

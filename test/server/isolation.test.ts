@@ -18,11 +18,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
-import { sharedStorePath } from '../src/common/shared-store';
-import { attach, type SessionCache } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { type RedisServer, startRedis } from './support/redis';
-import { close, connect, listen, type ServerOptions, tlsServer, type Version } from './support/tls';
+import { sharedStorePath } from '../../src/common/shared-store';
+import { attach, type SessionCache } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { type RedisServer, startRedis } from '../support/redis';
+import { close, connect, listen, type ServerOptions, tlsServer, type Version } from '../support/tls';
 
 interface Service {
   server: tls.Server;
@@ -123,7 +123,7 @@ describe('isolation: different session-ID contexts never resume each other', () 
 
   test('documented limit: without sessionIdContext, two servers of one configuration (same certificate, no client certificates) share the derived context and a shared ring resumes across them', async () => {
     // The derived context covers the fleet identity, the certificates and the client-certificate
-    // policy (test/fleet-session-id-context.test.ts); servers alike in all of them are one
+    // policy (test/server/fleet-session-id-context.test.ts); servers alike in all of them are one
     // service to OpenSSL: isolating them needs the option (docs/hardening.md).
     const secret = crypto.randomBytes(32);
     const opts = (): Parameters<typeof attach>[1] => {

@@ -8,11 +8,11 @@ import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { selfSignedCertificate } from '../src/ops/certificate';
-import { ensureDist } from './support/build';
-import { countPkcs11Calls, createSoftToken, PKCS11_ENGINE, SOFTHSM_MODULE, type SoftToken } from './support/softhsm';
+import { selfSignedCertificate } from '../../src/ops/certificate';
+import { ensureDist } from '../support/build';
+import { countPkcs11Calls, createSoftToken, PKCS11_ENGINE, SOFTHSM_MODULE, type SoftToken } from '../support/softhsm';
 
-const DIST = path.join(__dirname, '..', 'dist');
+const DIST = path.join(__dirname, '..', '..', 'dist');
 beforeAll(() => ensureDist());
 const softCert = selfSignedCertificate('localhost');
 let token: SoftToken;

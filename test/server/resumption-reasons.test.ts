@@ -8,13 +8,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
-import { native } from '../src/common/native';
-import { attach, RESUMPTION_FAILURE_REASONS, type ResumptionStats, type SessionCache } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { expectBadInput } from './support/bad-inputs';
-import { startRedis } from './support/redis';
-import { hooks } from './support/store-hooks';
-import { close, connect, http2Request, http2Server, httpsServer, listen, type ServerOptions, tlsServer, type Version } from './support/tls';
+import { native } from '../../src/common/native';
+import { attach, RESUMPTION_FAILURE_REASONS, type ResumptionStats, type SessionCache } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { expectBadInput } from '../support/bad-inputs';
+import { startRedis } from '../support/redis';
+import { hooks } from '../support/store-hooks';
+import {
+  close,
+  connect,
+  http2Request,
+  http2Server,
+  httpsServer,
+  listen,
+  type ServerOptions,
+  tlsServer,
+  type Version,
+} from '../support/tls';
 
 const servers: tls.Server[] = [];
 afterEach(async () => {

@@ -9,11 +9,11 @@ import type * as tls from 'node:tls';
 import { Cluster } from 'ioredis';
 import { createClient } from 'redis';
 
-import { attach, type SessionCache } from '../src/server/attach';
-import { lockKeyOf } from '../src/server/fleet/redis-key-ring';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { clusterNodeCommand, type RedisCluster, startRedis, startRedisCluster } from './support/redis';
-import { close, connect, listen, tlsServer, type Version } from './support/tls';
+import { attach, type SessionCache } from '../../src/server/attach';
+import { lockKeyOf } from '../../src/server/fleet/redis-key-ring';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { clusterNodeCommand, type RedisCluster, startRedis, startRedisCluster } from '../support/redis';
+import { close, connect, listen, tlsServer, type Version } from '../support/tls';
 
 const secret = crypto.randomBytes(32);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

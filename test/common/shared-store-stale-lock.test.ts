@@ -10,15 +10,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { hit } from './support/cluster';
-import { hooks } from './support/store-hooks';
+import { hit } from '../support/cluster';
+import { hooks } from '../support/store-hooks';
 
 const MiB = 1024 * 1024;
 const at = hooks.layout(MiB, 384);
 
 function startWorker(file: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(path.join(__dirname, 'support', 'shared-worker.ts'), [], {
-    execArgv: ['-r', path.join(__dirname, 'support', 'ts-register.js')],
+  const child = fork(path.join(__dirname, '..', 'support', 'shared-worker.ts'), [], {
+    execArgv: ['-r', path.join(__dirname, '..', 'support', 'ts-register.js')],
     env: { ...process.env, SHARED_PATH: file, SHARED_SIZE: String(MiB), LISTEN_PORT: '0' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -7,15 +7,15 @@
 import type { Worker } from 'node:cluster';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sharedStorePath } from '../src/common/shared-store';
-import { attach } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { SHARED_SYNC_MS } from '../src/server/ticket-key-ring/generated-keys';
-import { type ClusterRun, population, startCluster } from './support/cluster';
-import { storeNames } from './support/store-names';
-import { close, connect, listen, tlsServer } from './support/tls';
+import { sharedStorePath } from '../../src/common/shared-store';
+import { attach } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { SHARED_SYNC_MS } from '../../src/server/ticket-key-ring/generated-keys';
+import { type ClusterRun, population, startCluster } from '../support/cluster';
+import { storeNames } from '../support/store-names';
+import { close, connect, listen, tlsServer } from '../support/tls';
 
-const README_WORKER = path.join(__dirname, 'support', 'readme-worker.ts');
+const README_WORKER = path.join(__dirname, '..', 'support', 'readme-worker.ts');
 const TAG = `r${process.pid}`;
 const stores = storeNames('r');
 const storeName = stores.name;

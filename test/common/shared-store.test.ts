@@ -3,14 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { sharedStorePath } from '../src/common/shared-store';
-import { attach } from '../src/server/attach';
-import { expectBadInput, recordBadInput } from './support/bad-inputs';
-import { type ClusterRun, hit, population, startCluster } from './support/cluster';
-import { rootOnly } from './support/root-only';
-import { hooks } from './support/store-hooks';
-import { storeNames } from './support/store-names';
-import { cert, close, connect, listen, tlsServer } from './support/tls';
+import { sharedStorePath } from '../../src/common/shared-store';
+import { attach } from '../../src/server/attach';
+import { expectBadInput, recordBadInput } from '../support/bad-inputs';
+import { type ClusterRun, hit, population, startCluster } from '../support/cluster';
+import { rootOnly } from '../support/root-only';
+import { hooks } from '../support/store-hooks';
+import { storeNames } from '../support/store-names';
+import { cert, close, connect, listen, tlsServer } from '../support/tls';
 
 const TAG = `t${process.pid}`;
 const stores = storeNames('t');
@@ -102,8 +102,8 @@ describe('shared store across real cluster workers (tickets off)', () => {
   test('processes started together agree on one store (creation under flock)', async () => {
     const name = storeName('race');
     const children = Array.from({ length: 4 }, () =>
-      fork(path.join(__dirname, 'support', 'shared-worker.ts'), [], {
-        execArgv: ['-r', path.join(__dirname, 'support', 'ts-register.js')],
+      fork(path.join(__dirname, '..', 'support', 'shared-worker.ts'), [], {
+        execArgv: ['-r', path.join(__dirname, '..', 'support', 'ts-register.js')],
         env: { ...process.env, SHARED_NAME: name, SHARED_SIZE: String(MiB), LISTEN_PORT: '0' },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
@@ -340,7 +340,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
       expect((await connect(pb, { version, session: first.session })).reused).toBe(false);
       expect((await connect(pa, { version, session: first.session })).reused).toBe(true);
     }
-    // Refused by OpenSSL's context check, not by the store (see test/isolation.test.ts).
+    // Refused by OpenSSL's context check, not by the store (see test/server/isolation.test.ts).
     expect(cb.stats().hits).toBe(0);
   });
 
@@ -455,8 +455,8 @@ describe('shared store in one process (two servers stand for two workers)', () =
     const name = storeName('robust');
     const { pa, pb, cb } = await pair(name);
     const first = await connect(pa, { version: 'TLSv1.2' });
-    const child = fork(path.join(__dirname, 'support', 'shared-worker.ts'), [], {
-      execArgv: ['-r', path.join(__dirname, 'support', 'ts-register.js')],
+    const child = fork(path.join(__dirname, '..', 'support', 'shared-worker.ts'), [], {
+      execArgv: ['-r', path.join(__dirname, '..', 'support', 'ts-register.js')],
       env: { ...process.env, SHARED_NAME: name, SHARED_SIZE: String(MiB) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -4,12 +4,12 @@
  * files under /dev/shm attached by real servers.
  */
 import * as fs from 'node:fs';
-import { listSharedStores, removeSharedStore, sharedStorePath } from '../src/common/shared-store';
-import { attach } from '../src/server/attach';
-import { expectBadInput } from './support/bad-inputs';
-import { cli } from './support/cli';
-import { storeNames } from './support/store-names';
-import { close, tlsServer } from './support/tls';
+import { listSharedStores, removeSharedStore, sharedStorePath } from '../../src/common/shared-store';
+import { attach } from '../../src/server/attach';
+import { expectBadInput } from '../support/bad-inputs';
+import { cli } from '../support/cli';
+import { storeNames } from '../support/store-names';
+import { close, tlsServer } from '../support/tls';
 
 const stores = storeNames('s');
 

@@ -2,11 +2,11 @@ import * as crypto from 'node:crypto';
 import * as tls from 'node:tls';
 import Redis from 'ioredis';
 
-import { attach } from '../src/server/attach';
-import { expectBadInput, recordBadInput } from './support/bad-inputs';
-import { ask, killAllMembers, population, startMember, stopMember } from './support/fleet';
-import { type RedisServer, startRedis } from './support/redis';
-import { close, connect, listen, tlsServer } from './support/tls';
+import { attach } from '../../src/server/attach';
+import { expectBadInput, recordBadInput } from '../support/bad-inputs';
+import { ask, killAllMembers, population, startMember, stopMember } from '../support/fleet';
+import { type RedisServer, startRedis } from '../support/redis';
+import { close, connect, listen, tlsServer } from '../support/tls';
 
 describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   let redis: RedisServer;

@@ -2,10 +2,10 @@ import * as dc from 'node:diagnostics_channel';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
-import { Channels, type EventMessage, publish } from '../src/common/events';
-import { attach, SessionCache } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { close, listen, resumeChain, tlsServer } from './support/tls';
+import { Channels, type EventMessage, publish } from '../../src/common/events';
+import { attach, SessionCache } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { close, listen, resumeChain, tlsServer } from '../support/tls';
 
 describe('events: diagnostics_channel and the handle', () => {
   let server: tls.Server | undefined;
@@ -142,7 +142,7 @@ describe('events: diagnostics_channel and the handle', () => {
   });
 
   test('the library writes nothing to the console (sources outside the CLI)', () => {
-    const root = path.join(__dirname, '..', 'src');
+    const root = path.join(__dirname, '..', '..', 'src');
     const files = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith('cli'));
     expect(files).toContain(path.join('server', 'ticket-key-ring', 'ring.ts'));
     for (const f of files) {

@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
-import { native } from '../src/common/native';
+import { native } from '../../src/common/native';
 // probe and probeFleet as users import them: from the 'tls-resumption/probe' entry.
-import { type FleetProbeReport, type ProbeReport, probe, probeFleet } from '../src/entries/probe';
-import { formatFleetReport, formatProbeReport, unwrapClientSession } from '../src/ops/probe';
-import { attach } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { type SServer, startSServer } from './support/s_server';
-import { close, connect, listen, tlsServer } from './support/tls';
+import { type FleetProbeReport, type ProbeReport, probe, probeFleet } from '../../src/entries/probe';
+import { formatFleetReport, formatProbeReport, unwrapClientSession } from '../../src/ops/probe';
+import { attach } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { type SServer, startSServer } from '../support/s_server';
+import { close, connect, listen, tlsServer } from '../support/tls';
 
 const log = (name: string, r: ProbeReport) => process.env.PROBE_LOG && process.stderr.write(`--- ${name}\n${formatProbeReport(r)}`);
 
@@ -208,7 +208,7 @@ describe('probe: what a server does about resumption', () => {
     test('CLI: probe A B --json', async () => {
       const ring = TicketKeyRing.generate();
       const [pa, pb] = await two({ ring, context: 'cli' }, { ring, context: 'cli' });
-      const main = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+      const main = path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
       const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
         execFile(process.execPath, [main, 'probe', `127.0.0.1:${pa}`, `127.0.0.1:${pb}`, '--json'], (err, stdout) =>
           resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
@@ -225,7 +225,7 @@ describe('probe: what a server does about resumption', () => {
   test('CLI: probe HOST:PORT --json prints the report', async () => {
     server = tlsServer();
     const port = await listen(server);
-    const main = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+    const main = path.join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
     const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
       execFile(
         process.execPath,

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { inspectReport } from '../src/ops/inspect';
-import { decodeCpuInfo, engines, loadProvider, opensslInfo, providers } from '../src/ops/providers';
+import { inspectReport } from '../../src/ops/inspect';
+import { decodeCpuInfo, engines, loadProvider, opensslInfo, providers } from '../../src/ops/providers';
 
-const DIST = path.join(__dirname, '..', 'dist');
+const DIST = path.join(__dirname, '..', '..', 'dist');
 
 /** Runs `code` in a fresh Node process (loading a provider or engine is process-wide and permanent). */
 function child(code: string): Promise<{ code: number; stdout: string; stderr: string }> {

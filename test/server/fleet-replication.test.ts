@@ -6,11 +6,11 @@
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
-import { sharedStorePath } from '../src/common/shared-store';
-import { attach, type SessionCache } from '../src/server/attach';
-import { expectBadInput } from './support/bad-inputs';
-import { type RedisServer, startRedis } from './support/redis';
-import { close, connect, listen, tlsServer, type Version } from './support/tls';
+import { sharedStorePath } from '../../src/common/shared-store';
+import { attach, type SessionCache } from '../../src/server/attach';
+import { expectBadInput } from '../support/bad-inputs';
+import { type RedisServer, startRedis } from '../support/redis';
+import { close, connect, listen, tlsServer, type Version } from '../support/tls';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const secret = crypto.randomBytes(32);

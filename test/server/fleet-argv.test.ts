@@ -7,9 +7,9 @@
  */
 import * as crypto from 'node:crypto';
 
-import { ask, killAllMembers, population, startMember, stopMember } from './support/fleet';
-import { type RedisServer, startRedis } from './support/redis';
-import { connect } from './support/tls';
+import { ask, killAllMembers, population, startMember, stopMember } from '../support/fleet';
+import { type RedisServer, startRedis } from '../support/redis';
+import { connect } from '../support/tls';
 
 interface MemberReport {
   stats: { sessionIdContext: { source: string; fingerprint: string }; fleet?: { hits?: number; lookups?: number } };

@@ -1,12 +1,12 @@
 import * as crypto from 'node:crypto';
 import * as util from 'node:util';
 import Redis from 'ioredis';
-import { attach } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { expectBadInput, recordBadInput } from './support/bad-inputs';
-import { ask, killAllMembers, type Member, population, startMember, stopMember } from './support/fleet';
-import { type RedisServer, startRedis } from './support/redis';
-import { close, connect, listen, tlsServer } from './support/tls';
+import { attach } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { expectBadInput, recordBadInput } from '../support/bad-inputs';
+import { ask, killAllMembers, type Member, population, startMember, stopMember } from '../support/fleet';
+import { type RedisServer, startRedis } from '../support/redis';
+import { close, connect, listen, tlsServer } from '../support/tls';
 
 interface MemberStats {
   stats: { tickets: { renewed: number; resumed: number }; fleet: { ringVersion: number; lastSyncAgeSeconds: number; syncErrors: number } };

@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
 
-import { cli } from './support/cli';
-import { close, connect, listen, tlsServer } from './support/tls';
+import { cli } from '../support/cli';
+import { close, connect, listen, tlsServer } from '../support/tls';
 
 describe('keygen: fresh key material, mode 0600', () => {
   let dir: string;

@@ -18,12 +18,12 @@
 import * as crypto from 'node:crypto';
 import type * as tls from 'node:tls';
 
-import { selfSignedCertificate } from '../src/ops/certificate';
-import { attach, type SessionCache } from '../src/server/attach';
-import { haproxySessionIdContext, nginxSessionIdContext } from '../src/server/peer-session-id-context';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { type Peer, startHaproxy, startNginx, ticketKey } from './support/fleet-peers';
-import { cert, close, connect, listen, tlsServer, type Version } from './support/tls';
+import { selfSignedCertificate } from '../../src/ops/certificate';
+import { attach, type SessionCache } from '../../src/server/attach';
+import { haproxySessionIdContext, nginxSessionIdContext } from '../../src/server/peer-session-id-context';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { type Peer, startHaproxy, startNginx, ticketKey } from '../support/fleet-peers';
+import { cert, close, connect, listen, tlsServer, type Version } from '../support/tls';
 
 const VERSIONS: Version[] = ['TLSv1.2', 'TLSv1.3'];
 const peers: Peer[] = [];

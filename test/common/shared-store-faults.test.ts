@@ -11,14 +11,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { native } from '../src/common/native';
-import { sharedStorePath } from '../src/common/shared-store';
-import { attach } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { hit } from './support/cluster';
-import { rootOnly } from './support/root-only';
-import { hooks } from './support/store-hooks';
-import { cert, close, connect, listen, tlsServer } from './support/tls';
+import { native } from '../../src/common/native';
+import { sharedStorePath } from '../../src/common/shared-store';
+import { attach } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { hit } from '../support/cluster';
+import { rootOnly } from '../support/root-only';
+import { hooks } from '../support/store-hooks';
+import { cert, close, connect, listen, tlsServer } from '../support/tls';
 
 const MiB = 1024 * 1024;
 const TAG = `f${process.pid}`;
@@ -46,8 +46,8 @@ afterEach(async () => {
 });
 
 function startWorker(env: Record<string, string>, as?: { uid: number; gid: number }): Promise<Worker> {
-  const child = fork(path.join(__dirname, 'support', 'shared-worker.ts'), [], {
-    execArgv: ['-r', path.join(__dirname, 'support', 'ts-register.js')],
+  const child = fork(path.join(__dirname, '..', 'support', 'shared-worker.ts'), [], {
+    execArgv: ['-r', path.join(__dirname, '..', 'support', 'ts-register.js')],
     env: { ...process.env, LISTEN_PORT: '0', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     ...(as ?? {}),

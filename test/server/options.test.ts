@@ -1,8 +1,8 @@
 import type * as tls from 'node:tls';
 
-import { attach, CacheMode } from '../src';
-import { expectBadInput } from './support/bad-inputs';
-import { close, listen, resumeChain, tlsServer } from './support/tls';
+import { attach, CacheMode } from '../../src';
+import { expectBadInput } from '../support/bad-inputs';
+import { close, listen, resumeChain, tlsServer } from '../support/tls';
 
 describe('options are validated before anything native runs', () => {
   let server: tls.Server;

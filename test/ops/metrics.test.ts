@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type * as tls from 'node:tls';
 
 import { Registry } from 'prom-client';
-import { fallbackSpec, flattenStats, KNOWN_METRICS, SessionCacheMetrics } from '../src/ops/metrics';
-import { attach } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { close, connect, listen, resumeChain, tlsServer } from './support/tls';
+import { fallbackSpec, flattenStats, KNOWN_METRICS, SessionCacheMetrics } from '../../src/ops/metrics';
+import { attach } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { close, connect, listen, resumeChain, tlsServer } from '../support/tls';
 
 /** Serves the registry like an app would, and scrapes it over real HTTP. */
 async function scrape(registry: Registry): Promise<string> {

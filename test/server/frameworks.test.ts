@@ -13,11 +13,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-import { cert } from './support/tls';
+import { cert } from '../support/tls';
 
 jest.setTimeout(60_000);
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '..', '..');
 const EXAMPLES = path.join(ROOT, 'examples', 'frameworks');
 const DOC = fs.readFileSync(path.join(ROOT, 'docs', 'frameworks.md'), 'utf8');
 

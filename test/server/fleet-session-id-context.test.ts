@@ -14,13 +14,13 @@ import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
 
-import { native } from '../src/common/native';
-import { sharedStorePath } from '../src/common/shared-store';
-import { selfSignedCertificate } from '../src/ops/certificate';
-import { attach } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { expectBadInput } from './support/bad-inputs';
-import { cert, close, connect, listen, tlsServer, type Version } from './support/tls';
+import { native } from '../../src/common/native';
+import { sharedStorePath } from '../../src/common/shared-store';
+import { selfSignedCertificate } from '../../src/ops/certificate';
+import { attach } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { expectBadInput } from '../support/bad-inputs';
+import { cert, close, connect, listen, tlsServer, type Version } from '../support/tls';
 
 const VERSIONS: Version[] = ['TLSv1.2', 'TLSv1.3'];
 const servers: tls.Server[] = [];

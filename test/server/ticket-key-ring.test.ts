@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import * as util from 'node:util';
 
-import { attach } from '../src/server/attach';
-import { TicketKeyRing } from '../src/server/ticket-key-ring';
-import { expectBadInput } from './support/bad-inputs';
-import { onceChain } from './support/once';
+import { attach } from '../../src/server/attach';
+import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { expectBadInput } from '../support/bad-inputs';
+import { onceChain } from '../support/once';
 import {
   type ConnectOptions,
   cert,
@@ -19,7 +19,7 @@ import {
   listen,
   resumeChain,
   tlsServer,
-} from './support/tls';
+} from '../support/tls';
 
 const V13: ConnectOptions = { version: 'TLSv1.3' };
 const V12: ConnectOptions = { version: 'TLSv1.2' };
@@ -310,7 +310,7 @@ describe('TicketKeyRing on real TLS', () => {
   /** Starts a support script, resolves with the port it prints; stopped (SIGTERM) by the caller. */
   function startProcess(script: string, env: Record<string, string>, children: ChildProcess[]): Promise<number> {
     return new Promise((resolve, reject) => {
-      const child = fork(path.join(__dirname, 'support', script), [], {
+      const child = fork(path.join(__dirname, '..', 'support', script), [], {
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       });
@@ -438,7 +438,7 @@ describe('TicketKeyRing on real TLS', () => {
     });
     const p3 = await listen(s3);
     await connect(p3, { ...V13, servername: 'bare.example' }); // attach's SNI wrapper hangs the ring on `bare`...
-    const { native } = await import('../src/common/native');
+    const { native } = await import('../../src/common/native');
     native.ringHang((bare as unknown as { context: { _external: unknown } }).context._external, null, ring3._native()); // ...take it off
     const issued = ring3.stats().issued;
     expect(await onceChain(p3, 4, { ...V13, servername: 'bare.example' })).toBe(3);

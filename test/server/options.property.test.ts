@@ -6,7 +6,7 @@
 import * as tls from 'node:tls';
 import fc from 'fast-check';
 
-import { attach } from '../src/server/attach';
+import { attach } from '../../src/server/attach';
 
 const DOCUMENTED = /^("[a-zA-Z0-9.]+" must be |Unknown option ")/;
 
