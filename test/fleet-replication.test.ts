@@ -53,7 +53,7 @@ async function member(prefix: string, extra: Parameters<typeof attach>[1] = {}, 
   const cache = attach(server, {
     tickets: { enabled: false },
     ...extra,
-    fleet: { redis: c, secret: Buffer.from(memberSecret), prefix, replicate: true },
+    fleet: { redis: c, secret: Buffer.from(memberSecret), prefix },
   });
   caches.push(cache);
   await cache.replicated();
@@ -148,7 +148,7 @@ describe('fleet.replicate: every member resumes every fleet session from its own
         servers.push(server);
         const c = client(own.port);
         await c.ping();
-        const cache = attach(server, { tickets: { enabled: false }, fleet: { redis: c, secret: Buffer.from(secret), replicate: true } });
+        const cache = attach(server, { tickets: { enabled: false }, fleet: { redis: c, secret: Buffer.from(secret) } });
         caches.push(cache);
         await cache.replicated();
         return { port: await listen(server), cache, server };
@@ -271,6 +271,43 @@ describe('fleet.replicate: every member resumes every fleet session from its own
       TypeError,
       /"fleet.replicate" must be a boolean, got the string "yes"/,
     );
+    // Replication is the default: the lookup mode's options without `replicate: false` are refused, not ignored.
+    for (const [name, value] of [
+      ['lookupTimeoutMs', 50],
+      ['maxSessions', 100],
+    ] as const) {
+      let caught: (Error & { code?: string }) | undefined;
+      expectBadInput(
+        'fleet option',
+        `fleet.${name} without replicate: false`,
+        () => {
+          try {
+            attach(server, { fleet: { redis: c, secret: Buffer.alloc(32), [name]: value } });
+          } catch (err) {
+            caught = err as Error;
+            throw err;
+          }
+        },
+        RangeError,
+        `"fleet.${name}" must be set only with fleet.replicate: false (the lookup mode; replication, the default, never looks a session up in Redis), got ${value} with replication on.`,
+      );
+      expect(caught!.code).toBe('ERR_INVALID_ARG_VALUE');
+    }
     c.disconnect();
+  });
+
+  test('replication is the default; replicate: false is the lookup mode', async () => {
+    const server = tlsServer({ noTickets: true });
+    servers.push(server);
+    const byDefault = attach(server, { fleet: { redis: client(), secret: Buffer.from(secret), prefix: 'default:' } });
+    await byDefault.replicated();
+    expect(byDefault.stats().fleet).toEqual({ replication: expect.objectContaining({ caughtUp: true }) });
+    expect(server.listenerCount('resumeSession')).toBe(0);
+    byDefault.detach();
+    const lookup = attach(server, { fleet: { redis: client(), secret: Buffer.from(secret), prefix: 'default:', replicate: false } });
+    caches.push(lookup);
+    expect(lookup.stats().fleet).toMatchObject({ lookups: 0, stores: 0 });
+    expect(lookup.stats().fleet!.replication).toBeUndefined();
+    expect(server.listenerCount('resumeSession')).toBe(1);
   });
 });
