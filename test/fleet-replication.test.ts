@@ -4,7 +4,10 @@
  * resume on any member from local memory. Real redis-server, real TLS on loopback.
  */
 import * as crypto from 'node:crypto';
-import type * as tls from 'node:tls';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
 import Redis from 'ioredis';
 import { sharedStorePath } from '../src/common/shared-store';
 import { attach, type SessionCache } from '../src/server/attach';
@@ -61,6 +64,32 @@ async function member(prefix: string, extra: Parameters<typeof attach>[1] = {}, 
 }
 
 const replication = (m: Member) => m.cache.stats().fleet!.replication!;
+
+/** A full TLS 1.2 handshake (no ticket) on `port`: the session, and the master secret from the client's key log. */
+function handshakeWithMasterSecret(port: number): Promise<{ session: Buffer; master: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let master: Buffer | undefined;
+    let session: Buffer | undefined;
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      rejectUnauthorized: false,
+      maxVersion: 'TLSv1.2',
+      secureOptions: require('node:constants').SSL_OP_NO_TICKET,
+    });
+    // NSS key log: "CLIENT_RANDOM <client random> <master secret>" for TLS 1.2.
+    socket.on('keylog', (line: Buffer) => {
+      const [label, , secretHex] = line.toString().trim().split(' ');
+      if (label === 'CLIENT_RANDOM') master = Buffer.from(secretHex!, 'hex');
+    });
+    socket.on('session', (s: Buffer) => (session = s));
+    socket.on('secureConnect', () => socket.end());
+    socket.on('data', () => undefined);
+    socket.on('error', reject);
+    socket.on('close', () => (session && master ? resolve({ session, master }) : reject(new Error('no session or key log line'))));
+  });
+}
 
 /** Waits until `m` has applied `n` sessions from other members. */
 async function applied(m: Member, n: number): Promise<void> {
@@ -258,6 +287,35 @@ describe('fleet.replicate: every member resumes every fleet session from its own
     const late = await member('flush:');
     for (const session of sessions) {
       expect((await connect(late.port, { version: 'TLSv1.2', noTicket: true, session })).reused).toBe(false);
+    }
+  });
+
+  test("flushed and expired sessions are wiped from every member's store file (no master secret left behind)", async () => {
+    const file = path.join(os.tmpdir(), `replicate-wipe-${process.pid}.store`);
+    fs.rmSync(file, { force: true });
+    try {
+      const a = await member('wipe:', { cache: { timeoutSeconds: 2 } });
+      const b = await member('wipe:', { cache: { timeoutSeconds: 2 }, shared: { path: file, sizeBytes: 1 << 20 } });
+      const holds = (master: Buffer) => fs.readFileSync(file).includes(master);
+      // Expired: applied on b, then gone from b's file within the lifetime plus one sweep (5 s).
+      const expiring = await handshakeWithMasterSecret(a.port);
+      await applied(b, 1);
+      expect(holds(expiring.master)).toBe(true);
+      for (let i = 0; i < 90 && holds(expiring.master); i++) await sleep(100);
+      expect(holds(expiring.master)).toBe(false);
+      expect(b.cache.stats().shared!.expiries).toBeGreaterThanOrEqual(1);
+      // Flushed on a: gone from b's file as soon as the flush arrives.
+      const flushed = await handshakeWithMasterSecret(a.port);
+      await applied(b, 2);
+      expect(holds(flushed.master)).toBe(true);
+      a.cache.flush({ all: true });
+      for (let i = 0; replication(b).flushes < 1 && i < 200; i++) await sleep(10);
+      expect(replication(b).flushes).toBe(1);
+      expect(holds(flushed.master)).toBe(false);
+      expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: flushed.session })).reused).toBe(false);
+    } finally {
+      for (const c of caches.splice(0)) c.detach();
+      fs.rmSync(file, { force: true });
     }
   });
 

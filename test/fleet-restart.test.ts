@@ -88,4 +88,5 @@ test('a member killed (SIGKILL) and started again resumes what the others issued
   const after = await ask<Report>(c);
   expect(after.stats.resumption.failed.notYetReplicated ?? 0).toBe(0);
   await Promise.all([a, b, c].map(stopMember));
-});
+  // Four member starts (a process each, Node plus ioredis) on a loaded CI machine.
+}, 120_000);
