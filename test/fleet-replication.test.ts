@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import Redis from 'ioredis';
 import { sharedStorePath } from '../src/common/shared-store';
 import { attach, type SessionCache } from '../src/server/attach';
@@ -66,29 +66,16 @@ async function member(prefix: string, extra: Parameters<typeof attach>[1] = {}, 
 const replication = (m: Member) => m.cache.stats().fleet!.replication!;
 
 /** A full TLS 1.2 handshake (no ticket) on `port`: the session, and the master secret from the client's key log. */
-function handshakeWithMasterSecret(port: number): Promise<{ session: Buffer; master: Buffer }> {
-  return new Promise((resolve, reject) => {
-    let master: Buffer | undefined;
-    let session: Buffer | undefined;
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      rejectUnauthorized: false,
-      maxVersion: 'TLSv1.2',
-      secureOptions: require('node:constants').SSL_OP_NO_TICKET,
-    });
-    // NSS key log: "CLIENT_RANDOM <client random> <master secret>" for TLS 1.2.
-    socket.on('keylog', (line: Buffer) => {
-      const [label, , secretHex] = line.toString().trim().split(' ');
-      if (label === 'CLIENT_RANDOM') master = Buffer.from(secretHex!, 'hex');
-    });
-    socket.on('session', (s: Buffer) => (session = s));
-    socket.on('secureConnect', () => socket.end());
-    socket.on('data', () => undefined);
-    socket.on('error', reject);
-    socket.on('close', () => (session && master ? resolve({ session, master }) : reject(new Error('no session or key log line'))));
-  });
+async function handshakeWithMasterSecret(port: number): Promise<{ session: Buffer; master: Buffer }> {
+  let master: Buffer | undefined;
+  // NSS key log: "CLIENT_RANDOM <client random> <master secret>" for TLS 1.2.
+  const keylog = (line: Buffer) => {
+    const [label, , secretHex] = line.toString().trim().split(' ');
+    if (label === 'CLIENT_RANDOM') master = Buffer.from(secretHex!, 'hex');
+  };
+  const { session } = await connect(port, { version: 'TLSv1.2', noTicket: true, keylog });
+  if (!session || !master) throw new Error('no session or key log line');
+  return { session, master };
 }
 
 /** Waits until `m` has applied `n` sessions from other members. */

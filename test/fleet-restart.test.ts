@@ -15,7 +15,7 @@ const secret = crypto.randomBytes(32).toString('hex');
 
 interface Report {
   stats: {
-    fleet: { replication: { caughtUp: boolean; applied: number; rejected: number } };
+    fleet: { replication: { caughtUp: boolean; applied: number; rejected: number; published: number } };
     resumption: { failed: Record<string, number> };
   };
 }
@@ -49,12 +49,12 @@ test('a member killed (SIGKILL) and started again resumes what the others issued
     Promise.all(Array.from({ length: n }, (_, i) => issue(from + i))) as Promise<Array<Buffer | undefined>>;
 
   const before = await issueMany(0, 40);
-  // The doomed member served too: its clients' sessions are in the stream like anyone's.
-  before.push(
-    ...(await Promise.all(Array.from({ length: 4 }, (_, i) => connect(c.port, { version: versionOf(i), noTicket: true })))).map(
-      (r) => r.session,
-    ),
-  );
+  // The doomed member served too: once written to the stream (a session issued in the last
+  // milliseconds before a SIGKILL may not be), its clients' sessions outlive it like anyone's.
+  const onDoomed = await Promise.all(Array.from({ length: 4 }, (_, i) => connect(c.port, { version: versionOf(i), noTicket: true })));
+  before.push(...onDoomed.map((r) => r.session));
+  // 2 TLS 1.2 sessions and 2 TLS 1.3 connections of 2 stateful tickets each.
+  while ((await ask<Report>(c)).stats.fleet.replication.published < 6) await new Promise((r) => setTimeout(r, 20));
 
   c.child.kill('SIGKILL');
   await new Promise((r) => c.child.once('exit', r));
@@ -83,9 +83,12 @@ test('a member killed (SIGKILL) and started again resumes what the others issued
   await background;
   const offered = [...before, ...during].filter((s) => s !== undefined).length;
   expect(offered).toBe(84);
-  expect(back.filter(Boolean).length / offered).toBeGreaterThanOrEqual(0.99);
-  expect(failed).toBe(0);
   const after = await ask<Report>(c);
+  const resumed = back.filter(Boolean).length;
+  // >= 0.99 of 84 is all of them; the member's own account of any miss goes into the failure message.
+  const seen = { resumed, misses: resumed / offered < 0.99 ? after.stats : undefined };
+  expect(seen).toEqual({ resumed: 84, misses: undefined });
+  expect(failed).toBe(0);
   expect(after.stats.resumption.failed.notYetReplicated ?? 0).toBe(0);
   await Promise.all([a, b, c].map(stopMember));
   // Four member starts (a process each, Node plus ioredis) on a loaded CI machine.
