@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/key_memory.h"
+
 namespace tsc {
 
 class SharedStore;
@@ -41,13 +43,13 @@ class EncodedSession {
   bool empty() const { return der_.empty(); }
   const unsigned char* id() const { return id_; }
   unsigned int id_len() const { return id_len_; }
-  const std::vector<unsigned char>& der() const { return der_; }
+  const KeyBytes& der() const { return der_; }
   int64_t expires_at() const { return expires_at_; }
 
  private:
   const unsigned char* id_ = nullptr;  // inside the session, which outlives this
   unsigned int id_len_ = 0;
-  std::vector<unsigned char> der_;
+  KeyBytes der_;  // key memory (common/key_memory.h): the master secret passes through it
   int64_t expires_at_ = 0;
 };
 

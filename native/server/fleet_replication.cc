@@ -57,7 +57,7 @@ void SessionCapture::Offer(const EncodedSession& session) noexcept {
   try {
     auto data = std::make_unique<CapturedSession>();
     data->id.assign(session.id(), session.id() + session.id_len());
-    data->der = session.der();
+    data->der.assign(session.der().begin(), session.der().end());
     data->expires_at = session.expires_at();
     if (tsfn_.NonBlockingCall(data.get()) == napi_ok) {
       data.release();  // CallJs owns it now
