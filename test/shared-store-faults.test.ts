@@ -16,6 +16,7 @@ import { sharedStorePath } from '../src/common/shared-store';
 import { attach } from '../src/server/attach';
 import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { hit } from './support/cluster';
+import { rootOnly } from './support/root-only';
 import { hooks } from './support/store-hooks';
 import { cert, close, connect, listen, tlsServer } from './support/tls';
 
@@ -108,8 +109,6 @@ function user(name: string): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-const root = process.getuid?.() === 0;
-const asRoot = root ? test : test.skip;
 // scripts/test-lines.sh runs two Node lines at once: each line's users (and so their store
 // directories under /dev/shm) are its own.
 const LINE = process.env.TLS_RESUMPTION_TEST_LINE ?? '';
@@ -117,7 +116,7 @@ const LINE = process.env.TLS_RESUMPTION_TEST_LINE ?? '';
 describe('issue 17: the store survives production faults', () => {
   // Item 1. Before: the file was ftruncate'd (sparse) and mapped; attach() succeeded and the
   // worker died of SIGBUS (exit 135 here: code null, signal SIGBUS) at its first insert.
-  asRoot(
+  rootOnly(
     'item 1: a store larger than its tmpfs is refused at attach with path, size and free space; the server keeps serving',
     async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-tmpfs-`));
@@ -203,7 +202,7 @@ describe('issue 17: the store survives production faults', () => {
   // Item 4. Before: open + flock(LOCK_EX) came before the owner and mode checks, with no bound: a
   // file planted by another user and held with `flock -x` blocked attach() (every worker's
   // startup) forever; named stores sat in /dev/shm itself under a predictable name.
-  asRoot(
+  rootOnly(
     'item 4: a store file planted and locked by another user is refused at once, before any lock',
     async () => {
       const other = user(`tlsr-other${LINE}`);
@@ -226,7 +225,7 @@ describe('issue 17: the store survives production faults', () => {
     60_000,
   );
 
-  asRoot(
+  rootOnly(
     "item 4: another user's directory where this user's named stores go is refused",
     async () => {
       const victim = user(`tlsr-victim${LINE}`);
