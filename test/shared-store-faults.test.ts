@@ -331,6 +331,52 @@ describe('issue 17: the store survives production faults', () => {
     expect((await hit(b.port, 'TLSv1.2', again.session)).reused).toBe(true);
   });
 
+  // Issue 22 (what must hold, 6). Before: a file renamed over the store's path went unnoticed:
+  // the workers kept sharing the old, unlinked file (reopens stayed 0, checked by hand), so a
+  // worker started later, on the new file, never shared their sessions.
+  test('a store file replaced (a new file renamed over it) under load: no handshake fails, each worker moves to the new file within a second', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-replace-`));
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'store');
+    const a = await startWorker({ SHARED_PATH: file });
+    const b = await startWorker({ SHARED_PATH: file });
+    const first = await hit(a.port, 'TLSv1.2');
+    expect((await hit(b.port, 'TLSv1.2', first.session)).reused).toBe(true);
+    const before = fs.statSync(file).ino;
+
+    const next = path.join(dir, 'store.new');
+    fs.writeFileSync(next, '', { mode: 0o600 });
+    fs.renameSync(next, file);
+    let completed = 0;
+    const until = Date.now() + 2500;
+    for (let i = 0; Date.now() < until; i++) {
+      const full = await hit((i % 2 ? a : b).port, 'TLSv1.2');
+      await hit((i % 2 ? b : a).port, 'TLSv1.2', full.session);
+      completed += 2;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const statsOf = (w: Worker) =>
+      ask<{ stats: { shared: { lost: boolean; reopens: number } }; reopenEvents: Array<{ path: string; reopened: boolean }> }>(
+        w.child,
+        'stats',
+        'stats',
+      );
+    expect(completed).toBeGreaterThan(20);
+    expect([a.child.exitCode, a.child.signalCode, b.child.exitCode, b.child.signalCode]).toEqual([null, null, null, null]);
+    for (const s of [await statsOf(a), await statsOf(b)]) {
+      expect(s.stats.shared).toMatchObject({ lost: false, reopens: 1 });
+      expect(s.reopenEvents).toEqual([{ path: file, reopened: true }]);
+    }
+    // The new file is the store now: laid out by the first worker that moved, and shared with a
+    // worker that starts on it.
+    expect(fs.statSync(file).ino).not.toBe(before);
+    expect(fs.statSync(file).size).toBe(1 << 20);
+    const c = await startWorker({ SHARED_PATH: file });
+    const again = await hit(a.port, 'TLSv1.2');
+    expect((await hit(c.port, 'TLSv1.2', again.session)).reused).toBe(true);
+    expect((await hit(b.port, 'TLSv1.2', (await hit(c.port, 'TLSv1.2')).session)).reused).toBe(true);
+  }, 60_000);
+
   test('item 6: TLS 1.3 stateless-ticket sessions stay out of the internal cache', async () => {
     const name = `${TAG}-tls13`;
     cleanup.push(() => fs.rmSync(sharedStorePath(name), { force: true }));
