@@ -16,6 +16,7 @@ import { sharedStorePath } from '../src/common/shared-store';
 import { attach } from '../src/server/attach';
 import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { hit } from './support/cluster';
+import { asRoot, LINE, localUser as user } from './support/local-users';
 import { hooks } from './support/store-hooks';
 import { cert, close, connect, listen, tlsServer } from './support/tls';
 
@@ -95,24 +96,6 @@ type Stats = {
     resumption: { offered: number; resumed: number; failed: Record<string, number> };
   };
 };
-
-/** A second local user (created once; left for the next run). */
-function user(name: string): { uid: number; gid: number } {
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-  } catch {
-    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { stdio: 'ignore' });
-  }
-  const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', name]).toString().trim());
-  return { uid, gid };
-}
-
-const root = process.getuid?.() === 0;
-const asRoot = root ? test : test.skip;
-// scripts/test-lines.sh runs two Node lines at once: each line's users (and so their store
-// directories under /dev/shm) are its own.
-const LINE = process.env.TLS_RESUMPTION_TEST_LINE ?? '';
 
 describe('issue 17: the store survives production faults', () => {
   // Item 1. Before: the file was ftruncate'd (sparse) and mapped; attach() succeeded and the
