@@ -1,16 +1,17 @@
 /**
- * What a user gets: `npm pack` the package as `npm publish` would (prepack: a clean dist/), install
- * the tarball into a fresh project from the npm cache (--prefer-offline: only metadata the cache
- * lacks is asked of the registry), so the source build of the addon
- * runs exactly as on a user's machine without a matching prebuild; then use every public entry
- * the way a user would: require() and import, types through tsc, the CLI, and a resumed TLS 1.2
- * connection through the installed package.
+ * What a user gets: `npm pack` the package as `npm publish` would (prepack: the four lines'
+ * prebuilds are there and current, a clean dist/), install the tarball into a fresh project from
+ * the npm cache (--prefer-offline: only metadata the cache lacks is asked of the registry) with no
+ * compiler on PATH, so the addon must come from the tarball's prebuild for the running line; then
+ * use every public entry the way a user would: require() and import, types through tsc, the CLI,
+ * and a resumed TLS 1.2 connection through the installed package. scripts/test-lines.sh runs this
+ * file once per Node line, each installing with that line's node and npm.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { repoRoot } from './support/build';
+import { ensurePrebuilds, repoRoot } from './support/build';
 import { cert } from './support/tls';
 
 jest.setTimeout(600_000);
@@ -64,9 +65,23 @@ function run(cmd: string, args: string[], cwd: string, extraEnv: Record<string, 
   return r.stdout;
 }
 
+/** The tools an `npm install` needs and nothing else: this node, its npm, a shell; no cc, c++, g++ or make. */
+function pathWithoutCompiler(): string {
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
+  const tools: Record<string, string> = { node: process.execPath, npm: fs.realpathSync(npm) };
+  for (const t of ['sh', 'bash', 'env', 'uname']) tools[t] = spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+  for (const [name, target] of Object.entries(tools)) fs.symlinkSync(target, path.join(bin, name));
+  return bin;
+}
+
+let noCompilerPath: string;
+
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-resumption-pack-'));
-  // prepack (a dist/ rebuilt from nothing, so no stale file ships), then pack without scripts.
+  ensurePrebuilds();
+  // prepack (the prebuilds check, a dist/ rebuilt from nothing so no stale file ships), then pack without scripts.
   run('npm', ['run', '--silent', 'prepack'], repoRoot);
   const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], repoRoot)) as Array<{
     filename: string;
@@ -77,13 +92,8 @@ beforeAll(() => {
   const project = path.join(work, 'app');
   fs.mkdirSync(project);
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  // One job: the machine is shared; the build is the user's `npm install` without a prebuild.
-  // A source build even when prebuilds/ ships (test/node-lines.test.ts covers installing from those):
-  // this proves native/ and binding.gyp in the tarball are enough to build the addon.
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project, {
-    npm_config_jobs: '1',
-    npm_config_build_from_source: 'true',
-  });
+  noCompilerPath = pathWithoutCompiler();
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project, { PATH: noCompilerPath });
 });
 
 afterAll(() => {
@@ -117,15 +127,82 @@ describe('the published package', () => {
     expect(fs.readFileSync(path.join(repoRoot, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
   });
 
-  test('installs a handful of packages: itself, node-gyp-build, node-addon-api (for the source build)', () => {
+  test('the tarball carries a prebuild for each of the four lines, and nothing else under prebuilds/ but their source digests', () => {
+    expect(files.filter((f) => f.startsWith('prebuilds/'))).toEqual([
+      'prebuilds/linux-x64/node.abi115.glibc.node',
+      'prebuilds/linux-x64/node.abi127.glibc.node',
+      'prebuilds/linux-x64/node.abi137.glibc.node',
+      'prebuilds/linux-x64/node.abi147.glibc.node',
+      'prebuilds/linux-x64/sources.json',
+    ]);
+  });
+
+  test(`installs with no compiler on PATH (Node ${process.versions.node}): the addon is this line's prebuild, nothing was built; a handful of packages`, () => {
+    // The PATH the install ran with has no compiler and no make: a fallback to a source build would have failed the install.
+    const found = spawnSync('sh', ['-c', 'for t in cc c++ gcc g++ make; do command -v $t; done; true'], {
+      encoding: 'utf8',
+      env: { PATH: noCompilerPath },
+    });
+    expect(found.stdout).toBe('');
     const modules = path.join(work, 'app', 'node_modules');
     const installed = fs
       .readdirSync(modules)
       .filter((n) => !n.startsWith('.'))
       .sort();
     expect(installed).toEqual(['node-addon-api', 'node-gyp-build', 'tls-resumption']);
-    // The addon was built from the shipped sources (no prebuild matched), and only the library's target.
-    const release = path.join(modules, 'tls-resumption', 'build', 'Release');
+    const pkg = path.join(modules, 'tls-resumption');
+    expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
+    const loaded = run(
+      process.execPath,
+      ['-e', `console.log(require('node-gyp-build').resolve(${JSON.stringify(pkg)}))`],
+      path.join(work, 'app'),
+    );
+    expect(loaded.trim()).toBe(path.join(pkg, 'prebuilds', 'linux-x64', `node.abi${process.versions.modules}.glibc.node`));
+  });
+
+  test('npm pack refuses without a current prebuild for every line, naming each missing or stale one and the command that builds them', () => {
+    // A copy of what the check reads: package.json (its prepack), the script, the loader's ABI
+    // list, binding.gyp and native/; with two prebuilds of today's sources, one of other sources, one missing.
+    const copy = path.join(work, 'refuse');
+    for (const f of ['package.json', 'binding.gyp', 'scripts/prebuilds.js', 'src/common/binding-loader.ts']) {
+      fs.mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
+      fs.copyFileSync(path.join(repoRoot, f), path.join(copy, f));
+    }
+    fs.cpSync(path.join(repoRoot, 'native'), path.join(copy, 'native'), { recursive: true });
+    fs.cpSync(path.join(repoRoot, 'prebuilds'), path.join(copy, 'prebuilds'), { recursive: true });
+    fs.rmSync(path.join(copy, 'prebuilds/linux-x64/node.abi147.glibc.node'));
+    const manifest = path.join(copy, 'prebuilds/linux-x64/sources.json');
+    fs.writeFileSync(manifest, JSON.stringify({ ...JSON.parse(fs.readFileSync(manifest, 'utf8')), '127': '0'.repeat(64) }));
+    const r = spawnSync('npm', ['pack', '--dry-run'], { cwd: copy, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('tls-resumption: refusing to pack without a current prebuilt addon for every supported Node line');
+    expect(r.stderr).toContain('Node.js 26 (ABI 147): prebuilds/linux-x64/node.abi147.glibc.node is missing');
+    expect(r.stderr).toContain('Node.js 22 (ABI 127): prebuilds/linux-x64/node.abi127.glibc.node was built from other native sources');
+    expect(r.stderr).not.toMatch(/ABI 115|ABI 137/);
+    expect(r.stderr).toContain('npm run prebuild');
+  });
+
+  test('the shipped package.json prepares (git install, npm pack) by compiling the library only, not tools/', () => {
+    const shipped = JSON.parse(fs.readFileSync(path.join(work, 'app', 'node_modules', 'tls-resumption', 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    // prepare runs when the package is installed from git or packed: the library only (tools/ is not shipped).
+    expect(shipped.scripts.prepare).toBe('tsc -p tsconfig.json');
+  });
+
+  // Skipped (and counted so) on the other lines: the sources and binding.gyp are the same for every line.
+  const onNode20 = process.versions.node.startsWith('20.') ? test : test.skip;
+  onNode20('the native sources in the tarball build the addon with a compiler (on Node 20 only)', () => {
+    const project = path.join(work, 'source');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'source', version: '1.0.0', private: true }));
+    // One job: the machine is shared; the build is the user's `npm install --build-from-source`.
+    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project, {
+      npm_config_jobs: '1',
+      npm_config_build_from_source: 'true',
+    });
+    // Only the library's target: the tarball has no tools/.
+    const release = path.join(project, 'node_modules', 'tls-resumption', 'build', 'Release');
     expect(fs.readdirSync(release).filter((f) => f.endsWith('.node'))).toEqual(['tls_resumption.node']);
   });
 

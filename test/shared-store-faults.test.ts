@@ -16,7 +16,8 @@ import { sharedStorePath } from '../src/common/shared-store';
 import { attach } from '../src/server/attach';
 import { TicketKeyRing } from '../src/server/ticket-key-ring';
 import { hit } from './support/cluster';
-import { asRoot, LINE, localUser as user } from './support/local-users';
+import { LINE, localUser as user } from './support/local-users';
+import { rootOnly } from './support/root-only';
 import { hooks } from './support/store-hooks';
 import { cert, close, connect, listen, tlsServer } from './support/tls';
 
@@ -100,7 +101,7 @@ type Stats = {
 describe('issue 17: the store survives production faults', () => {
   // Item 1. Before: the file was ftruncate'd (sparse) and mapped; attach() succeeded and the
   // worker died of SIGBUS (exit 135 here: code null, signal SIGBUS) at its first insert.
-  asRoot(
+  rootOnly(
     'item 1: a store larger than its tmpfs is refused at attach with path, size and free space; the server keeps serving',
     async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-tmpfs-`));
@@ -186,7 +187,7 @@ describe('issue 17: the store survives production faults', () => {
   // Item 4. Before: open + flock(LOCK_EX) came before the owner and mode checks, with no bound: a
   // file planted by another user and held with `flock -x` blocked attach() (every worker's
   // startup) forever; named stores sat in /dev/shm itself under a predictable name.
-  asRoot(
+  rootOnly(
     'item 4: a store file planted and locked by another user is refused at once, before any lock',
     async () => {
       const other = user(`tlsr-other${LINE}`);
@@ -209,7 +210,7 @@ describe('issue 17: the store survives production faults', () => {
     60_000,
   );
 
-  asRoot(
+  rootOnly(
     "item 4: another user's directory where this user's named stores go is refused",
     async () => {
       const victim = user(`tlsr-victim${LINE}`);

@@ -7,6 +7,7 @@ import { sharedStorePath } from '../src/common/shared-store';
 import { attach } from '../src/server/attach';
 import { expectBadInput, recordBadInput } from './support/bad-inputs';
 import { type ClusterRun, hit, population, startCluster } from './support/cluster';
+import { rootOnly } from './support/root-only';
 import { hooks } from './support/store-hooks';
 import { storeNames } from './support/store-names';
 import { cert, close, connect, listen, tlsServer } from './support/tls';
@@ -38,24 +39,30 @@ describe('shared store across real cluster workers (tickets off)', () => {
     }, 180_000);
   }
 
-  test('control: without `shared` the ratio drops to about 1/workers', async () => {
+  test('control: without `shared` a client resumes only on the worker it last reached, so the ratio is the share of such returns', async () => {
     run = await startCluster(2, {});
     const r = await population(() => run!.port, 'TLSv1.2', 40, 10);
+    expect(r.failed).toBe(0);
     expect(r.pids.size).toBe(2);
-    expect(r.ratio).toBeLessThan(0.7);
-    // Above zero, but only loosely bounded below: whether a client lands on the same worker twice
-    // in a row is the scheduler's (0.17 seen on Node 26 under load, 0.40-0.46 on a quiet machine).
-    expect(r.ratio).toBeGreaterThan(0.1);
+    expect(r.crossWorker).toBeGreaterThan(r.reconnects * 0.25);
+    // The share itself is the scheduler's (0.40-0.46 on a quiet machine, docs/shared-store.md; 0.17
+    // seen on Node 26 under load); what `shared` changes is exact: no return to the other worker
+    // resumes, and every return to the same worker does.
+    expect(r.crossWorkerResumed).toBe(0);
+    expect(r.resumed).toBe(r.reconnects - r.crossWorker);
   }, 180_000);
 
-  test('4 workers, TLS 1.2: still >= 0.97; control well below', async () => {
+  test('4 workers, TLS 1.2: every connection served, >= 0.97 resumed; the control resumes no return to another worker', async () => {
     run = await startCluster(4, { SHARED_NAME: storeName('c4'), SHARED_SIZE: String(4 * MiB) });
     const r = await population(() => run!.port, 'TLSv1.2', 40, 10);
+    expect(r.failed).toBe(0);
     expect(r.pids.size).toBe(4);
     expect(r.ratio).toBeGreaterThanOrEqual(0.97);
     await run.stop();
     run = await startCluster(4, {});
     const control = await population(() => run!.port, 'TLSv1.2', 40, 10);
+    expect(control.failed).toBe(0);
+    expect(control.crossWorkerResumed).toBe(0);
     expect(control.ratio).toBeLessThan(0.6);
     expect(control.ratio).toBeLessThan(r.ratio - 0.3);
   }, 240_000);
@@ -239,18 +246,26 @@ describe('shared store in one process (two servers stand for two workers)', () =
       Error,
       /must be 0600/,
     );
-    fs.chmodSync(file, 0o600);
-    if (process.getuid!() === 0) {
-      fs.chownSync(file, 65534, 65534);
-      expectBadInput(
-        'store file',
-        'store file owned by uid 65534',
-        () => attach(s2, { shared: { path: file, sizeBytes: MiB } }),
-        Error,
-        /owned by uid 65534/,
-      );
-    }
     // A failed attach leaves the server as Node had it.
+    expect(s2.listenerCount('connection')).toBe(1);
+  });
+
+  rootOnly('a store file owned by another user is refused, naming its owner; the server is left as Node had it', () => {
+    const file = path.join(os.tmpdir(), `tsc-${TAG}-owner.store`);
+    stores.track(file);
+    const s1 = tlsServer({ noTickets: true });
+    servers.push(s1);
+    attach(s1, { shared: { path: file, sizeBytes: MiB } }).detach();
+    fs.chownSync(file, 65534, 65534);
+    const s2 = tlsServer({ noTickets: true });
+    servers.push(s2);
+    expectBadInput(
+      'store file',
+      'store file owned by uid 65534',
+      () => attach(s2, { shared: { path: file, sizeBytes: MiB } }),
+      Error,
+      /owned by uid 65534/,
+    );
     expect(s2.listenerCount('connection')).toBe(1);
   });
 
@@ -425,7 +440,9 @@ describe('shared store in one process (two servers stand for two workers)', () =
   test('flush: plain keeps live shared sessions, { all: true } empties the store', async () => {
     const { pa, pb, ca } = await pair(storeName('flush'));
     const first = await connect(pa, { version: 'TLSv1.2' });
-    expect(ca.flush({ all: true }) >= 0).toBe(true);
+    expect(ca.stats().shared!.entries).toBe(1);
+    // The count is this process's cache (the one session); the store is emptied as well.
+    expect(ca.flush({ all: true })).toBe(1);
     expect(ca.stats().shared!.entries).toBe(0);
     const second = await connect(pa, { version: 'TLSv1.2' });
     ca.flush();

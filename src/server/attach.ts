@@ -387,7 +387,7 @@ export class SessionCache extends EventEmitter {
     return this.#replication?.caughtUp() ?? Promise.resolve();
   }
 
-  /** Drops expired sessions (or every session with `{ all: true }`); returns how many went. A replicating member's `flush({ all: true })` empties every member's store. */
+  /** Drops expired sessions (or every session with `{ all: true }`); returns how many went from this process's cache (a shared store is emptied too by `{ all: true }`, outside the count). A replicating member's `flush({ all: true })` empties every member's store. */
   flush(options: FlushOptions = {}): number {
     const all = options.all ?? false;
     if (typeof all !== 'boolean') throw typeError('all', 'a boolean', all);

@@ -16,7 +16,8 @@ import { upstreamKey } from '../../src/client/upstream-key';
 import { native } from '../../src/common/native';
 import { sharedStorePath } from '../../src/common/shared-store';
 import { expectBadInput } from '../support/bad-inputs';
-import { asRoot, LINE, localUser, runAs } from '../support/local-users';
+import { LINE, localUser, runAs } from '../support/local-users';
+import { rootOnly } from '../support/root-only';
 import { startSServer } from '../support/s_server';
 import { close, listen, tlsServer } from '../support/tls';
 
@@ -205,7 +206,7 @@ describe('faults: a bad entry is a full handshake, never a failed connection', (
 
   // Issue 22: what another local user can do to the client cache's file, as the server store's
   // tests show for the server (shared-store-faults.test.ts, item 4).
-  asRoot("another local user can neither read the cache's file nor slip one of theirs in its place", async () => {
+  rootOnly("another local user can neither read the cache's file nor slip one of theirs in its place", async () => {
     const other = localUser(`tlsr-other${LINE}`);
     const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tsc-client-users-'));
     fs.chmodSync(shared, 0o1777); // like /tmp: anyone may create files, only owners remove or rename theirs

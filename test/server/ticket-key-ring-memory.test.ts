@@ -18,11 +18,8 @@ import { FLEET_ENTRY_PURPOSES, sealRingDocument } from '../../src/common/fleet-e
 import { sealedBox } from '../../src/common/sealed-box';
 import { findInMemory, regionOf, regions } from '../support/process-memory';
 import { type RedisServer, startRedis } from '../support/redis';
+import { rootOnly } from '../support/root-only';
 import { connect } from '../support/tls';
-
-const root = process.getuid?.() === 0;
-// Reading another process's memory takes root (or ptrace_scope 0 and the same user).
-const asRoot = root ? test : test.skip;
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -35,7 +32,8 @@ function halves(key: Buffer): Buffer[] {
   return [key.subarray(16, 48), key.subarray(48, 80)];
 }
 
-asRoot(
+// Reading another process's memory takes root (or ptrace_scope 0 and the same user).
+rootOnly(
   'fromRedis ring: keys in dd (MADV_DONTDUMP) pages while attached; gone from the process after detach, close and GC',
   async () => {
     const wrappingSecret = crypto.randomBytes(32);

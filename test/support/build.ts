@@ -32,3 +32,13 @@ export function ensureDist(): void {
 }
 
 export const repoRoot = root;
+
+/**
+ * prebuilds/ holds a prebuild for every supported line, built from today's native sources: builds
+ * those missing or stale with scripts/prebuild.sh (CI runs it before the tests, so there this
+ * builds nothing).
+ */
+export function ensurePrebuilds(): void {
+  const stale = execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuilds.js'), 'stale'], { encoding: 'utf8' }).trim();
+  if (stale !== '') execFileSync('bash', [path.join(root, 'scripts', 'prebuild.sh'), ...stale.split(' ')], { stdio: 'inherit' });
+}

@@ -124,6 +124,8 @@ export interface PopulationResult {
   resumed: number;
   /** Reconnects served by another worker than the client's previous connection. */
   crossWorker: number;
+  /** Of those, the ones that resumed. */
+  crossWorkerResumed: number;
   failed: number;
   pids: Set<string>;
   ratio: number;
@@ -142,7 +144,7 @@ export async function population(
   between?: (done: number) => Promise<void> | void,
   http = false,
 ): Promise<PopulationResult> {
-  const r: PopulationResult = { reconnects: 0, resumed: 0, crossWorker: 0, failed: 0, pids: new Set(), ratio: 0 };
+  const r: PopulationResult = { reconnects: 0, resumed: 0, crossWorker: 0, crossWorkerResumed: 0, failed: 0, pids: new Set(), ratio: 0 };
   let next = 0;
   let done = 0;
   const runClient = async () => {
@@ -166,7 +168,10 @@ export async function population(
       if (session !== undefined) {
         r.reconnects++;
         if (h.reused) r.resumed++;
-        if (h.pid !== lastPid) r.crossWorker++;
+        if (h.pid !== lastPid) {
+          r.crossWorker++;
+          if (h.reused) r.crossWorkerResumed++;
+        }
       }
       lastPid = h.pid;
       session = h.session ?? session;

@@ -1,13 +1,11 @@
 /**
  * Other local users for the tests that show what one user can do to another's store files:
  * created once (system users, no home, no shell) and left for the next run. Only root can
- * create them and run commands as them (setpriv), hence `asRoot`.
+ * create them and run commands as them (setpriv): tests that use them go through rootOnly()
+ * (root-only.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 
-export const isRoot = process.getuid?.() === 0;
-/** `test` when running as root, `test.skip` otherwise. */
-export const asRoot = isRoot ? test : test.skip;
 /** scripts/test-lines.sh runs two Node lines at once: each line's users (and so their store directories under /dev/shm) are its own. */
 export const LINE = process.env.TLS_RESUMPTION_TEST_LINE ?? '';
 
