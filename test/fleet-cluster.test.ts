@@ -114,8 +114,8 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
     );
     rings.push(...ringsHere);
     await Promise.all(ringsHere.map((r) => r.ready()));
-    const sessionsA = await member({ fleet: { redis: clients[0]!, secret, lookupTimeoutMs: 500 } }, true);
-    const sessionsB = await member({ fleet: { redis: clients[1]!, secret, lookupTimeoutMs: 500 } }, true);
+    const sessionsA = await member({ fleet: { redis: clients[0]!, secret, lookupTimeoutMs: 500, replicate: false } }, true);
+    const sessionsB = await member({ fleet: { redis: clients[1]!, secret, lookupTimeoutMs: 500, replicate: false } }, true);
     const ticketsA = await member({ tickets: { keyRing: ringsHere[0]! } }, false);
     const ticketsB = await member({ tickets: { keyRing: ringsHere[1]! } }, false);
     expect(ringsHere[0]!.list()[0]!.id).toBe(ringsHere[1]!.list()[0]!.id);
@@ -158,7 +158,7 @@ describe('Redis Cluster (3 masters + 3 replicas) with ioredis Cluster', () => {
 
   test("fleet.replicate through the cluster: TLS 1.2 IDs and TLS 1.3 stateful tickets from local memory; a failover of the stream's primary fails no handshake and replication goes on", async () => {
     const clients = [clusterClient(), clusterClient()];
-    const options = (c: Cluster) => ({ tickets: { enabled: false }, fleet: { redis: c, secret, prefix: 'replica:', replicate: true } });
+    const options = (c: Cluster) => ({ tickets: { enabled: false }, fleet: { redis: c, secret, prefix: 'replica:' } });
     const a = await member(options(clients[0]!), true);
     const b = await member(options(clients[1]!), true);
     await Promise.all([a.cache.replicated(), b.cache.replicated()]);
@@ -202,8 +202,14 @@ describe('node-redis (the redis package) against a live redis-server', () => {
       );
       rings.push(...ringsHere);
       await Promise.all(ringsHere.map((r) => r.ready()));
-      const a = await member({ fleet: { redis: clients[0]!, secret, lookupTimeoutMs: 500 }, tickets: { keyRing: ringsHere[0]! } }, false);
-      const b = await member({ fleet: { redis: clients[1]!, secret, lookupTimeoutMs: 500 }, tickets: { keyRing: ringsHere[1]! } }, false);
+      const a = await member(
+        { fleet: { redis: clients[0]!, secret, lookupTimeoutMs: 500, replicate: false }, tickets: { keyRing: ringsHere[0]! } },
+        false,
+      );
+      const b = await member(
+        { fleet: { redis: clients[1]!, secret, lookupTimeoutMs: 500, replicate: false }, tickets: { keyRing: ringsHere[1]! } },
+        false,
+      );
       const r12 = await traffic([a.port, b.port], 'TLSv1.2', 10, 5);
       const r13 = await traffic([a.port, b.port], 'TLSv1.3', 10, 5);
       expect({ r12: r12.failed, r13: r13.failed }).toEqual({ r12: 0, r13: 0 });
@@ -221,7 +227,7 @@ describe('node-redis (the redis package) against a live redis-server', () => {
       // Replication through node-redis: its duplicate() connection carries the blocking stream read.
       const options = (c: (typeof clients)[number]) => ({
         tickets: { enabled: false },
-        fleet: { redis: c, secret, prefix: 'nr:', replicate: true },
+        fleet: { redis: c, secret, prefix: 'nr:' },
       });
       const ra = await member(options(clients[0]!), true);
       const rb = await member(options(clients[1]!), true);

@@ -4,6 +4,9 @@
  * resume on any member from local memory. Real redis-server, real TLS on loopback.
  */
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
 import { sharedStorePath } from '../src/common/shared-store';
@@ -53,7 +56,7 @@ async function member(prefix: string, extra: Parameters<typeof attach>[1] = {}, 
   const cache = attach(server, {
     tickets: { enabled: false },
     ...extra,
-    fleet: { redis: c, secret: Buffer.from(memberSecret), prefix, replicate: true },
+    fleet: { redis: c, secret: Buffer.from(memberSecret), prefix },
   });
   caches.push(cache);
   await cache.replicated();
@@ -61,6 +64,19 @@ async function member(prefix: string, extra: Parameters<typeof attach>[1] = {}, 
 }
 
 const replication = (m: Member) => m.cache.stats().fleet!.replication!;
+
+/** A full TLS 1.2 handshake (no ticket) on `port`: the session, and the master secret from the client's key log. */
+async function handshakeWithMasterSecret(port: number): Promise<{ session: Buffer; master: Buffer }> {
+  let master: Buffer | undefined;
+  // NSS key log: "CLIENT_RANDOM <client random> <master secret>" for TLS 1.2.
+  const keylog = (line: Buffer) => {
+    const [label, , secretHex] = line.toString().trim().split(' ');
+    if (label === 'CLIENT_RANDOM') master = Buffer.from(secretHex!, 'hex');
+  };
+  const { session } = await connect(port, { version: 'TLSv1.2', noTicket: true, keylog });
+  if (!session || !master) throw new Error('no session or key log line');
+  return { session, master };
+}
 
 /** Waits until `m` has applied `n` sessions from other members. */
 async function applied(m: Member, n: number): Promise<void> {
@@ -148,7 +164,7 @@ describe('fleet.replicate: every member resumes every fleet session from its own
         servers.push(server);
         const c = client(own.port);
         await c.ping();
-        const cache = attach(server, { tickets: { enabled: false }, fleet: { redis: c, secret: Buffer.from(secret), replicate: true } });
+        const cache = attach(server, { tickets: { enabled: false }, fleet: { redis: c, secret: Buffer.from(secret) } });
         caches.push(cache);
         await cache.replicated();
         return { port: await listen(server), cache, server };
@@ -261,6 +277,35 @@ describe('fleet.replicate: every member resumes every fleet session from its own
     }
   });
 
+  test("flushed and expired sessions are wiped from every member's store file (no master secret left behind)", async () => {
+    const file = path.join(os.tmpdir(), `replicate-wipe-${process.pid}.store`);
+    fs.rmSync(file, { force: true });
+    try {
+      const a = await member('wipe:', { cache: { timeoutSeconds: 2 } });
+      const b = await member('wipe:', { cache: { timeoutSeconds: 2 }, shared: { path: file, sizeBytes: 1 << 20 } });
+      const holds = (master: Buffer) => fs.readFileSync(file).includes(master);
+      // Expired: applied on b, then gone from b's file within the lifetime plus one sweep (5 s).
+      const expiring = await handshakeWithMasterSecret(a.port);
+      await applied(b, 1);
+      expect(holds(expiring.master)).toBe(true);
+      for (let i = 0; i < 90 && holds(expiring.master); i++) await sleep(100);
+      expect(holds(expiring.master)).toBe(false);
+      expect(b.cache.stats().shared!.expiries).toBeGreaterThanOrEqual(1);
+      // Flushed on a: gone from b's file as soon as the flush arrives.
+      const flushed = await handshakeWithMasterSecret(a.port);
+      await applied(b, 2);
+      expect(holds(flushed.master)).toBe(true);
+      a.cache.flush({ all: true });
+      for (let i = 0; replication(b).flushes < 1 && i < 200; i++) await sleep(10);
+      expect(replication(b).flushes).toBe(1);
+      expect(holds(flushed.master)).toBe(false);
+      expect((await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: flushed.session })).reused).toBe(false);
+    } finally {
+      for (const c of caches.splice(0)) c.detach();
+      fs.rmSync(file, { force: true });
+    }
+  });
+
   test('fleet.replicate is validated', () => {
     const server = tlsServer({ noTickets: true });
     const c = new Redis({ lazyConnect: true });
@@ -271,6 +316,43 @@ describe('fleet.replicate: every member resumes every fleet session from its own
       TypeError,
       /"fleet.replicate" must be a boolean, got the string "yes"/,
     );
+    // Replication is the default: the lookup mode's options without `replicate: false` are refused, not ignored.
+    for (const [name, value] of [
+      ['lookupTimeoutMs', 50],
+      ['maxSessions', 100],
+    ] as const) {
+      let caught: (Error & { code?: string }) | undefined;
+      expectBadInput(
+        'fleet option',
+        `fleet.${name} without replicate: false`,
+        () => {
+          try {
+            attach(server, { fleet: { redis: c, secret: Buffer.alloc(32), [name]: value } });
+          } catch (err) {
+            caught = err as Error;
+            throw err;
+          }
+        },
+        RangeError,
+        `"fleet.${name}" must be set only with fleet.replicate: false (the lookup mode; replication, the default, never looks a session up in Redis), got ${value} with replication on.`,
+      );
+      expect(caught!.code).toBe('ERR_INVALID_ARG_VALUE');
+    }
     c.disconnect();
+  });
+
+  test('replication is the default; replicate: false is the lookup mode', async () => {
+    const server = tlsServer({ noTickets: true });
+    servers.push(server);
+    const byDefault = attach(server, { fleet: { redis: client(), secret: Buffer.from(secret), prefix: 'default:' } });
+    await byDefault.replicated();
+    expect(byDefault.stats().fleet).toEqual({ replication: expect.objectContaining({ caughtUp: true }) });
+    expect(server.listenerCount('resumeSession')).toBe(0);
+    byDefault.detach();
+    const lookup = attach(server, { fleet: { redis: client(), secret: Buffer.from(secret), prefix: 'default:', replicate: false } });
+    caches.push(lookup);
+    expect(lookup.stats().fleet).toMatchObject({ lookups: 0, stores: 0 });
+    expect(lookup.stats().fleet!.replication).toBeUndefined();
+    expect(server.listenerCount('resumeSession')).toBe(1);
   });
 });

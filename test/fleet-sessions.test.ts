@@ -53,7 +53,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const server = tlsServer({ noTickets: true });
     const cache = attach(server, {
       cache: { timeoutSeconds: 120 },
-      fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'seal-test:' },
+      fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'seal-test:', replicate: false },
     });
     const port = await listen(server);
     const first = await connect(port, { version: 'TLSv1.2' });
@@ -77,7 +77,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const server = tlsServer({ noTickets: true });
     const cache = attach(server, {
       cache: { size: 10, timeoutSeconds: 60 },
-      fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'flood-test:', maxSessions: 40 },
+      fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'flood-test:', maxSessions: 40, replicate: false },
     });
     const port = await listen(server);
     let completed = 0;
@@ -104,14 +104,14 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const down = new Redis({ port: 1, host: '127.0.0.1', enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     down.on('error', () => undefined);
     const server = tlsServer({ noTickets: true });
-    const cache = attach(server, { fleet: { redis: down, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 30 } });
+    const cache = attach(server, { fleet: { redis: down, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 30, replicate: false } });
     const heard: Error[] = [];
     cache.on('fleetError', (m: { error: Error }) => heard.push(m.error));
     const port = await listen(server);
     // A session made by another fleet member: this server does not know it and asks Redis, which is down.
     const elsewhere = tlsServer({ noTickets: true });
     const peerClient = new Redis({ port: redis.port, host: '127.0.0.1' });
-    attach(elsewhere, { fleet: { redis: peerClient, secret: Buffer.from(secret, 'hex'), prefix: 'elsewhere:' } });
+    attach(elsewhere, { fleet: { redis: peerClient, secret: Buffer.from(secret, 'hex'), prefix: 'elsewhere:', replicate: false } });
     const otherPort = await listen(elsewhere);
     const foreign = await connect(otherPort, { version: 'TLSv1.2' });
     const r1 = await connect(port, { version: 'TLSv1.2', session: foreign.session });
@@ -126,7 +126,9 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     // Slow: the server is paused, so the lookup hits its deadline.
     const slowClient = new Redis({ port: redis.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     await slowClient.ping();
-    const slow = attach(server, { fleet: { redis: slowClient, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 25 } });
+    const slow = attach(server, {
+      fleet: { redis: slowClient, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 25, replicate: false },
+    });
     await slowClient.ping(); // answered after the fleet's own start-up PING (one connection, in order): that one is not left to time out
     redis.pause();
     const t0 = Date.now();
@@ -140,7 +142,9 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     // Garbage under the key the server will look up: a miss counted as an error, never a crash.
     // A generous deadline now: on a loaded machine a 25 ms GET may time out, which is not this check.
     slow.detach();
-    const garbageReader = attach(server, { fleet: { redis: slowClient, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 2000 } });
+    const garbageReader = attach(server, {
+      fleet: { redis: slowClient, secret: Buffer.from(secret, 'hex'), lookupTimeoutMs: 2000, replicate: false },
+    });
     const ids: Buffer[] = [];
     elsewhere.on('newSession', (id: Buffer, _data: Buffer, done: () => void) => (ids.push(id), done()));
     const marked = await connect(otherPort, { version: 'TLSv1.2' });
@@ -171,7 +175,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     const clients = [new Redis({ port: redis.port, host: '127.0.0.1' }), new Redis({ port: redis.port, host: '127.0.0.1' })];
     const servers = [tlsServer({ noTickets: true }), tlsServer({ noTickets: true })];
     const caches = servers.map((s, i) =>
-      attach(s, { fleet: { redis: clients[i]!, secret: secretBuf, prefix: 'rtt:', lookupTimeoutMs: 1000 } }),
+      attach(s, { fleet: { redis: clients[i]!, secret: secretBuf, prefix: 'rtt:', lookupTimeoutMs: 1000, replicate: false } }),
     );
     const [pa, pb] = [await listen(servers[0]!), await listen(servers[1]!)];
     const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec(String(await clients[0]!.info('commandstats')))?.[1] ?? 0);
@@ -206,7 +210,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     down.on('error', () => undefined); // as the docs' example does: ioredis prints "Unhandled error event" otherwise
     const server = tlsServer({ noTickets: true });
     const t0 = Date.now();
-    const cache = attach(server, { fleet: { redis: down, secret: secretBuf } });
+    const cache = attach(server, { fleet: { redis: down, secret: secretBuf, replicate: false } });
     const startup = await new Promise<{ error: Error & { code?: string } }>((resolve) => cache.once('fleetError', resolve));
     expect(Date.now() - t0).toBeLessThan(3000); // 1000 ms plus a loaded machine's timer delay
     expect(startup.error.code).toBe('ERR_TLS_RESUMPTION_FLEET_UNREACHABLE');
@@ -218,10 +222,12 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     // Past the deadline: Redis paused, the lookup is abandoned, counted, and reported.
     const issuer = tlsServer({ noTickets: true });
     const issuerClient = new Redis({ port: redis.port, host: '127.0.0.1' });
-    const issuerCache = attach(issuer, { fleet: { redis: issuerClient, secret: secretBuf, prefix: 'deadline:' } });
+    const issuerCache = attach(issuer, { fleet: { redis: issuerClient, secret: secretBuf, prefix: 'deadline:', replicate: false } });
     const slowClient = new Redis({ port: redis.port, host: '127.0.0.1' });
     await slowClient.ping();
-    const slow = attach(server, { fleet: { redis: slowClient, secret: secretBuf, prefix: 'deadline:', lookupTimeoutMs: 25 } });
+    const slow = attach(server, {
+      fleet: { redis: slowClient, secret: secretBuf, prefix: 'deadline:', lookupTimeoutMs: 25, replicate: false },
+    });
     const [port, issuerPort] = [await listen(server), await listen(issuer)];
     const heard: Array<Error & { code?: string }> = [];
     slow.on('fleetError', (m: { error: Error }) => heard.push(m.error));
@@ -246,7 +252,7 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
   test('fleet.stores counts TLS 1.2 sessions only: TLS 1.3 sessions, which no member can look up, are not written to Redis', async () => {
     const client = new Redis({ port: redis.port, host: '127.0.0.1' });
     const server = tlsServer({ noTickets: true });
-    const cache = attach(server, { fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'tls13:' } });
+    const cache = attach(server, { fleet: { redis: client, secret: Buffer.from(secret, 'hex'), prefix: 'tls13:', replicate: false } });
     const port = await listen(server);
     for (let i = 0; i < 5; i++) await connect(port, { version: 'TLSv1.3' });
     await connect(port, { version: 'TLSv1.2' });
@@ -277,38 +283,38 @@ describe('fleet: TLS 1.2 session IDs across processes through Redis', () => {
     );
     bad(
       'fleet.secret of 16 bytes',
-      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16) } }),
+      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(16), replicate: false } }),
       RangeError,
       /"fleet.secret" must be exactly 32 bytes, got 16 bytes/,
     );
     bad(
       'fleet.secret as a string',
-      () => attach(server, { fleet: { redis: client, secret: 'x'.repeat(32) as never } }),
+      () => attach(server, { fleet: { redis: client, secret: 'x'.repeat(32) as never, replicate: false } }),
       TypeError,
       /"fleet.secret" must be a Buffer of 32 bytes/,
     );
     bad(
       'fleet.lookupTimeoutMs 0',
-      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), lookupTimeoutMs: 0 } }),
+      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), lookupTimeoutMs: 0, replicate: false } }),
       RangeError,
       /"fleet.lookupTimeoutMs" must be between 1 and 5000 milliseconds, got 0/,
     );
     bad(
       'fleet.maxSessions 0',
-      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), maxSessions: 0 } }),
+      () => attach(server, { fleet: { redis: client, secret: Buffer.alloc(32), maxSessions: 0, replicate: false } }),
       RangeError,
       /"fleet.maxSessions" must be between 1 and 10000000 sessions, got 0/,
     );
     bad(
       'fleet on a bare SecureContext',
-      () => attach(tls.createSecureContext({}), { fleet: { redis: client, secret: Buffer.alloc(32) } }),
+      () => attach(tls.createSecureContext({}), { fleet: { redis: client, secret: Buffer.alloc(32), replicate: false } }),
       TypeError,
       /needs a server target/,
     );
     const cache = attach(server);
     bad(
       'fleet passed to configure()',
-      () => cache.configure({ fleet: { redis: client, secret: Buffer.alloc(32) } }),
+      () => cache.configure({ fleet: { redis: client, secret: Buffer.alloc(32), replicate: false } }),
       TypeError,
       /cannot be changed by configure/,
     );

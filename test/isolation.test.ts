@@ -158,7 +158,9 @@ describe('isolation: different session-ID contexts never resume each other', () 
 
     test('TLS 1.2 session IDs', async () => {
       const secret = crypto.randomBytes(32);
-      const fleet = (): Parameters<typeof attach>[1] => ({ fleet: { redis: client, secret, prefix: 'isolation:', lookupTimeoutMs: 1000 } });
+      const fleet = (): Parameters<typeof attach>[1] => ({
+        fleet: { redis: client, secret, prefix: 'isolation:', lookupTimeoutMs: 1000, replicate: false },
+      });
       const a = await service('service-a', { noTickets: true }, fleet());
       const b = await service('service-b', { noTickets: true }, fleet());
       const a2 = await service('service-a', { noTickets: true }, fleet());

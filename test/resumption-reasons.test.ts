@@ -344,8 +344,11 @@ describe('storeError', () => {
     otherClient.on('error', () => undefined);
     await new Promise((resolve) => otherClient.once('ready', resolve));
     try {
-      const other = await serve({ noTickets: true }, { fleet: { redis: otherClient, secret, lookupTimeoutMs: 200 } });
-      const { port, cache } = await serve({ noTickets: true }, { fleet: { redis: client, secret, lookupTimeoutMs: 200 } });
+      const other = await serve({ noTickets: true }, { fleet: { redis: otherClient, secret, lookupTimeoutMs: 200, replicate: false } });
+      const { port, cache } = await serve(
+        { noTickets: true },
+        { fleet: { redis: client, secret, lookupTimeoutMs: 200, replicate: false } },
+      );
       const first = await connect(other.port, { version: 'TLSv1.2', noTicket: true });
       // Redis up: a session this fleet never saw is simply not found.
       expect((await connect(port, { version: 'TLSv1.2', noTicket: true, session: first.session })).reused).toBe(false);

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
+#include <climits>
 #include <cstring>
 #include <ctime>
 
@@ -30,11 +31,44 @@ bool EncodeSession(const SSL_SESSION* sess, unsigned char* out, size_t len) noex
   return encoded;
 }
 
+EncodedSession::EncodedSession(const SSL_SESSION* sess) noexcept {
+  id_ = SSL_SESSION_get_id(sess, &id_len_);
+  if (id_len_ == 0) return;
+  const size_t len = EncodedSessionLength(sess);
+  if (len == 0) return;
+  try {
+    der_.resize(len);
+  } catch (...) {
+    return;
+  }
+  if (!EncodeSession(sess, der_.data(), len)) {
+    OPENSSL_cleanse(der_.data(), der_.size());
+    der_.clear();
+    return;
+  }
+  expires_at_ = ExpiresAt(sess);
+}
+
+EncodedSession::~EncodedSession() {
+  if (!der_.empty()) OPENSSL_cleanse(der_.data(), der_.size());
+}
+
+SSL_SESSION* DecodeSession(const unsigned char* der, size_t len) noexcept {
+  if (der == nullptr || len == 0 || len > static_cast<size_t>(LONG_MAX)) return nullptr;
+  ERR_set_mark();
+  const unsigned char* p = der;
+  SslSessionPtr sess(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(len)));
+  ERR_pop_to_mark();
+  unsigned int id_len = 0;
+  if (!sess || p != der + len || SSL_SESSION_get_id(sess.get(), &id_len) == nullptr || id_len == 0) return nullptr;
+  return sess.release();
+}
+
 SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len, StoreMiss* why) noexcept {
   *why = StoreMiss::kAbsent;
   if (id_len <= 0) return nullptr;
   try {
-    thread_local std::vector<unsigned char> der;
+    thread_local KeyBytes der;  // key memory: the session's master secret passes through it
     size_t der_len = 0;
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     if (!store.Lookup(id, static_cast<size_t>(id_len), now, &der, &der_len, why)) {
@@ -43,11 +77,8 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
       return nullptr;
     }
     // The bytes passed their checksum; d2i still may refuse them (a store written by another
-    // OpenSSL): leave no error on the queue, Node reads it after the handshake step.
-    ERR_set_mark();
-    const unsigned char* p = der.data();
-    SslSessionPtr sess(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der_len)));
-    ERR_pop_to_mark();
+    // OpenSSL).
+    SslSessionPtr sess(DecodeSession(der.data(), der_len));
     OPENSSL_cleanse(der.data(), der_len);
     if (!sess) {
       store.Count(layout::kCorrupt);

@@ -1,7 +1,7 @@
-// Session DER: turning session bytes that come from outside this process back into an
-// SSL_SESSION (d2i_SSL_SESSION) and the checks made on the result: the shared store's get path
-// (bytes from a store file other processes write) and the probe's inspection of a client
-// session. Plain C++ over OpenSSL (no Node-API), so the fuzz targets (fuzz/) build it too.
+// Session DER, the one place sessions are encoded for and decoded from outside OpenSSL: the
+// shared store's slots and the fleet's replicated entries (EncodedSession, DecodeSession), the
+// shared store's get path (bytes from a store file other processes write) and the probe's
+// inspection of a client session. Plain C++ over OpenSSL (no Node-API), so the fuzz targets (fuzz/) build it too.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "common/key_memory.h"
 
 namespace tsc {
 
@@ -26,6 +28,36 @@ size_t EncodedSessionLength(const SSL_SESSION* sess) noexcept;
 // Encodes `sess` into `out`, which holds exactly `len` (EncodedSessionLength) bytes. False on
 // failure, with nothing on the error queue. `out` then holds the master secret: the caller wipes it.
 bool EncodeSession(const SSL_SESSION* sess, unsigned char* out, size_t len) noexcept;
+
+// A session encoded once for everything outside OpenSSL that keeps it (the shared store's slot,
+// the fleet capture's stream entry): its ID, DER and expiry. The DER holds the master secret: it
+// is wiped when this goes.
+class EncodedSession {
+ public:
+  // Encodes `sess`; empty() when it has no ID or cannot be encoded (an allocation failure too).
+  explicit EncodedSession(const SSL_SESSION* sess) noexcept;
+  ~EncodedSession();
+  EncodedSession(const EncodedSession&) = delete;
+  EncodedSession& operator=(const EncodedSession&) = delete;
+
+  bool empty() const { return der_.empty(); }
+  const unsigned char* id() const { return id_; }
+  unsigned int id_len() const { return id_len_; }
+  const KeyBytes& der() const { return der_; }
+  int64_t expires_at() const { return expires_at_; }
+
+ private:
+  const unsigned char* id_ = nullptr;  // inside the session, which outlives this
+  unsigned int id_len_ = 0;
+  KeyBytes der_;  // key memory (common/key_memory.h): the master secret passes through it
+  int64_t expires_at_ = 0;
+};
+
+// Decodes session bytes that come from outside this process (a store file other processes
+// write, a session another fleet member issued): the session only when the bytes are exactly one
+// encoded session with an ID, else nullptr; nothing left on OpenSSL's error queue. The caller
+// owns the reference and checks what it needs (which ID, expiry, resumable).
+SSL_SESSION* DecodeSession(const unsigned char* der, size_t len) noexcept;
 
 // The get path of the shared store: looks up the session ID, decodes the bytes and hands back the
 // session only if it is the one asked for (same ID), unexpired and resumable; OpenSSL then

@@ -52,19 +52,13 @@ void SessionCapture::CallJs(Napi::Env env, Napi::Function fn, SessionCapture* /*
            Napi::Number::New(env, static_cast<double>(owned->expires_at))});
 }
 
-void SessionCapture::Offer(SSL* ssl, SSL_SESSION* sess) noexcept {
-  if (!alive_->load(std::memory_order_relaxed) || !ResumedById(ssl)) return;
-  unsigned int id_len = 0;
-  const unsigned char* id = SSL_SESSION_get_id(sess, &id_len);
-  if (id_len == 0) return;
-  const size_t der_len = EncodedSessionLength(sess);
-  if (der_len == 0) return;
+void SessionCapture::Offer(const EncodedSession& session) noexcept {
+  if (!alive_->load(std::memory_order_relaxed)) return;
   try {
     auto data = std::make_unique<CapturedSession>();
-    data->id.assign(id, id + id_len);
-    data->der.resize(der_len);
-    if (!EncodeSession(sess, data->der.data(), der_len)) return;
-    data->expires_at = ExpiresAt(sess);
+    data->id.assign(session.id(), session.id() + session.id_len());
+    data->der.assign(session.der().begin(), session.der().end());
+    data->expires_at = session.expires_at();
     if (tsfn_.NonBlockingCall(data.get()) == napi_ok) {
       data.release();  // CallJs owns it now
     } else {
@@ -101,16 +95,11 @@ Napi::Value FleetImport(const Napi::CallbackInfo& info) {
   ContextState& state = LiveStateFrom(info[0], &ctx);
   if (info.Length() < 2 || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "fleetImport: der must be a Buffer");
   auto der = info[1].As<Napi::Buffer<unsigned char>>();
-  const unsigned char* p = der.Data();
-  ERR_set_mark();
-  SslSessionPtr sess(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.Length())));
-  ERR_pop_to_mark();
+  SslSessionPtr sess(DecodeSession(der.Data(), der.Length()));
   auto result = [&](const char* r) { return Napi::String::New(env, r); };
+  if (!sess || !SSL_SESSION_is_resumable(sess.get())) return result("invalid");
   unsigned int id_len = 0;
-  const unsigned char* id = sess ? SSL_SESSION_get_id(sess.get(), &id_len) : nullptr;
-  if (!sess || id_len == 0 || p != der.Data() + der.Length() || !SSL_SESSION_is_resumable(sess.get())) {
-    return result("invalid");
-  }
+  const unsigned char* id = SSL_SESSION_get_id(sess.get(), &id_len);
   const int64_t expires_at = ExpiresAt(sess.get());
   if (expires_at <= static_cast<int64_t>(std::time(nullptr))) return result("expired");
   if (state.store) {

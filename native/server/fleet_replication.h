@@ -16,6 +16,8 @@
 #include <memory>
 #include <vector>
 
+#include "common/session_der.h"
+
 namespace tsc {
 
 // One captured session on its way to JS: its ID, DER (holds the master secret: wiped once
@@ -35,8 +37,9 @@ class SessionCapture {
   SessionCapture(const SessionCapture&) = delete;
   SessionCapture& operator=(const SessionCapture&) = delete;
 
-  // From the new-session callback: queues the session for JS; never throws, never waits.
-  void Offer(SSL* ssl, SSL_SESSION* sess) noexcept;
+  // From the new-session callback (a session that comes back by ID, encoded once for the store
+  // and the fleet): queues a copy for JS; never throws, never waits.
+  void Offer(const EncodedSession& session) noexcept;
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:

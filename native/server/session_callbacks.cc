@@ -61,30 +61,21 @@ SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, i
 // stateless-ticket session into the internal cache (ssl_update_cache), where they push out the
 // sessions that cache is for.
 
-void StoreSession(SharedStore& store, SSL* ssl, SSL_SESSION* sess) noexcept {
-  if (!ResumedById(ssl)) return;
-  unsigned int id_len = 0;
-  const unsigned char* id = SSL_SESSION_get_id(sess, &id_len);
-  if (id_len == 0) return;
-  const size_t der_len = EncodedSessionLength(sess);
-  if (der_len == 0) return;
-  if (der_len > store.file().geometry().max_der()) {
-    store.Insert(id, id_len, nullptr, der_len, ExpiresAt(sess));  // counted as tooLarge
-    return;
-  }
-  try {
-    thread_local std::vector<unsigned char> der;
-    if (der.size() < der_len) der.resize(der_len);
-    if (EncodeSession(sess, der.data(), der_len)) store.Insert(id, id_len, der.data(), der_len, ExpiresAt(sess));
-    OPENSSL_cleanse(der.data(), der_len);  // the master secret is in there
-  } catch (...) {
-  }
-}
-
 int NewSessionCallback(SSL* ssl, SSL_SESSION* sess) noexcept {
   ContextState* state = nullptr;
-  if (SharedStore* store = StoreOf(SessionContextOf(ssl), &state)) StoreSession(*store, ssl, sess);
-  if (state != nullptr && state->capture) state->capture->Offer(ssl, sess);
+  SharedStore* store = StoreOf(SessionContextOf(ssl), &state);
+  const bool capturing = state != nullptr && state->capture;
+  // Encoded once for the store and the fleet alike; a session too large for a slot is counted
+  // tooLarge by Insert and still replicated (another member's store may hold it).
+  if ((store != nullptr || capturing) && ResumedById(ssl)) {
+    const EncodedSession encoded(sess);
+    if (!encoded.empty()) {
+      if (store != nullptr) {
+        store->Insert(encoded.id(), encoded.id_len(), encoded.der().data(), encoded.der().size(), encoded.expires_at());
+      }
+      if (capturing) state->capture->Offer(encoded);
+    }
+  }
   // Node's callback decides whether it keeps OpenSSL's extra reference (1) or not (0).
   if (state != nullptr && state->node.new_cb != nullptr) return state->node.new_cb(ssl, sess);
   return 0;
@@ -185,11 +176,12 @@ Napi::Value SharedFlush(const Napi::CallbackInfo& info) {
 }
 
 // sharedReopenIfLost(handle) -> null (the store is fine) | { reopened, error? }: after the store
-// file was truncated under this process (a SIGBUS answered with zero pages), map it again.
+// file was truncated under this process (a SIGBUS answered with zero pages) or replaced (another
+// file renamed over its path), map the file at the path. Called once a second (attach.ts).
 Napi::Value SharedReopenIfLost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SharedStore& store = StoreOrThrow(info);
-  if (!store.file().lost()) return env.Null();
+  if (!store.file().lost() && !store.file().Replaced()) return env.Null();
   std::string error;
   Napi::Object out = Napi::Object::New(env);
   const bool reopened = store.ReopenIfLost(&error);

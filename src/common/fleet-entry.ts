@@ -1,15 +1,22 @@
 /**
- * What the fleet writes to Redis, in one place: the session entries of the `fleet` session store
- * and the ticket ring document of `TicketKeyRing.fromRedis`. Anyone who can write to that Redis
- * is outside the trust boundary, so every entry is sealed (AES-256-GCM, sealed-box.ts) under a
- * key HKDF-derived from the fleet's secret with a label of its own (a session can never open as a
- * ring document or the reverse), and bound to where it lives.
+ * What the fleet writes to Redis, in one place: the session entries (the replication stream and
+ * the lookup mode's keys, one format) and the ticket ring document of `TicketKeyRing.fromRedis`.
+ * Anyone who can write to that Redis is outside the trust boundary, so every entry is sealed
+ * (AES-256-GCM, sealed-box.ts) under a key HKDF-derived from the fleet's secret with a label of
+ * its own (a session can never open as a ring document or the reverse), and bound to where it lives.
  *
- * Session entry: Redis key `<prefix><scope>:<session ID hex>`, value `seal(DER, key)`. The scope
- * is the fingerprint of the session-ID context of the server that wrote it (8 bytes of SHA-256,
- * hex: `stats().sessionIdContext.fingerprint`, so an operator can match keys to servers): a lookup
- * from another context asks for another key: a miss before anything is fetched or decoded. The
- * key is the additional data of the seal: an entry copied under another key does not open.
+ * Session entry: `sealSessionEntry(box, scope, DER)`; it opens only under the same scope (the
+ * additional data): the Redis key it lives under (the stream, or the lookup mode's entry key), the
+ * session-ID context of the member that wrote it, the kind (a session, or a flush of every
+ * member's store), the session ID and its expiry. Moving an entry to another fleet's stream or
+ * key, another context, another ID or a later expiry makes it fail to open (dropped and
+ * counted), and nothing outside the sealed bytes is believed.
+ *
+ * The lookup mode's entry key is `<prefix><scope>:<session ID hex>`; the scope is the fingerprint
+ * of the session-ID context of the server that wrote it (8 bytes of SHA-256, hex:
+ * `stats().sessionIdContext.fingerprint`, so an operator can match keys to servers): a lookup from
+ * another context asks for another key: a miss before anything is fetched or decoded. Its expiry
+ * is Redis's (`EX`), so the sealed scope carries none ('').
  *
  * Ring document (format 2): Redis value `{"format":2,"v":<version>,"sealed":"<base64>"}`. The
  * whole document is sealed, with the Redis key as additional data; the plaintext is binary
@@ -25,9 +32,41 @@ export const FLEET_ENTRY_PURPOSES = Object.freeze({
   ringDocument: 'fleet/ring-document/v2',
 });
 
-/** The Redis key of a session entry; `scope` is the writer's session-ID context fingerprint. */
+/** The lookup mode's Redis key of a session entry; `scope` is the writer's session-ID context fingerprint. */
 export function sessionEntryKey(prefix: string, scope: string, id: Buffer): string {
   return `${prefix}${scope}:${id.toString('hex')}`;
+}
+
+/** `s`: a session; `f`: a flush of every member's store. */
+export type EntryKind = 's' | 'f';
+
+/** What a session entry is bound to (its additional data). */
+export interface EntryScope {
+  /** The Redis key the entry lives under (the stream, or the lookup mode's entry key). */
+  at: string;
+  /** The session-ID context of the member that wrote it (every member of one fleet shares it). */
+  sessionIdContext: Buffer;
+  kind: EntryKind;
+  /** Session ID, hex ('' for a flush). */
+  id: string;
+  /** Expiry as written: epoch seconds (a stream session), the writer's clock in epoch milliseconds (a flush), '' (a lookup entry: Redis expires it). */
+  expiresAt: string;
+}
+
+const SESSION_ENTRY_VERSION = 'tls-resumption/fleet-entry/v1';
+
+function entryLabel(s: EntryScope): string {
+  return [SESSION_ENTRY_VERSION, s.at, s.sessionIdContext.toString('hex'), s.kind, s.id, s.expiresAt].join('\0');
+}
+
+/** The Redis value of a session entry (or a flush): `plain` sealed under `scope`. `plain` is the caller's to wipe. */
+export function sealSessionEntry(box: SealedBox, scope: EntryScope, plain: Buffer): string {
+  return box.seal(plain, entryLabel(scope));
+}
+
+/** The plaintext of an entry read from Redis, or undefined for anything that does not open under `scope` (forged, garbage, moved, another fleet). The caller wipes it. */
+export function openSessionEntry(box: SealedBox, scope: EntryScope, sealed: unknown): Buffer | undefined {
+  return box.open(sealed, entryLabel(scope));
 }
 
 /** Bounds every member enforces on a ring document before and after opening it. */

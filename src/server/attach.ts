@@ -287,13 +287,16 @@ export class SessionCache extends EventEmitter {
         redis: f.redis,
         box,
         streamKey: `${f.prefix}stream`,
-        sessionIdContext: () =>
-          this.#sessionIdContext.bytes() ?? (this.#native && native.sessionIdContextOf(this.#native)) ?? Buffer.alloc(0),
+        sessionIdContext: () => this.#contextBytes(),
         maxEntries: () => this.#shared?.stats().capacity ?? (this.#options.cache.size || 20480),
         timeoutSeconds: () => this.#options.cache.timeoutSeconds,
         importSession: (der) => (this.#native ? native.fleetImport(this.#native, der) : 'notStored'),
         flushLocal: () => {
           if (this.#native) this.#flushHere(true);
+        },
+        // OpenSSL's own cache wipes a session when it frees it (SSL_SESSION_free cleanses the master key).
+        sweepExpired: () => {
+          if (this.#native) this.#shared?.flush(false);
         },
       });
     }
@@ -308,10 +311,16 @@ export class SessionCache extends EventEmitter {
       sessionIdContext,
       idTagKey,
       scope: () => this.#sessionIdContext.scope(),
+      contextBytes: () => this.#contextBytes(),
       onLookupFailed: (id) => {
         if (this.#native) native.resumptionStoreError(this.#native, id);
       },
     });
+  }
+
+  /** The session-ID context in force, which fleet entries are sealed under. */
+  #contextBytes(): Buffer {
+    return this.#sessionIdContext.bytes() ?? (this.#native && native.sessionIdContextOf(this.#native)) ?? Buffer.alloc(0);
   }
 
   // Fleet failures are reported, never thrown: the 'fleetError' event and channel carry them.

@@ -1,5 +1,7 @@
 // A fleet member in a process of its own, forked by the fleet tests. Environment:
-//   REDIS_PORT, FLEET=1 (Redis session store), FLEET_SECRET (hex, 32 bytes),
+//   REDIS_PORT, FLEET=1 (the lookup mode, `replicate: false`) or FLEET=replicate (replication, the
+//   default: waits for `replicated()` before it listens), PREFIX (fleet.prefix), SHARED (a `shared`
+//   store name), FLEET_SECRET (hex, 32 bytes),
 //   TICKETS=1 (tickets on), RING=redis|secret|generate (ticket key ring), ROTATE (s), POLL (s),
 //   SID (the `sessionIdContext` option), LOOKUP_MS (fleet lookup deadline), TLS_KEY and TLS_CERT
 //   (PEM: every member of a fleet serves one certificate; a throwaway one without them).
@@ -20,7 +22,7 @@ const cert = process.env.TLS_CERT ? { key: process.env.TLS_KEY, cert: process.en
 const server = tls.createServer({ ...cert, secureOptions: tickets ? 0 : require('node:constants').SSL_OP_NO_TICKET }, (s) =>
   s.resume().end('ok'),
 );
-const needsRedis = env.FLEET === '1' || env.RING === 'redis';
+const needsRedis = env.FLEET === '1' || env.FLEET === 'replicate' || env.RING === 'redis';
 const redis = needsRedis ? new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1 }) : undefined;
 if (redis) redis.on('error', () => undefined);
 
@@ -41,7 +43,9 @@ if (env.RING === 'redis') {
 const options = { tickets: { enabled: tickets } };
 if (env.SID) options.sessionIdContext = env.SID;
 if (ring) options.tickets.keyRing = ring;
-if (env.FLEET === '1') options.fleet = { redis, secret, lookupTimeoutMs: Number(env.LOOKUP_MS || 20) };
+if (env.FLEET === '1') options.fleet = { redis, secret, lookupTimeoutMs: Number(env.LOOKUP_MS || 20), replicate: false };
+if (env.FLEET === 'replicate') options.fleet = { redis, secret, ...(env.PREFIX ? { prefix: env.PREFIX } : {}) };
+if (env.SHARED) options.shared = { name: env.SHARED };
 let errors = 0;
 
 async function main() {
@@ -49,6 +53,7 @@ async function main() {
   const cache = attach(server, options);
   cache.on('fleetError', () => errors++);
   if (ring?.ready) await ring.ready();
+  await cache.replicated();
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
   process.on('message', (msg) => {
     if (msg === 'stats') process.send({ stats: cache.stats(), keys: ring ? ring.list() : [], errors, argv: process.argv.slice(2) });

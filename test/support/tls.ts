@@ -84,6 +84,8 @@ export interface ConnectOptions {
   noTicket?: boolean;
   /** A client certificate to present when the server asks for one. */
   clientCert?: { key: string; cert: string };
+  /** Told each NSS key log line of the connection (the client's 'keylog' event). */
+  keylog?: (line: Buffer) => void;
 }
 
 /** One TLS connection: handshake, read to the end, report reuse and the newest session. */
@@ -105,6 +107,7 @@ export function connect(port: number, o: ConnectOptions = {}): Promise<ConnectRe
     let protocol: string | null = null;
     let sessionAtHandshake: Buffer | undefined;
     socket.on('session', (s: Buffer) => (session = s));
+    if (o.keylog) socket.on('keylog', o.keylog);
     socket.on('secureConnect', () => {
       reused = socket.isSessionReused();
       protocol = socket.getProtocol();

@@ -17,7 +17,7 @@
  *
  * Trust: the session (DER, with its master secret) is sealed under the fleet's secret with the
  * stream, the session-ID context, the session ID and its expiry bound as additional data
- * (session-entry.ts). An entry that does not open (forged, garbage, another fleet or context) is
+ * (fleet-entry.ts, the one entry format). An entry that does not open (forged, garbage, another fleet or context) is
  * dropped and counted `rejected`; nothing else of an entry is believed. A flush travels as a
  * sealed entry too and trims the stream behind it, so a member that joins later does not bring
  * the flushed sessions back.
@@ -28,9 +28,9 @@
 import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
+import { type EntryKind, type EntryScope, openSessionEntry, sealSessionEntry } from '../../common/fleet-entry';
 import type { DedicatedRedis, RedisAdapter } from '../../common/redis-client';
 import type { SealedBox } from '../../common/sealed-box';
-import { type EntryKind, entryLabel } from './session-entry';
 
 /** `stats().fleet.replication`. Counts since attach; times in milliseconds. */
 export interface FleetReplicationStats {
@@ -73,6 +73,8 @@ export interface ReplicationSettings {
   importSession: (der: Buffer) => 'stored' | 'expired' | 'invalid' | 'notStored';
   /** Empties this member's store (a flush from another member). */
   flushLocal: () => void;
+  /** Wipes the expired sessions out of this member's store (run with the stream's trim). */
+  sweepExpired: () => void;
 }
 
 /** Writes waiting for Redis before new sessions are dropped rather than queued. */
@@ -81,6 +83,7 @@ const MAX_PENDING_WRITES = 1024;
 const READ_COUNT = 512;
 /** How long one XREAD blocks, milliseconds (also how soon a closed replica notices). */
 const BLOCK_MS = 1000;
+/** How often the stream is trimmed of expired entries and the store swept of expired sessions. */
 const TRIM_EVERY_MS = 5000;
 /** A flush entry is believed only when written within this of its own stream ID (no replay). */
 const FLUSH_SKEW_MS = 30000;
@@ -160,8 +163,8 @@ export class FleetReplication extends EventEmitter {
     for (const w of this.#caughtUpWaiters.splice(0)) w();
   }
 
-  #label(kind: EntryKind, id: string, expiresAt: string): string {
-    return entryLabel({ stream: this.#s.streamKey, sessionIdContext: this.#s.sessionIdContext(), kind, id, expiresAt });
+  #scope(kind: EntryKind, id: string, expiresAt: string): EntryScope {
+    return { at: this.#s.streamKey, sessionIdContext: this.#s.sessionIdContext(), kind, id, expiresAt };
   }
 
   #fail(err: unknown): void {
@@ -203,7 +206,7 @@ export class FleetReplication extends EventEmitter {
       if (this.#closed) return;
       const idHex = id.toString('hex');
       const e = String(expiresAt);
-      this.#write(['k', 's', 'i', idHex, 'e', e, 'b', this.#s.box.seal(der, this.#label('s', idHex, e))]);
+      this.#write(['k', 's', 'i', idHex, 'e', e, 'b', sealSessionEntry(this.#s.box, this.#scope('s', idHex, e), der)]);
     } catch (err) {
       this.#counters.dropped++;
       this.#fail(err);
@@ -215,7 +218,7 @@ export class FleetReplication extends EventEmitter {
   /** Tells every other member to empty its store (this member's `flush({ all: true })`). */
   publishFlush(): void {
     const t = String(Date.now());
-    this.#write(['k', 'f', 'i', '', 'e', t, 'b', this.#s.box.seal(Buffer.from('flush'), this.#label('f', '', t))]);
+    this.#write(['k', 'f', 'i', '', 'e', t, 'b', sealSessionEntry(this.#s.box, this.#scope('f', '', t), Buffer.from('flush'))]);
   }
 
   async #connect(): Promise<DedicatedRedis> {
@@ -262,7 +265,7 @@ export class FleetReplication extends EventEmitter {
       this.#counters.expired++;
       return;
     }
-    const plain = kind === 's' || kind === 'f' ? this.#s.box.open(f.b, this.#label(kind, id, e)) : undefined;
+    const plain = kind === 's' || kind === 'f' ? openSessionEntry(this.#s.box, this.#scope(kind, id, e), f.b) : undefined;
     if (!plain) {
       this.#counters.rejected++;
       return;
@@ -300,6 +303,13 @@ export class FleetReplication extends EventEmitter {
 
   #trimExpired(): void {
     if (this.#closed) return;
+    // An expired session's master secret must not stay behind in a store file either: a shared
+    // store only overwrites a slot when it needs the room.
+    try {
+      this.#s.sweepExpired();
+    } catch (err) {
+      this.#fail(err);
+    }
     const oldest = Date.now() - this.#s.timeoutSeconds() * 1000;
     // Exact, not '~': an approximate trim removes only whole stream nodes (100 entries), so a
     // quiet fleet would keep expired entries in Redis past their lifetime.

@@ -22,7 +22,7 @@
 import * as crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as tls from 'node:tls';
-import { sessionEntryKey } from '../../common/fleet-entry';
+import { type EntryScope, openSessionEntry, sealSessionEntry, sessionEntryKey } from '../../common/fleet-entry';
 import { type NativeAttachment, native } from '../../common/native';
 import type { RedisAdapter } from '../../common/redis-client';
 import type { SealedBox } from '../../common/sealed-box';
@@ -84,6 +84,8 @@ export interface SessionStoreSettings {
   idTagKey: Buffer;
   /** The fingerprint of the session-ID context in force (fleet-entry.ts), read per operation: it follows configure(). */
   scope: () => string;
+  /** The bytes of the session-ID context in force, which entries are sealed under (fleet-entry.ts). */
+  contextBytes: () => Buffer;
 }
 
 export class FleetSessionStore extends EventEmitter {
@@ -203,6 +205,11 @@ export class FleetSessionStore extends EventEmitter {
     return sessionEntryKey(this.#settings.prefix, this.#settings.scope(), id);
   }
 
+  /** An entry at `key` is sealed under the same scope format as a stream entry; Redis's EX is its expiry. */
+  #entryScope(key: string, id: Buffer): EntryScope {
+    return { at: key, sessionIdContext: this.#settings.contextBytes(), kind: 's', id: id.toString('hex'), expiresAt: '' };
+  }
+
   #fail(err: unknown): void {
     this.counters.errors++;
     this.#report(err);
@@ -230,7 +237,7 @@ export class FleetSessionStore extends EventEmitter {
       return;
     }
     const key = this.#key(id);
-    s.redis.command('SET', key, s.box.seal(data, key), 'EX', ttl).then(
+    s.redis.command('SET', key, sealSessionEntry(s.box, this.#entryScope(key, id), data), 'EX', ttl).then(
       () => void this.counters.stores++,
       (err) => this.#fail(err),
     );
@@ -271,13 +278,15 @@ export class FleetSessionStore extends EventEmitter {
           this.counters.misses++;
           return finish(null);
         }
-        const session = s.box.open(reply, key);
+        const session = openSessionEntry(s.box, this.#entryScope(key, id), reply);
         if (!session) {
           this.#fail(new Error(`fleet: the session stored at ${key} did not open under the fleet secret`));
           return finish(null);
         }
         this.counters.hits++;
+        // Node decodes the session inside done() (setSession): the plaintext copy goes right after.
         finish(session);
+        session.fill(0);
       },
       (err) => {
         if (finished) return;

@@ -1,7 +1,7 @@
 /**
  * One member of the replication benchmark (replication.ts), in a process of its own: a tls.Server
  * with tickets off (TLS 1.2 session IDs, TLS 1.3 stateful tickets), attached with
- * `fleet: { replicate: true }` to the run's redis-server. Environment: REDIS_PORT, FLEET_SECRET
+ * `fleet: { redis, secret }` (replication, the default) to the run's redis-server. Environment: REDIS_PORT, FLEET_SECRET
  * (hex). Reports `{ port }` over IPC once it has caught up with the stream, answers 'stats' and 'exit'.
  */
 import * as tls from 'node:tls';
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     s.resume().end('ok'),
   );
   const secret = Buffer.from(process.env.FLEET_SECRET ?? '', 'hex');
-  const cache = attach(server, { tickets: { enabled: false }, fleet: { redis, secret, prefix: 'bench:', replicate: true } });
+  const cache = attach(server, { tickets: { enabled: false }, fleet: { redis, secret, prefix: 'bench:' } });
   await cache.replicated();
   server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
   process.on('message', (msg) => {

@@ -1,6 +1,6 @@
 /**
  * Fleet replication benchmark (`npm run bench:replication`): three members on loopback, each a
- * process of its own (replication-member.ts) with `fleet: { replicate: true }` and tickets off,
+ * process of its own (replication-member.ts) with `fleet: { redis, secret }` (replication, the default) and tickets off,
  * one redis-server, and returning clients that come back after at least 50 ms.
  *
  * Reported, in one run:

@@ -202,7 +202,7 @@ export const VARIANTS = {
     kind: 'node',
     label: 'attach + fleet (Redis)',
     description:
-      'Node https + attach with fleet: { redis, secret } (TLS 1.2 session IDs in Redis) and TicketKeyRing.fromRedis (ticket keys through Redis)',
+      'Node https + attach with fleet: { redis, secret, replicate: false } (TLS 1.2 session IDs in Redis) and TicketKeyRing.fromRedis (ticket keys through Redis)',
     needs: ['redis'],
     setup: async (server, ctx) => {
       const redis = redisClient(ctx);
