@@ -69,6 +69,8 @@ declare global {
   const secret32Bytes: Uint8Array;
   const fleetSecret32Bytes: Uint8Array;
   const redisClient: Redis;
+  const redis: Redis;
+  const secret: Uint8Array;
   const registry: Registry;
   const meterProvider: import('@opentelemetry/api').MeterProvider;
   const log: { warn(message: string): void };
