@@ -26,7 +26,8 @@
         "native/server/session_age.cc",
         "native/server/resumption_stats.cc",
         "native/common/shared_store_napi.cc",
-        "native/client/client_store.cc"
+        "native/client/client_store.cc",
+        "native/common/sealed_box.cc"
       ],
       "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  std::vector<unsigned char> out;
+  tsc::KeyBytes out;
   size_t len = 0;
   // Keys as the file's slots state them (lengths clipped to what a key can be).
   if (image.size() == kGeometry.total_bytes) {

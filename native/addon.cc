@@ -10,6 +10,7 @@
 
 #include "client/client_store.h"
 #include "common/context_access.h"
+#include "common/sealed_box.h"
 #include "common/session_id_context.h"
 #include "ops/crypto_providers.h"
 #include "ops/self_signed.h"
@@ -36,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFleetReplication(env, exports);
   InitSessionIdContext(env, exports);
   InitResumptionStats(env, exports);
+  InitSealedBox(env, exports);
   // The ABI and Node release whose headers this binary was compiled against: the loader compares
   // them with the running node before any other call (the addon reads V8 objects directly).
   exports.Set("builtForAbi", Napi::Number::New(env, NODE_MODULE_VERSION));

@@ -120,7 +120,7 @@ class ClientStore : public Napi::ObjectWrap<ClientStore> {
   }
 
   std::shared_ptr<SharedStore> store_;
-  std::vector<unsigned char> scratch_;
+  KeyBytes scratch_;  // key memory (common/key_memory.h): decoded sessions pass through it
   int64_t last_reopen_try_ = 0;
 };
 

@@ -34,7 +34,7 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
   *why = StoreMiss::kAbsent;
   if (id_len <= 0) return nullptr;
   try {
-    thread_local std::vector<unsigned char> der;
+    thread_local KeyBytes der;  // key memory: the session's master secret passes through it
     size_t der_len = 0;
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     if (!store.Lookup(id, static_cast<size_t>(id_len), now, &der, &der_len, why)) {

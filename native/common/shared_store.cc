@@ -143,8 +143,8 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
   return InsertResult::kStored;
 }
 
-bool SharedStore::Copy(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out,
-                       size_t* len, StoreMiss* why, bool take) noexcept {
+bool SharedStore::Copy(const unsigned char* id, size_t id_len, int64_t now, KeyBytes* out, size_t* len, StoreMiss* why,
+                       bool take) noexcept {
   StoreFile& f = *file_;
   const Geometry& g = f.geometry();
   const uint64_t hash = KeyHash(id, KeyFits(id_len) ? id_len : 0);

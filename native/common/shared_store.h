@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/key_memory.h"
 #include "common/shared_store_file.h"
 #include "common/shared_store_layout.h"
 
@@ -54,14 +55,13 @@ class SharedStore {
   // Copies the DER bytes of a live, checksum-verified entry into `out` (resized to the slot
   // size before the lock: nothing allocates under it) and sets `*len`. False on a miss, with
   // `*why` set when given. An ID no slot's index hash names is a miss without taking any lock.
-  bool Lookup(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out, size_t* len,
+  bool Lookup(const unsigned char* id, size_t id_len, int64_t now, KeyBytes* out, size_t* len,
               StoreMiss* why = nullptr) noexcept {
     return Copy(id, id_len, now, out, len, why, false);
   }
   // Lookup that also removes the entry, under the same lock: of all the processes taking the same
   // key at once, exactly one gets it (a TLS 1.3 ticket is offered once, RFC 8446 C.4).
-  bool Take(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out,
-            size_t* len) noexcept {
+  bool Take(const unsigned char* id, size_t id_len, int64_t now, KeyBytes* out, size_t* len) noexcept {
     return Copy(id, id_len, now, out, len, nullptr, true);
   }
   // Drops every expired entry (all = false) or every entry (all = true), one stripe at a time so
@@ -78,8 +78,8 @@ class SharedStore {
 
  private:
   explicit SharedStore(std::shared_ptr<StoreFile> file) : file_(std::move(file)) {}
-  bool Copy(const unsigned char* id, size_t id_len, int64_t now, std::vector<unsigned char>* out, size_t* len,
-            StoreMiss* why, bool take) noexcept;
+  bool Copy(const unsigned char* id, size_t id_len, int64_t now, KeyBytes* out, size_t* len, StoreMiss* why,
+            bool take) noexcept;
   std::shared_ptr<StoreFile> file_;
 };
 

@@ -73,7 +73,7 @@ void StoreSession(SharedStore& store, SSL* ssl, SSL_SESSION* sess) noexcept {
     return;
   }
   try {
-    thread_local std::vector<unsigned char> der;
+    thread_local KeyBytes der;  // key memory (common/key_memory.h)
     if (der.size() < der_len) der.resize(der_len);
     if (EncodeSession(sess, der.data(), der_len)) store.Insert(id, id_len, der.data(), der_len, ExpiresAt(sess));
     OPENSSL_cleanse(der.data(), der_len);  // the master secret is in there

@@ -38,8 +38,7 @@ std::string Hex(const unsigned char* data, size_t len) {
 }
 
 // HKDF-SHA256 (extract and expand) through the EVP_KDF that Node's OpenSSL provides.
-bool Hkdf(const std::vector<unsigned char>& secret, const unsigned char* info, size_t info_len, unsigned char* out,
-          size_t out_len) {
+bool Hkdf(const KeyBytes& secret, const unsigned char* info, size_t info_len, unsigned char* out, size_t out_len) {
   EvpKdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (!kdf) return false;
   EvpKdfCtxPtr kctx(EVP_KDF_CTX_new(kdf.get()));
@@ -116,7 +115,8 @@ void TicketRing::ReclaimLocked() {
 
 std::string TicketRing::AddKey(const unsigned char* data, size_t len) {
   if (len != 48 && len != 80) return std::string();
-  auto key = std::make_shared<Key>();
+  // Key memory: out of core dumps and forked children, wiped when unmapped (common/key_memory.h).
+  auto key = std::allocate_shared<Key>(KeyAllocator<Key>());
   key->secret_len = (len - kNameBytes) / 2;
   std::memcpy(key->name.data(), data, kNameBytes);
   std::memcpy(key->hmac.data(), data + kNameBytes, key->secret_len);
@@ -185,7 +185,7 @@ const TicketRing::Snapshot* TicketRing::AdoptFromFallback(KeyFallback& fallback,
 }
 
 std::string TicketRing::AddSecret(const unsigned char* data, size_t len) {
-  auto secret = std::make_shared<Secret>();
+  auto secret = std::allocate_shared<Secret>(KeyAllocator<Secret>());
   secret->bytes.assign(data, data + len);
   unsigned char fingerprint[8];
   if (!Hkdf(secret->bytes, reinterpret_cast<const unsigned char*>(kSecretIdInfo), sizeof(kSecretIdInfo) - 1,

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "common/key_memory.h"
+
 namespace tsc {
 
 class TicketRing {
@@ -35,7 +37,7 @@ class TicketRing {
   };
 
   struct Secret {
-    std::vector<unsigned char> bytes;
+    KeyBytes bytes;  // in key memory (common/key_memory.h), like every Key
     std::string id;  // HKDF-derived fingerprint: names the secret without revealing it
     ~Secret();
   };

@@ -127,6 +127,8 @@ export interface NativeClientStore {
 export interface NativeBinding {
   ClientStore: new (path: string, sizeBytes: number, slotBytes: number, privateDir: boolean) => NativeClientStore;
   attach(external: unknown): NativeAttachment;
+  /** AES-256-GCM open straight into `out` (ciphertext's length); false (out wiped) when it does not verify. sealed-box.ts. */
+  sealedOpen(key: Buffer, iv: Buffer, tag: Buffer, aad: Buffer, ciphertext: Buffer, out: Buffer): boolean;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
   applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean): void;

@@ -5,6 +5,7 @@
  */
 import * as crypto from 'node:crypto';
 
+import { native } from './native';
 import { rangeError, typeError } from './validate';
 
 const IV_BYTES = 12;
@@ -30,7 +31,9 @@ export function checkSecret(field: string, secret: unknown): Buffer {
 }
 
 export function sealedBox(secret: Buffer, purpose: string): SealedBox {
-  const key = crypto.createSecretKey(Buffer.from(crypto.hkdfSync('sha256', secret, Buffer.alloc(0), `tls-resumption/${purpose}`, 32)));
+  // Raw bytes, not a KeyObject: native.sealedOpen needs them (Node's Decipher leaves the
+  // plaintext behind in a freed buffer, native/common/sealed_box.h).
+  const key = Buffer.from(crypto.hkdfSync('sha256', secret, Buffer.alloc(0), `tls-resumption/${purpose}`, 32));
   return {
     seal(plain, label) {
       const iv = crypto.randomBytes(IV_BYTES);
@@ -43,20 +46,19 @@ export function sealedBox(secret: Buffer, purpose: string): SealedBox {
       if (typeof sealed !== 'string') return undefined;
       const raw = Buffer.from(sealed, 'base64');
       if (raw.length <= IV_BYTES + TAG_BYTES) return undefined;
-      try {
-        const decipher = crypto.createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
-        decipher.setAAD(Buffer.from(label));
-        decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-        const head = decipher.update(raw.subarray(IV_BYTES + TAG_BYTES));
-        const tail = decipher.final();
-        const plain = Buffer.concat([head, tail]);
-        // The parts are plaintext too (session master keys, ticket keys): only the caller's copy lives on.
-        head.fill(0);
-        tail.fill(0);
-        return plain;
-      } catch {
-        return undefined;
-      }
+      const body = raw.subarray(IV_BYTES + TAG_BYTES);
+      // Its own allocation (not the shared pool), written once by OpenSSL: the caller's copy,
+      // which the caller wipes (session master keys, ticket keys).
+      const plain = Buffer.alloc(body.length);
+      const ok = native.sealedOpen(
+        key,
+        raw.subarray(0, IV_BYTES),
+        raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES),
+        Buffer.from(label),
+        body,
+        plain,
+      );
+      return ok ? plain : undefined;
     },
   };
 }

@@ -60,14 +60,14 @@ function certificatesOf(field: string, pem: unknown): Buffer[] {
 }
 
 /** One DER element: where its contents start and end. */
-interface Element {
+export interface Element {
   tag: number;
   start: number;
   contentStart: number;
   end: number;
 }
 
-function element(der: Buffer, at: number): Element {
+export function element(der: Buffer, at: number): Element {
   const tag = der[at]!;
   let len = der[at + 1]!;
   let contentStart = at + 2;

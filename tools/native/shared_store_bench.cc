@@ -51,7 +51,7 @@ Napi::Value BenchSharedStore(const Napi::CallbackInfo& info) {
     store->Insert(id, 32, der.data(), der.size(), expires);
   }
   auto t1 = clock::now();
-  std::vector<unsigned char> out;
+  tsc::KeyBytes out;
   uint64_t hits = 0;
   const int64_t now = static_cast<int64_t>(time(nullptr));
   for (uint64_t i = 0; i < ops; i++) {

@@ -48,7 +48,8 @@ struct Result {
 // The measured loop; callgrind counts instructions inside it only (--toggle-collect=RunOps).
 __attribute__((noinline)) Result RunOps(SharedStore& store, uint64_t process, uint64_t rounds, uint64_t keys) {
   Result r;
-  std::vector<unsigned char> der(160, 0x42), out;
+  std::vector<unsigned char> der(160, 0x42);
+  tsc::KeyBytes out;
   unsigned char id[32];
   const int64_t expires = static_cast<int64_t>(time(nullptr)) + 3600;
   const int64_t now = expires - 3600;
