@@ -39,7 +39,7 @@ const ENTRIES = {
     'removeSharedStore',
   ],
   'tls-resumption/metrics': ['ClientSessionMetrics', 'KNOWN_METRICS', 'SessionCacheMetrics'],
-  'tls-resumption/otel': ['SessionCacheInstruments', 'instrumentSpec'],
+  'tls-resumption/otel': ['ClientSessionInstruments', 'SessionCacheInstruments', 'instrumentSpec'],
   'tls-resumption/probe': ['probe', 'probeFleet'],
   'tls-resumption/providers': ['engines', 'keySource', 'loadEngineKey', 'loadProvider', 'opensslInfo', 'providers', 'redactKeyIdentifier'],
 };

@@ -110,11 +110,13 @@ class ClientStore : public Napi::ObjectWrap<ClientStore> {
     return info.Env().Undefined();
   }
 
-  // A store file truncated under this process (shared_store_fault.h) is mapped again from the
-  // next take(), on the JavaScript thread before a connection starts, at most once a second.
+  // A store file truncated under this process (shared_store_fault.h) or replaced (renamed over)
+  // is mapped again from the next take(), on the JavaScript thread before a connection starts:
+  // checked at most once a second (a replacement costs an lstat and an fstat to see).
   void ReopenIfLost(int64_t now) {
-    if (!store_->file().lost() || now == last_reopen_try_) return;
+    if (now == last_reopen_try_) return;
     last_reopen_try_ = now;
+    if (!store_->file().lost() && !store_->file().Replaced()) return;
     std::string ignored;
     store_->ReopenIfLost(&ignored);
   }

@@ -70,7 +70,8 @@ class SharedStore {
   void Count(SharedCounter counter) noexcept;
   SharedStoreStats Stats() noexcept;
 
-  // After a truncated file (StoreFile::lost): maps it again. True when the store is usable.
+  // After a truncated (StoreFile::lost) or replaced (StoreFile::Replaced) file: maps the file at
+  // the path. True when the store is usable.
   bool ReopenIfLost(std::string* error) { return file_->Reopen(error); }
 
   const std::string& path() const { return file_->path(); }

@@ -210,13 +210,28 @@ StoreFile::~StoreFile() {
   if (user_fd_ >= 0) close(user_fd_);  // drops this process's "in use" lock
 }
 
+bool StoreFile::Replaced() const {
+  struct stat at_path, mapped;
+  if (user_fd_ < 0 || lstat(path_.c_str(), &at_path) != 0 || fstat(user_fd_, &mapped) != 0) return false;
+  if (at_path.st_dev == mapped.st_dev && at_path.st_ino == mapped.st_ino) return false;
+  return !(at_path.st_dev == refused_dev_ && at_path.st_ino == refused_ino_);
+}
+
 bool StoreFile::Reopen(std::string* error) {
-  if (!lost()) return true;
+  if (!lost() && !Replaced()) return true;
   StoreLocation where;
   where.path = path_;
   where.private_dir = private_dir_;
+  struct stat at_path;
+  const bool seen = lstat(path_.c_str(), &at_path) == 0;
   std::shared_ptr<StoreFile> fresh = Map(where, g_, error);
-  if (!fresh) return false;
+  if (!fresh) {
+    if (seen) {
+      refused_dev_ = at_path.st_dev;
+      refused_ino_ = at_path.st_ino;
+    }
+    return false;
+  }
   // Take the fresh mapping and descriptor; `fresh` leaves with the zero pages and the old
   // descriptor (whose in-use lock goes with it).
   ForgetStoreMapping(base_);

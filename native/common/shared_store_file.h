@@ -56,11 +56,16 @@ class StoreFile {
   // zeros (shared_store_fault.h) and every store call is a counted miss until Reopen().
   bool lost() const { return lost_.load(std::memory_order_relaxed); }
   // Maps the file at the same path again (laid out anew when it is empty) in place of the lost
-  // mapping; every store of this process that shares this file uses the new one. False, with
-  // `error` set, when the file cannot be opened or mapped (the store stays lost).
+  // mapping, or of the file that was replaced; every store of this process that shares this file
+  // uses the new one. False, with `error` set, when the file cannot be opened or mapped (the
+  // store stays lost, or on the replaced file).
   bool Reopen(std::string* error);
   // Times Reopen() succeeded in this process.
   uint64_t reopens() const { return reopens_; }
+  // The path names another file than the one mapped: a new one was renamed over it (a removed
+  // path is not: processes attached keep a removed store). One lstat and one fstat, for the 1 s
+  // timers only, never a handshake. A file Reopen() refused is not reported again.
+  bool Replaced() const;
 
   // Makes the index forget slot `i`. Caller holds the slot's stripe lock.
   void Invalidate(uint32_t i);
@@ -80,6 +85,8 @@ class StoreFile {
   int user_fd_ = -1;  // holds an OFD read lock on byte 0 while this process uses the store
   std::atomic<bool> lost_{false};
   uint64_t reopens_ = 0;
+  // The last file found at the path that Reopen() refused (dev, inode).
+  uint64_t refused_dev_ = 0, refused_ino_ = 0;
 };
 
 // What a look at a store file finds without opening it for use (`tls-resumption stores list`).

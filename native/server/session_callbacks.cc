@@ -176,11 +176,12 @@ Napi::Value SharedFlush(const Napi::CallbackInfo& info) {
 }
 
 // sharedReopenIfLost(handle) -> null (the store is fine) | { reopened, error? }: after the store
-// file was truncated under this process (a SIGBUS answered with zero pages), map it again.
+// file was truncated under this process (a SIGBUS answered with zero pages) or replaced (another
+// file renamed over its path), map the file at the path. Called once a second (attach.ts).
 Napi::Value SharedReopenIfLost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SharedStore& store = StoreOrThrow(info);
-  if (!store.file().lost()) return env.Null();
+  if (!store.file().lost() && !store.file().Replaced()) return env.Null();
   std::string error;
   Napi::Object out = Napi::Object::New(env);
   const bool reopened = store.ReopenIfLost(&error);

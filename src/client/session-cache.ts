@@ -17,7 +17,7 @@ import type { SharedStoreStats } from '../common/shared-store';
 import { ErrorCodes, expectKind, optionalBoolean, optionalInteger, typeError, withCode } from '../common/validate';
 import { type ClientProtocol, type ClientSession, type ClientSessionStore, MemoryStore, type StoreCounters } from './memory-store';
 import { type ClientSessionsOptions, type ResolvedClientSessionsOptions, resolveClientSessionsOptions } from './options';
-import { sessionFacts } from './session-facts';
+import { sessionFacts, withoutPeerCertificate } from './session-facts';
 import { SharedClientStore } from './shared-store';
 import {
   addUpstreamStats,
@@ -166,6 +166,9 @@ export class ClientSessionCache extends EventEmitter {
     let seconds = info.lifetimeHintSeconds > 0 ? info.lifetimeHintSeconds : protocol === 'TLSv1.3' ? 0 : info.timeoutSeconds;
     seconds = Math.min(seconds, this.options.maxLifetimeSeconds);
     if (seconds <= 0 || (!info.hasTicket && info.sessionIdLength === 0)) return false;
+    // The certificate is most of what Node's setSession decodes on each offer, and a resumed TLS
+    // 1.3 connection does not use it (session-facts.ts).
+    if (protocol === 'TLSv1.3') data = withoutPeerCertificate(data);
     this.#store.put(offer.key.id, offer.key.digest, { data, protocol, expiresAtMs: Date.now() + seconds * 1000 });
     return true;
   }

@@ -29,6 +29,9 @@ interface Tlv {
   end: number;
 }
 
+/** A field of the session's SEQUENCE, with where its tag is. */
+type Field = Tlv & { at: number };
+
 /** One DER element at `at`; undefined when it does not fit in `[at, limit)` or uses a form DER forbids. */
 function readTlv(b: Buffer, at: number, limit: number): Tlv | undefined {
   if (at + 2 > limit) return undefined;
@@ -57,21 +60,28 @@ function readUint(b: Buffer, t: Tlv | undefined): number | undefined {
   return v;
 }
 
-/** The facts of a session as Node hands it to a client ('session' event, `getSession()`), or undefined when the bytes are not one. */
-export function sessionFacts(session: Buffer): SessionFacts | undefined {
+/** The outer SEQUENCE of a session's DER and its fields, after Node 22+'s envelope (`at`), or undefined when the bytes are not one. */
+function sessionFields(session: Buffer): { at: number; fields: Field[] } | undefined {
   let at = 0;
   if (session.length > NODE_ENVELOPE.length + 2 && session.subarray(0, NODE_ENVELOPE.length).equals(NODE_ENVELOPE)) {
     at = NODE_ENVELOPE.length + 2 + session.readUInt16BE(NODE_ENVELOPE.length);
   }
   const outer = readTlv(session, at, session.length);
   if (outer?.tag !== 0x30 || outer.end !== session.length) return undefined;
-  const fields: Tlv[] = [];
+  const fields: Field[] = [];
   for (let p = outer.start; p < outer.end; ) {
     const t = readTlv(session, p, outer.end);
     if (!t) return undefined;
-    fields.push(t);
+    fields.push({ ...t, at: p });
     p = t.end;
   }
+  return { at, fields };
+}
+
+/** The facts of a session as Node hands it to a client ('session' event, `getSession()`), or undefined when the bytes are not one. */
+export function sessionFacts(session: Buffer): SessionFacts | undefined {
+  const fields = sessionFields(session)?.fields;
+  if (!fields) return undefined;
   // version (1), ssl_version, cipher (2 bytes), session_id, master_key, then tagged fields.
   if (fields.length < 5 || readUint(session, fields[0]) !== 1) return undefined;
   const version = readUint(session, fields[1]);
@@ -97,4 +107,40 @@ export function sessionFacts(session: Buffer): SessionFacts | undefined {
     hasTicket,
     sessionIdLength: sessionId.end - sessionId.start,
   };
+}
+
+/** The peer certificate's field in SSL_SESSION_ASN1: `peer [3] EXPLICIT X509 OPTIONAL`. */
+const PEER_CERTIFICATE_TAG = 0xa3;
+
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+/**
+ * A TLS 1.3 client session without the server's certificate, or `session` itself when it has
+ * none (or is not a session). Node's `setSession` decodes the session on every connection that
+ * offers it, and the certificate is most of that cost (d2i_X509). On a resumed TLS 1.3 connection
+ * Node needs no certificate: it reports the connection authorized when it was resumed
+ * (VerifyPeerCertificate: "TLS1.3 PSK looks like session resumption"), skips
+ * `checkServerIdentity`, and `getPeerCertificate()` is already empty there on every line. A TLS
+ * 1.2 session keeps it: Node refuses a resumed TLS 1.2 connection whose session has none
+ * (UNABLE_TO_GET_ISSUER_CERT).
+ */
+export function withoutPeerCertificate(session: Buffer): Buffer {
+  const parsed = sessionFields(session);
+  const peer = parsed?.fields.find((f) => f.tag === PEER_CERTIFICATE_TAG);
+  if (!parsed || !peer) return session;
+  const first = parsed.fields[0]!.at;
+  const last = parsed.fields[parsed.fields.length - 1]!.end;
+  const bodyLength = last - first - (peer.end - peer.at);
+  return Buffer.concat([
+    session.subarray(0, parsed.at),
+    Buffer.from([0x30]),
+    derLength(bodyLength),
+    session.subarray(first, peer.at),
+    session.subarray(peer.end, last),
+  ]);
 }

@@ -56,7 +56,8 @@ const OPTION_KEYS: readonly (keyof SessionCacheInstrumentsOptions)[] = ['meter',
 
 type OtelApi = typeof import('@opentelemetry/api');
 
-function loadOtelApi(): OtelApi {
+/** `@opentelemetry/api`, or an error that says how to install it. */
+export function loadOtelApi(): OtelApi {
   try {
     return require('@opentelemetry/api') as OtelApi;
   } catch {

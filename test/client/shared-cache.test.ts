@@ -11,11 +11,14 @@ import * as path from 'node:path';
 import type * as tls from 'node:tls';
 
 import { type ClientSessionCache, type ClientSessionStats, clientSessions } from '../../src/client';
+import { withoutPeerCertificate } from '../../src/client/session-facts';
 import { placeKey, TLS12 } from '../../src/client/shared-store';
 import { upstreamKey } from '../../src/client/upstream-key';
 import { native } from '../../src/common/native';
 import { sharedStorePath } from '../../src/common/shared-store';
 import { expectBadInput } from '../support/bad-inputs';
+import { LINE, localUser, runAs } from '../support/local-users';
+import { rootOnly } from '../support/root-only';
 import { startSServer } from '../support/s_server';
 import { close, listen, tlsServer } from '../support/tls';
 
@@ -189,7 +192,8 @@ describe('faults: a bad entry is a full handshake, never a failed connection', (
       const sessions = clientSessions({ shared: { path: file, ...SHARED } });
       const { received } = await roundTrip(sessions, port13);
       expect(received).toHaveLength(2);
-      const inFile = () => received.map((r) => fs.readFileSync(file).includes(r));
+      // What the cache files: TLS 1.3 sessions without the server certificate (session-facts.ts).
+      const inFile = () => received.map((r) => fs.readFileSync(file).includes(withoutPeerCertificate(r)));
       expect(inFile()).toEqual([true, true]);
       // Node's server issues no new ticket on a resumed TLS 1.3 connection: one ticket left.
       expect((await roundTrip(sessions, port13)).reused).toBe(true);
@@ -199,6 +203,45 @@ describe('faults: a bad entry is a full handshake, never a failed connection', (
       sessions.close();
     } finally {
       await close(tls13);
+    }
+  });
+
+  // Issue 22: what another local user can do to the client cache's file, as the server store's
+  // tests show for the server (shared-store-faults.test.ts, item 4).
+  rootOnly("another local user can neither read the cache's file nor slip one of theirs in its place", async () => {
+    const other = localUser(`tlsr-other${LINE}`);
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tsc-client-users-'));
+    fs.chmodSync(shared, 0o1777); // like /tmp: anyone may create files, only owners remove or rename theirs
+    const file = path.join(shared, 'cache');
+    const sessions = clientSessions({ shared: { path: file, ...SHARED } });
+    try {
+      await roundTrip(sessions, port);
+      const st = fs.statSync(file);
+      expect({ uid: st.uid, mode: st.mode & 0o777 }).toEqual({ uid: 0, mode: 0o600 });
+      // Read: the file is 0600.
+      const read = runAs(other, ['cat', file]);
+      expect(read.status).not.toBe(0);
+      expect(read.stderr).toMatch(/Permission denied/);
+      // Replace: the directory's sticky bit keeps another user from renaming over it.
+      const planted = path.join(shared, 'planted');
+      expect(runAs(other, ['sh', '-c', `printf x > ${planted} && chmod 600 ${planted}`]).status).toBe(0);
+      const mv = runAs(other, ['mv', '-f', planted, file]);
+      expect(mv.status).not.toBe(0);
+      expect(fs.statSync(file).ino).toBe(st.ino);
+      // Without the sticky bit the rename succeeds; the cache sees the new file within a second,
+      // refuses it (another user's) and keeps its own mapping: its sessions still resume, nothing
+      // is read from or written to the planted file.
+      fs.chmodSync(shared, 0o777);
+      expect(runAs(other, ['mv', '-f', planted, file]).status).toBe(0);
+      expect(fs.statSync(file).uid).toBe(other.uid);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await roundTrip(sessions, port)).reused).toBe(true);
+      expect(sessions.stats().shared).toMatchObject({ lost: false, reopens: 0 });
+      expect(sessions.stats().failed).toBe(0);
+      expect(fs.readFileSync(file, 'latin1')).toBe('x');
+    } finally {
+      sessions.close();
+      fs.rmSync(shared, { recursive: true, force: true });
     }
   });
 

@@ -16,6 +16,7 @@ import { sharedStorePath } from '../../src/common/shared-store';
 import { attach } from '../../src/server/attach';
 import { TicketKeyRing } from '../../src/server/ticket-key-ring';
 import { hit } from '../support/cluster';
+import { LINE, localUser as user } from '../support/local-users';
 import { rootOnly } from '../support/root-only';
 import { hooks } from '../support/store-hooks';
 import { cert, close, connect, listen, tlsServer } from '../support/tls';
@@ -96,22 +97,6 @@ type Stats = {
     resumption: { offered: number; resumed: number; failed: Record<string, number> };
   };
 };
-
-/** A second local user (created once; left for the next run). */
-function user(name: string): { uid: number; gid: number } {
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-  } catch {
-    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { stdio: 'ignore' });
-  }
-  const uid = Number(execFileSync('id', ['-u', name]).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', name]).toString().trim());
-  return { uid, gid };
-}
-
-// scripts/test-lines.sh runs two Node lines at once: each line's users (and so their store
-// directories under /dev/shm) are its own.
-const LINE = process.env.TLS_RESUMPTION_TEST_LINE ?? '';
 
 describe('issue 17: the store survives production faults', () => {
   // Item 1. Before: the file was ftruncate'd (sparse) and mapped; attach() succeeded and the
@@ -291,18 +276,21 @@ describe('issue 17: the store survives production faults', () => {
 
   // Item 6. Before: with the remove callback installed OpenSSL added every TLS 1.3 session with
   // a stateless ticket to the internal cache (ssl_update_cache): 10 full handshakes left 20.
-  // Issue 22 row 5. Before: every attached worker died of SIGBUS (exit 135) at its next
-  // handshake or stats() after an operator's `: > <store file>`.
-  test('a store file truncated under load: no worker dies, no handshake fails, each worker reopens it within a second and shares again', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-trunc-`));
+  // Two workers sharing a fresh store file in a directory of its own (removed after the tests).
+  async function twoSharingWorkers(label: string): Promise<{ dir: string; file: string; a: Worker; b: Worker }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-${label}-`));
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, 'store');
     const a = await startWorker({ SHARED_PATH: file });
     const b = await startWorker({ SHARED_PATH: file });
     const first = await hit(a.port, 'TLSv1.2');
     expect((await hit(b.port, 'TLSv1.2', first.session)).reused).toBe(true);
+    return { dir, file, a, b };
+  }
 
-    fs.truncateSync(file, 0);
+  // 2.5 s of full handshakes on one worker resumed on the other, right after the store file was
+  // truncated or replaced: none fails, neither worker dies, each reopened the file exactly once.
+  async function crossTrafficThenReopened(a: Worker, b: Worker, file: string): Promise<void> {
     let completed = 0;
     const until = Date.now() + 2500;
     for (let i = 0; Date.now() < until; i++) {
@@ -317,18 +305,47 @@ describe('issue 17: the store survives production faults', () => {
         'stats',
         'stats',
       );
-    const [sa, sb] = [await statsOf(a), await statsOf(b)];
     expect(completed).toBeGreaterThan(20);
     expect([a.child.exitCode, a.child.signalCode, b.child.exitCode, b.child.signalCode]).toEqual([null, null, null, null]);
-    for (const s of [sa, sb]) {
+    for (const s of [await statsOf(a), await statsOf(b)]) {
       expect(s.stats.shared).toMatchObject({ lost: false, reopens: 1 });
       expect(s.reopenEvents).toEqual([{ path: file, reopened: true }]);
     }
+  }
+
+  // Issue 22 row 5. Before: every attached worker died of SIGBUS (exit 135) at its next
+  // handshake or stats() after an operator's `: > <store file>`.
+  test('a store file truncated under load: no worker dies, no handshake fails, each worker reopens it within a second and shares again', async () => {
+    const { file, a, b } = await twoSharingWorkers('trunc');
+
+    fs.truncateSync(file, 0);
+    await crossTrafficThenReopened(a, b, file);
     expect(fs.statSync(file).size).toBe(1 << 20);
     // Shared again: a session made on one worker resumes on the other.
     const again = await hit(a.port, 'TLSv1.2');
     expect((await hit(b.port, 'TLSv1.2', again.session)).reused).toBe(true);
   });
+
+  // Issue 22 (what must hold, 6). Before: a file renamed over the store's path went unnoticed:
+  // the workers kept sharing the old, unlinked file (reopens stayed 0, checked by hand), so a
+  // worker started later, on the new file, never shared their sessions.
+  test('a store file replaced (a new file renamed over it) under load: no handshake fails, each worker moves to the new file within a second', async () => {
+    const { dir, file, a, b } = await twoSharingWorkers('replace');
+    const before = fs.statSync(file).ino;
+
+    const next = path.join(dir, 'store.new');
+    fs.writeFileSync(next, '', { mode: 0o600 });
+    fs.renameSync(next, file);
+    await crossTrafficThenReopened(a, b, file);
+    // The new file is the store now: laid out by the first worker that moved, and shared with a
+    // worker that starts on it.
+    expect(fs.statSync(file).ino).not.toBe(before);
+    expect(fs.statSync(file).size).toBe(1 << 20);
+    const c = await startWorker({ SHARED_PATH: file });
+    const again = await hit(a.port, 'TLSv1.2');
+    expect((await hit(c.port, 'TLSv1.2', again.session)).reused).toBe(true);
+    expect((await hit(b.port, 'TLSv1.2', (await hit(c.port, 'TLSv1.2')).session)).reused).toBe(true);
+  }, 60_000);
 
   test('item 6: TLS 1.3 stateless-ticket sessions stay out of the internal cache', async () => {
     const name = `${TAG}-tls13`;

@@ -1,21 +1,9 @@
 /** Prometheus export of a client session cache: real connections, a real prom-client registry scrape. */
-import type * as tls from 'node:tls';
-
 import { Registry } from 'prom-client';
 
 import { clientSessions } from '../../src/client';
 import { ClientSessionMetrics } from '../../src/ops/client-metrics';
-import { close, listen, tlsServer } from '../support/tls';
-
-function roundTrip(connect: () => tls.TLSSocket): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = connect();
-    socket.on('secureConnect', () => socket.write('x'));
-    socket.on('data', () => undefined);
-    socket.on('error', () => undefined);
-    socket.on('close', () => resolve());
-  });
-}
+import { close, closedRoundTrip, listen, tlsServer } from '../support/tls';
 
 test('per-upstream counters, refusals by reason and the store level, read at scrape time', async () => {
   const server = tlsServer({ maxVersion: 'TLSv1.2' });
@@ -25,7 +13,7 @@ test('per-upstream counters, refusals by reason and the store level, read at scr
     const registry = new Registry();
     const metrics = new ClientSessionMetrics({ registry }).add(sessions, 'outbound');
     for (let i = 0; i < 3; i++) {
-      await roundTrip(() => sessions.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }));
+      await closedRoundTrip(() => sessions.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }));
     }
     const text = await registry.metrics();
     const upstream = `127.0.0.1:${port}/localhost`;

@@ -5,39 +5,15 @@
  */
 import type * as tls from 'node:tls';
 
-import { type DataPoint, MeterProvider, type MetricData, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 
 import { instrumentSpec, SessionCacheInstruments } from '../../src/entries/otel';
 import { KNOWN_METRICS, RESUMPTION_METRICS, SessionCacheMetrics } from '../../src/ops/metrics';
 import { attach } from '../../src/server/attach';
 import { TicketKeyRing } from '../../src/server/ticket-key-ring';
+import { collect, HandReader, point } from '../support/otel';
 import { close, listen, resumeChain, tlsServer } from '../support/tls';
-
-/** A reader collected by hand (an exporter's reader does the same on its interval). */
-class HandReader extends MetricReader {
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-}
-
-async function collect(reader: MetricReader): Promise<Map<string, MetricData>> {
-  const { resourceMetrics, errors } = await reader.collect();
-  expect(errors).toEqual([]);
-  return byName(resourceMetrics);
-}
-
-function byName(rm: ResourceMetrics): Map<string, MetricData> {
-  const out = new Map<string, MetricData>();
-  for (const scope of rm.scopeMetrics) for (const m of scope.metrics) out.set(m.descriptor.name, m);
-  return out;
-}
-
-/** The value of the point of `name` whose attributes include `attrs`. */
-function point(metrics: Map<string, MetricData>, name: string, attrs: Record<string, string>): number | undefined {
-  const m = metrics.get(name);
-  const p = (m?.dataPoints as DataPoint<number>[] | undefined)?.find((d) => Object.entries(attrs).every(([k, v]) => d.attributes[k] === v));
-  return p?.value;
-}
 
 describe('tls-resumption/otel: observable instruments read at collection', () => {
   const servers: tls.Server[] = [];

@@ -169,3 +169,14 @@ export function http2Request(port: number, o: ConnectOptions = {}): Promise<Conn
     req.end();
   });
 }
+
+/** One connection made by `connect` (e.g. through a client session cache): writes a byte, resolves when it closes. */
+export function closedRoundTrip(connect: () => tls.TLSSocket): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect();
+    socket.on('secureConnect', () => socket.write('x'));
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve());
+  });
+}
