@@ -216,7 +216,7 @@ export const VARIANTS = {
         });
         const cache = attach(server, {
           tickets: { enabled: true, keyRing: ring },
-          fleet: { redis, secret, prefix: `bench:${ctx.runTag}:session:` },
+          fleet: { redis, secret, prefix: `bench:${ctx.runTag}:session:`, replicate: false },
         });
         // Both members hold the fleet's keys before either serves a client.
         await ring.ready();
