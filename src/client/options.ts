@@ -44,6 +44,14 @@ export interface ClientSessionsOptions {
    * Counted in `stats().resumedPskKe`. Default: false.
    */
   pskKe?: boolean;
+  /**
+   * SecureContexts kept for reuse: connections whose context options are equal (`ca`, `cert`,
+   * `key`, `ciphers`, `minVersion`, ... every option Node's `tls.createSecureContext` reads) share
+   * one context instead of building a new one each, as Node's https.Agent and undici do. Least
+   * recently used dropped first. 0 turns reuse off (Node builds a context per connection).
+   * See docs/client-secure-contexts.md. Default: 256. Range: 0 to 65536 contexts.
+   */
+  maxSecureContexts?: number;
 }
 
 /** `ClientSessionsOptions` with every default filled in. */
@@ -61,9 +69,11 @@ export const ClientLimits = Object.freeze({
   minMaxBytes: 4096,
   maxMaxBytes: 16 * 1024 * 1024 * 1024,
   maxLifetimeSeconds: 604800,
+  defaultMaxSecureContexts: 256,
+  maxMaxSecureContexts: 65536,
 });
 
-const KNOWN = ['ticketsPerUpstream', 'maxSessions', 'maxBytes', 'maxLifetimeSeconds', 'shared', 'pskKe'] as const;
+const KNOWN = ['ticketsPerUpstream', 'maxSessions', 'maxBytes', 'maxLifetimeSeconds', 'shared', 'pskKe', 'maxSecureContexts'] as const;
 
 /** Validates `clientSessions()` options (TypeError / RangeError naming the field); nothing is built on a throw. */
 export function resolveClientSessionsOptions(value: unknown): ResolvedClientSessionsOptions {
@@ -81,5 +91,8 @@ export function resolveClientSessionsOptions(value: unknown): ResolvedClientSess
       ClientLimits.maxLifetimeSeconds,
     shared: resolveShared(o.shared),
     pskKe: optionalBoolean('pskKe', o.pskKe) ?? false,
+    maxSecureContexts:
+      optionalInteger('maxSecureContexts', o.maxSecureContexts, 0, ClientLimits.maxMaxSecureContexts, 'contexts') ??
+      ClientLimits.defaultMaxSecureContexts,
   };
 }

@@ -17,6 +17,7 @@ import type { SharedStoreStats } from '../common/shared-store';
 import { ErrorCodes, expectKind, optionalBoolean, optionalInteger, typeError, withCode } from '../common/validate';
 import { type ClientProtocol, type ClientSession, type ClientSessionStore, MemoryStore, type StoreCounters } from './memory-store';
 import { type ClientSessionsOptions, type ResolvedClientSessionsOptions, resolveClientSessionsOptions } from './options';
+import { type ContextChoice, SecureContextCache, type SecureContextStats } from './secure-contexts';
 import { sessionFacts, withoutPeerCertificate } from './session-facts';
 import { SharedClientStore } from './shared-store';
 import {
@@ -43,6 +44,8 @@ export interface ClientSessionStats extends ClientUpstreamStats {
   };
   /** With the `shared` option: the store file's counters (all processes), and `unreadable`: entries this process took out that did not decode (a full handshake each). */
   shared?: SharedStoreStats & { unreadable: number };
+  /** The SecureContexts reused across connections (`maxSecureContexts`). */
+  contexts: SecureContextStats;
   /** Counters per upstream, by label: `host:port`, `/servername` when it differs from host, `#<8 hex>` when a client identity or other TLS options are set. */
   upstreams: Record<string, ClientUpstreamStats>;
 }
@@ -114,6 +117,7 @@ export class ClientSessionCache extends EventEmitter {
   readonly #upstreams = new Map<string, ClientUpstreamStats>();
   /** Upstreams (by their counters) whose handshakes reported an (EC)DH ephemeral key to `getEphemeralKeyInfo()`. */
   readonly #groupVisible = new WeakSet<ClientUpstreamStats>();
+  readonly #contexts: SecureContextCache;
   #closed = false;
 
   /** @internal use `clientSessions()`. */
@@ -122,6 +126,7 @@ export class ClientSessionCache extends EventEmitter {
     this.options = resolveClientSessionsOptions(options);
     this.#shared = this.options.shared ? new SharedClientStore(this.options.shared, this.options.ticketsPerUpstream) : undefined;
     this.#store = this.#shared ?? new MemoryStore(this.options);
+    this.#contexts = new SecureContextCache(this.options.maxSecureContexts);
   }
 
   #statsFor(label: string): ClientUpstreamStats {
@@ -245,9 +250,15 @@ export class ClientSessionCache extends EventEmitter {
     if (secureConnectListener !== undefined) expectKind('secureConnectListener', secureConnectListener, 'function');
     if (this.options.pskKe) options = { ...options, secureOptions: this.#withPskKe(options.secureOptions) };
     const offer = this.#prepare(options);
+    const { context } = this.#contexts.contextFor(options);
     let socket: tls.TLSSocket;
     try {
-      socket = tls.connect(offer.session ? { ...options, session: offer.session.data } : options, secureConnectListener);
+      socket = tls.connect(
+        offer.session || context
+          ? { ...options, ...(offer.session ? { session: offer.session.data } : {}), ...(context ? { secureContext: context } : {}) }
+          : options,
+        secureConnectListener,
+      );
     } catch (err) {
       this.#putBack(offer);
       throw err;
@@ -287,6 +298,9 @@ export class ClientSessionCache extends EventEmitter {
       // The agent builds this object for this one connection: the option goes in before the key is made.
       if (cache.options.pskKe) options.secureOptions = cache.#withPskKe(options.secureOptions);
       const own = { offer: cache.#prepare(options), used: false };
+      // After the key: a context of the cache's own is not part of what the session is filed under.
+      const choice: ContextChoice = cache.#contexts.contextFor(options);
+      if (choice.context) options.secureContext = choice.context;
       pending = own;
       let socket: net.Socket;
       try {
@@ -431,6 +445,7 @@ export class ClientSessionCache extends EventEmitter {
         ticketsPerUpstream: this.options.ticketsPerUpstream,
         pskKe: this.options.pskKe,
       },
+      contexts: this.#contexts.stats(),
       upstreams,
       ...(this.#shared ? { shared: this.#shared.stats() } : {}),
     };
@@ -442,7 +457,7 @@ export class ClientSessionCache extends EventEmitter {
   }
 
   /**
-   * Stops offering and filing sessions; connections made later are full handshakes. The
+   * Stops offering and filing sessions and drops the reused SecureContexts; connections made later are full handshakes with contexts of their own. The
    * in-process cache drops its sessions; a shared store keeps them in its file for the other
    * processes (and, at a path, for the next start) and is unmapped here.
    */
@@ -450,5 +465,6 @@ export class ClientSessionCache extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     this.#store.close();
+    this.#contexts.close();
   }
 }

@@ -110,6 +110,30 @@ export const CLIENT_METRICS: readonly ClientMetricSpec[] = Object.freeze([
     labels: [],
     points: (s) => [[{}, s.cache.expired]],
   },
+  {
+    name: 'secure_contexts_created_total',
+    type: 'counter',
+    help: 'SecureContexts the cache built for reuse (one per set of context options).',
+    unit: '{context}',
+    labels: [],
+    points: (s) => [[{}, s.contexts.created]],
+  },
+  {
+    name: 'secure_contexts_reused_total',
+    type: 'counter',
+    help: 'Connections that used a SecureContext built for an earlier one.',
+    unit: '{connection}',
+    labels: [],
+    points: (s) => [[{}, s.contexts.reused]],
+  },
+  {
+    name: 'secure_contexts_stock_total',
+    type: 'counter',
+    help: "Connections left to Node's own new SecureContext (an option name not understood, reuse off, options Node refused).",
+    unit: '{connection}',
+    labels: [],
+    points: (s) => [[{}, s.contexts.stock]],
+  },
 ]);
 
 /**

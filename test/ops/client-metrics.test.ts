@@ -22,6 +22,9 @@ test('per-upstream counters, refusals by reason and the store level, read at scr
     expect(text).toContain(`tls_resumption_client_full_total{cache="outbound",upstream="${upstream}"} 1`);
     expect(text).toContain(`tls_resumption_client_refused_total{cache="outbound",upstream="${upstream}",reason="declined"} 0`);
     expect(text).toContain('tls_resumption_client_sessions{cache="outbound"} 1');
+    // One SecureContext for the three connections.
+    expect(text).toContain('tls_resumption_client_secure_contexts_created_total{cache="outbound"} 1');
+    expect(text).toContain('tls_resumption_client_secure_contexts_reused_total{cache="outbound"} 2');
     expect(text).toMatch(/# TYPE tls_resumption_client_offered_total counter/);
     metrics.unregister();
     expect((await registry.metrics()).trim()).toBe('');

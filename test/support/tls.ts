@@ -43,6 +43,18 @@ export function close(server: tls.Server | undefined): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** A `serve(server)` that listens on loopback and returns the port; every server it started is closed after each test of the file. */
+export function servedPerTest(): <T extends tls.Server>(server: T) => Promise<number> {
+  const servers: tls.Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => close(s)));
+  });
+  return (server) => {
+    servers.push(server);
+    return listen(server);
+  };
+}
+
 /** A tls.Server that writes "ok" and ends each connection. */
 export function tlsServer(o: ServerOptions = {}): tls.Server {
   return tls.createServer(secureOptions(o), (socket) => socket.resume().end('ok'));
