@@ -11,7 +11,7 @@ import { clientSessions } from '../../src/client';
 import { CONNECTION_OPTIONS, contextOptionNames } from '../../src/client/secure-contexts';
 import { selfSignedCertificate } from '../../src/ops/certificate';
 import { expectBadInput } from '../support/bad-inputs';
-import { cert, close, http2Server, httpsServer, listen, servedPerTest, tlsServer } from '../support/tls';
+import { cert, http2Server, httpsServer, servedPerTest, tlsServer } from '../support/tls';
 
 const serve = servedPerTest();
 
