@@ -8,7 +8,7 @@
  * `clientSessions()` (offers psk_dhe_ke only). Each phase makes --connections resumed
  * connections (4 in flight) and reads the server's utime + stime from /proc; phases alternate
  * --pairs times; the ratio is psk_ke / psk_dhe_ke over all phases. Needs OpenSSL 3.3+ (Node 22+).
- * `--groups X25519` sets the client's ecdhCurve (Node 24 and 26 default to X25519MLKEM768).
+ * `--json` prints the figures as JSON. `--groups X25519` sets the client's ecdhCurve (Node 24 and 26 default to X25519MLKEM768).
  * Absolute CPU moves with the machine's load: compare the ratio of one run.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -112,16 +112,58 @@ export async function main(): Promise<void> {
     });
   }
   const per = (mode: keyof typeof totals) => totals[mode].cpu / totals[mode].n;
+  const result: PskKeResult = {
+    node: process.version,
+    openssl: process.versions.openssl,
+    connections,
+    pairs,
+    groups: groups ?? null,
+    modes: {
+      psk_dhe_ke: modeResult(totals.psk_dhe_ke),
+      psk_ke: modeResult(totals.psk_ke),
+    },
+    ratio: per('psk_ke') / per('psk_dhe_ke'),
+  };
+  if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
   process.stdout.write(
     `psk_ke: Node ${process.version} (OpenSSL ${process.versions.openssl}), ${os.cpus().length} CPUs, ${pairs} pairs of ${connections} connections, ${IN_FLIGHT} in flight, client groups: ${groups ?? "Node's default"}\n`,
   );
   for (const mode of ['psk_dhe_ke', 'psk_ke'] as const) {
-    const t = totals[mode];
+    const m = result.modes[mode];
     process.stdout.write(
-      `  ${mode.padEnd(10)} server CPU ${per(mode).toFixed(0)} µs per connection, resumed ${(t.resumed / t.n).toFixed(3)}, key exchange: ${[...t.groups].join(', ')}\n`,
+      `  ${mode.padEnd(10)} server CPU ${m.serverCpuMicrosPerConnection.toFixed(0)} µs per connection, resumed ${m.resumed.toFixed(3)}, key exchange: ${m.keyExchange.join(', ')}\n`,
     );
   }
-  process.stdout.write(`  ratio psk_ke / psk_dhe_ke: ${(per('psk_ke') / per('psk_dhe_ke')).toFixed(2)}\n`);
+  process.stdout.write(`  ratio psk_ke / psk_dhe_ke: ${result.ratio.toFixed(2)}\n`);
+}
+
+/** One mode's figures over all its phases. */
+export interface PskKeMode {
+  serverCpuMicrosPerConnection: number;
+  /** Share of the mode's connections that resumed. */
+  resumed: number;
+  connections: number;
+  /** What getEphemeralKeyInfo() showed on the client, e.g. `ECDH X25519`, `TLSGroup x25519`. */
+  keyExchange: string[];
+}
+
+/** `--json` output. */
+export interface PskKeResult {
+  node: string;
+  openssl: string;
+  connections: number;
+  pairs: number;
+  groups: string | null;
+  modes: Record<'psk_ke' | 'psk_dhe_ke', PskKeMode>;
+  /** psk_ke / psk_dhe_ke server CPU per connection. */
+  ratio: number;
+}
+
+function modeResult(t: { cpu: number; n: number; resumed: number; groups: Set<string> }): PskKeMode {
+  return { serverCpuMicrosPerConnection: t.cpu / t.n, resumed: t.resumed / t.n, connections: t.n, keyExchange: [...t.groups] };
 }
 
 if (require.main === module) {
