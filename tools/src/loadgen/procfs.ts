@@ -12,6 +12,8 @@ interface StatLine {
   ppid: number;
   /** utime + stime, clock ticks. */
   ticks: number;
+  /** utime alone, clock ticks. */
+  userTicks: number;
 }
 
 function readStat(pid: number): StatLine | undefined {
@@ -24,7 +26,7 @@ function readStat(pid: number): StatLine | undefined {
   // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); ppid is field 4, utime 14, stime 15.
-  return { pid, ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
+  return { pid, ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]), userTicks: Number(rest[11]) };
 }
 
 /** `root` and every live descendant. */
@@ -57,4 +59,11 @@ export function processTreeCpuMicros(pids: readonly number[]): number {
   let ticks = 0;
   for (const pid of pids) ticks += readStat(pid)?.ticks ?? 0;
   return (ticks * 1_000_000) / USER_HZ;
+}
+
+/** CPU time of one process so far, microseconds, split into user and system (kernel) time. */
+export function processCpuSplitMicros(pid: number): { user: number; system: number } {
+  const s = readStat(pid);
+  if (!s) return { user: 0, system: 0 };
+  return { user: (s.userTicks * 1_000_000) / USER_HZ, system: ((s.ticks - s.userTicks) * 1_000_000) / USER_HZ };
 }
