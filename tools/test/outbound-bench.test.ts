@@ -26,8 +26,11 @@ function expectSanePhase(p: GatewayPhase): void {
     expect(ratio).toBeGreaterThanOrEqual(0);
     expect(ratio).toBeLessThanOrEqual(1);
   }
-  expect(p.clientCpuMicrosPerConnection).toBeGreaterThan(0);
-  expect(p.upstreamCpuMicrosPerConnection).toBeGreaterThan(0);
+  // /proc counts CPU in 10 ms ticks: a phase of a few connections may read 0.
+  for (const cpu of [p.clientCpuMicrosPerConnection, p.upstreamCpuMicrosPerConnection]) {
+    expect(Number.isFinite(cpu)).toBe(true);
+    expect(cpu).toBeGreaterThanOrEqual(0);
+  }
   expect(p.connectP50Ms).toBeGreaterThan(0);
   expect(p.connectP99Ms).toBeGreaterThanOrEqual(p.connectP50Ms);
   expect(p.errors).toBe(0);
@@ -84,11 +87,11 @@ test('psk-ke: a few resumed connections per mode; the JSON has both modes and th
     expect(m.connections).toBe(40);
     expect(m.resumed).toBeGreaterThanOrEqual(0.9);
     expect(m.resumed).toBeLessThanOrEqual(1);
-    expect(m.serverCpuMicrosPerConnection).toBeGreaterThan(0);
+    expect(m.serverCpuMicrosPerConnection).toBeGreaterThanOrEqual(0);
   }
   // With a classic group the mode shows per connection: an (EC)DH key only where one ran.
   expect(out.modes.psk_dhe_ke.keyExchange).toEqual(['ECDH X25519']);
   expect(out.modes.psk_ke.keyExchange.some((k) => k.startsWith('ECDH'))).toBe(false);
-  expect(out.ratio).toBeGreaterThan(0);
-  expect(Number.isFinite(out.ratio)).toBe(true);
+  // Each mode's CPU over 40 connections is a few 10 ms ticks: the ratio is a number, not a measurement.
+  expect(typeof out.ratio).toBe('number');
 });
