@@ -35,6 +35,7 @@ Napi::Object SharedStatsObject(Napi::Env env, const SharedStoreStats& s) {
   put("hits", s.counters[layout::kHits]);
   put("misses", s.counters[layout::kMisses]);
   put("stores", s.counters[layout::kStores]);
+  put("contextMisses", s.counters[layout::kContextMisses]);
   put("reopens", s.reopens);
   out.Set("lost", Napi::Boolean::New(env, s.lost));
   put("ticketKeys", s.ticket_keys);

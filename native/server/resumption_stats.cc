@@ -111,6 +111,7 @@ struct Handshake {
   bool found = false;           // OpenSSL found the offered session ID (internal cache or callback)
   bool store_failed = false;    // the shared store failed to answer for the offered session ID
   bool store_expired = false;   // the shared store held it, past its lifetime
+  bool store_context = false;   // the shared store held it under another session-ID context
   bool not_replicated = false;  // a fleet member issued the ID and it has not reached this one
   long misses0 = 0;
   long cb_hits0 = 0;
@@ -487,7 +488,7 @@ void Classify(SSL* ssl) {
     // A stateful session: OpenSSL refuses it by its lifetime without showing it. With a cap
     // below the cache timeout every stateful lifetime ends at its cap (session_age.h).
     reason = cap > 0 && cap < static_cast<int64_t>(SSL_CTX_get_timeout(ctx)) ? kTooOld : kExpired;
-  } else if (h->found) {
+  } else if (h->found || h->store_context) {
     reason = kContextMismatch;
   }
   state->failed[protocol][reason].fetch_add(1, std::memory_order_relaxed);
@@ -642,6 +643,7 @@ void NoteStoreMiss(SSL* ssl, StoreMiss why) noexcept {
   // OpenSSL looks up each offered TLS 1.3 PSK identity in turn: any failure explains the miss.
   h->store_failed |= why == StoreMiss::kFailed;
   h->store_expired |= why == StoreMiss::kExpired;
+  h->store_context |= why == StoreMiss::kOtherContext;
 }
 
 void NoteNotYetReplicated(SSL* ssl) noexcept {

@@ -164,6 +164,12 @@ export interface NativeBinding {
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
   sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): void;
   sharedRehook(h: NativeAttachment): void;
+  /**
+   * What the context's connections hold as their session-ID context when the shared store is asked
+   * for a session: `bytes`, or with `bindsServerName` (Node 22/24) SHA-256 of them, a NUL and the
+   * ClientHello's SNI name (native/common/session_id_context.h ConnectionScope).
+   */
+  storeScope(h: NativeAttachment, bytes: Buffer, bindsServerName: boolean): void;
   /** The session-ID context OpenSSL holds for the context (null if it cannot be read back). */
   sessionIdContextOf(h: NativeAttachment): Buffer | null;
   /** SHA-256 digests (null when empty) of the certificates a context serves and of its client CA names (a SecureContext `_external`). */

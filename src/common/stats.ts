@@ -105,6 +105,12 @@ export interface SharedStoreStats {
   misses: number;
   /** Sessions written. */
   stores: number;
+  /**
+   * Lookups that found the session ID only under another session-ID context (another service's
+   * session, or on Node 22/24 another SNI name's): misses before anything of the entry was copied or
+   * decoded, also counted in `misses` and in `resumption.failed.contextMismatch`.
+   */
+  contextMisses: number;
   /** The store file was truncated under this process: every lookup is a miss (`storeError`) until it is reopened (within a second). */
   lost: boolean;
   /** Times this process reopened the store file after finding it truncated (the `sharedStoreReopened` event tells each). */

@@ -242,6 +242,12 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
   },
   'shared.hits': { name: 'shared_hits_total', type: 'counter', unit: '{lookup}', help: 'Lookups the shared store answered.' },
   'shared.misses': { name: 'shared_misses_total', type: 'counter', unit: '{lookup}', help: 'Lookups the shared store could not answer.' },
+  'shared.contextMisses': {
+    name: 'shared_context_misses_total',
+    type: 'counter',
+    unit: '{lookup}',
+    help: 'Shared store lookups that found the session ID only under another session-ID context: misses, nothing decoded.',
+  },
   'shared.stores': { name: 'shared_stores_total', type: 'counter', unit: '{session}', help: 'Sessions written to the shared store.' },
   'shared.evictions': {
     name: 'shared_evictions_total',
@@ -346,6 +352,12 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     type: 'counter',
     unit: '{session}',
     help: 'Replicated sessions the store did not take (larger than a slot, a lock not taken in time).',
+  },
+  'fleet.replication.otherContext': {
+    name: 'fleet_replication_other_context_total',
+    type: 'counter',
+    unit: '{entry}',
+    help: 'Stream entries of members of another session-ID context (another service on the same stream and secret): skipped unopened.',
   },
   'fleet.replication.flushes': {
     name: 'fleet_replication_flushes_total',
