@@ -217,6 +217,13 @@ describe('shared store in one process (two servers stand for two workers)', () =
       Error,
       /is 1048576 bytes but this process asked for 2097152/,
     );
+    // A store of layout 3 (keyed by session ID alone, before scoped stores) is refused, not reused.
+    const fd3 = fs.openSync(file, 'r+');
+    fs.writeSync(fd3, Buffer.from([3, 0, 0, 0]), 0, 4, hooks.layout(MiB, 384).layoutVersionOffset);
+    fs.closeSync(fd3);
+    expect(() => attach(s2, { shared: { path: file, sizeBytes: MiB } })).toThrow(
+      /not a tls-resumption store of layout version 4 \(found layout 3\); remove it or use another name/,
+    );
     // A nonzero layout version.
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([9, 0, 0, 0]), 0, 4, hooks.layout(MiB, 384).layoutVersionOffset);
