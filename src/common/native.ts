@@ -92,10 +92,10 @@ export interface NativeOpenSslInfo {
 /** Shared store counters as the addon reads them from the store's header. */
 export type NativeSharedStats = Omit<SharedStoreStats, 'path'>;
 
-/** Per-protocol counts as the addon reads them (resumption_stats.cc). */
+/** Per-protocol counts as the addon reads them (native/server/resumption_stats.cc). */
 export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
 
-/** Resumption outcomes of one context (resumption_stats.cc). */
+/** Resumption outcomes of one context (native/server/resumption_stats.cc). */
 export interface NativeResumptionStats {
   offered: NativePerProtocol;
   resumed: NativePerProtocol;
@@ -105,7 +105,7 @@ export interface NativeResumptionStats {
   age: Record<'TLSv1.2' | 'TLSv1.3', { counts: number[]; sumSeconds: number }>;
 }
 
-/** One sampled failed resumption (resumption_stats.cc). */
+/** One sampled failed resumption (native/server/resumption_stats.cc). */
 export interface NativeResumptionSample {
   reason: keyof ResumptionFailures;
   protocol: 'TLSv1.2' | 'TLSv1.3';
@@ -192,7 +192,7 @@ export interface NativeBinding {
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
   resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
-  /** The failure reasons the addon counts, in its order (native/server/resumption_stats.cc). */
+  /** The failure reasons the addon counts, in its order (native/server/resumption_state.h). */
   resumptionFailureReasons: readonly string[];
   /** Benchmark only: removes the resumption counting callbacks (the control in bench:instructions). */
   _resumptionCountingOff(h: NativeAttachment): void;
