@@ -19,7 +19,7 @@ import type { Counter, Gauge, Registry } from 'prom-client';
 
 import type { NativeResumptionStats } from '../common/native';
 import { ErrorCodes, rangeError, typeError, withCode } from '../common/validate';
-import type { SessionCacheStats } from '../server/attach';
+import type { SessionCacheStats } from '../server/stats';
 
 const PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
 
