@@ -24,14 +24,19 @@ interface Example {
   code: string;
 }
 
-function examples(): Example[] {
-  const docs = [
+/** README.md and every page in docs/. */
+function docFiles(): string[] {
+  return [
     'README.md',
     ...fs
       .readdirSync(path.join(repoRoot, 'docs'))
       .filter((f) => f.endsWith('.md'))
       .map((f) => `docs/${f}`),
   ];
+}
+
+function examples(): Example[] {
+  const docs = docFiles();
   const out: Example[] = [];
   for (const doc of docs) {
     const text = fs.readFileSync(path.join(repoRoot, doc), 'utf8');
