@@ -105,23 +105,33 @@ Napi::Value ApplyTickets(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// OpenSSL's SSL_CTX_sess_* counters in the order and under the names of CacheCounters
+// (src/common/stats.ts), which compares this list with its own at load.
+struct CacheCounter {
+  const char* name;
+  long (*read)(SSL_CTX*);
+};
+constexpr CacheCounter kCacheCounters[] = {
+    {"sessions", [](SSL_CTX* c) { return SSL_CTX_sess_number(c); }},
+    {"hits", [](SSL_CTX* c) { return SSL_CTX_sess_hits(c); }},
+    {"misses", [](SSL_CTX* c) { return SSL_CTX_sess_misses(c); }},
+    {"timeouts", [](SSL_CTX* c) { return SSL_CTX_sess_timeouts(c); }},
+    {"cacheFull", [](SSL_CTX* c) { return SSL_CTX_sess_cache_full(c); }},
+    {"callbackHits", [](SSL_CTX* c) { return SSL_CTX_sess_cb_hits(c); }},
+    {"accepts", [](SSL_CTX* c) { return SSL_CTX_sess_accept(c); }},
+    {"acceptsGood", [](SSL_CTX* c) { return SSL_CTX_sess_accept_good(c); }},
+    {"acceptsRenegotiate", [](SSL_CTX* c) { return SSL_CTX_sess_accept_renegotiate(c); }},
+    {"connects", [](SSL_CTX* c) { return SSL_CTX_sess_connect(c); }},
+    {"connectsGood", [](SSL_CTX* c) { return SSL_CTX_sess_connect_good(c); }},
+    {"connectsRenegotiate", [](SSL_CTX* c) { return SSL_CTX_sess_connect_renegotiate(c); }},
+};
+
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
   Napi::Object out = Napi::Object::New(env);
   auto put = [&](const char* name, long value) { out.Set(name, Napi::Number::New(env, static_cast<double>(value))); };
-  put("sessions", SSL_CTX_sess_number(ctx));
-  put("hits", SSL_CTX_sess_hits(ctx));
-  put("misses", SSL_CTX_sess_misses(ctx));
-  put("timeouts", SSL_CTX_sess_timeouts(ctx));
-  put("cacheFull", SSL_CTX_sess_cache_full(ctx));
-  put("callbackHits", SSL_CTX_sess_cb_hits(ctx));
-  put("accepts", SSL_CTX_sess_accept(ctx));
-  put("acceptsGood", SSL_CTX_sess_accept_good(ctx));
-  put("acceptsRenegotiate", SSL_CTX_sess_accept_renegotiate(ctx));
-  put("connects", SSL_CTX_sess_connect(ctx));
-  put("connectsGood", SSL_CTX_sess_connect_good(ctx));
-  put("connectsRenegotiate", SSL_CTX_sess_connect_renegotiate(ctx));
+  for (const CacheCounter& c : kCacheCounters) put(c.name, c.read(ctx));
   put("mode", SSL_CTX_get_session_cache_mode(ctx));
   put("size", SSL_CTX_sess_get_cache_size(ctx));
   put("timeoutSeconds", SSL_CTX_get_timeout(ctx));
@@ -217,6 +227,9 @@ void InitCacheControls(Napi::Env env, Napi::Object exports) {
   exports.Set("applyCache", Napi::Function::New(env, ApplyCache, "applyCache"));
   exports.Set("applyTickets", Napi::Function::New(env, ApplyTickets, "applyTickets"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  Napi::Array counters = Napi::Array::New(env);
+  for (const CacheCounter& c : kCacheCounters) counters.Set(counters.Length(), Napi::String::New(env, c.name));
+  exports.Set("cacheCounterFields", counters);
   exports.Set("flush", Napi::Function::New(env, Flush, "flush"));
   exports.Set("nodeDefaults", Napi::Function::New(env, NodeDefaults, "nodeDefaults"));
   exports.Set("detach", Napi::Function::New(env, Detach, "detach"));
