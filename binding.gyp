@@ -25,6 +25,7 @@
         "native/common/session_id_context.cc",
         "native/server/session_age.cc",
         "native/server/resumption_stats.cc",
+        "native/server/resumption_tickets.cc",
         "native/common/shared_store_napi.cc",
         "native/client/client_store.cc",
         "native/common/sealed_box.cc"

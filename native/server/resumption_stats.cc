@@ -15,6 +15,7 @@
 #include "common/context_access.h"
 #include "common/session_id_context.h"
 #include "common/shared_store.h"
+#include "server/resumption_tickets.h"
 #include "server/session_age.h"
 #include "server/ticket_ring.h"
 
@@ -517,6 +518,7 @@ void MsgCb(int write_p, int /*version*/, int content_type, const void* buf, size
     Classify(ssl);
   } catch (...) {
   }
+  IssueTicketsOnResumption(ssl);
 }
 
 ResumptionState* EnsureState(SSL_CTX* ctx) {
