@@ -2,7 +2,6 @@
 
 #include <openssl/err.h>
 
-#include <cstdio>
 #include <memory>
 #include <mutex>
 

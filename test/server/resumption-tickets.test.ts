@@ -5,11 +5,12 @@
  * with Node's own key; a browser that uses each ticket once needs the count to stay ahead of a
  * burst (docs/clients.md, browser bursts).
  */
+import * as https from 'node:https';
 import type * as tls from 'node:tls';
 
-import { attach, TicketKeyRing } from '../../src';
+import { type AttachOptions, attach, TicketKeyRing } from '../../src';
 import { expectBadInput } from '../support/bad-inputs';
-import { close, connect, httpsServer, listen, tlsServer, type Version } from '../support/tls';
+import { cert, close, connect, httpsServer, listen, tlsServer, type Version } from '../support/tls';
 
 let server: tls.Server | undefined;
 afterEach(() => close(server));
@@ -98,3 +99,39 @@ test.each([
   expect(() => cache.configure({ tickets: { tls13Count: 1, tls13CountOnResumption: value as never } })).toThrow(type);
   expect(cache.options.tickets).toMatchObject({ tls13CountOnResumption: 2, tls13Count: 2 });
 });
+
+test("headless Chromium reconnecting one page at a time resumes every connection once Node's own key sends tickets after a resumption", async () => {
+  const { launchChromium } = await import('../../tools/src/clients/chromium');
+  const page = '<!doctype html><html><head><link rel="icon" href="data:,"></head><body>ok</body></html>';
+  const servers: https.Server[] = [];
+  const browser = await launchChromium();
+  try {
+    const resumedOf = async (options: AttachOptions | undefined): Promise<{ connections: number; resumed: number }> => {
+      const s = https.createServer({ key: cert.key, cert: cert.cert, minVersion: 'TLSv1.3' }, (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html', Connection: 'close' }).end(page);
+      });
+      servers.push(s);
+      const seen = { connections: 0, resumed: 0 };
+      s.on('secureConnection', (socket: tls.TLSSocket) => {
+        seen.connections++;
+        if (socket.isSessionReused()) seen.resumed++;
+      });
+      if (options) attach(s, options);
+      const port = await listen(s);
+      const tab = await browser.openTab();
+      for (let i = 0; i < 5; i++) await tab.navigate(`https://localhost:${port}/${i}`);
+      await tab.closeTab();
+      return seen;
+    };
+    // Stock Node: two tickets after the full handshake, none after a resumption: every third misses.
+    const stock = await resumedOf(undefined);
+    const withCount = await resumedOf({ tickets: { tls13CountOnResumption: 2 } });
+    expect(stock.resumed).toBeLessThanOrEqual(stock.connections - 2);
+    // Chromium may open one connection beside another before the first one's tickets are in (docs/clients.md).
+    expect(withCount.resumed).toBeGreaterThanOrEqual(withCount.connections - 2);
+    expect(withCount.resumed).toBeGreaterThan(stock.resumed);
+  } finally {
+    await browser.close();
+    for (const s of servers) await close(s);
+  }
+}, 60_000);

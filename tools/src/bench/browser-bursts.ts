@@ -60,12 +60,19 @@ export interface BurstPage {
   timeline: BurstConnection[];
   /** Of the image connections not resumed: why, by the two-slot replay (`replaySlots`). */
   misses: SlotMisses;
+  /**
+   * Image connections that offered a session, counted by the server (attach() servers): the
+   * others found both of the browser's slots empty.
+   */
+  offered?: number;
 }
 
 interface BurstServer {
   port: number;
   /** Every connection so far, in the order they ended. */
   connections(): Promise<BurstConnection[]>;
+  /** Handshakes whose ClientHello offered a session so far (`stats().resumption.offered`; attach() servers only). */
+  offered?(): number;
   close(): Promise<void>;
 }
 
@@ -104,12 +111,13 @@ async function startNodeServer(name: Exclude<BurstServerName, 'nginx'>, cert: Se
     if (req.url?.startsWith('/page/')) res.setHeader('Content-Type', 'text/html');
     res.end(req.url?.startsWith('/page/') ? PAGE : 'ok\n');
   });
+  let cache: ReturnType<typeof attach> | undefined;
   if (name !== 'stock') {
     const tickets = {
       keyRing: TicketKeyRing.generate(),
       ...(name === 'ring-tickets' ? { tls13CountOnResumption: BURST_TICKETS_ON_RESUMPTION } : {}),
     };
-    attach(server, { tickets });
+    cache = attach(server, { tickets });
   }
   const log: BurstConnection[] = [];
   const accepted = new Map<string, number>();
@@ -134,6 +142,7 @@ async function startNodeServer(name: Exclude<BurstServerName, 'nginx'>, cert: Se
   return {
     port: (server.address() as AddressInfo).port,
     connections: async () => [...log],
+    offered: cache ? () => cache!.stats().resumption.offered : undefined,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
@@ -264,6 +273,7 @@ export async function measureBursts(o: BurstOptions): Promise<BurstRun> {
             await browser.navigate(`https://localhost:${server.port}/page/${round}-${page}`);
             await new Promise((r) => setTimeout(r, 100));
             const t0 = Date.now();
+            const offered0 = server.offered?.();
             const ms = await browser.evaluate<number>(burstScript(server.port, `${round}-${page}`, o.images));
             // Connections end after their response: give the server a moment to log the last ones.
             await new Promise((r) => setTimeout(r, 150));
@@ -279,6 +289,7 @@ export async function measureBursts(o: BurstOptions): Promise<BurstRun> {
               ms,
               timeline,
               misses: replaySlots(mine, new Set(timeline), tickets[name]!),
+              ...(offered0 === undefined ? {} : { offered: server.offered!() - offered0 }),
             };
             out.push(p);
             o.onPage?.(p);
@@ -313,6 +324,8 @@ export interface BurstSummary {
   medianMs: number;
   /** Misses of every page, by cause (`replaySlots`). */
   misses: SlotMisses;
+  /** Image connections that offered nothing (both slots empty) / all, where the server counts offers. */
+  offeredNothing?: number;
   tickets?: TicketsPerHandshake;
 }
 
@@ -365,20 +378,30 @@ export function summarize(run: BurstRun, servers: readonly BurstServerName[]): B
         ticketInSlot: sum(mine, (p) => p.misses.ticketInSlot),
       },
       tickets: run.tickets[server],
+      ...(mine.every((p) => p.offered !== undefined)
+        ? {
+            offeredNothing:
+              sum(mine, (p) => p.connections - p.offered!) /
+              Math.max(
+                1,
+                sum(mine, (p) => p.connections),
+              ),
+          }
+        : {}),
     };
   });
 }
 
 export function summaryTable(rows: readonly BurstSummary[], images: number): string {
   const lines = [
-    `| server | TLS 1.3 tickets per full / resumed handshake | resumed, all pages | resumed, first page | resumed, later pages | full handshakes: slot limit / no ticket yet / ticket in slot | connections per page (${images} images) | most at once | median page ms |`,
-    '|---|---|---|---|---|---|---|---|---|',
+    `| server | TLS 1.3 tickets per full / resumed handshake | resumed, all pages | resumed, first page | resumed, later pages | offered nothing (both slots empty) | full handshakes by the replay: slot limit / no ticket yet / ticket in slot | connections per page (${images} images) | most at once | median page ms |`,
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const t = r.tickets ? `${r.tickets.full} / ${r.tickets.resumed}` : '';
     const m = `${r.misses.slotLimit} / ${r.misses.noTicketYet} / ${r.misses.ticketInSlot}`;
     lines.push(
-      `| ${BURST_SERVERS[r.server]} | ${t} | ${r.ratio.toFixed(2)} | ${r.coldRatio.toFixed(2)} | ${r.warmRatio.toFixed(2)} | ${m} | ${r.connectionsPerPage} | ${r.mostAtOnce} | ${r.medianMs.toFixed(0)} |`,
+      `| ${BURST_SERVERS[r.server]} | ${t} | ${r.ratio.toFixed(2)} | ${r.coldRatio.toFixed(2)} | ${r.warmRatio.toFixed(2)} | ${r.offeredNothing === undefined ? 'not counted' : r.offeredNothing.toFixed(2)} | ${m} | ${r.connectionsPerPage} | ${r.mostAtOnce} | ${r.medianMs.toFixed(0)} |`,
     );
   }
   return lines.join('\n');
