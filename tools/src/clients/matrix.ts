@@ -58,8 +58,8 @@ export interface MatrixOptions extends MatrixGroup {
   /** Connections per client and cell (the first is full). */
   connections: number;
   /**
-   * Servers measured at the same time (each with its own clients, one after the other; Chromium's
-   * navigations are taken in turn, its session cache keyed by port). Default: 1.
+   * Servers measured at the same time, each with its own clients one after the other (Chromium
+   * opens a tab per run; its session cache is keyed by host and port). Default: 1.
    */
   concurrency?: number;
   /** Clients measured against one server process; more go to another process of the same set-up. Default: all. */
