@@ -82,17 +82,21 @@ Napi::Value ApplyCache(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// applyTickets(handle, enabled, tls13Count, pskKe): with pskKe, a resumed TLS 1.3 handshake
+// applyTickets(handle, enabled, tls13Count, pskKe, tls13CountOnResumption): with pskKe, a resumed TLS 1.3 handshake
 // skips the (EC)DHE exchange when the client offers psk_ke (OpenSSL 3.3+; TypeScript checks the
 // version first). Without it, the two options go back to what Node had.
 Napi::Value ApplyTickets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
-  const NodeSettings& node = StateOf(env, ctx).node;
+  ContextState& state = StateOf(env, ctx);
+  const NodeSettings& node = state.node;
   const bool enabled = info[1].ToBoolean();
   const int64_t count = info[2].ToNumber().Int64Value();
   const bool psk_ke = info[3].ToBoolean();
+  const int64_t on_resumption = info[4].ToNumber().Int64Value();
   if (count < 0) throw Napi::RangeError::New(env, "applyTickets: tls13Count out of range");
+  if (on_resumption < 0 || on_resumption > 64)
+    throw Napi::RangeError::New(env, "applyTickets: tls13CountOnResumption out of range");
   if (psk_ke && !ServerPskKeSupported()) throw Napi::Error::New(env, "applyTickets: pskKe needs OpenSSL 3.3 or later");
   SSL_CTX_clear_options(ctx, kNoDheKexOptions & ~node.dhe_kex_options);
   SSL_CTX_set_options(ctx, psk_ke ? kNoDheKexOptions : node.dhe_kex_options);
@@ -102,6 +106,7 @@ Napi::Value ApplyTickets(const Napi::CallbackInfo& info) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   }
   SSL_CTX_set_num_tickets(ctx, static_cast<size_t>(count));
+  state.tls13_count_on_resumption.store(static_cast<int>(on_resumption), std::memory_order_relaxed);
   return env.Undefined();
 }
 

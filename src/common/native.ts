@@ -139,7 +139,7 @@ export interface NativeBinding {
   sealedOpen(key: Buffer, iv: Buffer, tag: Buffer, aad: Buffer, ciphertext: Buffer, out: Buffer): boolean;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
-  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean): void;
+  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean, tls13CountOnResumption: number): void;
   stats(h: NativeAttachment): NativeStats;
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
