@@ -24,14 +24,19 @@ interface Example {
   code: string;
 }
 
-function examples(): Example[] {
-  const docs = [
+/** README.md and every page in docs/. */
+function docFiles(): string[] {
+  return [
     'README.md',
     ...fs
       .readdirSync(path.join(repoRoot, 'docs'))
       .filter((f) => f.endsWith('.md'))
       .map((f) => `docs/${f}`),
   ];
+}
+
+function examples(): Example[] {
+  const docs = docFiles();
   const out: Example[] = [];
   for (const doc of docs) {
     const text = fs.readFileSync(path.join(repoRoot, doc), 'utf8');
@@ -146,4 +151,25 @@ test.each([
     return e && m ? `${e.doc}:${e.line + Number(m[2]) - 2}: ${m[3]}` : d;
   });
   expect(errors).toEqual([]);
+});
+
+// The docs name the test that shows each claim; a moved or renamed test must not leave a
+// citation behind that a reader cannot follow.
+test('every test file README.md, CHANGELOG.md and docs/ cite exists', () => {
+  const docs = [
+    'README.md',
+    'CHANGELOG.md',
+    ...fs
+      .readdirSync(path.join(repoRoot, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
+  const missing: string[] = [];
+  for (const doc of docs) {
+    const text = fs.readFileSync(path.join(repoRoot, doc), 'utf8');
+    for (const [cited] of text.matchAll(/\b(?:tools\/)?test\/[\w/.-]+\.test\.ts\b/g)) {
+      if (!fs.existsSync(path.join(repoRoot, cited))) missing.push(`${doc}: ${cited}`);
+    }
+  }
+  expect(missing).toEqual([]);
 });

@@ -78,6 +78,9 @@ struct ContextState {
   bool lookup_scope_known = false;
   bool lookup_binds_server_name = false;
   std::vector<unsigned char> lookup_sid_ctx;
+  // `tickets.tls13CountOnResumption`: tickets a resumed TLS 1.3 handshake ends with; 0 leaves
+  // OpenSSL's own count (resumption_tickets.h).
+  std::atomic<int> tls13_count_on_resumption{0};
 };
 
 // Type tags of every External this addon hands out (napi_type_tag_object), so that one is never
