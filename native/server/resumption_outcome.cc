@@ -7,6 +7,7 @@
 #include "common/context_access.h"
 #include "server/client_hello_offers.h"
 #include "server/resumption_state.h"
+#include "server/resumption_tickets.h"
 #include "server/session_age.h"
 
 namespace tsc {
@@ -186,6 +187,7 @@ void ResumptionMsgCb(int write_p, int /*version*/, int content_type, const void*
     Classify(ssl);
   } catch (...) {
   }
+  IssueTicketsOnResumption(ssl);
 }
 
 }  // namespace resumption

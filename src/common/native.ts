@@ -4,7 +4,15 @@
  */
 import * as path from 'node:path';
 import { loadBinding } from './binding-loader';
-import { type CacheCounters, checkNativeList, RESUMPTION_FAILURE_REASONS, type ResumptionFailures, type SharedStoreStats } from './stats';
+import {
+  CACHE_COUNTER_FIELDS,
+  type CacheCounters,
+  checkNativeList,
+  RESUMPTION_FAILURE_REASONS,
+  type ResumptionFailures,
+  SHARED_STAT_FIELDS,
+  type SharedStoreStats,
+} from './stats';
 
 /** Opaque handle to one attached SSL_CTX (a counted reference held by the addon). */
 export type NativeAttachment = { readonly __brand: 'NativeAttachment' };
@@ -131,7 +139,7 @@ export interface NativeBinding {
   sealedOpen(key: Buffer, iv: Buffer, tag: Buffer, aad: Buffer, ciphertext: Buffer, out: Buffer): boolean;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
-  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean): void;
+  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean, tls13CountOnResumption: number): void;
   stats(h: NativeAttachment): NativeStats;
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
@@ -194,6 +202,10 @@ export interface NativeBinding {
   resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
   /** The failure reasons the addon counts, in its order (native/server/resumption_state.h). */
   resumptionFailureReasons: readonly string[];
+  /** The fields `stats()` reads from OpenSSL's counters, in its order (native/server/cache_controls.cc). */
+  cacheCounterFields: readonly string[];
+  /** The fields of a shared store's stats, in its order (native/common/shared_store_napi.cc). */
+  sharedStatFields: readonly string[];
   /** Benchmark only: removes the resumption counting callbacks (the control in bench:instructions). */
   _resumptionCountingOff(h: NativeAttachment): void;
   opensslVersion: string;
@@ -212,3 +224,5 @@ export interface NativeBinding {
 
 export const native: NativeBinding = loadBinding(path.join(__dirname, '..', '..')) as NativeBinding;
 checkNativeList('resumption failure reasons', native.resumptionFailureReasons, RESUMPTION_FAILURE_REASONS);
+checkNativeList('cache counter fields', native.cacheCounterFields, CACHE_COUNTER_FIELDS);
+checkNativeList('shared store stat fields', native.sharedStatFields, SHARED_STAT_FIELDS);

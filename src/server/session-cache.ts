@@ -353,7 +353,7 @@ export class SessionCache extends EventEmitter {
 
   #apply(handle: NativeAttachment, o: ResolvedOptions): void {
     native.applyCache(handle, o.cache.enabled, o.cache.mode, o.cache.size, o.cache.timeoutSeconds);
-    native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count, o.tickets.pskKe);
+    native.applyTickets(handle, o.tickets.enabled, o.tickets.tls13Count, o.tickets.pskKe, o.tickets.tls13CountOnResumption);
     this.#applyRing(handle, o.tickets.keyRing);
     native.resumptionApply(handle, o.maxSessionAgeSeconds, this.#nodeTicketKeyName());
     this.#sessionIdContext.apply(

@@ -3,7 +3,13 @@
  */
 import type { NativeResumptionStats, NativeStats } from '../common/native';
 import type { SessionIdContextStats } from '../common/session-id-context';
-import { type CacheCounters, RESUMPTION_FAILURE_REASONS, type ResumptionFailures, type SharedStoreStats } from '../common/stats';
+import {
+  CACHE_COUNTER_FIELDS,
+  type CacheCounters,
+  RESUMPTION_FAILURE_REASONS,
+  type ResumptionFailures,
+  type SharedStoreStats,
+} from '../common/stats';
 import type { FleetRingStats } from './fleet/redis-key-ring';
 import type { FleetReplicationStats } from './fleet/replication';
 import type { FleetSessionStats } from './fleet/session-store';
@@ -97,17 +103,8 @@ export function toStats(raw: NativeStats, resumption: ResumptionStats): Omit<Ses
   };
 }
 
-export const ZERO_COUNTERS: CacheCounters = {
-  sessions: 0,
-  hits: 0,
-  misses: 0,
-  timeouts: 0,
-  cacheFull: 0,
-  callbackHits: 0,
-  accepts: 0,
-  acceptsGood: 0,
-  acceptsRenegotiate: 0,
-  connects: 0,
-  connectsGood: 0,
-  connectsRenegotiate: 0,
-};
+export const ZERO_COUNTERS: Readonly<CacheCounters> = (() => {
+  const zero = {} as CacheCounters;
+  for (const field of CACHE_COUNTER_FIELDS) zero[field] = 0;
+  return Object.freeze(zero);
+})();
