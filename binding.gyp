@@ -25,6 +25,11 @@
         "native/common/session_id_context.cc",
         "native/server/session_age.cc",
         "native/server/resumption_stats.cc",
+        "native/server/resumption_state.cc",
+        "native/server/resumption_outcome.cc",
+        "native/server/session_ticket_cb.cc",
+        "native/server/client_hello_offers.cc",
+        "native/server/resumption_tickets.cc",
         "native/common/shared_store_napi.cc",
         "native/client/client_store.cc",
         "native/common/sealed_box.cc"

@@ -201,8 +201,23 @@ using tsc::layout::kSlotExpires;
 using tsc::layout::kSlotHash;
 using tsc::layout::kSlotId;
 using tsc::layout::kSlotIdLen;
+using tsc::layout::kSlotScope;
+using tsc::layout::kSlotScopeLen;
 using tsc::layout::kWays;
 constexpr size_t kSlotHeaderBytes = sizeof(tsc::layout::SlotHeader);
+
+// A lookup scope given outright (the handshake computes it from the connection: ConnectionScope).
+class FixedScope final : public tsc::ScopeSource {
+ public:
+  FixedScope(const unsigned char* bytes, size_t len) : scope_{bytes, len} {}
+  bool Get(tsc::StoreScope* out) const noexcept override {
+    *out = scope_;
+    return true;
+  }
+
+ private:
+  tsc::StoreScope scope_;
+};
 
 // A geometry of exactly `sets` sets of slots of `slot_bytes` (one stripe per set).
 inline Geometry Sets(uint32_t slot_bytes, uint32_t sets) {

@@ -164,13 +164,16 @@ Bytes StoreImage(const st::Geometry& g, const std::vector<Bytes>& sessions, std:
       tsc::SslSessionPtr sess(d2i_SSL_SESSION(nullptr, &p, static_cast<long>(der.size())));
       unsigned int id_len = 0;
       const unsigned char* id = SSL_SESSION_get_id(sess.get(), &id_len);
-      if (store->Insert(id, id_len, der.data(), der.size(), tsc::ExpiresAt(sess.get())) !=
-          tsc::SharedStore::InsertResult::kStored) {
+      unsigned int ctx_len = 0;
+      const unsigned char* ctx = SSL_SESSION_get0_id_context(sess.get(), &ctx_len);
+      if (store->Insert(tsc::StoreScope{ctx, ctx_len}, id, id_len, der.data(), der.size(),
+                        tsc::ExpiresAt(sess.get())) != tsc::SharedStore::InsertResult::kStored) {
         fuzz::Die("seed session does not fit the store");
       }
       // The real get path must hand it back, or the seed is useless.
       tsc::StoreMiss why;
-      SSL_SESSION* back = tsc::LookupSession(*store, id, static_cast<int>(id_len), &why);
+      const st::FixedScope scope(ctx, ctx_len);
+      SSL_SESSION* back = tsc::LookupSession(*store, scope, id, static_cast<int>(id_len), &why);
       if (back == nullptr) fuzz::Die("seed session does not come back through LookupSession");
       SSL_SESSION_free(back);
       if (slots != nullptr) slots->push_back(g.set_start(tsc::layout::KeyHash(id, id_len)));

@@ -6,13 +6,13 @@
 // fields the harness makes consistent (so mutated DER gets past the checksum to d2i) and which
 // it leaves as the input says (so the entry checks themselves are attacked).
 //
-// Input: [u8 flags][64-byte slot header as in the file (layout 2)][DER bytes]. flags: bit0 slot
-// hash = hash of the key, bit1 index entry names the slot, bit2 checksum recomputed, bit3 unused
-// (layout 1 put a session-ID context in the slot; the store is keyed by ID alone now), bit4
-// expiry in the future, bit5 der_len = the DER's length, bits 6-7 which of the set's first 4
-// ways holds the slot.
+// Input: [u8 flags][96-byte slot header as in the file (layout 4)][DER bytes]. flags: bit0 slot
+// hash = hash of the key, bit1 index entry names the slot, bit2 checksum recomputed, bit3 the
+// lookup's scope is the one the slot states (else the seeds' server context), bit4 expiry in the
+// future, bit5 der_len = the DER's length, bits 6-7 which of the set's first 4 ways holds the slot.
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <ctime>
 #include <string>
@@ -88,18 +88,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   st::Store<uint64_t>(entry, (flags & 2) ? hash : st::Load<uint64_t>(header + st::kSlotHash));
   st::Store<uint32_t>(entry + 8, 0xffffffffu);
 
+  // The scope a connection would look up under: the slot's own (so mutated DER reaches d2i) or
+  // the seeds' server context (so a slot of another scope is attacked).
+  const size_t scope_len = (flags & 8) ? std::min<size_t>(slot[st::kSlotScopeLen], 32) : sizeof(kSidCtx);
+  const st::FixedScope scope((flags & 8) ? slot + st::kSlotScope : kSidCtx, scope_len);
   tsc::StoreMiss why = tsc::StoreMiss::kAbsent;
-  SSL_SESSION* sess = tsc::LookupSession(*s.store, id, static_cast<int>(id_len), &why);
+  SSL_SESSION* sess = tsc::LookupSession(*s.store, scope, id, static_cast<int>(id_len), &why);
   if (std::getenv("TSC_FUZZ_VERBOSE") != nullptr) std::fprintf(stderr, "entry: %s\n", sess != nullptr ? "hit" : "miss");
   if (sess != nullptr) {
-    // Only the session with this ID may come back (its context is OpenSSL's to check; a
-    // session from the seeds carries the seeds' server context).
+    // Only the session with this ID and the lookup's scope as its context may come back.
     unsigned int got_ctx_len = 0, got_id_len = 0;
     const unsigned char* got_ctx = SSL_SESSION_get0_id_context(sess, &got_ctx_len);
     const unsigned char* got_id = SSL_SESSION_get_id(sess, &got_id_len);
-    (void)got_ctx;
-    (void)got_ctx_len;
-    if (got_id_len != id_len || std::memcmp(got_id, id, id_len) != 0) {
+    if (got_id_len != id_len || std::memcmp(got_id, id, id_len) != 0 || got_ctx_len != scope_len ||
+        (scope_len > 0 && std::memcmp(got_ctx, (flags & 8) ? slot + st::kSlotScope : kSidCtx, scope_len) != 0)) {
       __builtin_trap();
     }
     SSL_SESSION_free(sess);
@@ -109,7 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   unsigned char other[32];
   std::memcpy(other, id, id_len);
   other[id_len - 1] ^= 0x80;
-  if (SSL_SESSION* wrong = tsc::LookupSession(*s.store, other, static_cast<int>(id_len), &why)) {
+  if (SSL_SESSION* wrong = tsc::LookupSession(*s.store, scope, other, static_cast<int>(id_len), &why)) {
     unsigned int got_id_len = 0;
     const unsigned char* got_id = SSL_SESSION_get_id(wrong, &got_id_len);
     if (got_id_len != id_len || std::memcmp(got_id, other, id_len) != 0) __builtin_trap();

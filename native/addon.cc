@@ -12,6 +12,7 @@
 #include "common/context_access.h"
 #include "common/sealed_box.h"
 #include "common/session_id_context.h"
+#include "common/shared_store_napi.h"
 #include "ops/crypto_providers.h"
 #include "ops/self_signed.h"
 #include "ops/session_inspect.h"
@@ -38,6 +39,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSessionIdContext(env, exports);
   InitResumptionStats(env, exports);
   InitSealedBox(env, exports);
+  exports.Set("sharedStatFields", SharedStatFieldNames(env));
   // The ABI and Node release whose headers this binary was compiled against: the loader compares
   // them with the running node before any other call (the addon reads V8 objects directly).
   exports.Set("builtForAbi", Napi::Number::New(env, NODE_MODULE_VERSION));

@@ -72,6 +72,15 @@ struct ContextState {
   // session-ID context, whatever Node 22/24's own ClientHello callback set per connection
   // (PinSessionIdContext). The `sessionIdContext` option: what nginx and HAProxy peers compare.
   std::vector<unsigned char> per_connection_sid_ctx;
+  // What a connection of this context holds as its session-ID context when OpenSSL looks a session
+  // up (ConnectionScope, session_id_context.h): these bytes, or on Node 22 and 24 SHA-256 of them,
+  // a NUL and the SNI name. Published by TypeScript whenever the context changes (storeScope).
+  bool lookup_scope_known = false;
+  bool lookup_binds_server_name = false;
+  std::vector<unsigned char> lookup_sid_ctx;
+  // `tickets.tls13CountOnResumption`: tickets a resumed TLS 1.3 handshake ends with; 0 leaves
+  // OpenSSL's own count (resumption_tickets.h).
+  std::atomic<int> tls13_count_on_resumption{0};
 };
 
 // Type tags of every External this addon hands out (napi_type_tag_object), so that one is never

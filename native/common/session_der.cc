@@ -64,14 +64,15 @@ SSL_SESSION* DecodeSession(const unsigned char* der, size_t len) noexcept {
   return sess.release();
 }
 
-SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len, StoreMiss* why) noexcept {
+SSL_SESSION* LookupSession(SharedStore& store, const ScopeSource& scope, const unsigned char* id, int id_len,
+                           StoreMiss* why) noexcept {
   *why = StoreMiss::kAbsent;
   if (id_len <= 0) return nullptr;
   try {
     thread_local KeyBytes der;  // key memory: the session's master secret passes through it
     size_t der_len = 0;
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
-    if (!store.Lookup(id, static_cast<size_t>(id_len), now, &der, &der_len, why)) {
+    if (!store.Lookup(scope, id, static_cast<size_t>(id_len), now, &der, &der_len, why)) {
       // An entry that failed its checksum was already copied out: it may hold a master secret.
       if (*why == StoreMiss::kFailed) OPENSSL_cleanse(der.data(), der.size());
       return nullptr;
@@ -85,11 +86,15 @@ SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_l
       *why = StoreMiss::kFailed;
       return nullptr;
     }
-    // Only ever hand out the session that was asked for. Its session-ID context is OpenSSL's to
-    // check (ssl_get_prev_session treats a session from another context as a cache miss).
-    unsigned int got_id_len = 0;
+    // Only ever hand out the session that was asked for, under the scope it was filed under (a
+    // slot whose DER says otherwise was not written by this store).
+    unsigned int got_id_len = 0, got_ctx_len = 0;
     const unsigned char* got_id = SSL_SESSION_get_id(sess.get(), &got_id_len);
-    if (got_id_len != static_cast<unsigned int>(id_len) || std::memcmp(got_id, id, got_id_len) != 0) {
+    const unsigned char* got_ctx = SSL_SESSION_get0_id_context(sess.get(), &got_ctx_len);
+    StoreScope asked;
+    if (got_id_len != static_cast<unsigned int>(id_len) || std::memcmp(got_id, id, got_id_len) != 0 ||
+        !scope.Get(&asked) || asked.len != got_ctx_len ||
+        (got_ctx_len > 0 && std::memcmp(got_ctx, asked.bytes, got_ctx_len) != 0)) {
       store.Count(layout::kCorrupt);
       *why = StoreMiss::kFailed;
       return nullptr;

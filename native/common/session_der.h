@@ -15,6 +15,7 @@
 namespace tsc {
 
 class SharedStore;
+class ScopeSource;
 enum class StoreMiss;
 
 // When a session stops being resumable: its start time plus its timeout, in epoch seconds.
@@ -59,12 +60,14 @@ class EncodedSession {
 // owns the reference and checks what it needs (which ID, expiry, resumable).
 SSL_SESSION* DecodeSession(const unsigned char* der, size_t len) noexcept;
 
-// The get path of the shared store: looks up the session ID, decodes the bytes and hands back the
-// session only if it is the one asked for (same ID), unexpired and resumable; OpenSSL then
-// refuses it as a miss if its session-ID context is not the connection's. nullptr on any miss or failure (counted as
-// corrupt when the bytes lie), with `*why` saying which; the caller owns the returned reference. Never throws, leaves
-// nothing on OpenSSL's error queue.
-SSL_SESSION* LookupSession(SharedStore& store, const unsigned char* id, int id_len, StoreMiss* why) noexcept;
+// The get path of the shared store: looks up the session ID under the connection's scope (its
+// session-ID context, shared_store.h), decodes the bytes and hands back the session only if it is
+// the one asked for (same ID, same session-ID context), unexpired and resumable. An entry of the
+// ID under another scope is a miss (kOtherContext) before anything is copied or decoded. nullptr
+// on any miss or failure (counted as corrupt when the bytes lie), with `*why` saying which; the
+// caller owns the returned reference. Never throws, leaves nothing on OpenSSL's error queue.
+SSL_SESSION* LookupSession(SharedStore& store, const ScopeSource& scope, const unsigned char* id, int id_len,
+                           StoreMiss* why) noexcept;
 
 // What the probe reports about a client session (inspectSession in session_inspect.cc).
 struct SessionFacts {

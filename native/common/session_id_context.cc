@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include "common/context_access.h"
@@ -156,6 +157,76 @@ void PinSessionIdContext(SSL* ssl, SSL_SESSION* fresh) noexcept {
 
 namespace {
 
+// The first host_name of a ClientHello's server_name extension (RFC 6066 3), as the bytes on the
+// wire; false without one.
+bool ServerNameOf(SSL* ssl, const unsigned char** name, size_t* len) {
+  const unsigned char* ext = nullptr;
+  size_t ext_len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &ext_len) != 1 || ext_len < 2) return false;
+  size_t list = (static_cast<size_t>(ext[0]) << 8) | ext[1];
+  if (list + 2 > ext_len) return false;
+  for (size_t at = 2; at + 3 <= list + 2;) {
+    const unsigned char type = ext[at];
+    const size_t n = (static_cast<size_t>(ext[at + 1]) << 8) | ext[at + 2];
+    if (at + 3 + n > list + 2) return false;
+    if (type == TLSEXT_NAMETYPE_host_name) {
+      *name = ext + at + 3;
+      *len = n;
+      return true;
+    }
+    at += 3 + n;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ConnectionScope::Get(StoreScope* out) const noexcept {
+  if (!known_) {
+    if (state_ == nullptr || !state_->lookup_scope_known) return false;
+    const std::vector<unsigned char>& bytes = state_->lookup_sid_ctx;
+    if (!state_->lookup_binds_server_name) {
+      scope_ = StoreScope{bytes.data(), bytes.size()};
+    } else {
+      // Node 22/24: SHA-256(the context's string | 0x00 | SNI name), or of the string and NUL
+      // alone without SNI (docs/internals.md#session-id-context-per-line).
+      unsigned char input[SSL_MAX_SID_CTX_LENGTH + 1 + 256];
+      const unsigned char* name = nullptr;
+      size_t name_len = 0;
+      if (bytes.size() > SSL_MAX_SID_CTX_LENGTH) return false;
+      if (!ServerNameOf(ssl_, &name, &name_len)) name_len = 0;
+      if (name_len > 255) return false;
+      size_t n = bytes.size();
+      std::memcpy(input, bytes.data(), n);
+      input[n++] = 0;
+      if (name_len > 0) std::memcpy(input + n, name, name_len);
+      n += name_len;
+      SHA256(input, n, digest_.data());
+      scope_ = StoreScope{digest_.data(), digest_.size()};
+    }
+    known_ = true;
+  }
+  *out = scope_;
+  return true;
+}
+
+namespace {
+
+// storeScope(handle, bytes, bindsServerName): what connections of the attached context hold as
+// their session-ID context at a store lookup (ConnectionScope).
+Napi::Value StoreScopeSet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SSL_CTX* ctx = nullptr;
+  ContextState& state = LiveStateFrom(info[0], &ctx);
+  if (info.Length() < 3 || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "storeScope: bytes must be a Buffer");
+  auto buf = info[1].As<Napi::Buffer<unsigned char>>();
+  if (buf.Length() > SSL_MAX_SID_CTX_LENGTH) throw Napi::RangeError::New(env, "storeScope: at most 32 bytes");
+  state.lookup_sid_ctx.assign(buf.Data(), buf.Data() + buf.Length());
+  state.lookup_binds_server_name = info[2].ToBoolean();
+  state.lookup_scope_known = true;
+  return env.Undefined();
+}
+
 // sessionIdContextOf(handle) -> Buffer | null
 Napi::Value SessionIdContextOf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -168,6 +239,7 @@ Napi::Value SessionIdContextOf(const Napi::CallbackInfo& info) {
 
 void InitSessionIdContext(Napi::Env env, Napi::Object exports) {
   exports.Set("sessionIdContextOf", Napi::Function::New(env, SessionIdContextOf, "sessionIdContextOf"));
+  exports.Set("storeScope", Napi::Function::New(env, StoreScopeSet, "storeScope"));
   exports.Set("contextIdentity", Napi::Function::New(env, ContextIdentity, "contextIdentity"));
 }
 

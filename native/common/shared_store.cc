@@ -21,15 +21,25 @@ std::map<std::string, std::weak_ptr<StoreFile>>& Registry() {
 
 bool KeyFits(size_t id_len) { return id_len > 0 && id_len <= kMaxIdLen; }
 
-bool KeyMatches(const SlotHeader* s, const unsigned char* id, size_t id_len) {
+bool IdMatches(const SlotHeader* s, const unsigned char* id, size_t id_len) {
   return s->id_len == id_len && std::memcmp(s->id, id, id_len) == 0;
 }
 
-// Finds the slot holding the key, or kNone. Caller holds the set's stripe.
-uint32_t FindSlot(StoreFile& f, uint32_t start, uint64_t hash, const unsigned char* id, size_t id_len) {
+bool ScopeMatches(const SlotHeader* s, StoreScope scope) {
+  return s->scope_len == scope.len && (scope.len == 0 || std::memcmp(s->scope, scope.bytes, scope.len) == 0);
+}
+
+// Finds the slot holding (scope, ID), or kNone; sets `*other_scope` when the set holds the ID only
+// under other scopes. Caller holds the set's stripe.
+uint32_t FindSlot(StoreFile& f, uint32_t start, uint64_t hash, StoreScope scope, const unsigned char* id, size_t id_len,
+                  bool* other_scope = nullptr) {
   IndexEntry* index = f.index();
   for (uint32_t i = start; i < start + kWays; i++) {
-    if (index[i].hash == hash && KeyMatches(f.slot(i), id, id_len)) return i;
+    if (index[i].hash != hash) continue;
+    const SlotHeader* s = f.slot(i);
+    if (!IdMatches(s, id, id_len)) continue;
+    if (ScopeMatches(s, scope)) return i;
+    if (other_scope != nullptr) *other_scope = true;
   }
   return kNone;
 }
@@ -68,8 +78,9 @@ std::shared_ptr<SharedStore> SharedStore::Open(const StoreLocation& where, uint6
   return std::shared_ptr<SharedStore>(new SharedStore(std::move(file)));
 }
 
-SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id_len, const unsigned char* der,
-                                              size_t der_len, int64_t expires_at, bool replace) noexcept {
+SharedStore::InsertResult SharedStore::Insert(StoreScope scope, const unsigned char* id, size_t id_len,
+                                              const unsigned char* der, size_t der_len, int64_t expires_at,
+                                              bool replace) noexcept {
   StoreFile& f = *file_;
   const Geometry& g = f.geometry();
   const uint64_t hash = KeyHash(id, KeyFits(id_len) ? id_len : 0);
@@ -80,7 +91,7 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
     f.Count(stripe, kTooLarge);
     return InsertResult::kTooLarge;
   }
-  if (!KeyFits(id_len) || expires_at <= 0) return InsertResult::kFailed;
+  if (!KeyFits(id_len) || expires_at <= 0 || scope.len > kMaxScopeLen) return InsertResult::kFailed;
   // The slot header and its checksum are built here, outside the lock; under it only copies.
   SlotHeader header;
   std::memset(&header, 0, sizeof(header));
@@ -89,6 +100,8 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
   header.der_len = static_cast<uint32_t>(der_len);
   header.id_len = static_cast<uint8_t>(id_len);
   std::memcpy(header.id, id, id_len);
+  header.scope_len = static_cast<uint8_t>(scope.len);
+  if (scope.len > 0) std::memcpy(header.scope, scope.bytes, scope.len);
   header.checksum = SlotChecksum(header, der, der_len);
   const uint64_t clamp = expires_at > 0xffffffffLL ? 0xffffffffULL : static_cast<uint64_t>(expires_at);
   const int64_t now = static_cast<int64_t>(time(nullptr));
@@ -99,7 +112,7 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
   IndexEntry* index = f.index();
   const uint32_t seq = s.seq++;
   // Same key, else an empty slot, else an expired one, else the oldest of the set.
-  uint32_t target = FindSlot(f, start, hash, id, id_len);
+  uint32_t target = FindSlot(f, start, hash, scope, id, id_len);
   if (target != kNone && !replace && static_cast<int64_t>(index[target].expires_at) > now)
     return InsertResult::kPresent;
   if (target == kNone) {
@@ -143,8 +156,8 @@ SharedStore::InsertResult SharedStore::Insert(const unsigned char* id, size_t id
   return InsertResult::kStored;
 }
 
-bool SharedStore::Copy(const unsigned char* id, size_t id_len, int64_t now, KeyBytes* out, size_t* len, StoreMiss* why,
-                       bool take) noexcept {
+bool SharedStore::Copy(const ScopeSource* source, const unsigned char* id, size_t id_len, int64_t now, KeyBytes* out,
+                       size_t* len, StoreMiss* why, bool take) noexcept {
   StoreFile& f = *file_;
   const Geometry& g = f.geometry();
   const uint64_t hash = KeyHash(id, KeyFits(id_len) ? id_len : 0);
@@ -160,6 +173,9 @@ bool SharedStore::Copy(const unsigned char* id, size_t id_len, int64_t now, KeyB
     return false;
   }
   if (!KeyFits(id_len) || !MayHold(f, start, hash)) return miss();
+  // The scope only now that the ID may be here (computing it may hash: session_callbacks.cc).
+  StoreScope scope;
+  if (source != nullptr && (!source->Get(&scope) || scope.len > kMaxScopeLen)) return miss(StoreMiss::kFailed);
   try {
     if (out->size() < g.max_der()) out->resize(g.max_der());
   } catch (...) {
@@ -170,7 +186,12 @@ bool SharedStore::Copy(const unsigned char* id, size_t id_len, int64_t now, KeyB
   {
     StripeLock lock(f, stripe);
     if (!lock.held()) return miss(StoreMiss::kFailed);
-    i = FindSlot(f, start, hash, id, id_len);
+    bool other_scope = false;
+    i = FindSlot(f, start, hash, scope, id, id_len, &other_scope);
+    if (i == kNone && other_scope) {
+      f.Count(stripe, kContextMisses);
+      return miss(StoreMiss::kOtherContext);
+    }
     if (i == kNone) return miss();
     std::memcpy(&header, f.slot(i), sizeof(header));
     if (header.der_len > g.max_der() || header.hash != hash) {

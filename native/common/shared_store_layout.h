@@ -1,4 +1,4 @@
-// Shared store file layout, version 3: the one definition of what the bytes of a store file
+// Shared store file layout, version 4: the one definition of what the bytes of a store file
 // mean. shared_store_file.cc lays a file out and validates it, shared_store.cc reads and writes
 // slots, and the fuzz targets (fuzz/) include this header to place hostile bytes exactly where
 // the store reads them. Plain C++ (no OpenSSL, no Node-API).
@@ -28,12 +28,13 @@ namespace tsc {
 namespace layout {
 
 constexpr char kMagic[8] = {'T', 'S', 'C', 'S', 'H', 'M', 'v', '1'};
-constexpr uint32_t kLayoutVersion = 3;
+constexpr uint32_t kLayoutVersion = 4;
 constexpr uint32_t kHeaderBytes = 4096;
 constexpr uint32_t kWays = 16;
 constexpr uint32_t kMaxStripes = 1024;
 constexpr uint32_t kNone = 0xffffffffu;
 constexpr size_t kMaxIdLen = 32;
+constexpr size_t kMaxScopeLen = 32;  // SSL_MAX_SID_CTX_LENGTH
 
 // Counters live in the stripes (summed for stats), so two processes working on different
 // stripes never write the same cache line.
@@ -48,6 +49,7 @@ enum SharedCounter : int {
   kHits,
   kMisses,
   kStores,
+  kContextMisses,
   kCounterCount
 };
 
@@ -108,19 +110,24 @@ struct IndexEntry {
 };
 static_assert(sizeof(IndexEntry) == 16, "index entries are 16 bytes");
 
+// Layout 4 added the scope: a slot is keyed by (scope, ID), the scope being the session-ID
+// context of the session it holds (empty in the client cache's slots). Layout 3 keyed by ID alone.
 struct SlotHeader {
   uint64_t checksum;  // over the rest of this header and the DER bytes
   uint64_t hash;
   int64_t expires_at;
   uint32_t der_len;
   uint8_t id_len;
-  uint8_t reserved[3];
+  uint8_t scope_len;
+  uint8_t reserved[2];
   unsigned char id[kMaxIdLen];
+  unsigned char scope[kMaxScopeLen];
 };
-static_assert(sizeof(SlotHeader) == 64, "slot header is 64 bytes");
+static_assert(sizeof(SlotHeader) == 96, "slot header is 96 bytes");
 constexpr size_t kSlotChecksum = offsetof(SlotHeader, checksum), kSlotHash = offsetof(SlotHeader, hash),
                  kSlotExpires = offsetof(SlotHeader, expires_at), kSlotDerLen = offsetof(SlotHeader, der_len),
-                 kSlotIdLen = offsetof(SlotHeader, id_len), kSlotId = offsetof(SlotHeader, id);
+                 kSlotIdLen = offsetof(SlotHeader, id_len), kSlotId = offsetof(SlotHeader, id),
+                 kSlotScopeLen = offsetof(SlotHeader, scope_len), kSlotScope = offsetof(SlotHeader, scope);
 
 // Where everything is for a given file size and slot size; a pure function of the two, so every
 // process (and the fuzz harnesses) computes the same layout.
@@ -189,10 +196,9 @@ inline uint64_t Finish(uint64_t h, uint64_t len) {
 }
 constexpr uint64_t kSeed = 0xcbf29ce484222325ULL;
 
-// The key is the session ID alone: OpenSSL offers no getter for a connection's session-ID
-// context and Node 22 and 24 store SHA-256 of the JS string there (20 and 26 the string), so a
-// context the store computed would be a guess. OpenSSL itself compares the returned session's
-// context with the connection's and treats a mismatch as a miss.
+// The index hash is of the session ID alone, so the entries of one ID under every scope share a
+// set: a lookup from another scope finds the ID there and is told apart (a context miss) by a
+// memcmp of the scopes under the lock, before any byte of the session is copied or decoded.
 inline uint64_t KeyHash(const unsigned char* id, size_t id_len) {
   return Finish(Absorb(kSeed, id, id_len), id_len) | 1;  // never 0, which marks an empty entry
 }

@@ -16,29 +16,56 @@ std::shared_ptr<SharedStore> OpenSharedStore(const Napi::CallbackInfo& info, siz
   return store;
 }
 
+namespace {
+
+// The fields of SharedStoreStats (src/common/stats.ts) the addon fills, in order; that file
+// compares this list with its own at load (`path` is added in JavaScript).
+struct SharedStatField {
+  const char* name;
+  Napi::Value (*read)(Napi::Env, const SharedStoreStats&);
+};
+
+template <typename T>
+Napi::Value Num(Napi::Env env, T v) {
+  return Napi::Number::New(env, static_cast<double>(v));
+}
+
+const SharedStatField kSharedStatFields[] = {
+    {"entries", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.entries); }},
+    {"capacity", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.capacity); }},
+    {"bytesPerSession", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.bytes_per_session); }},
+    {"maxSessionBytes", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.max_session_bytes); }},
+    {"totalBytes", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.total_bytes); }},
+    {"evictions", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kEvictions]); }},
+    {"expiries", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kExpiries]); }},
+    {"tooLarge", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kTooLarge]); }},
+    {"stripes", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.stripes); }},
+    {"lockWaits", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kLockWaits]); }},
+    {"lockTimeouts", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kLockTimeouts]); }},
+    {"recoveries", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kRecoveries]); }},
+    {"corrupt", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kCorrupt]); }},
+    {"hits", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kHits]); }},
+    {"misses", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kMisses]); }},
+    {"stores", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kStores]); }},
+    {"contextMisses",
+     [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.counters[layout::kContextMisses]); }},
+    {"reopens", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.reopens); }},
+    {"lost", [](Napi::Env e, const SharedStoreStats& s) -> Napi::Value { return Napi::Boolean::New(e, s.lost); }},
+    {"ticketKeys", [](Napi::Env e, const SharedStoreStats& s) { return Num(e, s.ticket_keys); }},
+};
+
+}  // namespace
+
 Napi::Object SharedStatsObject(Napi::Env env, const SharedStoreStats& s) {
   Napi::Object out = Napi::Object::New(env);
-  auto put = [&](const char* name, uint64_t v) { out.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
-  put("entries", s.entries);
-  put("capacity", s.capacity);
-  put("bytesPerSession", s.bytes_per_session);
-  put("maxSessionBytes", s.max_session_bytes);
-  put("totalBytes", s.total_bytes);
-  put("evictions", s.counters[layout::kEvictions]);
-  put("expiries", s.counters[layout::kExpiries]);
-  put("tooLarge", s.counters[layout::kTooLarge]);
-  put("stripes", s.stripes);
-  put("lockWaits", s.counters[layout::kLockWaits]);
-  put("lockTimeouts", s.counters[layout::kLockTimeouts]);
-  put("recoveries", s.counters[layout::kRecoveries]);
-  put("corrupt", s.counters[layout::kCorrupt]);
-  put("hits", s.counters[layout::kHits]);
-  put("misses", s.counters[layout::kMisses]);
-  put("stores", s.counters[layout::kStores]);
-  put("reopens", s.reopens);
-  out.Set("lost", Napi::Boolean::New(env, s.lost));
-  put("ticketKeys", s.ticket_keys);
+  for (const SharedStatField& f : kSharedStatFields) out.Set(f.name, f.read(env, s));
   return out;
+}
+
+Napi::Array SharedStatFieldNames(Napi::Env env) {
+  Napi::Array names = Napi::Array::New(env);
+  for (const SharedStatField& f : kSharedStatFields) names.Set(names.Length(), Napi::String::New(env, f.name));
+  return names;
 }
 
 }  // namespace tsc

@@ -19,4 +19,7 @@ std::shared_ptr<SharedStore> OpenSharedStore(const Napi::CallbackInfo& info, siz
 // A shared store's stats as the JS object `stats().shared` reports (the path is added in JS).
 Napi::Object SharedStatsObject(Napi::Env env, const SharedStoreStats& s);
 
+// The names SharedStatsObject sets, in order: exported so src/common/stats.ts checks its list at load.
+Napi::Array SharedStatFieldNames(Napi::Env env);
+
 }  // namespace tsc

@@ -82,17 +82,21 @@ Napi::Value ApplyCache(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// applyTickets(handle, enabled, tls13Count, pskKe): with pskKe, a resumed TLS 1.3 handshake
+// applyTickets(handle, enabled, tls13Count, pskKe, tls13CountOnResumption): with pskKe, a resumed TLS 1.3 handshake
 // skips the (EC)DHE exchange when the client offers psk_ke (OpenSSL 3.3+; TypeScript checks the
 // version first). Without it, the two options go back to what Node had.
 Napi::Value ApplyTickets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
-  const NodeSettings& node = StateOf(env, ctx).node;
+  ContextState& state = StateOf(env, ctx);
+  const NodeSettings& node = state.node;
   const bool enabled = info[1].ToBoolean();
   const int64_t count = info[2].ToNumber().Int64Value();
   const bool psk_ke = info[3].ToBoolean();
+  const int64_t on_resumption = info[4].ToNumber().Int64Value();
   if (count < 0) throw Napi::RangeError::New(env, "applyTickets: tls13Count out of range");
+  if (on_resumption < 0 || on_resumption > 64)
+    throw Napi::RangeError::New(env, "applyTickets: tls13CountOnResumption out of range");
   if (psk_ke && !ServerPskKeSupported()) throw Napi::Error::New(env, "applyTickets: pskKe needs OpenSSL 3.3 or later");
   SSL_CTX_clear_options(ctx, kNoDheKexOptions & ~node.dhe_kex_options);
   SSL_CTX_set_options(ctx, psk_ke ? kNoDheKexOptions : node.dhe_kex_options);
@@ -102,26 +106,37 @@ Napi::Value ApplyTickets(const Napi::CallbackInfo& info) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   }
   SSL_CTX_set_num_tickets(ctx, static_cast<size_t>(count));
+  state.tls13_count_on_resumption.store(static_cast<int>(on_resumption), std::memory_order_relaxed);
   return env.Undefined();
 }
+
+// OpenSSL's SSL_CTX_sess_* counters in the order and under the names of CacheCounters
+// (src/common/stats.ts), which compares this list with its own at load.
+struct CacheCounter {
+  const char* name;
+  long (*read)(SSL_CTX*);
+};
+constexpr CacheCounter kCacheCounters[] = {
+    {"sessions", [](SSL_CTX* c) { return SSL_CTX_sess_number(c); }},
+    {"hits", [](SSL_CTX* c) { return SSL_CTX_sess_hits(c); }},
+    {"misses", [](SSL_CTX* c) { return SSL_CTX_sess_misses(c); }},
+    {"timeouts", [](SSL_CTX* c) { return SSL_CTX_sess_timeouts(c); }},
+    {"cacheFull", [](SSL_CTX* c) { return SSL_CTX_sess_cache_full(c); }},
+    {"callbackHits", [](SSL_CTX* c) { return SSL_CTX_sess_cb_hits(c); }},
+    {"accepts", [](SSL_CTX* c) { return SSL_CTX_sess_accept(c); }},
+    {"acceptsGood", [](SSL_CTX* c) { return SSL_CTX_sess_accept_good(c); }},
+    {"acceptsRenegotiate", [](SSL_CTX* c) { return SSL_CTX_sess_accept_renegotiate(c); }},
+    {"connects", [](SSL_CTX* c) { return SSL_CTX_sess_connect(c); }},
+    {"connectsGood", [](SSL_CTX* c) { return SSL_CTX_sess_connect_good(c); }},
+    {"connectsRenegotiate", [](SSL_CTX* c) { return SSL_CTX_sess_connect_renegotiate(c); }},
+};
 
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SSL_CTX* ctx = AttachmentFrom(info[0]).ctx.get();
   Napi::Object out = Napi::Object::New(env);
   auto put = [&](const char* name, long value) { out.Set(name, Napi::Number::New(env, static_cast<double>(value))); };
-  put("sessions", SSL_CTX_sess_number(ctx));
-  put("hits", SSL_CTX_sess_hits(ctx));
-  put("misses", SSL_CTX_sess_misses(ctx));
-  put("timeouts", SSL_CTX_sess_timeouts(ctx));
-  put("cacheFull", SSL_CTX_sess_cache_full(ctx));
-  put("callbackHits", SSL_CTX_sess_cb_hits(ctx));
-  put("accepts", SSL_CTX_sess_accept(ctx));
-  put("acceptsGood", SSL_CTX_sess_accept_good(ctx));
-  put("acceptsRenegotiate", SSL_CTX_sess_accept_renegotiate(ctx));
-  put("connects", SSL_CTX_sess_connect(ctx));
-  put("connectsGood", SSL_CTX_sess_connect_good(ctx));
-  put("connectsRenegotiate", SSL_CTX_sess_connect_renegotiate(ctx));
+  for (const CacheCounter& c : kCacheCounters) put(c.name, c.read(ctx));
   put("mode", SSL_CTX_get_session_cache_mode(ctx));
   put("size", SSL_CTX_sess_get_cache_size(ctx));
   put("timeoutSeconds", SSL_CTX_get_timeout(ctx));
@@ -217,6 +232,9 @@ void InitCacheControls(Napi::Env env, Napi::Object exports) {
   exports.Set("applyCache", Napi::Function::New(env, ApplyCache, "applyCache"));
   exports.Set("applyTickets", Napi::Function::New(env, ApplyTickets, "applyTickets"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  Napi::Array counters = Napi::Array::New(env);
+  for (const CacheCounter& c : kCacheCounters) counters.Set(counters.Length(), Napi::String::New(env, c.name));
+  exports.Set("cacheCounterFields", counters);
   exports.Set("flush", Napi::Function::New(env, Flush, "flush"));
   exports.Set("nodeDefaults", Napi::Function::New(env, NodeDefaults, "nodeDefaults"));
   exports.Set("detach", Napi::Function::New(env, Detach, "detach"));

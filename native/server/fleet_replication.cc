@@ -103,7 +103,10 @@ Napi::Value FleetImport(const Napi::CallbackInfo& info) {
   const int64_t expires_at = ExpiresAt(sess.get());
   if (expires_at <= static_cast<int64_t>(std::time(nullptr))) return result("expired");
   if (state.store) {
-    const auto stored = state.store->Insert(id, id_len, der.Data(), der.Length(), expires_at);
+    unsigned int ctx_len = 0;
+    const unsigned char* sid_ctx = SSL_SESSION_get0_id_context(sess.get(), &ctx_len);
+    const auto stored =
+        state.store->Insert(StoreScope{sid_ctx, ctx_len}, id, id_len, der.Data(), der.Length(), expires_at);
     return result(stored == SharedStore::InsertResult::kStored ? "stored" : "notStored");
   }
   // OpenSSL's own cache: bounded by cache.size (the oldest session goes), expired by the

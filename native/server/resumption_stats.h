@@ -1,13 +1,12 @@
 // Resumption outcomes: for every handshake whose ClientHello offered a session (a session ID, a
 // TLS 1.2 ticket or a TLS 1.3 PSK), whether OpenSSL resumed it and, when not, why. Counted
 // natively from OpenSSL's own callbacks, with no JS on the handshake path:
-//   - the message callback reads what the ClientHello offered (Node 22+ replaces the context's
-//     ClientHello callback on every connection, so that one is not ours to use);
-//   - the session-ticket callbacks see each ticket's decryption status after the HMAC check,
-//     refuse sessions past maxSessionAgeSeconds, and stamp the original full-handshake time into
-//     every ticket (ticket app data);
-//   - the same callback sees the ServerHello leave, when OpenSSL has decided, classifies the
-//     offer, and removes itself from the connection (at once when nothing was offered).
+//   - resumption_outcome.cc: the message callback reads what the ClientHello offered
+//     (client_hello_offers.cc parses it) and classifies the offer when the ServerHello leaves;
+//   - session_ticket_cb.cc: the session-ticket callbacks see each ticket's decryption status,
+//     refuse sessions past maxSessionAgeSeconds and stamp the original full-handshake time;
+//   - resumption_state.h: the counters and per-connection records those share;
+//   - this file: the N-API surface (apply, stats, samples) and the store hooks below.
 // See docs/resumption-reasons.md for what each reason means and where OpenSSL cannot tell two
 // reasons apart.
 #pragma once

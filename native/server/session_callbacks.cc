@@ -12,6 +12,7 @@
 #include "common/context_access.h"
 #include "common/openssl_ptr.h"
 #include "common/session_der.h"
+#include "common/session_id_context.h"
 #include "common/shared_store.h"
 #include "common/shared_store_napi.h"
 #include "server/fleet_replication.h"
@@ -71,7 +72,11 @@ int NewSessionCallback(SSL* ssl, SSL_SESSION* sess) noexcept {
     const EncodedSession encoded(sess);
     if (!encoded.empty()) {
       if (store != nullptr) {
-        store->Insert(encoded.id(), encoded.id_len(), encoded.der().data(), encoded.der().size(), encoded.expires_at());
+        // Filed under the session's own context: what OpenSSL compares with the connection's.
+        unsigned int ctx_len = 0;
+        const unsigned char* ctx = SSL_SESSION_get0_id_context(sess, &ctx_len);
+        store->Insert(StoreScope{ctx, ctx_len}, encoded.id(), encoded.id_len(), encoded.der().data(),
+                      encoded.der().size(), encoded.expires_at());
       }
       if (capturing) state->capture->Offer(encoded);
     }
@@ -90,7 +95,8 @@ SSL_SESSION* GetSessionCallback(SSL* ssl, const unsigned char* id, int id_len, i
   }
   if (store != nullptr) {
     StoreMiss why = StoreMiss::kAbsent;
-    SSL_SESSION* sess = LookupSession(*store, id, id_len, &why);
+    const ConnectionScope scope(ssl, state);
+    SSL_SESSION* sess = LookupSession(*store, scope, id, id_len, &why);
     // OpenSSL takes the one reference d2i gave us; with *copy = 1 it would add a second and leak.
     if (sess != nullptr) {
       *copy = 0;

@@ -4,7 +4,15 @@
  */
 import * as path from 'node:path';
 import { loadBinding } from './binding-loader';
-import { type CacheCounters, checkNativeList, RESUMPTION_FAILURE_REASONS, type ResumptionFailures, type SharedStoreStats } from './stats';
+import {
+  CACHE_COUNTER_FIELDS,
+  type CacheCounters,
+  checkNativeList,
+  RESUMPTION_FAILURE_REASONS,
+  type ResumptionFailures,
+  SHARED_STAT_FIELDS,
+  type SharedStoreStats,
+} from './stats';
 
 /** Opaque handle to one attached SSL_CTX (a counted reference held by the addon). */
 export type NativeAttachment = { readonly __brand: 'NativeAttachment' };
@@ -92,10 +100,10 @@ export interface NativeOpenSslInfo {
 /** Shared store counters as the addon reads them from the store's header. */
 export type NativeSharedStats = Omit<SharedStoreStats, 'path'>;
 
-/** Per-protocol counts as the addon reads them (resumption_stats.cc). */
+/** Per-protocol counts as the addon reads them (native/server/resumption_stats.cc). */
 export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
 
-/** Resumption outcomes of one context (resumption_stats.cc). */
+/** Resumption outcomes of one context (native/server/resumption_stats.cc). */
 export interface NativeResumptionStats {
   offered: NativePerProtocol;
   resumed: NativePerProtocol;
@@ -105,7 +113,7 @@ export interface NativeResumptionStats {
   age: Record<'TLSv1.2' | 'TLSv1.3', { counts: number[]; sumSeconds: number }>;
 }
 
-/** One sampled failed resumption (resumption_stats.cc). */
+/** One sampled failed resumption (native/server/resumption_stats.cc). */
 export interface NativeResumptionSample {
   reason: keyof ResumptionFailures;
   protocol: 'TLSv1.2' | 'TLSv1.3';
@@ -131,7 +139,7 @@ export interface NativeBinding {
   sealedOpen(key: Buffer, iv: Buffer, tag: Buffer, aad: Buffer, ciphertext: Buffer, out: Buffer): boolean;
   contextId(external: unknown): bigint;
   applyCache(h: NativeAttachment, enabled: boolean, modeFlags: number, size: number, timeoutSeconds: number): void;
-  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean): void;
+  applyTickets(h: NativeAttachment, enabled: boolean, tls13Count: number, pskKe: boolean, tls13CountOnResumption: number): void;
   stats(h: NativeAttachment): NativeStats;
   flush(h: NativeAttachment, all: boolean): number;
   nodeDefaults(h: NativeAttachment): NativeNodeDefaults;
@@ -164,6 +172,12 @@ export interface NativeBinding {
   selfSignedCertificate(commonName: string, days: number): { key: string; cert: string };
   sharedAttach(h: NativeAttachment, path: string, sizeBytes: number, slotBytes: number, privateDir: boolean): void;
   sharedRehook(h: NativeAttachment): void;
+  /**
+   * What the context's connections hold as their session-ID context when the shared store is asked
+   * for a session: `bytes`, or with `bindsServerName` (Node 22/24) SHA-256 of them, a NUL and the
+   * ClientHello's SNI name (native/common/session_id_context.h ConnectionScope).
+   */
+  storeScope(h: NativeAttachment, bytes: Buffer, bindsServerName: boolean): void;
   /** The session-ID context OpenSSL holds for the context (null if it cannot be read back). */
   sessionIdContextOf(h: NativeAttachment): Buffer | null;
   /** SHA-256 digests (null when empty) of the certificates a context serves and of its client CA names (a SecureContext `_external`). */
@@ -192,8 +206,12 @@ export interface NativeBinding {
   resumptionStats(h: NativeAttachment): NativeResumptionStats;
   resumptionSamples(h: NativeAttachment): NativeResumptionSample[];
   resumptionStoreError(h: NativeAttachment, sessionId: Buffer): void;
-  /** The failure reasons the addon counts, in its order (native/server/resumption_stats.cc). */
+  /** The failure reasons the addon counts, in its order (native/server/resumption_state.h). */
   resumptionFailureReasons: readonly string[];
+  /** The fields `stats()` reads from OpenSSL's counters, in its order (native/server/cache_controls.cc). */
+  cacheCounterFields: readonly string[];
+  /** The fields of a shared store's stats, in its order (native/common/shared_store_napi.cc). */
+  sharedStatFields: readonly string[];
   /** Benchmark only: removes the resumption counting callbacks (the control in bench:instructions). */
   _resumptionCountingOff(h: NativeAttachment): void;
   opensslVersion: string;
@@ -212,3 +230,5 @@ export interface NativeBinding {
 
 export const native: NativeBinding = loadBinding(path.join(__dirname, '..', '..')) as NativeBinding;
 checkNativeList('resumption failure reasons', native.resumptionFailureReasons, RESUMPTION_FAILURE_REASONS);
+checkNativeList('cache counter fields', native.cacheCounterFields, CACHE_COUNTER_FIELDS);
+checkNativeList('shared store stat fields', native.sharedStatFields, SHARED_STAT_FIELDS);

@@ -211,11 +211,16 @@ interface NodeSessionIdContextSetter {
   setSessionIdContext(value: string): void;
 }
 
+/** Whether Node's setter can take `bytes` (it takes non-empty text only). */
+function nodeCanHold(bytes: Buffer): boolean {
+  const value = bytes.toString('utf8');
+  return value !== '' && Buffer.from(value, 'utf8').equals(bytes);
+}
+
 /** Node's own setter (updates the copy Node 22/24 hash per connection); only those lines need it, and it takes text only. */
 function setNodeCopy(ctx: NodeNativeContext, bytes: Buffer): void {
-  const value = bytes.toString('utf8');
-  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && value !== '' && Buffer.from(value, 'utf8').equals(bytes)) {
-    (ctx as unknown as NodeSessionIdContextSetter).setSessionIdContext(value);
+  if (NODE_BINDS_CONTEXT_TO_SERVER_NAME && nodeCanHold(bytes)) {
+    (ctx as unknown as NodeSessionIdContextSetter).setSessionIdContext(bytes.toString('utf8'));
   }
 }
 
@@ -261,6 +266,7 @@ export class SessionIdContextControl {
     const same = handle === this.#handle && (next === null ? current === null : !!current && current.bytes.equals(next.bytes));
     if (same) {
       this.#resolved = next;
+      this.#publishStoreScope();
       return;
     }
     if (handle !== this.#handle) {
@@ -278,6 +284,7 @@ export class SessionIdContextControl {
     this.#handle = handle;
     this.#resolved = next;
     this.#scope = undefined;
+    this.#publishStoreScope();
     this.#unfollow?.();
     this.#unfollow = undefined;
     if (next && this.#server) {
@@ -304,12 +311,33 @@ export class SessionIdContextControl {
         this.#scope = undefined;
         native.setSessionIdContext(this.#handle, again.bytes, pinned(again.chosen));
         setNodeCopy(this.#attached(), again.bytes);
+        this.#publishStoreScope();
         for (const hung of this.#hung) this.#hangBytes(hung, again.bytes);
       }
     }
     this.#hangBytes(ctx, this.#resolved!.bytes);
     this.#hung.add(ctx);
     return true;
+  }
+
+  /**
+   * Tells the native side what a connection holds as its session-ID context when the shared store
+   * is asked (native/common/session_id_context.h ConnectionScope), so the store answers only for
+   * sessions OpenSSL would accept: on 20 and 26 the context's bytes as OpenSSL holds them; on 22 and
+   * 24 the text Node hashes with the SNI name per connection, which is Node's copy: ours when Node
+   * could take it (setNodeCopy), else what Node had.
+   */
+  #publishStoreScope(): void {
+    const handle = this.#handle;
+    if (!handle) return;
+    const ours = this.#resolved?.bytes;
+    const nodes = (): Buffer => this.#nodeText ?? native.sessionIdContextOf(handle) ?? Buffer.alloc(0);
+    const bytes = NODE_BINDS_CONTEXT_TO_SERVER_NAME
+      ? ours && nodeCanHold(ours)
+        ? ours
+        : nodes()
+      : (ours ?? native.sessionIdContextOf(handle) ?? Buffer.alloc(0));
+    native.storeScope(handle, bytes, NODE_BINDS_CONTEXT_TO_SERVER_NAME);
   }
 
   #hangBytes(ctx: NodeNativeContext, bytes: Buffer): void {

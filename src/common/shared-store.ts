@@ -27,7 +27,7 @@ export interface SharedOptions {
   path?: string;
   /** Size of the store file in bytes, fixed at creation and reserved on the filesystem then (attach throws, naming the free space, when it does not fit). Default: 16777216 (16 MiB, about 41,400 sessions at the default slotBytes). Range: 65536 (64 KiB) to 17179869184 (16 GiB). */
   sizeBytes?: number;
-  /** Bytes per slot (64-byte slot header + the DER session). Larger sessions are counted in `tooLarge`, not stored. Default: 384 (sessions up to 320 bytes; a server session without a client certificate is about 110-170 bytes). Range: 256 to 65536 bytes, a multiple of 64. */
+  /** Bytes per slot (96-byte slot header + the DER session). Larger sessions are counted in `tooLarge`, not stored. Default: 384 (sessions up to 288 bytes; a server session without a client certificate is about 110-170 bytes). Range: 256 to 65536 bytes, a multiple of 64. */
   slotBytes?: number;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The stat shapes the addon reports and the public API returns, declared once: native.ts types
- * the binding with them, server/attach.ts and shared-store.ts return them. The lists the addon
- * also keeps (the failure reasons) are compared with the addon's at load (native.ts).
+ * the binding with them, server/stats.ts and shared-store.ts return them. The lists the addon
+ * also keeps (the failure reasons, the cache counters, the shared store's fields) are compared
+ * with the addon's at load (native.ts), and each list here with its interface at compile time.
  */
 
 import { ErrorCodes, withCode } from './validate';
@@ -33,6 +34,27 @@ export interface CacheCounters {
   /** Client renegotiations started. */
   connectsRenegotiate: number;
 }
+
+/** Exactly the same set of names: a list that misses a field, or names one that is not there, fails to compile. */
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/** The fields of CacheCounters in the addon's order (native/server/cache_controls.cc); compared with the addon's list at load. */
+export const CACHE_COUNTER_FIELDS = Object.freeze([
+  'sessions',
+  'hits',
+  'misses',
+  'timeouts',
+  'cacheFull',
+  'callbackHits',
+  'accepts',
+  'acceptsGood',
+  'acceptsRenegotiate',
+  'connects',
+  'connectsGood',
+  'connectsRenegotiate',
+] as const);
+const CACHE_COUNTER_FIELDS_COMPLETE: SameKeys<(typeof CACHE_COUNTER_FIELDS)[number], keyof CacheCounters> = true;
+void CACHE_COUNTER_FIELDS_COMPLETE;
 
 /** Why an offered session was not resumed: `stats().resumption.failed` (see docs/resumption-reasons.md). */
 export interface ResumptionFailures {
@@ -105,6 +127,12 @@ export interface SharedStoreStats {
   misses: number;
   /** Sessions written. */
   stores: number;
+  /**
+   * Lookups that found the session ID only under another session-ID context (another service's
+   * session, or on Node 22/24 another SNI name's): misses before anything of the entry was copied or
+   * decoded, also counted in `misses` and in `resumption.failed.contextMismatch`.
+   */
+  contextMisses: number;
   /** The store file was truncated under this process: every lookup is a miss (`storeError`) until it is reopened (within a second). */
   lost: boolean;
   /** Times this process reopened the store file after finding it truncated (the `sharedStoreReopened` event tells each). */
@@ -116,6 +144,32 @@ export interface SharedStoreStats {
    */
   ticketKeys: number;
 }
+
+/** The fields of SharedStoreStats the addon fills, in its order (native/common/shared_store_napi.cc); `path` is added here. */
+export const SHARED_STAT_FIELDS = Object.freeze([
+  'entries',
+  'capacity',
+  'bytesPerSession',
+  'maxSessionBytes',
+  'totalBytes',
+  'evictions',
+  'expiries',
+  'tooLarge',
+  'stripes',
+  'lockWaits',
+  'lockTimeouts',
+  'recoveries',
+  'corrupt',
+  'hits',
+  'misses',
+  'stores',
+  'contextMisses',
+  'reopens',
+  'lost',
+  'ticketKeys',
+] as const);
+const SHARED_STAT_FIELDS_COMPLETE: SameKeys<(typeof SHARED_STAT_FIELDS)[number], Exclude<keyof SharedStoreStats, 'path'>> = true;
+void SHARED_STAT_FIELDS_COMPLETE;
 
 /**
  * Throws when the addon's copy of a list differs from this one: a binary and JavaScript from two

@@ -7,29 +7,16 @@ import { native } from '../common/native';
 import { externalOf, serverContext } from '../common/target';
 import { attach } from '../server/attach';
 import type { ResolvedOptions } from '../server/options';
+import type { SettingsStats } from '../server/stats';
 import { selfSignedCertificate } from './certificate';
 import { type EngineInfo, engines, type OpenSslInfo, opensslInfo, type ProviderInfo, providers } from './providers';
 
-/** Session settings as Node leaves them on a new tls.Server, read back from OpenSSL. */
-export interface NodeSessionDefaults {
-  cache: {
-    /** Raw SSL_SESS_CACHE_* mode (Node: CLIENT|SERVER|NO_INTERNAL|NO_AUTO_CLEAR = 0x383). */
-    mode: number;
-    /** Whether OpenSSL's internal server cache is in use (Node: false). */
-    enabled: boolean;
-    /** SSL_CTX_sess_get_cache_size, sessions. */
-    size: number;
-    /** SSL_CTX_get_timeout, seconds: also the ticket lifetime hint. */
-    timeoutSeconds: number;
-  };
-  tickets: {
-    enabled: boolean;
-    /** SSL_CTX_get_num_tickets. */
-    tls13Count: number;
-    /** SSL_OP_ALLOW_NO_DHE_KEX and SSL_OP_PREFER_NO_DHE_KEX both set (Node: false). */
-    pskKe: boolean;
-  };
-}
+/**
+ * Session settings as Node leaves them on a new tls.Server, read back from OpenSSL: the shape
+ * `stats().settings` has (on Node: mode CLIENT|SERVER|NO_INTERNAL|NO_AUTO_CLEAR = 0x383, internal
+ * cache off, psk_ke off).
+ */
+export type NodeSessionDefaults = SettingsStats;
 
 /** Everything `inspect` prints. */
 export interface InspectReport {

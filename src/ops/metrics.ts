@@ -19,7 +19,7 @@ import type { Counter, Gauge, Registry } from 'prom-client';
 
 import type { NativeResumptionStats } from '../common/native';
 import { ErrorCodes, rangeError, typeError, withCode } from '../common/validate';
-import type { SessionCacheStats } from '../server/attach';
+import type { SessionCacheStats } from '../server/stats';
 
 const PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
 
@@ -51,74 +51,41 @@ type LeafPaths<T, Prefix extends string = ''> = {
 /** A field of `stats()` that can become a metric: a key of KNOWN_METRICS that is not one fails to compile. */
 type StatsPath = LeafPaths<SessionCacheStats>;
 
-/**
- * Known stats fields, keyed by their dotted path in `stats()`. Modules that add a stats group
- * add their fields here; anything not listed is exported by `fallbackSpec`.
- */
-export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze({
-  sessions: {
-    name: 'sessions',
-    type: 'gauge',
-    unit: '{session}',
-    help: "Sessions now in OpenSSL's internal server cache (SSL_CTX_sess_number).",
-  },
+/** A known field's export as written in the table: the name only where it is not the derived one. */
+type KnownMetricEntry = Omit<MetricSpec, 'name'> & { name?: string };
+
+// Known stats fields, keyed by their dotted path in `stats()`. A metric's name is its path in
+// snake_case with `_total` for a counter (`knownMetricName`); the few written out were published
+// under another name before that rule and keep it.
+const KNOWN_METRIC_ENTRIES = {
+  sessions: { type: 'gauge', unit: '{session}', help: "Sessions now in OpenSSL's internal server cache (SSL_CTX_sess_number)." },
   hits: {
-    name: 'hits_total',
     type: 'counter',
     unit: '{handshake}',
     help: 'Handshakes that resumed a session, by any route: internal cache, get-session callback, TLS 1.2 ticket or TLS 1.3 PSK (SSL_CTX_sess_hits).',
   },
   misses: {
-    name: 'misses_total',
     type: 'counter',
     unit: '{session}',
     help: 'Session IDs offered by clients that were not in the internal cache (SSL_CTX_sess_misses).',
   },
-  timeouts: {
-    name: 'timeouts_total',
-    type: 'counter',
-    unit: '{session}',
-    help: 'Sessions offered that were found but had expired (SSL_CTX_sess_timeouts).',
-  },
+  timeouts: { type: 'counter', unit: '{session}', help: 'Sessions offered that were found but had expired (SSL_CTX_sess_timeouts).' },
   cacheFull: {
-    name: 'cache_full_total',
     type: 'counter',
     unit: '{session}',
     help: 'Sessions evicted because the internal cache was at its size limit (SSL_CTX_sess_cache_full).',
   },
   callbackHits: {
-    name: 'callback_hits_total',
     type: 'counter',
     unit: '{handshake}',
     help: "Sessions found through a get-session callback (Node 'resumeSession', a shared store); also counted in hits_total (SSL_CTX_sess_cb_hits).",
   },
-  accepts: { name: 'accepts_total', type: 'counter', unit: '{handshake}', help: 'Server handshakes started (SSL_CTX_sess_accept).' },
-  acceptsGood: {
-    name: 'accepts_good_total',
-    type: 'counter',
-    unit: '{handshake}',
-    help: 'Server handshakes completed, full or resumed (SSL_CTX_sess_accept_good).',
-  },
-  acceptsRenegotiate: {
-    name: 'accepts_renegotiate_total',
-    type: 'counter',
-    unit: '{handshake}',
-    help: 'Server renegotiations started (SSL_CTX_sess_accept_renegotiate).',
-  },
-  connects: {
-    name: 'connects_total',
-    type: 'counter',
-    unit: '{handshake}',
-    help: 'Client handshakes started on this context (SSL_CTX_sess_connect).',
-  },
-  connectsGood: {
-    name: 'connects_good_total',
-    type: 'counter',
-    unit: '{handshake}',
-    help: 'Client handshakes completed on this context (SSL_CTX_sess_connect_good).',
-  },
+  accepts: { type: 'counter', unit: '{handshake}', help: 'Server handshakes started (SSL_CTX_sess_accept).' },
+  acceptsGood: { type: 'counter', unit: '{handshake}', help: 'Server handshakes completed, full or resumed (SSL_CTX_sess_accept_good).' },
+  acceptsRenegotiate: { type: 'counter', unit: '{handshake}', help: 'Server renegotiations started (SSL_CTX_sess_accept_renegotiate).' },
+  connects: { type: 'counter', unit: '{handshake}', help: 'Client handshakes started on this context (SSL_CTX_sess_connect).' },
+  connectsGood: { type: 'counter', unit: '{handshake}', help: 'Client handshakes completed on this context (SSL_CTX_sess_connect_good).' },
   connectsRenegotiate: {
-    name: 'connects_renegotiate_total',
     type: 'counter',
     unit: '{handshake}',
     help: 'Client renegotiations started on this context (SSL_CTX_sess_connect_renegotiate).',
@@ -160,201 +127,125 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     help: '1 when resumed TLS 1.3 handshakes may skip the (EC)DHE key exchange (tickets.pskKe: SSL_OP_ALLOW_NO_DHE_KEX | SSL_OP_PREFER_NO_DHE_KEX), else 0.',
   },
   // Ticket key ring (stats().tickets), shared store (stats().shared), fleet (stats().fleet):
-  'tickets.issued': {
-    name: 'tickets_issued_total',
-    type: 'counter',
-    unit: '{ticket}',
-    help: 'Session tickets encrypted and sent by the key ring.',
-  },
+  'tickets.issued': { type: 'counter', unit: '{ticket}', help: 'Session tickets encrypted and sent by the key ring.' },
   'tickets.resumed': {
-    name: 'tickets_resumed_total',
     type: 'counter',
     unit: '{ticket}',
     help: 'Tickets under a key of the ring that OpenSSL resumed (after its HMAC, lifetime and session-ID context checks).',
   },
   'tickets.renewed': {
-    name: 'tickets_renewed_total',
     type: 'counter',
     unit: '{ticket}',
     help: 'Tickets accepted under a key that no longer encrypts and replaced with one under the current key.',
   },
   'tickets.unknownKey': {
-    name: 'tickets_unknown_key_total',
     type: 'counter',
     unit: '{ticket}',
     help: 'Tickets offered under a key the ring no longer (or never) had: full handshakes.',
   },
   'tickets.failed': {
-    name: 'tickets_failed_total',
     type: 'counter',
     unit: '{ticket}',
     help: 'Internal ticket failures (cipher, MAC, randomness): full handshake or no ticket, never a failed connection.',
   },
-  'shared.entries': { name: 'shared_entries', type: 'gauge', unit: '{session}', help: 'Sessions in the cluster-wide shared store.' },
-  'shared.capacity': { name: 'shared_capacity', type: 'gauge', unit: '{session}', help: 'Sessions the shared store can hold.' },
-  'shared.bytesPerSession': {
-    name: 'shared_bytes_per_session',
-    type: 'gauge',
-    unit: 'By',
-    help: 'Shared store file bytes per session: slot plus its 16-byte index entry.',
-  },
-  'shared.maxSessionBytes': {
-    name: 'shared_max_session_bytes',
-    type: 'gauge',
-    help: 'Largest DER-encoded session a shared store slot holds, bytes.',
-  },
-  'shared.totalBytes': { name: 'shared_total_bytes', type: 'gauge', help: 'Size of the shared store file, bytes.' },
-  'shared.stripes': {
-    name: 'shared_stripes',
-    type: 'gauge',
-    unit: '{stripe}',
-    help: 'Lock stripes of the shared store (sets of slots guarded by one lock each).',
-  },
-  'shared.expiries': {
-    name: 'shared_expiries_total',
-    type: 'counter',
-    unit: '{session}',
-    help: 'Sessions dropped from the shared store because their timeout passed.',
-  },
+  'shared.entries': { type: 'gauge', unit: '{session}', help: 'Sessions in the cluster-wide shared store.' },
+  'shared.capacity': { type: 'gauge', unit: '{session}', help: 'Sessions the shared store can hold.' },
+  'shared.bytesPerSession': { type: 'gauge', unit: 'By', help: 'Shared store file bytes per session: slot plus its 16-byte index entry.' },
+  'shared.maxSessionBytes': { type: 'gauge', help: 'Largest DER-encoded session a shared store slot holds, bytes.' },
+  'shared.totalBytes': { type: 'gauge', help: 'Size of the shared store file, bytes.' },
+  'shared.stripes': { type: 'gauge', unit: '{stripe}', help: 'Lock stripes of the shared store (sets of slots guarded by one lock each).' },
+  'shared.expiries': { type: 'counter', unit: '{session}', help: 'Sessions dropped from the shared store because their timeout passed.' },
   'shared.tooLarge': {
-    name: 'shared_too_large_total',
     type: 'counter',
     unit: '{session}',
     help: 'Sessions not stored in the shared store because they were larger than a slot.',
   },
   'shared.lockWaits': {
-    name: 'shared_lock_waits_total',
     type: 'counter',
     unit: '{wait}',
     help: 'Shared store lock acquisitions that had to wait for another process or thread.',
   },
   'shared.lockTimeouts': {
-    name: 'shared_lock_timeouts_total',
     type: 'counter',
     unit: '{wait}',
     help: 'Shared store lock waits given up after 2 ms: each a miss or an unstored session, never a stalled handshake.',
   },
   'shared.corrupt': {
-    name: 'shared_corrupt_total',
     type: 'counter',
     unit: '{entry}',
     help: 'Shared store entries that failed their checksum or did not decode: misses, dropped.',
   },
-  'shared.hits': { name: 'shared_hits_total', type: 'counter', unit: '{lookup}', help: 'Lookups the shared store answered.' },
-  'shared.misses': { name: 'shared_misses_total', type: 'counter', unit: '{lookup}', help: 'Lookups the shared store could not answer.' },
-  'shared.stores': { name: 'shared_stores_total', type: 'counter', unit: '{session}', help: 'Sessions written to the shared store.' },
-  'shared.evictions': {
-    name: 'shared_evictions_total',
+  'shared.hits': { type: 'counter', unit: '{lookup}', help: 'Lookups the shared store answered.' },
+  'shared.misses': { type: 'counter', unit: '{lookup}', help: 'Lookups the shared store could not answer.' },
+  'shared.contextMisses': {
     type: 'counter',
-    unit: '{session}',
-    help: 'Sessions evicted from the shared store to make room.',
+    unit: '{lookup}',
+    help: 'Shared store lookups that found the session ID only under another session-ID context: misses, nothing decoded.',
   },
-  'shared.recoveries': {
-    name: 'shared_recoveries_total',
-    type: 'counter',
-    unit: '{recovery}',
-    help: 'Times the shared store recovered from an inconsistent state.',
-  },
+  'shared.stores': { type: 'counter', unit: '{session}', help: 'Sessions written to the shared store.' },
+  'shared.evictions': { type: 'counter', unit: '{session}', help: 'Sessions evicted from the shared store to make room.' },
+  'shared.recoveries': { type: 'counter', unit: '{recovery}', help: 'Times the shared store recovered from an inconsistent state.' },
   'shared.lost': {
-    name: 'shared_lost',
     type: 'gauge',
     unit: '{flag}',
     help: 'The shared store file was truncated under this process and is not mapped again yet (1): every lookup is a miss.',
   },
   'shared.reopens': {
-    name: 'shared_reopens_total',
     type: 'counter',
     unit: '{reopen}',
     help: 'Times this process mapped the shared store file again after finding it truncated.',
   },
   'shared.ticketKeys': {
-    name: 'shared_ticket_keys',
     type: 'gauge',
     unit: '{key}',
     help: 'Ticket keys the shared store holds for the TicketKeyRing.generate() rings attached with it (0 for a store not in memory).',
   },
-  'fleet.lookups': { name: 'fleet_lookups_total', type: 'counter', unit: '{lookup}', help: 'Session-ID lookups sent to Redis.' },
-  'fleet.timeouts': {
-    name: 'fleet_timeouts_total',
-    type: 'counter',
-    unit: '{lookup}',
-    help: 'Redis lookups abandoned at the deadline (full handshake).',
-  },
-  'fleet.stores': { name: 'fleet_stores_total', type: 'counter', unit: '{session}', help: 'Sessions written to Redis.' },
+  'fleet.lookups': { type: 'counter', unit: '{lookup}', help: 'Session-ID lookups sent to Redis.' },
+  'fleet.timeouts': { type: 'counter', unit: '{lookup}', help: 'Redis lookups abandoned at the deadline (full handshake).' },
+  'fleet.stores': { type: 'counter', unit: '{session}', help: 'Sessions written to Redis.' },
   'fleet.writesDropped': {
-    name: 'fleet_writes_dropped_total',
     type: 'counter',
     unit: '{session}',
     help: 'Sessions not written to Redis because this member held fleet.maxSessions live entries.',
   },
-  'fleet.ringVersion': {
-    name: 'fleet_ring_version',
-    type: 'gauge',
-    unit: '{version}',
-    help: 'Version of the ticket ring document last loaded from Redis.',
-  },
-  'fleet.lastSyncAgeSeconds': {
-    name: 'fleet_last_sync_age_seconds',
-    type: 'gauge',
-    help: 'Seconds since the ticket ring last loaded from Redis (-1: never).',
-  },
-  'fleet.rotations': { name: 'fleet_rotations_total', type: 'counter', unit: '{key}', help: 'Fleet ticket keys this member created.' },
-  'fleet.localRotations': {
-    name: 'fleet_local_rotations_total',
-    type: 'counter',
-    unit: '{key}',
-    help: 'Ticket keys created locally while Redis was unreachable.',
-  },
-  'fleet.syncErrors': {
-    name: 'fleet_sync_errors_total',
-    type: 'counter',
-    unit: '{sync}',
-    help: 'Failed ticket ring syncs with Redis (the ring kept its keys).',
-  },
-  'fleet.replication.published': {
-    name: 'fleet_replication_published_total',
-    type: 'counter',
-    unit: '{session}',
-    help: 'Sessions this member issued and wrote to the fleet stream.',
-  },
+  'fleet.ringVersion': { type: 'gauge', unit: '{version}', help: 'Version of the ticket ring document last loaded from Redis.' },
+  'fleet.lastSyncAgeSeconds': { type: 'gauge', help: 'Seconds since the ticket ring last loaded from Redis (-1: never).' },
+  'fleet.rotations': { type: 'counter', unit: '{key}', help: 'Fleet ticket keys this member created.' },
+  'fleet.localRotations': { type: 'counter', unit: '{key}', help: 'Ticket keys created locally while Redis was unreachable.' },
+  'fleet.syncErrors': { type: 'counter', unit: '{sync}', help: 'Failed ticket ring syncs with Redis (the ring kept its keys).' },
+  'fleet.replication.published': { type: 'counter', unit: '{session}', help: 'Sessions this member issued and wrote to the fleet stream.' },
   'fleet.replication.dropped': {
-    name: 'fleet_replication_dropped_total',
     type: 'counter',
     unit: '{session}',
     help: 'Sessions not written to the fleet stream (Redis failed the write, or too many writes were waiting); they stay local.',
   },
-  'fleet.replication.applied': {
-    name: 'fleet_replication_applied_total',
-    type: 'counter',
-    unit: '{session}',
-    help: "Other members' sessions applied to this member's store.",
-  },
+  'fleet.replication.applied': { type: 'counter', unit: '{session}', help: "Other members' sessions applied to this member's store." },
   'fleet.replication.expired': {
-    name: 'fleet_replication_expired_total',
     type: 'counter',
     unit: '{entry}',
     help: 'Stream entries that arrived past their session lifetime (not applied).',
   },
   'fleet.replication.rejected': {
-    name: 'fleet_replication_rejected_total',
     type: 'counter',
     unit: '{entry}',
     help: 'Stream entries dropped because they did not open under the fleet secret and session-ID context (forged, garbage, another fleet).',
   },
   'fleet.replication.notStored': {
-    name: 'fleet_replication_not_stored_total',
     type: 'counter',
     unit: '{session}',
     help: 'Replicated sessions the store did not take (larger than a slot, a lock not taken in time).',
   },
+  'fleet.replication.otherContext': {
+    type: 'counter',
+    unit: '{entry}',
+    help: 'Stream entries of members of another session-ID context (another service on the same stream and secret): skipped unopened.',
+  },
   'fleet.replication.flushes': {
-    name: 'fleet_replication_flushes_total',
     type: 'counter',
     unit: '{flush}',
     help: "Flushes received from other members (each emptied this member's store).",
   },
   'fleet.replication.caughtUp': {
-    name: 'fleet_replication_caught_up',
     type: 'gauge',
     unit: '{flag}',
     help: '1 once this member has read the fleet stream to its end since attach (every live session applied), else 0.',
@@ -374,20 +265,32 @@ export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze
     type: 'gauge',
     help: 'Milliseconds since the fleet stream last answered this member (grows while Redis is down or slow).',
   },
-  'fleet.hits': { name: 'fleet_hits_total', type: 'counter', unit: '{lookup}', help: 'Lookups the fleet store (Redis) answered.' },
-  'fleet.misses': {
-    name: 'fleet_misses_total',
-    type: 'counter',
-    unit: '{lookup}',
-    help: 'Lookups the fleet store (Redis) could not answer.',
-  },
+  'fleet.hits': { type: 'counter', unit: '{lookup}', help: 'Lookups the fleet store (Redis) answered.' },
+  'fleet.misses': { type: 'counter', unit: '{lookup}', help: 'Lookups the fleet store (Redis) could not answer.' },
   'fleet.errors': {
-    name: 'fleet_errors_total',
     type: 'counter',
     unit: '{operation}',
     help: 'Fleet store operations that failed (each a full handshake, never a failed connection).',
   },
-} satisfies Partial<Record<StatsPath, MetricSpec>>);
+} satisfies Partial<Record<StatsPath, KnownMetricEntry>>;
+
+/** The metric name of a known field: its dotted path in snake_case, with `_total` for a counter. */
+function knownMetricName(path: string, type: MetricSpec['type']): string {
+  return `${path.split('.').map(snake).join('_')}${type === 'counter' ? '_total' : ''}`;
+}
+
+/**
+ * Known stats fields, keyed by their dotted path in `stats()`. Modules that add a stats group
+ * add their fields here; anything not listed is exported by `fallbackSpec`.
+ */
+export const KNOWN_METRICS: Readonly<Record<string, MetricSpec>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(KNOWN_METRIC_ENTRIES).map(([path, entry]: [string, KnownMetricEntry]) => [
+      path,
+      { name: entry.name ?? knownMetricName(path, entry.type), ...entry },
+    ]),
+  ),
+);
 
 /**
  * `stats().resumption` and the resumption ratio: metrics with labels (`protocol`, `reason`) or

@@ -37,6 +37,8 @@ export const Limits = Object.freeze({
   maxTimeoutSeconds: 0x7fffffff,
   /** `tickets.tls13Count`: tickets sent after a TLS 1.3 handshake, 0 to 16. */
   maxTls13Count: 16,
+  /** `tickets.tls13CountOnResumption`: tickets a resumed TLS 1.3 handshake ends with, 0 (OpenSSL's own) to 16. */
+  maxTls13CountOnResumption: 16,
   /** `maxSessionAgeSeconds`: 0 (no cap) to 2^31-1 s. */
   maxSessionAgeSeconds: 0x7fffffff,
 });
@@ -66,6 +68,16 @@ export interface TicketOptions {
   enabled?: boolean;
   /** Tickets sent after each full TLS 1.3 handshake (SSL_CTX_set_num_tickets). Default: as the context had it (OpenSSL: 2). */
   tls13Count?: number;
+  /**
+   * Tickets a resumed TLS 1.3 handshake ends with. OpenSSL sends at most one after a resumption:
+   * one when the ticket is renewed (a `keyRing` renews every TLS 1.3 ticket it decrypts, and so
+   * does OpenSSL's stateful cache with `enabled: false`), none with Node's own ticket key. A client
+   * that uses each ticket once and keeps two per host (Chromium) runs out in a burst of parallel
+   * connections; with a count, the missing tickets are requested (`SSL_new_session_ticket`) as the
+   * handshake completes and leave before the first response byte. 0: OpenSSL's own count.
+   * Default: 0. See docs/clients.md (browser bursts) for what it changes, measured.
+   */
+  tls13CountOnResumption?: number;
   /**
    * Resume TLS 1.3 without a key exchange (psk_ke) when the client offers it (a client of
    * `clientSessions({ pskKe: true })` does): sets SSL_OP_ALLOW_NO_DHE_KEX and
@@ -177,7 +189,7 @@ function parseCache(value: unknown): OptionRequest['cache'] {
 
 function parseTickets(value: unknown): OptionRequest['tickets'] {
   if (value === undefined) return {};
-  const t = optionGroup('tickets', value, ['enabled', 'tls13Count', 'keyRing', 'pskKe']);
+  const t = optionGroup('tickets', value, ['enabled', 'tls13Count', 'tls13CountOnResumption', 'keyRing', 'pskKe']);
   const out: OptionRequest['tickets'] = {};
   if (t.keyRing !== undefined) {
     if (t.keyRing !== null && !(t.keyRing instanceof TicketKeyRing))
@@ -188,6 +200,14 @@ function parseTickets(value: unknown): OptionRequest['tickets'] {
   if (enabled !== undefined) out.enabled = enabled;
   const count = optionalInteger('tickets.tls13Count', t.tls13Count, 0, Limits.maxTls13Count, 'tickets');
   if (count !== undefined) out.tls13Count = count;
+  const onResumption = optionalInteger(
+    'tickets.tls13CountOnResumption',
+    t.tls13CountOnResumption,
+    0,
+    Limits.maxTls13CountOnResumption,
+    'tickets',
+  );
+  if (onResumption !== undefined) out.tls13CountOnResumption = onResumption;
   const pskKe = optionalBoolean('tickets.pskKe', t.pskKe);
   if (pskKe && !serverPskKeSupported()) {
     throw withCode(
@@ -239,7 +259,7 @@ export function defaultOptions(node: {
   return {
     sessionIdContext: null,
     cache: { enabled: true, size: 20480, timeoutSeconds: node.timeoutSeconds, mode: 0 },
-    tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, keyRing: null, pskKe: node.pskKe },
+    tickets: { enabled: node.ticketsEnabled, tls13Count: node.tls13Count, tls13CountOnResumption: 0, keyRing: null, pskKe: node.pskKe },
     maxSessionAgeSeconds: DEFAULT_MAX_SESSION_AGE_SECONDS,
   };
 }

@@ -172,7 +172,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
     expect(st.uid).toBe(process.getuid!());
     expect(st.size).toBe(MiB);
     const s = ca.stats().shared!;
-    expect(s).toMatchObject({ path: sharedStorePath(name), entries: 0, bytesPerSession: 400, maxSessionBytes: 320, totalBytes: MiB });
+    expect(s).toMatchObject({ path: sharedStorePath(name), entries: 0, bytesPerSession: 400, maxSessionBytes: 288, totalBytes: MiB });
     expect(s.capacity).toBe(hooks.layout(MiB, 384).slotCount);
     expect(s.stripes).toBe(hooks.layout(MiB, 384).stripeCount);
     // Named stores live in this user's private directory.
@@ -217,6 +217,13 @@ describe('shared store in one process (two servers stand for two workers)', () =
       Error,
       /is 1048576 bytes but this process asked for 2097152/,
     );
+    // A store of layout 3 (keyed by session ID alone, before scoped stores) is refused, not reused.
+    const fd3 = fs.openSync(file, 'r+');
+    fs.writeSync(fd3, Buffer.from([3, 0, 0, 0]), 0, 4, hooks.layout(MiB, 384).layoutVersionOffset);
+    fs.closeSync(fd3);
+    expect(() => attach(s2, { shared: { path: file, sizeBytes: MiB } })).toThrow(
+      /not a tls-resumption store of layout version 4 \(found layout 3\); remove it or use another name/,
+    );
     // A nonzero layout version.
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([9, 0, 0, 0]), 0, 4, hooks.layout(MiB, 384).layoutVersionOffset);
@@ -226,7 +233,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
       'store file with layout version 9 in its header',
       () => attach(s2, { shared: { path: file, sizeBytes: MiB } }),
       Error,
-      /not a tls-resumption store of layout version 3 \(found layout 9\)/,
+      /not a tls-resumption store of layout version 4 \(found layout 9\)/,
     );
     // Not our file at all: refuse, never overwrite it.
     fs.writeFileSync(file, Buffer.alloc(MiB, 'x'));
@@ -401,7 +408,7 @@ describe('shared store in one process (two servers stand for two workers)', () =
       s.on('data', () => undefined);
       s.on('close', () => resolve());
     });
-    expect(ca.stats().shared).toMatchObject({ tooLarge: 1, stores: 0, entries: 0, maxSessionBytes: 192 });
+    expect(ca.stats().shared).toMatchObject({ tooLarge: 1, stores: 0, entries: 0, maxSessionBytes: 160 });
     recordBadInput(
       'store option',
       'a session (with a client certificate) larger than slotBytes 256',

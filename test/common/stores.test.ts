@@ -27,7 +27,7 @@ describe('named stores: list and remove', () => {
           path: sharedStorePath(attached),
           sizeBytes: 1 << 20,
           slotBytes: 384,
-          layoutVersion: 3,
+          layoutVersion: 4,
           inUse: true,
         }),
         expect.objectContaining({ name: idle, sizeBytes: 2 << 20, slotBytes: 512, inUse: false }),
@@ -39,7 +39,7 @@ describe('named stores: list and remove', () => {
       expect((JSON.parse(listed.stdout) as Array<{ name: string; inUse: boolean }>).filter((s) => s.name === attached)).toEqual([
         expect.objectContaining({ inUse: true }),
       ]);
-      expect((await cli(['stores', 'list'])).stdout).toMatch(new RegExp(`${idle} +2\\.0 MiB .* layout 3 +unused`));
+      expect((await cli(['stores', 'list'])).stdout).toMatch(new RegExp(`${idle} +2\\.0 MiB .* layout 4 +unused`));
 
       const refused = await cli(['stores', 'remove', attached]);
       expect(refused.code).toBe(1);

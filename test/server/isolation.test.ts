@@ -8,8 +8,9 @@
  * one's session through the same store, so a "not resumed" is the context check at work and not
  * a store that simply failed. Who refuses: OpenSSL compares the session's sid_ctx with the
  * connection's after every lookup (cache, get-session callback, decrypted ticket) and treats a
- * difference as a miss. The shared store keys entries by session ID alone and leaves that check
- * to OpenSSL (on Node 22 and 24 the connection's context is set per SNI name, unreadable).
+ * difference as a miss; before that, the shared store and the fleet's Redis store key every entry
+ * by context and session ID, so a lookup from another context misses there without decoding
+ * anything (test/common/shared-store-scope.test.ts; the Redis cases below).
  *
  * Shared-store file mode 0600 and refusal of a file owned by another user are covered in
  * shared-store.test.ts ("the file is 0600 ..." and "a store of another ... owner or mode is refused").
@@ -19,6 +20,7 @@ import * as fs from 'node:fs';
 import type * as tls from 'node:tls';
 import Redis from 'ioredis';
 import { sharedStorePath } from '../../src/common/shared-store';
+import { selfSignedCertificate } from '../../src/ops/certificate';
 import { attach, type SessionCache } from '../../src/server/attach';
 import { TicketKeyRing } from '../../src/server/ticket-key-ring';
 import { type RedisServer, startRedis } from '../support/redis';
@@ -31,6 +33,8 @@ interface Service {
 }
 
 const started: Service[] = [];
+const certA = selfSignedCertificate('a.test', 1);
+const certB = selfSignedCertificate('b.test', 1);
 const rings: TicketKeyRing[] = [];
 
 async function service(sid: string, serverOptions: ServerOptions, attachOptions: Parameters<typeof attach>[1]): Promise<Service> {
@@ -86,11 +90,10 @@ describe('isolation: different session-ID contexts never resume each other', () 
       // a's session through the store.
       const control = await crossResume(a, a2, version, version === 'TLSv1.2');
       expect(control.cross).toBe(true);
-      // The store hands sessions out by ID; OpenSSL compares the session-ID context and treats
-      // a foreign one as a miss (ssl_get_prev_session), so b resumes nothing. The store cannot
-      // refuse earlier: on Node 22 and 24 a connection's context is SHA-256 of the configured
-      // string and the SNI name, set per connection, and OpenSSL has no getter for it.
+      // The store holds a's session under a's context: b's lookup is a context miss, nothing decoded.
       expect(b.cache.stats().hits).toBe(0);
+      expect(b.cache.stats().shared).toMatchObject({ corrupt: 0 });
+      expect(b.cache.stats().shared!.contextMisses).toBeGreaterThan(0);
       expect(a2.cache.stats().hits).toBeGreaterThan(0);
     } finally {
       fs.rmSync(sharedStorePath(name), { force: true });
@@ -176,6 +179,58 @@ describe('isolation: different session-ID contexts never resume each other', () 
       expect(b.cache.stats().fleet!).toMatchObject({ lookups: 1, hits: 0, misses: 1, errors: 0 });
       expect(a2.cache.stats().fleet!.hits).toBe(1);
     });
+
+    /** A fleet member serving `certificate`, with no sessionIdContext: the derived context (fleet identity + certificate) scopes its entries. */
+    async function member(
+      certificate: { key: string; cert: string },
+      fleet: NonNullable<Parameters<typeof attach>[1]>['fleet'],
+    ): Promise<Service> {
+      const server = tlsServer({ ...certificate, noTickets: true });
+      const cache = attach(server, { fleet });
+      const s = { server, cache, port: await listen(server) };
+      started.push(s);
+      return s;
+    }
+
+    test('lookup mode (replicate: false), two fleets of other certificates on one Redis and secret: a miss before anything is fetched or opened', async () => {
+      const secret = crypto.randomBytes(32);
+      const fleet = { redis: client, secret, prefix: 'scoped-lookup:', lookupTimeoutMs: 1000, replicate: false };
+      const a = await member(certA, fleet);
+      const a2 = await member(certA, fleet);
+      const b = await member(certB, fleet);
+      expect(a.cache.stats().sessionIdContext.fingerprint).not.toBe(b.cache.stats().sessionIdContext.fingerprint);
+      const first = await connect(a.port, { version: 'TLSv1.2', noTicket: true });
+      await waitFor(async () => (await client.keys('scoped-lookup:*')).length > 0);
+      // The entry key names the writer's context fingerprint (fleet-entry.ts).
+      expect(await client.keys(`scoped-lookup:${a.cache.stats().sessionIdContext.fingerprint}:*`)).toHaveLength(1);
+      const cross = await connect(b.port, { version: 'TLSv1.2', noTicket: true, session: first.session });
+      expect(cross.reused).toBe(false);
+      // b asked for its own context's key: absent. Nothing of a's entry was read or opened.
+      expect(b.cache.stats().fleet!).toMatchObject({ lookups: 1, hits: 0, misses: 1, errors: 0 });
+      expect(b.cache.stats().resumption.failed.storeError).toBe(0);
+      const control = await connect(a2.port, { version: 'TLSv1.2', noTicket: true, session: first.session });
+      expect(control.reused).toBe(true);
+      expect(a2.cache.stats().fleet!.hits).toBe(1);
+    });
+
+    test.each(['TLSv1.2', 'TLSv1.3'] as Version[])(
+      'replication, two fleets of other certificates on one stream and secret (%s): the other fleet skips the entries unopened',
+      async (version) => {
+        const secret = crypto.randomBytes(32);
+        const fleet = { redis: client, secret, prefix: `scoped-stream-${version}:` };
+        const a = await member(certA, fleet);
+        const a2 = await member(certA, fleet);
+        const b = await member(certB, fleet);
+        const noTicket = version === 'TLSv1.2';
+        const first = await connect(a.port, { version, noTicket });
+        const replication = (s: Service) => s.cache.stats().fleet!.replication!;
+        await waitFor(async () => replication(a2).applied > 0 && replication(b).otherContext > 0);
+        expect(replication(b)).toMatchObject({ applied: 0, rejected: 0 });
+        expect(replication(a2)).toMatchObject({ otherContext: 0, rejected: 0 });
+        expect((await connect(b.port, { version, noTicket, session: first.session })).reused).toBe(false);
+        expect((await connect(a2.port, { version, noTicket, session: first.session })).reused).toBe(true);
+      },
+    );
   });
 });
 

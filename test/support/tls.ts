@@ -84,6 +84,8 @@ export interface ConnectResult {
    * resumed TLS 1.2 handshake, so no 'session' event comes).
    */
   sessionAtHandshake: Buffer | undefined;
+  /** 'session' events: on TLS 1.3, the NewSessionTicket messages the server sent. */
+  tickets: number;
 }
 
 export interface ConnectOptions {
@@ -118,7 +120,11 @@ export function connect(port: number, o: ConnectOptions = {}): Promise<ConnectRe
     let reused = false;
     let protocol: string | null = null;
     let sessionAtHandshake: Buffer | undefined;
-    socket.on('session', (s: Buffer) => (session = s));
+    let tickets = 0;
+    socket.on('session', (s: Buffer) => {
+      session = s;
+      tickets++;
+    });
     if (o.keylog) socket.on('keylog', o.keylog);
     socket.on('secureConnect', () => {
       reused = socket.isSessionReused();
@@ -129,7 +135,7 @@ export function connect(port: number, o: ConnectOptions = {}): Promise<ConnectRe
     });
     socket.on('data', () => undefined);
     socket.on('error', reject);
-    socket.on('close', () => resolve({ reused, session, protocol, sessionAtHandshake }));
+    socket.on('close', () => resolve({ reused, session, protocol, sessionAtHandshake, tickets }));
   });
 }
 
@@ -152,6 +158,7 @@ export async function resumeChain(port: number, count: number, o: ConnectOptions
 export function http2Request(port: number, o: ConnectOptions = {}): Promise<ConnectResult> {
   return new Promise((resolve, reject) => {
     let newest: Buffer | undefined;
+    let tickets = 0;
     let socket: tls.TLSSocket | undefined;
     const client = http2.connect(`https://localhost:${port}`, {
       createConnection: () => {
@@ -165,7 +172,10 @@ export function http2Request(port: number, o: ConnectOptions = {}): Promise<Conn
           minVersion: o.version,
           maxVersion: o.version,
         });
-        socket.on('session', (s: Buffer) => (newest = s));
+        socket.on('session', (s: Buffer) => {
+          newest = s;
+          tickets++;
+        });
         return socket;
       },
     });
@@ -176,7 +186,7 @@ export function http2Request(port: number, o: ConnectOptions = {}): Promise<Conn
       const reused = socket!.isSessionReused();
       const protocol = socket!.getProtocol();
       const sessionAtHandshake = socket!.getSession();
-      client.close(() => resolve({ reused, session: newest, protocol, sessionAtHandshake }));
+      client.close(() => resolve({ reused, session: newest, protocol, sessionAtHandshake, tickets }));
     });
     req.end();
   });

@@ -50,6 +50,16 @@ export class TsProject {
     });
   }
 
+  /** Writes each of `files` (name.ts -> source) into the project as name.js, transpiled to CommonJS without type checking. */
+  transpile(files: Record<string, string>): void {
+    for (const [name, source] of Object.entries(files)) {
+      const js = ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      }).outputText;
+      fs.writeFileSync(path.join(this.dir, name.replace(/\.ts$/, '.js')), js);
+    }
+  }
+
   remove(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }

@@ -18,7 +18,10 @@
  * Trust: the session (DER, with its master secret) is sealed under the fleet's secret with the
  * stream, the session-ID context, the session ID and its expiry bound as additional data
  * (fleet-entry.ts, the one entry format). An entry that does not open (forged, garbage, another fleet or context) is
- * dropped and counted `rejected`; nothing else of an entry is believed. A flush travels as a
+ * dropped and counted `rejected`; nothing else of an entry is believed. Each entry also names in
+ * clear the fingerprint of its writer's session-ID context (`c`): a member of another context
+ * (another service sharing the secret and stream) skips it unopened, counted `otherContext`;
+ * a forged `c` can only make a member skip or fail to open an entry, never accept one. A flush travels as a
  * sealed entry too and trims the stream behind it, so a member that joins later does not bring
  * the flushed sessions back.
  *
@@ -46,6 +49,8 @@ export interface FleetReplicationStats {
   rejected: number;
   /** Sessions the store did not take (larger than a slot, a lock not taken in time). */
   notStored: number;
+  /** Entries of members of another session-ID context (another service on the same stream and secret): skipped unopened. */
+  otherContext: number;
   /** Flushes received from other members (each emptied this member's store). */
   flushes: number;
   /** Whether this member has read the stream to its end once since attach (joined with every live session). */
@@ -114,7 +119,7 @@ export class FleetReplication extends EventEmitter {
   readonly #s: ReplicationSettings;
   /** Names this process's entries, so it skips its own sessions (it already holds them). */
   readonly #member = crypto.randomBytes(8).toString('hex');
-  #counters = { published: 0, dropped: 0, applied: 0, expired: 0, rejected: 0, notStored: 0, flushes: 0 };
+  #counters = { published: 0, dropped: 0, applied: 0, expired: 0, rejected: 0, notStored: 0, otherContext: 0, flushes: 0 };
   #caughtUp = false;
   #caughtUpWaiters: Array<() => void> = [];
   #lags: number[] = [];
@@ -163,6 +168,17 @@ export class FleetReplication extends EventEmitter {
     for (const w of this.#caughtUpWaiters.splice(0)) w();
   }
 
+  #contextFingerprint: [Buffer, string] | undefined;
+
+  /** The fingerprint of the session-ID context entries are written and read under (`c`), computed once per context. */
+  #context(): string {
+    const bytes = this.#s.sessionIdContext();
+    if (!this.#contextFingerprint?.[0].equals(bytes)) {
+      this.#contextFingerprint = [Buffer.from(bytes), crypto.createHash('sha256').update(bytes).digest().subarray(0, 8).toString('hex')];
+    }
+    return this.#contextFingerprint[1];
+  }
+
   #scope(kind: EntryKind, id: string, expiresAt: string): EntryScope {
     return { at: this.#s.streamKey, sessionIdContext: this.#s.sessionIdContext(), kind, id, expiresAt };
   }
@@ -206,7 +222,18 @@ export class FleetReplication extends EventEmitter {
       if (this.#closed) return;
       const idHex = id.toString('hex');
       const e = String(expiresAt);
-      this.#write(['k', 's', 'i', idHex, 'e', e, 'b', sealSessionEntry(this.#s.box, this.#scope('s', idHex, e), der)]);
+      this.#write([
+        'k',
+        's',
+        'i',
+        idHex,
+        'e',
+        e,
+        'c',
+        this.#context(),
+        'b',
+        sealSessionEntry(this.#s.box, this.#scope('s', idHex, e), der),
+      ]);
     } catch (err) {
       this.#counters.dropped++;
       this.#fail(err);
@@ -218,7 +245,18 @@ export class FleetReplication extends EventEmitter {
   /** Tells every other member to empty its store (this member's `flush({ all: true })`). */
   publishFlush(): void {
     const t = String(Date.now());
-    this.#write(['k', 'f', 'i', '', 'e', t, 'b', sealSessionEntry(this.#s.box, this.#scope('f', '', t), Buffer.from('flush'))]);
+    this.#write([
+      'k',
+      'f',
+      'i',
+      '',
+      'e',
+      t,
+      'c',
+      this.#context(),
+      'b',
+      sealSessionEntry(this.#s.box, this.#scope('f', '', t), Buffer.from('flush')),
+    ]);
   }
 
   async #connect(): Promise<DedicatedRedis> {
@@ -263,6 +301,10 @@ export class FleetReplication extends EventEmitter {
     const e = f.e ?? '';
     if (kind === 's' && Number(e) * 1000 <= Date.now() && /^\d+$/.test(e)) {
       this.#counters.expired++;
+      return;
+    }
+    if (f.c !== undefined && f.c !== this.#context()) {
+      this.#counters.otherContext++;
       return;
     }
     const plain = kind === 's' || kind === 'f' ? openSessionEntry(this.#s.box, this.#scope(kind, id, e), f.b) : undefined;

@@ -5,7 +5,7 @@
  * with a native ticket key ring, single process, 2 s phases, self-signed certificate made at run
  * time, loopback only, plus nginx and HAProxy where installed (the ratio of each Node server's CPU
  * per handshake to theirs is printed under the table), then one line of browser bursts
- * (browser-bursts.ts: Chromium, attach() + ring beside nginx, about 15 s) when both are
+ * (browser-bursts.ts: Chromium, attach() + ring with and without tls13CountOnResumption beside nginx, about 20 s) when both are
  * installed. The full comparison (cluster, fleet, rotation) is `tls-resumption-tools bench`.
  */
 import * as fs from 'node:fs';
@@ -19,7 +19,7 @@ import { gatewayLine } from './gateway';
 /** One line: the share of a 40-image page's connections Chromium resumed, attach() + ring beside nginx. */
 async function browserBurstLine(): Promise<string> {
   if (!fs.existsSync(CHROMIUM_BIN) || !anchorAvailable('nginx')) return 'browser burst: skipped (needs chromium and nginx installed)';
-  const servers: BurstServerName[] = ['ring', 'nginx'];
+  const servers: BurstServerName[] = ['ring', 'ring-tickets', 'nginx'];
   const rows = summarize(await measureBursts({ servers, rounds: 1, pages: 2, images: 40 }), servers);
   const cell = (r: (typeof rows)[number]) =>
     `${BURST_SERVERS[r.server].split(' (')[0]} ${(100 * r.ratio).toFixed(0)}% resumed, ${r.medianMs.toFixed(0)} ms`;

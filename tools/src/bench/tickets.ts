@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 
 import { attach, selfSignedCertificate, TicketKeyRing } from '../library';
+import { connectOnce } from './tls13-connect';
 
 type ServerKind = 'stock' | 'ring' | 'stock-rotate' | 'ring-rotate';
 type ClientKind = 'once' | 'reuse';
@@ -43,26 +44,6 @@ function runServer(kind: ServerKind): void {
     }
   });
   server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
-}
-
-function connectOnce(port: number, session: Buffer | undefined): Promise<{ reused: boolean; session: Buffer | undefined }> {
-  return new Promise((resolve, reject) => {
-    let newest: Buffer | undefined;
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      rejectUnauthorized: false,
-      session,
-      minVersion: 'TLSv1.3',
-    });
-    let reused = false;
-    socket.on('session', (s: Buffer) => (newest = s));
-    socket.on('secureConnect', () => (reused = socket.isSessionReused()));
-    socket.on('data', () => undefined);
-    socket.on('error', reject);
-    socket.on('close', () => resolve({ reused, session: newest }));
-  });
 }
 
 interface Result {

@@ -26,11 +26,17 @@ export const CHROMIUM_FLAGS = [
   '--host-resolver-rules=MAP localhost 127.0.0.1',
 ];
 
-export interface Chromium {
+export interface ChromiumTab {
   /** Opens `url` in the tab and resolves when its load event fired (every subresource loaded). */
   navigate(url: string, timeoutMs?: number): Promise<void>;
   /** Evaluates `expression` in the tab, awaiting a promise it returns; resolves with its value (JSON). */
   evaluate<T>(expression: string): Promise<T>;
+}
+
+/** The browser and its first tab. */
+export interface Chromium extends ChromiumTab {
+  /** Another tab of the same browser (one session cache, one profile); closed by `closeTab`. */
+  openTab(): Promise<ChromiumTab & { closeTab(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -85,40 +91,52 @@ export async function launchChromium(): Promise<Chromium> {
       toBrowser.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
     });
 
-  const { targetId } = (await send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
-  const { sessionId } = (await send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
-  await send('Page.enable', {}, sessionId);
-
-  return {
-    navigate: (url, timeoutMs = 20000) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          listeners.delete(onEvent);
-          reject(new Error(`chromium: ${url} did not load within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const onEvent = (m: Message) => {
-          if (m.sessionId !== sessionId || m.method !== 'Page.loadEventFired') return;
-          clearTimeout(timer);
-          listeners.delete(onEvent);
-          resolve();
-        };
-        listeners.add(onEvent);
-        send('Page.navigate', { url }, sessionId).then((r) => {
-          if (typeof r.errorText === 'string') {
+  const openTab = async () => {
+    const { targetId } = (await send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
+    const { sessionId } = (await send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+    await send('Page.enable', {}, sessionId);
+    const tab: ChromiumTab & { closeTab(): Promise<void> } = {
+      navigate: (url, timeoutMs = 20000) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            listeners.delete(onEvent);
+            reject(new Error(`chromium: ${url} did not load within ${timeoutMs} ms`));
+          }, timeoutMs);
+          const onEvent = (m: Message) => {
+            if (m.sessionId !== sessionId || m.method !== 'Page.loadEventFired') return;
             clearTimeout(timer);
             listeners.delete(onEvent);
-            reject(new Error(`chromium: ${url}: ${r.errorText}`));
-          }
-        }, reject);
-      }),
-    evaluate: async <T>(expression: string) => {
-      const r = (await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId)) as {
-        result?: { value?: unknown };
-        exceptionDetails?: { text?: string; exception?: { description?: string } };
-      };
-      if (r.exceptionDetails) throw new Error(`chromium: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
-      return r.result?.value as T;
-    },
+            resolve();
+          };
+          listeners.add(onEvent);
+          send('Page.navigate', { url }, sessionId).then((r) => {
+            if (typeof r.errorText === 'string') {
+              clearTimeout(timer);
+              listeners.delete(onEvent);
+              reject(new Error(`chromium: ${url}: ${r.errorText}`));
+            }
+          }, reject);
+        }),
+      evaluate: async <T>(expression: string) => {
+        const r = (await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId)) as {
+          result?: { value?: unknown };
+          exceptionDetails?: { text?: string; exception?: { description?: string } };
+        };
+        if (r.exceptionDetails) throw new Error(`chromium: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+        return r.result?.value as T;
+      },
+      closeTab: async () => {
+        await send('Target.closeTarget', { targetId });
+      },
+    };
+    return tab;
+  };
+  const first = await openTab();
+
+  return {
+    navigate: first.navigate,
+    evaluate: first.evaluate,
+    openTab,
     close: async () => {
       try {
         await Promise.race([send('Browser.close'), exited]);

@@ -192,8 +192,14 @@ export const CLIENTS: Record<ClientName, ClientDriver> = {
     description: "headless Chromium (Debian's), one tab navigating again and again; its own session cache",
     unavailable: () => missing('/usr/bin/chromium', 'chromium'),
     run: async (port, count) => {
-      const b = await sharedBrowser();
-      for (let i = 0; i < count; i++) await b.navigate(URL_OF(port));
+      // A tab per run: servers measured at the same time share the browser (its session cache
+      // is keyed by host and port, so each server's cell sees only its own sessions).
+      const tab = await (await sharedBrowser()).openTab();
+      try {
+        for (let i = 0; i < count; i++) await tab.navigate(URL_OF(port));
+      } finally {
+        await tab.closeTab();
+      }
     },
     command: (count) => `chromium --headless ... then navigate ${count} times to https://localhost:PORT/ (tools/src/clients/chromium.ts)`,
   },

@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { type ServerHandle, startServer } from '../bench/harness';
 import { startRedis } from '../bench/redis';
 import type { VariantContext, VariantName } from '../bench/variants';
-import { selfSignedCertificate } from '../library';
+import { type SelfSignedCertificate, selfSignedCertificate } from '../library';
 import { CLIENTS, type ClientName, closeDrivers } from './drivers';
 
 export type MatrixVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -47,12 +47,23 @@ export interface MatrixCell {
   note?: string;
 }
 
-export interface MatrixOptions {
+/** Some clients against some server set-ups, TLS 1.2 and/or 1.3: every combination is a cell. */
+export interface MatrixGroup {
   clients: readonly ClientName[];
   servers: readonly MatrixServerName[];
   versions: readonly MatrixVersion[];
+}
+
+export interface MatrixOptions extends MatrixGroup {
   /** Connections per client and cell (the first is full). */
   connections: number;
+  /**
+   * Servers measured at the same time, each with its own clients one after the other (Chromium
+   * opens a tab per run; its session cache is keyed by host and port). Default: 1.
+   */
+  concurrency?: number;
+  /** Clients measured against one server process; more go to another process of the same set-up. Default: all. */
+  clientsPerServer?: number;
   /** Called after each cell (progress). */
   onCell?(cell: MatrixCell): void;
 }
@@ -91,59 +102,116 @@ async function counts(server: ServerHandle): Promise<{ handshakes: number; resum
   return c;
 }
 
-/** Measures every cell; servers start once per (server, version), clients run one after the other. */
-export async function runMatrix(o: MatrixOptions): Promise<MatrixCell[]> {
-  const cert = selfSignedCertificate('localhost');
+/** A server set-up in one TLS version and the clients measured against it. */
+interface MatrixUnit {
+  server: MatrixServerName;
+  version: MatrixVersion;
+  clients: ClientName[];
+}
+
+async function runUnit(
+  unit: MatrixUnit,
+  connections: number,
+  cert: SelfSignedCertificate,
+  redisPort: number | undefined,
+): Promise<MatrixCell[]> {
+  const spec: MatrixServer = MATRIX_SERVERS[unit.server];
+  const ctx: VariantContext = {
+    runTag: `clients-${process.pid}-${crypto.randomBytes(4).toString('hex')}`,
+    secretHex: crypto.randomBytes(32).toString('hex'),
+    redisPort,
+  };
   const cells: MatrixCell[] = [];
-  const redis = o.servers.some((s) => MATRIX_SERVERS[s].variant === 'fleet') ? await startRedis() : undefined;
+  const server = await startServer(spec.variant, spec.workers, cert, ctx, spec.processes, {
+    version: unit.version,
+    closeConnections: true,
+  });
+  const front = server.ports.length > 1 ? await roundRobinFront(server.ports) : undefined;
+  const port = front?.port ?? server.port;
   try {
-    for (const serverName of o.servers) {
-      const spec: MatrixServer = MATRIX_SERVERS[serverName];
-      for (const version of o.versions) {
-        const ctx: VariantContext = {
-          runTag: `clients-${process.pid}-${crypto.randomBytes(4).toString('hex')}`,
-          secretHex: crypto.randomBytes(32).toString('hex'),
-          redisPort: redis?.port,
-        };
-        const server = await startServer(spec.variant, spec.workers, cert, ctx, spec.processes, { version, closeConnections: true });
-        const front = server.ports.length > 1 ? await roundRobinFront(server.ports) : undefined;
-        const port = front?.port ?? server.port;
-        try {
-          for (const client of o.clients) {
-            const driver = CLIENTS[client];
-            const why = driver.unavailable();
-            let cell: MatrixCell;
-            if (why) {
-              cell = { client, server: serverName, version, connections: 0, resumed: 0, ratio: null, note: why };
-            } else {
-              const before = await counts(server);
-              await driver.run(port, o.connections);
-              const after = await counts(server);
-              const connections = after.handshakes - before.handshakes;
-              const resumed = after.resumed - before.resumed;
-              cell = {
-                client,
-                server: serverName,
-                version,
-                connections,
-                resumed,
-                ratio: connections > 1 ? resumed / (connections - 1) : null,
-              };
-            }
-            cells.push(cell);
-            o.onCell?.(cell);
-          }
-        } finally {
-          await front?.close();
-          await server.close();
-        }
+    for (const client of unit.clients) {
+      const base = { client, server: unit.server, version: unit.version };
+      const why = CLIENTS[client].unavailable();
+      if (why) {
+        cells.push({ ...base, connections: 0, resumed: 0, ratio: null, note: why });
+        continue;
+      }
+      const before = await counts(server);
+      await CLIENTS[client].run(port, connections);
+      const after = await counts(server);
+      const seen = after.handshakes - before.handshakes;
+      const resumed = after.resumed - before.resumed;
+      cells.push({ ...base, connections: seen, resumed, ratio: seen > 1 ? resumed / (seen - 1) : null });
+    }
+  } finally {
+    await front?.close();
+    await server.close();
+  }
+  return cells;
+}
+
+/**
+ * Measures every cell of every group; each server set-up starts once per TLS version (groups that
+ * share one share its server), its clients run one after the other. Cells come back in the
+ * groups' order.
+ */
+export async function runMatrixGroups(
+  groups: readonly MatrixGroup[],
+  o: Pick<MatrixOptions, 'connections' | 'concurrency' | 'clientsPerServer' | 'onCell'>,
+): Promise<MatrixCell[]> {
+  const merged: MatrixUnit[] = [];
+  for (const g of groups) {
+    for (const server of g.servers) {
+      for (const version of g.versions) {
+        let unit = merged.find((u) => u.server === server && u.version === version);
+        if (!unit) merged.push((unit = { server, version, clients: [] }));
+        for (const c of g.clients) if (!unit.clients.includes(c)) unit.clients.push(c);
       }
     }
+  }
+  const per = o.clientsPerServer ?? Number.POSITIVE_INFINITY;
+  const units = merged.flatMap((u) =>
+    Array.from({ length: Math.ceil(u.clients.length / Math.min(per, u.clients.length)) }, (_, i) => ({
+      ...u,
+      clients: u.clients.slice(i * per, (i + 1) * per),
+    })),
+  );
+  // The longest first: what runs last should be short.
+  units.sort((a, b) => b.clients.length - a.clients.length);
+  const cert = selfSignedCertificate('localhost');
+  const results: MatrixCell[][] = units.map(() => []);
+  const redis = units.some((u) => MATRIX_SERVERS[u.server].variant === 'fleet') ? await startRedis() : undefined;
+  try {
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < units.length; i = next++) {
+        results[i] = await runUnit(units[i]!, o.connections, cert, redis?.port);
+        for (const cell of results[i]!) o.onCell?.(cell);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 1, units.length)) }, worker));
   } finally {
     await closeDrivers();
     await redis?.stop();
   }
-  return cells;
+  const all = results.flat();
+  const out: MatrixCell[] = [];
+  for (const g of groups) {
+    for (const server of g.servers) {
+      for (const version of g.versions) {
+        for (const client of g.clients) {
+          const cell = all.find((c) => c.client === client && c.server === server && c.version === version);
+          if (cell && !out.includes(cell)) out.push(cell);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Measures every cell; servers start once per (server, version), clients run one after the other. */
+export function runMatrix(o: MatrixOptions): Promise<MatrixCell[]> {
+  return runMatrixGroups([o], o);
 }
 
 /** The table as Markdown: a row per client, a column per server and version. */

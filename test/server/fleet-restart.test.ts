@@ -7,9 +7,9 @@
  */
 import * as crypto from 'node:crypto';
 
-import { ask, killAllMembers, type Member, startMember, stopMember } from './support/fleet';
-import { type RedisServer, startRedis } from './support/redis';
-import { connect, type Version } from './support/tls';
+import { ask, killAllMembers, type Member, startMember, stopMember } from '../support/fleet';
+import { type RedisServer, startRedis } from '../support/redis';
+import { connect, type Version } from '../support/tls';
 
 const secret = crypto.randomBytes(32).toString('hex');
 
