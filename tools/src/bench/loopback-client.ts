@@ -1,6 +1,6 @@
 /**
  * The client side of a TLS 1.3 connection to a loopback test server (its self-signed certificate
- * names `localhost`): one literal for the psk_ke benchmark and its test.
+ * names `localhost`): one literal for the benchmarks (psk_ke, tickets, browser bursts) and their tests.
  */
 import type * as tls from 'node:tls';
 

@@ -5,6 +5,8 @@
  */
 import * as tls from 'node:tls';
 
+import { loopbackTls13Options } from './loopback-client';
+
 /** One TLS 1.3 connection offering `session`: whether it resumed, the newest ticket and how many came ('session' events). */
 export function connectOnce(
   port: number,
@@ -13,14 +15,7 @@ export function connectOnce(
   return new Promise((resolve, reject) => {
     let newest: Buffer | undefined;
     let tickets = 0;
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      rejectUnauthorized: false,
-      session,
-      minVersion: 'TLSv1.3',
-    });
+    const socket = tls.connect({ ...loopbackTls13Options(port), session });
     let reused = false;
     socket.on('session', (s: Buffer) => {
       newest = s;
