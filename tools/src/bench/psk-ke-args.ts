@@ -1,6 +1,6 @@
 /** Command-line arguments shared by the two modes of `bench:psk-ke` (psk-ke.ts, psk-ke-handshake.ts). */
 
-/** `--groups X25519`: the client's groups (default: Node's, X25519MLKEM768 on Node 24 and 26). */
+/** `--groups X25519`: the client's groups (default: Node's, X25519MLKEM768 on Node 22, 24 and 26: OpenSSL 3.5). */
 export function groupsArg(): string | undefined {
   const i = process.argv.indexOf('--groups');
   return i < 0 ? undefined : process.argv[i + 1];

@@ -95,6 +95,8 @@ export interface HandshakeModeResult {
   calls: Record<ServerCall, number>;
   /** handshakeMicros + SSL_new + SSL_free. */
   withSslObjectMicros: number;
+  /** handshakeMicros of each phase, in the order run: how far the machine's state moved. */
+  phaseMicros: number[];
 }
 
 /** `--handshake-only --json` output. */
@@ -122,6 +124,8 @@ export interface PskKeHandshakeResult {
   ratioMedian: number | null;
   /** The same with SSL_new and SSL_free counted. */
   ratioWithSslObject: number | null;
+  /** The handshake ratio within each pair of phases (psk_ke and psk_dhe_ke run back to back). */
+  pairRatios: number[] | null;
   /** The attached context's own counters over the timed phases (stats().resumption, stats().tickets.issued). */
   packageStats: { offered: number; resumed: number; ticketsIssued: number };
 }
@@ -139,6 +143,7 @@ interface Totals {
   tickets: number;
   groups: Set<string>;
   nanos: Record<ServerCall, number[]>;
+  phaseMicros: number[];
 }
 
 function emptyTotals(): Totals {
@@ -150,6 +155,7 @@ function emptyTotals(): Totals {
     tickets: 0,
     groups: new Set(),
     nanos: { sslNew: [], firstFlight: [], secondFlight: [], sslFree: [] },
+    phaseMicros: [],
   };
 }
 
@@ -161,9 +167,15 @@ function add(t: Totals, p: NativePhase): void {
   t.tickets += p.ticketsReceived;
   for (const g of p.serverGroups) t.groups.add(g);
   for (const call of SERVER_CALLS) for (const v of p.nanos[call]) t.nanos[call].push(v);
+  t.phaseMicros.push((sum(p.nanos.firstFlight) + sum(p.nanos.secondFlight)) / p.handshakes / 1000);
 }
 
-const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+function sum(xs: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < xs.length; i++) total += xs[i]!;
+  return total;
+}
+const mean = (xs: number[]) => sum(xs) / xs.length;
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -187,6 +199,7 @@ function modeResult(t: Totals): HandshakeModeResult {
     handshakeMedianMicros: median(handshake) / 1000,
     calls,
     withSslObjectMicros: handshakeMicros + calls.sslNew + calls.sslFree,
+    phaseMicros: t.phaseMicros,
   };
 }
 
@@ -245,6 +258,7 @@ export function measureHandshakes(options: {
       ratio: ratio((m) => m.handshakeMicros),
       ratioMedian: ratio((m) => m.handshakeMedianMicros),
       ratioWithSslObject: ratio((m) => m.withSslObjectMicros),
+      pairRatios: rows.psk_ke ? rows.psk_ke.phaseMicros.map((v, i) => v / rows.psk_dhe_ke.phaseMicros[i]!) : null,
       packageStats: {
         offered: statsAfter.resumption.offered - statsBefore.resumption.offered,
         resumed: statsAfter.resumption.resumed - statsBefore.resumption.resumed,
@@ -259,15 +273,19 @@ export function measureHandshakes(options: {
 export async function mainHandshakeOnly(): Promise<void> {
   const groups = groupsArg();
   const result = measureHandshakes({
-    handshakes: intArg('handshakes', 5000),
-    fullHandshakes: intArg('full', 500),
-    pairs: intArg('pairs', 4),
+    handshakes: intArg('handshakes', 1000),
+    fullHandshakes: intArg('full', 100),
+    pairs: intArg('pairs', 10),
     groups,
   });
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
+  const spread = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return `${sorted[0]!.toFixed(2)} to ${sorted[sorted.length - 1]!.toFixed(2)} (median ${median(xs).toFixed(2)})`;
+  };
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   process.stdout.write(
     `psk_ke, server handshake only (memory BIOs, one thread, the server thread's CPU): Node ${result.node} (OpenSSL ${result.openssl}), ${result.pairs} pairs of ${result.handshakes} resumptions (full: ${result.fullHandshakes}) per mode, client groups: ${groups ?? "Node's default"}, load average ${load(result.loadAverage.before)} -> ${load(result.loadAverage.after)}\n`,
@@ -287,7 +305,7 @@ export async function mainHandshakeOnly(): Promise<void> {
     process.stdout.write(`no psk_ke row: ${result.pskKeUnsupported}\n`);
   } else {
     process.stdout.write(
-      `ratio psk_ke / psk_dhe_ke: handshake ${result.ratio.toFixed(2)} (median ${result.ratioMedian!.toFixed(2)}), with SSL_new + SSL_free ${result.ratioWithSslObject!.toFixed(2)}\n`,
+      `ratio psk_ke / psk_dhe_ke: handshake ${result.ratio.toFixed(2)} (median ${result.ratioMedian!.toFixed(2)}), with SSL_new + SSL_free ${result.ratioWithSslObject!.toFixed(2)}; per pair of phases ${spread(result.pairRatios!)}\n`,
     );
   }
   process.stdout.write(

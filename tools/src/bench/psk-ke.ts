@@ -9,7 +9,7 @@
  * connections (4 in flight) and reads the server's utime + stime from /proc; phases alternate
  * --pairs times; the ratio is psk_ke / psk_dhe_ke over all phases. Needs OpenSSL 3.3+ (Node 22+).
  * `--json` prints the figures as JSON. `--callgrind` counts the server's instructions instead of
- * its CPU time (valgrind), split by part of the handshake (HANDSHAKE_PARTS). `--groups X25519` sets the client's ecdhCurve (Node 24 and 26 default to X25519MLKEM768).
+ * its CPU time (valgrind), split by part of the handshake (HANDSHAKE_PARTS). `--groups X25519` sets the client's ecdhCurve (Node 22, 24 and 26 default to X25519MLKEM768).
  * Absolute CPU moves with the machine's load: compare the ratio of one run.
  * `--handshake-only` measures the server's handshake alone instead, on memory BIOs in one thread
  * (psk-ke-handshake.ts; options --handshakes, --full, --pairs, --groups, --json).
