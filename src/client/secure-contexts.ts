@@ -21,6 +21,7 @@ export interface ContextOptionDiscovery {
   /** True when it enumerated or tested the options object (`in`, spread, `Object.keys`). */
   enumerates: boolean;
 }
+
 /**
  * Options that walk createSecureContext's branches (every line destructures all names up front,
  * but a later line may read one only inside a branch): a key with a passphrase, key objects, a
