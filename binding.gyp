@@ -32,7 +32,8 @@
         "native/server/resumption_tickets.cc",
         "native/common/shared_store_napi.cc",
         "native/client/client_store.cc",
-        "native/common/sealed_box.cc"
+        "native/common/sealed_box.cc",
+        "native/common/server_hello.cc"
       ],
       "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
@@ -96,7 +97,8 @@
           "sources": [
             "tools/native/handshake/handshake_bench_addon.cc",
             "tools/native/handshake/memory_handshake.cc",
-            "native/common/context_access.cc"
+            "native/common/context_access.cc",
+            "native/common/server_hello.cc"
           ],
           "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/context_access.h"
+#include "common/server_hello.h"
 #include "server/client_hello_offers.h"
 #include "server/resumption_state.h"
 #include "server/resumption_tickets.h"
@@ -13,11 +14,6 @@
 namespace tsc {
 namespace resumption {
 namespace {
-
-// RFC 8446 4.1.3: the random of a ServerHello that is a HelloRetryRequest.
-constexpr unsigned char kHelloRetryRandom[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
-                                                 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
-                                                 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
 
 // The ClientHello has been read; OpenSSL processes it and looks the session up next, in the same
 // call. Records the offer and OpenSSL's lookup counters before that lookup.
@@ -92,7 +88,10 @@ void CountAge(ResumptionState& state, int protocol, SSL* ssl) {
 }
 
 // Runs when the ServerHello leaves: OpenSSL has decided whether it resumes.
-void Classify(SSL* ssl) {
+// `hello`: the ServerHello that is leaving. A resumed TLS 1.3 one without a key_share resumed in
+// psk_ke mode: OpenSSL has no call that says which mode it picked (SSL_get_negotiated_group names
+// the session's original group).
+void Classify(SSL* ssl, const ServerHelloFacts& hello) {
   SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
   ResumptionState* state = StateOf(ctx);
   if (state == nullptr) return;
@@ -128,6 +127,7 @@ void Classify(SSL* ssl) {
   state->offered[protocol].fetch_add(1, std::memory_order_relaxed);
   if (resumed) {
     state->resumed[protocol].fetch_add(1, std::memory_order_relaxed);
+    if (protocol == kTls13 && !hello.key_share) state->resumed_psk_ke[protocol].fetch_add(1, std::memory_order_relaxed);
     CountAge(*state, protocol, ssl);
     if (h->via_ring) {
       ContextState* cs = ContextStateOf(ctx);
@@ -179,12 +179,15 @@ void ResumptionMsgCb(int write_p, int /*version*/, int content_type, const void*
     }
     return;
   }
-  if (len < 6 + sizeof(kHelloRetryRandom)) return;
-  if (p[0] != SSL3_MT_SERVER_HELLO || std::memcmp(p + 6, kHelloRetryRandom, sizeof(kHelloRetryRandom)) == 0) return;
+  if (p[0] != SSL3_MT_SERVER_HELLO) return;
+  ServerHelloFacts hello;
+  // A malformed one (OpenSSL wrote it: never) counts as a key exchange, the default.
+  if (!ParseServerHello(p, len, &hello)) hello.key_share = true;
+  if (hello.retry) return;
   // Only the ServerHello matters: from here on the connection runs without this callback.
   SSL_set_msg_callback(ssl, nullptr);
   try {
-    Classify(ssl);
+    Classify(ssl, hello);
   } catch (...) {
   }
   IssueTicketsOnResumption(ssl);

@@ -68,6 +68,8 @@ struct StoreErrorSlot {
 struct ResumptionState {
   std::atomic<uint64_t> offered[kProtocolCount]{};
   std::atomic<uint64_t> resumed[kProtocolCount]{};
+  // Of those, TLS 1.3 resumptions whose ServerHello carried no key_share: psk_ke, no key exchange.
+  std::atomic<uint64_t> resumed_psk_ke[kProtocolCount]{};
   std::atomic<uint64_t> failed[kProtocolCount][kReasonCount]{};
   std::atomic<uint64_t> age_counts[kProtocolCount][kAgeBucketCount]{};
   std::atomic<uint64_t> age_sum_seconds[kProtocolCount]{};

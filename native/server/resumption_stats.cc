@@ -61,6 +61,7 @@ Napi::Value ResumptionStats(const Napi::CallbackInfo& info) {
   auto load = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   out.Set("offered", per_protocol([&](int p) { return load(state->offered[p]); }));
   out.Set("resumed", per_protocol([&](int p) { return load(state->resumed[p]); }));
+  out.Set("resumedPskKe", per_protocol([&](int p) { return load(state->resumed_psk_ke[p]); }));
   Napi::Object failed = Napi::Object::New(env);
   for (int r = 0; r < kReasonCount; r++)
     failed.Set(kReasonNames[r], per_protocol([&](int p) { return load(state->failed[p][r]); }));

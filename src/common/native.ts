@@ -107,6 +107,7 @@ export type NativePerProtocol = Record<'TLSv1.2' | 'TLSv1.3', number>;
 export interface NativeResumptionStats {
   offered: NativePerProtocol;
   resumed: NativePerProtocol;
+  resumedPskKe: NativePerProtocol;
   failed: Record<keyof ResumptionFailures, NativePerProtocol>;
   /** Upper bounds of the session-age histogram buckets, seconds (a last bucket takes the rest). */
   ageBounds: number[];

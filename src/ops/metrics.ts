@@ -316,6 +316,12 @@ export const RESUMPTION_METRICS = Object.freeze({
     unit: '{handshake}',
     help: 'Offered sessions OpenSSL resumed, by protocol.',
   },
+  resumedPskKe: {
+    name: 'resumption_resumed_psk_ke_total',
+    type: 'counter',
+    unit: '{handshake}',
+    help: 'Of the resumed sessions, TLS 1.3 resumptions without a key exchange (psk_ke, tickets.pskKe): no forward secrecy of their own.',
+  },
   failed: {
     name: 'resumption_failed_total',
     type: 'counter',
@@ -610,6 +616,7 @@ export class SessionCacheMetrics {
     };
     perProtocol(RESUMPTION_METRICS.offered.name, RESUMPTION_METRICS.offered.help, (d, p) => d.offered[p]);
     perProtocol(RESUMPTION_METRICS.resumed.name, RESUMPTION_METRICS.resumed.help, (d, p) => d.resumed[p]);
+    perProtocol(RESUMPTION_METRICS.resumedPskKe.name, RESUMPTION_METRICS.resumedPskKe.help, (d, p) => d.resumedPskKe[p]);
 
     const failedName = `${this.prefix}${RESUMPTION_METRICS.failed.name}`;
     if (this.registry.getSingleMetric(failedName))

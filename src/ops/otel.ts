@@ -126,6 +126,7 @@ export class SessionCacheInstruments {
   #ratio: ObservableGauge;
   #offered: ObservableCounter;
   #resumed: ObservableCounter;
+  #resumedPskKe: ObservableCounter;
   #failed: ObservableCounter;
   #ageCount: ObservableCounter;
   #ageSum: ObservableCounter;
@@ -170,6 +171,7 @@ export class SessionCacheInstruments {
     };
     this.#offered = counter(RESUMPTION_METRICS.offered);
     this.#resumed = counter(RESUMPTION_METRICS.resumed);
+    this.#resumedPskKe = counter(RESUMPTION_METRICS.resumedPskKe);
     this.#failed = counter(RESUMPTION_METRICS.failed);
     // The API has no observable histogram (and recording each resumption would put work on the
     // handshake path): the native histogram's count and sum, as two counters.
@@ -183,7 +185,7 @@ export class SessionCacheInstruments {
       description: `Sum of the ages of resumed sessions, by protocol. ${age.description}`,
       unit: 's',
     });
-    this.#observables = [this.#ratio, this.#offered, this.#resumed, this.#failed, this.#ageCount, this.#ageSum];
+    this.#observables = [this.#ratio, this.#offered, this.#resumed, this.#resumedPskKe, this.#failed, this.#ageCount, this.#ageSum];
     this.meter.addBatchObservableCallback(this.#callback, this.#observables);
   }
 
@@ -258,6 +260,7 @@ export class SessionCacheInstruments {
         const at = { ...base, [PROTOCOL_ATTRIBUTE]: p.slice(4) };
         result.observe(this.#offered, detail.offered[p], at);
         result.observe(this.#resumed, detail.resumed[p], at);
+        result.observe(this.#resumedPskKe, detail.resumedPskKe[p], at);
         for (const [reason, byProtocol] of Object.entries(detail.failed)) result.observe(this.#failed, byProtocol[p], { ...at, reason });
         const { counts, sumSeconds } = detail.age[p];
         result.observe(

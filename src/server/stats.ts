@@ -52,6 +52,12 @@ export interface ResumptionStats {
   offered: number;
   /** Of those, resumed. */
   resumed: number;
+  /**
+   * Of those, TLS 1.3 resumptions that ran no key exchange (psk_ke: `tickets.pskKe` and a client
+   * that offers it, e.g. `clientSessions({ pskKe: true })`), read off the ServerHello (no
+   * key_share). Such a connection has no forward secrecy of its own (docs/api.md, psk_ke).
+   */
+  resumedPskKe: number;
   /** Offered but not resumed, by reason; each attempt counts once. */
   failed: ResumptionFailures;
   byProtocol: Record<ResumptionProtocol, { offered: number; resumed: number }>;
@@ -79,6 +85,7 @@ export function toResumption(raw: NativeResumptionStats): ResumptionStats {
   return {
     offered: sum(raw.offered),
     resumed: sum(raw.resumed),
+    resumedPskKe: sum(raw.resumedPskKe),
     failed,
     byProtocol: {
       'TLSv1.2': { offered: raw.offered['TLSv1.2'], resumed: raw.resumed['TLSv1.2'] },

@@ -21,10 +21,9 @@ interface Outcome {
   group: string;
 }
 
-function roundTrip(sessions: ClientSessionCache, port: number): Promise<Outcome> {
+function roundTrip(sessions: ClientSessionCache, port: number, ecdhCurve: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    // X25519, not the default hybrid X25519MLKEM768, which Node never reports as an ECDH key.
-    const socket = sessions.connect(loopbackTls13Options(port, 'X25519'));
+    const socket = sessions.connect(loopbackTls13Options(port, ecdhCurve));
     let out: Outcome = { reused: false, group: '' };
     socket.on('secureConnect', () => {
       // With X25519 every (EC)DHE handshake reports an ECDH key; psk_ke reports none (Node 20,
@@ -57,9 +56,13 @@ async function serve(
   return { port: await listen(server), cache };
 }
 
-async function three(sessions: ClientSessionCache, port: number): Promise<Outcome[]> {
+/**
+ * Three connections in turn. X25519 unless told: Node never reports the hybrid X25519MLKEM768
+ * (OpenSSL 3.5's default, `ecdhCurve: 'auto'`) as an ECDH key.
+ */
+async function three(sessions: ClientSessionCache, port: number, ecdhCurve = 'X25519'): Promise<Outcome[]> {
   const out: Outcome[] = [];
-  for (let i = 0; i < 3; i++) out.push(await roundTrip(sessions, port));
+  for (let i = 0; i < 3; i++) out.push(await roundTrip(sessions, port, ecdhCurve));
   return out;
 }
 
@@ -77,8 +80,19 @@ if (serverPskKeSupported()) {
         { reused: true, group: '' },
       ]);
       expect(sessions.stats()).toMatchObject({ resumed: 2, resumedPskKe: 2, cache: { pskKe: true } });
-      expect(cache!.stats().resumption.resumed).toBe(2);
+      expect(cache!.stats().resumption).toMatchObject({ resumed: 2, resumedPskKe: 2 });
       expect(cache!.nodeSettings.tickets.pskKe).toBe(false);
+    });
+
+    test("Node's default group (X25519MLKEM768 on OpenSSL 3.5): the client cannot tell, the server counts psk_ke", async () => {
+      const { port, cache } = await serve({}, { tickets: { pskKe: true } });
+      const sessions = clientSessions({ pskKe: true });
+      expect((await three(sessions, port, 'auto')).map((o) => o.reused)).toEqual([false, true, true]);
+      expect(cache!.stats().resumption).toMatchObject({ resumed: 2, resumedPskKe: 2 });
+
+      const plain = clientSessions();
+      expect((await three(plain, port, 'auto')).map((o) => o.reused)).toEqual([false, true, true]);
+      expect(cache!.stats().resumption).toMatchObject({ resumed: 4, resumedPskKe: 2 });
     });
 
     test('either side alone: psk_dhe_ke, the group of a full handshake', async () => {
@@ -88,6 +102,7 @@ if (serverPskKeSupported()) {
       expect(a.map((o) => o.reused)).toEqual([false, true, true]);
       expect(a.every((o) => o.group !== '')).toBe(true);
       expect(plainClient.stats().resumedPskKe).toBe(0);
+      expect(withServer.cache!.stats().resumption).toMatchObject({ resumed: 2, resumedPskKe: 0 });
 
       const withoutServer = await serve({}, {});
       const pskClient = clientSessions({ pskKe: true });

@@ -201,6 +201,8 @@ describe('metrics: prom-client collector scraped over HTTP', () => {
     expect(line('tls_resumption_resumption_resumed_total{server="web",protocol="TLSv1.3"}')).toBe(3);
     expect(line('tls_resumption_resumption_offered_total{server="web",protocol="TLSv1.2"}')).toBe(3);
     expect(line('tls_resumption_resumption_resumed_total{server="web",protocol="TLSv1.2"}')).toBe(2);
+    // psk_ke is off: every TLS 1.3 resumption ran a key exchange.
+    expect(line('tls_resumption_resumption_resumed_psk_ke_total{server="web",protocol="TLSv1.3"}')).toBe(0);
     expect(line('tls_resumption_resumption_failed_total{server="web",protocol="TLSv1.2",reason="unknownKey"}')).toBe(1);
     expect(line('tls_resumption_resumption_failed_total{server="web",protocol="TLSv1.3",reason="unknownKey"}')).toBe(0);
     // Five resumptions, all within seconds of their full handshake: every one in the first bucket.

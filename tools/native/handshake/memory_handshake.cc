@@ -5,11 +5,11 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <stdexcept>
 
 #include "common/openssl_ptr.h"
+#include "common/server_hello.h"
 
 namespace tsc::handshake_bench {
 namespace {
@@ -49,37 +49,9 @@ std::string TakeOpenSslError() {
 [[noreturn]] void Fail(const std::string& what) { throw std::runtime_error(what); }
 
 // What the client saw of the ServerHello: the extensions that tell the modes apart on the wire.
-struct ServerHelloSeen {
+struct ServerHelloSeen : ServerHelloFacts {
   int count = 0;
-  bool retry = false;  // a HelloRetryRequest (RFC 8446 4.1.3: a ServerHello with this random)
-  bool key_share = false;
-  bool pre_shared_key = false;
 };
-
-constexpr unsigned char kHelloRetryRandom[32] = {0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C,
-                                                 0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB,
-                                                 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
-
-// Reads a ServerHello message (4-byte handshake header included) into `seen`; false if malformed.
-bool ParseServerHello(const unsigned char* p, size_t len, ServerHelloSeen* seen) {
-  size_t at = 4 + 2;  // header, legacy_version
-  if (len < at + 32 + 1) return false;
-  seen->retry = std::memcmp(p + at, kHelloRetryRandom, sizeof(kHelloRetryRandom)) == 0;
-  at += 32;
-  at += 1 + p[at];  // legacy_session_id_echo
-  at += 2 + 1;      // cipher_suite, legacy_compression_method
-  if (len < at + 2) return false;
-  const size_t end = at + 2 + ((static_cast<size_t>(p[at]) << 8) | p[at + 1]);
-  if (end > len) return false;
-  for (at += 2; at + 4 <= end;) {
-    const unsigned type = (static_cast<unsigned>(p[at]) << 8) | p[at + 1];
-    const size_t body = (static_cast<size_t>(p[at + 2]) << 8) | p[at + 3];
-    if (type == TLSEXT_TYPE_key_share) seen->key_share = true;
-    if (type == TLSEXT_TYPE_psk) seen->pre_shared_key = true;
-    at += 4 + body;
-  }
-  return at == end;
-}
 
 // One client connection's view, reached from the client SSL's app data by the callbacks below.
 struct ClientConnection {
