@@ -7,7 +7,8 @@
  *   as fetch's default dispatcher: one session per servername, 100);
  * - `agent+cache`, `fetch+cache`: the same with `clientSessions({ shared: { path } })`, one store
  *   file for both workers and for the workers after a restart.
- * Environment: GATEWAY_CLIENT, GATEWAY_PORT, GATEWAY_STORE, GATEWAY_CONCURRENCY, GATEWAY_PSK_KE.
+ * Environment: GATEWAY_CLIENT, GATEWAY_PORT, GATEWAY_STORE, GATEWAY_CONCURRENCY,
+ * GATEWAY_CA (the root the upstream's chain verifies against; empty: `rejectUnauthorized: false`).
  * The primary sends `{ round, requests, hosts, worker, workers }`; the worker answers with every
  * connection's connect time (ms, request start to handshake done) and whether it resumed.
  */
@@ -47,6 +48,8 @@ export function hostName(i: number): string {
 const client = process.env.GATEWAY_CLIENT as GatewayClient;
 const port = Number(process.env.GATEWAY_PORT);
 const concurrency = Number(process.env.GATEWAY_CONCURRENCY ?? 4);
+/** How the upstream is checked: its chain against the private root and its name, or not at all. */
+const verification: tls.ConnectionOptions = process.env.GATEWAY_CA ? { ca: process.env.GATEWAY_CA } : { rejectUnauthorized: false };
 
 /** Every name resolves to the loopback upstream (no DNS in the measurement). */
 const lookup: net.LookupFunction = (_host, options, callback) => {
@@ -82,7 +85,7 @@ function agentRequest(): Request {
   return (name) =>
     new Promise((resolve, reject) => {
       const t0 = performance.now();
-      const req = https.request({ host: '127.0.0.1', port, servername: name, headers: { host: name }, agent, rejectUnauthorized: false });
+      const req = https.request({ host: '127.0.0.1', port, servername: name, headers: { host: name }, agent, ...verification });
       req.once('socket', (s: net.Socket) =>
         (s as tls.TLSSocket).once('secureConnect', () => record(performance.now() - t0, s as tls.TLSSocket, name)),
       );
@@ -93,7 +96,7 @@ function agentRequest(): Request {
 }
 
 function fetchRequest(): Request {
-  const tlsOptions = { rejectUnauthorized: false, lookup };
+  const tlsOptions = { ...verification, lookup };
   const connector = (
     sessions ? sessions.connector(tlsOptions) : undici.buildConnector(tlsOptions as never)
   ) as undici.buildConnector.connector;

@@ -8,7 +8,9 @@ import { type ChildProcess, fork } from 'node:child_process';
  * Upstreams: Node with this package attached (gateway-upstream.ts) and nginx (tickets on), each a
  * process of its own.
  *
- * Per upstream, host count and client, three rounds of max(hosts, --min-requests) requests; the
+ * Per upstream, host count and client, three rounds of max(hosts, --min-requests) requests (short
+ * rounds measure V8 still compiling the client's code: 500 requests gave ratios up to 0.2 higher
+ * than 3,000 in one sitting); the
  * workers swap their hosts every round, so each host's next connection comes from the other
  * worker. Round 1 meets every host; round 2 (warm) and round 3 (after the restart) are measured:
  * - resumed: share of the round's connections that resumed (every one is a returning connection);
@@ -17,8 +19,15 @@ import { type ChildProcess, fork } from 'node:child_process';
  * - connect p50 / p99: request start to handshake done, ms.
  * Absolute CPU figures move with the machine's load: compare the ratios of one run.
  *
+ * Every client verifies the upstream as a gateway does by default: the upstream serves a leaf for
+ * `*.gateway.test` and its intermediate under a private root, which the clients are given as `ca`
+ * (upstream-pki.ts; `--chain ecdsa` P-256 throughout, `rsa` RSA-2048 under RSA-4096). `--chain none`
+ * is the unverified setting of earlier runs: a self-signed leaf and `rejectUnauthorized: false`,
+ * which spares a stock client the chain and host-name checks a resumed connection skips.
+ *
  * Options: --hosts 1,50,500,5000  --clients agent,fetch,agent+cache,fetch+cache
- *          --upstreams node,nginx  --min-requests 400  --concurrency 4 (per worker)  --json
+ *          --upstreams node,nginx  --chain ecdsa|rsa|none  --min-requests 2000
+ *          --concurrency 4 (per worker)  --json
  */
 import cluster, { type Worker } from 'node:cluster';
 import * as fs from 'node:fs';
@@ -30,6 +39,7 @@ import { processTree, processTreeCpuMicros } from '../loadgen/procfs';
 import { anchorAvailable, startAnchor } from './anchors';
 import type { GatewayClient, RoundRequest, RoundResult } from './gateway-worker';
 import { compiled } from './harness';
+import { CHAIN_KINDS, type ChainKind, type UpstreamPki, upstreamPki } from './upstream-pki';
 
 export type GatewayUpstream = 'node' | 'nginx';
 export const GATEWAY_CLIENTS: readonly GatewayClient[] = ['agent', 'fetch', 'agent+cache', 'fetch+cache'];
@@ -43,6 +53,8 @@ export interface GatewayOptions {
   minRequests: number;
   /** Requests in flight per worker. */
   concurrency: number;
+  /** The upstream's certificate chain, verified by every client; `none`: self-signed and not verified. */
+  chain: ChainKind | 'none';
 }
 
 /** One measured round. */
@@ -73,8 +85,11 @@ interface Upstream {
   close(): Promise<void>;
 }
 
-async function startNodeUpstream(): Promise<Upstream> {
-  const child: ChildProcess = fork(compiled('gateway-upstream'), [], { stdio: 'inherit' });
+async function startNodeUpstream(pki: UpstreamPki | undefined): Promise<Upstream> {
+  const child: ChildProcess = fork(compiled('gateway-upstream'), [], {
+    stdio: 'inherit',
+    env: pki ? { ...process.env, UPSTREAM_KEY: pki.key, UPSTREAM_CERT: pki.cert } : process.env,
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the Node upstream exited with ${code}`)));
     child.once('message', (m: { port: number }) => resolve(m.port));
@@ -91,10 +106,10 @@ async function startNodeUpstream(): Promise<Upstream> {
   };
 }
 
-async function startNginxUpstream(): Promise<Upstream> {
+async function startNginxUpstream(pki: UpstreamPki | undefined): Promise<Upstream> {
   // Tickets on (nginx's own random key), its shared cache for session IDs, and a closed
   // connection after every response (keepalive_timeout 0), so each request is a new connection.
-  const h = await startAnchor('nginx', selfSignedCertificate('localhost'), [
+  const h = await startAnchor('nginx', pki ?? selfSignedCertificate('localhost'), [
     'ssl_session_cache shared:SSL:10m',
     'ssl_session_tickets on',
     'keepalive_timeout 0',
@@ -192,7 +207,13 @@ async function measureRound(workers: Workers, upstream: Upstream, round: number,
  * round 1 meets every host, round 2 is measured warm, every client's workers restart, round 3 is
  * measured. Each client has its own workers and store file.
  */
-async function runHosts(kind: GatewayUpstream, upstream: Upstream, hosts: number, o: GatewayOptions): Promise<GatewayRow[]> {
+async function runHosts(
+  kind: GatewayUpstream,
+  upstream: Upstream,
+  hosts: number,
+  o: GatewayOptions,
+  pki: UpstreamPki | undefined,
+): Promise<GatewayRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-resumption-gateway-'));
   const sets = o.clients.map(
     (client) =>
@@ -201,6 +222,7 @@ async function runHosts(kind: GatewayUpstream, upstream: Upstream, hosts: number
         GATEWAY_PORT: String(upstream.port),
         GATEWAY_STORE: path.join(dir, `client-sessions-${client.replace('+', '-')}`),
         GATEWAY_CONCURRENCY: String(o.concurrency),
+        GATEWAY_CA: pki?.ca ?? '',
       }),
   );
   const requests = Math.max(hosts, o.minRequests);
@@ -225,15 +247,16 @@ async function runHosts(kind: GatewayUpstream, upstream: Upstream, hosts: number
 /** Every upstream × host count × client, in that order; `progress` hears each row. */
 export async function runGateway(o: GatewayOptions, progress: (row: GatewayRow) => void = () => undefined): Promise<GatewayRow[]> {
   const rows: GatewayRow[] = [];
+  const pki = o.chain === 'none' ? undefined : upstreamPki(o.chain);
   for (const kind of o.upstreams) {
     if (kind === 'nginx' && !anchorAvailable('nginx')) {
       process.stderr.write('gateway: nginx is not installed, its rows are skipped (apt-get install nginx)\n');
       continue;
     }
-    const upstream = kind === 'node' ? await startNodeUpstream() : await startNginxUpstream();
+    const upstream = kind === 'node' ? await startNodeUpstream(pki) : await startNginxUpstream(pki);
     try {
       for (const hosts of o.hosts) {
-        for (const row of await runHosts(kind, upstream, hosts, o)) {
+        for (const row of await runHosts(kind, upstream, hosts, o, pki)) {
           rows.push(row);
           progress(row);
         }
@@ -291,6 +314,7 @@ export async function gatewayLine(): Promise<string> {
     upstreams: ['node'],
     minRequests: hosts,
     concurrency: 4,
+    chain: 'ecdsa',
   });
   const [stock, cache] = [rows.find((r) => r.client === 'agent')!, rows.find((r) => r.client === 'agent+cache')!];
   const cpu = (r: GatewayRow) => `${f0(r.warm.clientCpuMicrosPerConnection)}/${f0(r.afterRestart.clientCpuMicrosPerConnection)}`;
@@ -329,11 +353,12 @@ async function main(): Promise<void> {
     hosts,
     clients: listArg('clients', GATEWAY_CLIENTS, GATEWAY_CLIENTS),
     upstreams: listArg<GatewayUpstream>('upstreams', ['node', 'nginx'], ['node', 'nginx']),
-    minRequests: intArg('min-requests', 400, 2, 1_000_000),
+    minRequests: intArg('min-requests', 2000, 2, 1_000_000),
     concurrency: intArg('concurrency', 4, 1, 256),
+    chain: listArg<ChainKind | 'none'>('chain', ['ecdsa'], [...CHAIN_KINDS, 'none'])[0]!,
   };
   process.stderr.write(
-    `gateway: Node ${process.version} (OpenSSL ${process.versions.openssl}), ${WORKERS} workers × ${options.concurrency} in flight, hosts ${hosts.join('/')}, ${os.cpus().length} CPUs\n`,
+    `gateway: Node ${process.version} (OpenSSL ${process.versions.openssl}), ${WORKERS} workers × ${options.concurrency} in flight, hosts ${hosts.join('/')}, chain ${options.chain}${options.chain === 'none' ? ' (not verified)' : ' (verified)'}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}\n`,
   );
   const started = Date.now();
   const rows = await runGateway(options, (r) =>
