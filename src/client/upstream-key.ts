@@ -92,6 +92,14 @@ function localId(value: object): string {
 }
 
 /**
+ * An option as tls.connect sees it: it copies the own enumerable properties (`{ ...options }`),
+ * so an inherited one is not given.
+ */
+function given(o: Record<string, unknown>, name: string): unknown {
+  return Object.prototype.propertyIsEnumerable.call(o, name) ? o[name] : undefined;
+}
+
+/**
  * Whether Node verifies the server: tls.connect's default is `!(NODE_TLS_REJECT_UNAUTHORIZED === '0')`,
  * read from the environment at each call, and an own `rejectUnauthorized` (even undefined) replaces it.
  */
@@ -211,13 +219,14 @@ export function upstreamKey(options: tls.ConnectionOptions): UpstreamKey {
   const o = options as Record<string, unknown>;
   feed(sink, verifies(o));
   // The default CA set is what verifies when neither `ca` nor a SecureContext is given.
-  feed(sink, o.ca === undefined && o.secureContext === undefined ? defaultCaDigest() : null);
+  feed(sink, given(o, 'ca') === undefined && given(o, 'secureContext') === undefined ? defaultCaDigest() : null);
   let identity = false;
   // Only the options given, by name: the key does not change with the names a Node line knows.
   for (const name of keyedOptionNames()) {
-    if (o[name] === undefined) continue;
+    const value = given(o, name);
+    if (value === undefined) continue;
     feed(sink, name);
-    feed(sink, o[name]);
+    feed(sink, value);
     if (!PLAIN.has(name)) identity = true;
   }
   const digest = sink.hash.update(sink.text).digest();

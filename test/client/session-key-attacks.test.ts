@@ -147,6 +147,18 @@ describe('the trust a session was verified under is part of its key', () => {
     sessions.close();
   });
 
+  test.each(VERSIONS)('%s: an inherited `ca`, which tls.connect ignores, is not keyed as given', async (version) => {
+    const port = await serve({ key: server.key, cert: server.cert, minVersion: version, maxVersion: version });
+    const sessions = clientSessions();
+    const to = { host: '127.0.0.1', port, servername: 'localhost' };
+    expect(await attempt(sessions, { ...to, ca: server.cert })).toMatchObject({ error: undefined, authorized: true });
+    // tls.connect copies own properties only: this connection trusts the default CAs, not `ca`.
+    const derived = Object.assign(Object.create({ ca: server.cert }) as tls.ConnectionOptions, to);
+    expect(await attempt(sessions, derived)).toMatchObject({ error: 'DEPTH_ZERO_SELF_SIGNED_CERT', reused: false });
+    expect(sessions.stats().offered).toBe(0);
+    sessions.close();
+  });
+
   const canReplaceDefaults = typeof (tls as { setDefaultCACertificates?: unknown }).setDefaultCACertificates === 'function';
   // tls.setDefaultCACertificates and getCACertificates exist from Node 22 on; Node 20 cannot change its default CAs at run time.
   (canReplaceDefaults ? test.each(VERSIONS) : test.skip.each(VERSIONS))(
