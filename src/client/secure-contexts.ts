@@ -4,117 +4,21 @@
  * and undici make every connection that way) builds a new one: a new SSL_CTX, the root store or
  * `ca` parsed again, `key`/`cert` loaded again. That is most of a client's CPU per connection.
  *
- * Which options feed a context is not written down here: it is read off `tls.createSecureContext`
- * of the running Node, once per process (`contextOptionNames`), so it cannot drift across Node
- * lines. An option name that is neither one of those nor a known per-connection option
- * (`CONNECTION_OPTIONS`) means "not understood": the connection gets Node's own new context, as
- * without this package. docs/client-secure-contexts.md gives the argument why this is safe.
+ * The key holds the value of every option name `tls.createSecureContext` was seen reading. A
+ * context is cached only when its own build read no name outside the key and never enumerated the
+ * options: createSecureContext is a deterministic function of what it reads, so every options
+ * object with the same key walks the same path, reads the same names and builds the same context.
+ * Any other name (a library's own request fields) costs nothing and needs no list.
+ * docs/client-secure-contexts.md gives the argument in full.
  */
 import { createHash } from 'node:crypto';
 import * as tls from 'node:tls';
-
-/**
- * Option names Node's clients read per connection, never when building a context: tls.connect's
- * own (lib/_tls_wrap.js, TLSSocket's options), net.connect's, http(s).request's and the Agents'
- * (an https.Agent hands the whole request options to tls.connect), undici's connector and
- * http2.connect's session options (http2 hands them to tls.connect as well). A name on this list
- * that some Node line's createSecureContext also reads is keyed anyway: the discovered names win.
- */
-export const CONNECTION_OPTIONS = [
-  // tls.connect
-  'host',
-  'port',
-  'path',
-  'socket',
-  'servername',
-  'session',
-  'ALPNProtocols',
-  'checkServerIdentity',
-  'rejectUnauthorized',
-  'minDHSize',
-  'requestOCSP',
-  'enableTrace',
-  'pskCallback',
-  'highWaterMark',
-  'onread',
-  'noDelay',
-  'keepAlive',
-  'keepAliveInitialDelay',
-  'allowHalfOpen',
-  'timeout',
-  'signal',
-  'secureContext',
-  'singleUse',
-  // net.connect
-  'localAddress',
-  'localPort',
-  'family',
-  'hints',
-  'lookup',
-  'autoSelectFamily',
-  'autoSelectFamilyAttemptTimeout',
-  'blockList',
-  'fd',
-  'readable',
-  'writable',
-  // http(s).request, URL fields (urlToHttpOptions), https.Agent and http.Agent
-  'agent',
-  'auth',
-  'createConnection',
-  'defaultPort',
-  'headers',
-  'hostname',
-  'insecureHTTPParser',
-  'joinDuplicateHeaders',
-  'maxHeaderSize',
-  'method',
-  'protocol',
-  'setHost',
-  'setDefaultHeaders',
-  'socketPath',
-  'uniqueHeaders',
-  'href',
-  'hash',
-  'search',
-  'pathname',
-  'origin',
-  'encoding',
-  'keepAliveMsecs',
-  'maxSockets',
-  'maxTotalSockets',
-  'maxFreeSockets',
-  'maxCachedSessions',
-  'scheduling',
-  'proxyEnv',
-  'agentKeepAliveTimeoutBuffer',
-  '_agentKey',
-  '_defaultAgent',
-  // undici's connector options
-  'allowH2',
-  // http2.connect session options
-  'maxDeflateDynamicTableSize',
-  'maxSettings',
-  'maxSessionMemory',
-  'maxHeaderListPairs',
-  'maxOutstandingPings',
-  'maxReservedRemoteStreams',
-  'maxSendHeaderBlockLength',
-  'maxSessionInvalidFrames',
-  'maxSessionRejectedStreams',
-  'paddingStrategy',
-  'peerMaxConcurrentStreams',
-  'settings',
-  'remoteCustomSettings',
-  'unknownProtocolTimeout',
-  'strictFieldWhitespaceValidation',
-  'strictSingleValueFields',
-] as const;
 
 /** What the probes of `tls.createSecureContext` found on this Node line. */
 export interface ContextOptionDiscovery {
   /** Every option name createSecureContext read, sorted. */
   names: readonly string[];
-  /** True when it enumerated or tested the options object (`in`, spread, `Object.keys`): then no list is complete and no context is reused. */
+  /** True when it enumerated or tested the options object (`in`, spread, `Object.keys`). */
   enumerates: boolean;
 }
 
@@ -141,34 +45,55 @@ const PROBES: readonly Record<string, unknown>[] = [
   { sessionIdContext: '-', sessionTimeout: 1, ticketKeys: Buffer.alloc(1) },
 ];
 
+/**
+ * `target` behind a Proxy that reports each property read (`get`) and each look at the object's
+ * shape (`in`, `Object.keys`, a spread, a descriptor): what the shape reveals is not in any key.
+ */
+function recordingReads(
+  target: Record<string, unknown>,
+  read: (name: string | symbol) => void,
+  enumerated: () => void,
+): Record<string, unknown> {
+  return new Proxy(target, {
+    get(t, name, receiver) {
+      read(name);
+      return Reflect.get(t, name, receiver);
+    },
+    has(t, name) {
+      enumerated();
+      return Reflect.has(t, name);
+    },
+    ownKeys(t) {
+      enumerated();
+      return Reflect.ownKeys(t);
+    },
+    getOwnPropertyDescriptor(t, name) {
+      enumerated();
+      return Reflect.getOwnPropertyDescriptor(t, name);
+    },
+  });
+}
+
 let discovery: ContextOptionDiscovery | undefined;
 
-/** The option names `tls.createSecureContext` reads on this Node line, found once per process with a Proxy that records every read. */
+/**
+ * The option names `tls.createSecureContext` reads on this Node line, found once per process by
+ * probing it behind a Proxy that records every read. They are keyed from the first connection on;
+ * a name the probes miss is learned by the first build that reads it (SecureContextCache).
+ */
 export function contextOptionNames(): ContextOptionDiscovery {
   if (discovery) return discovery;
   const names = new Set<string>();
   let enumerates = false;
-  const traps: ProxyHandler<Record<string, unknown>> = {
-    get(target, name, receiver) {
-      if (typeof name === 'string') names.add(name);
-      return Reflect.get(target, name, receiver);
-    },
-    has(target, name) {
-      enumerates = true;
-      return Reflect.has(target, name);
-    },
-    ownKeys(target) {
-      enumerates = true;
-      return Reflect.ownKeys(target);
-    },
-    getOwnPropertyDescriptor(target, name) {
-      enumerates = true;
-      return Reflect.getOwnPropertyDescriptor(target, name);
-    },
-  };
   for (const probe of PROBES) {
     try {
-      tls.createSecureContext(new Proxy({ ...probe }, traps) as tls.SecureContextOptions);
+      tls.createSecureContext(
+        recordingReads(
+          { ...probe },
+          (name) => typeof name === 'string' && names.add(name),
+          () => (enumerates = true),
+        ) as tls.SecureContextOptions,
+      );
     } catch {
       // Most probes are refused (no such key, engine or file): the names were read before.
     }
@@ -177,31 +102,36 @@ export function contextOptionNames(): ContextOptionDiscovery {
   return discovery;
 }
 
-/** Counters of the context cache, in `stats().contexts`. */
+/** Counters of the context cache, in `stats().contexts`. Names only, never option values. */
 export interface SecureContextStats {
-  /** Contexts built (each one a `tls.createSecureContext`). */
+  /** Contexts built and kept for reuse (each one a `tls.createSecureContext`). */
   created: number;
   /** Connections that used a context built for an earlier one. */
   reused: number;
+  /** Connections given a context built for them alone: its build read an option name the key did not hold yet (see `learnedOptions`). */
+  unshared: number;
   /** Connections that passed their own `secureContext` (used as given). */
   userProvided: number;
-  /** Connections left to Node's own new context: an option name not understood, reuse off (`maxSecureContexts: 0`), or options createSecureContext refused (Node then throws its own error). */
+  /** Connections left to Node's own new context: reuse off (`maxSecureContexts: 0`, `close()`), options createSecureContext refused (Node then throws its own error), or options whose build looked at the options object's shape (enumerated it). */
   stock: number;
-  /** Contexts dropped to keep within `maxSecureContexts` (least recently used first). */
+  /** Contexts dropped: least recently used past `maxSecureContexts`, or all at once when the key gained a name. */
   evicted: number;
   /** Contexts held now. */
   size: number;
   /** The bound (`maxSecureContexts`). */
   max: number;
-  /** The last option names (up to 16) that made a connection fall back to Node's own context. Names only, never values. */
-  unknownOptions: string[];
+  /** Option names createSecureContext was seen reading that the discovery at start had not found, in the order found; keyed from then on. Empty on Node 20, 22, 24 and 26. */
+  learnedOptions: string[];
 }
 
-const MAX_UNKNOWN_NAMES = 16;
+/** More keyed names than this means something reads names without end: such option sets go stock. */
+const MAX_KEYED_NAMES = 256;
 /** Strings longer than this (PEM bundles) are keyed by a digest, memoized per string. */
 const LONG_STRING = 256;
 const MAX_STRING_DIGESTS = 1024;
-/** Options whose values are secret: keyed by a digest, never by the value itself. */
+/** The names tls.connect gives a default before spreading the caller's options over them. */
+const CONNECT_DEFAULTS = new Set(['rejectUnauthorized', 'ciphers', 'checkServerIdentity', 'minDHSize']);
+/** Options whose values are secret: keyed by a digest, never by the value itself. Learned names are treated as secret too. */
 const SECRET_OPTIONS = new Set(['key', 'passphrase', 'pfx', 'privateKeyIdentifier']);
 
 /**
@@ -281,40 +211,60 @@ class ValueKeys {
 
 /** What `contextFor` decided for one connection. */
 export type ContextChoice =
-  | { kind: 'reuse' | 'created'; context: tls.SecureContext }
+  | { kind: 'reuse' | 'created' | 'unshared'; context: tls.SecureContext }
   | { kind: 'userProvided' | 'stock'; context: undefined };
 
+/** What one build of a context saw. */
+interface Build {
+  context: tls.SecureContext | undefined;
+  /** Names read before any look at the shape that the key does not hold, in order of first read. */
+  outside: string[];
+  /** A symbol-keyed read before any look at the shape (no key holds symbols). */
+  symbol: boolean;
+  enumerated: boolean;
+}
+
 /**
- * A bounded LRU of SecureContexts keyed by the values of every context option (as `tls.connect`
- * would pass them to createSecureContext, with its `ciphers` default) and by the process-wide
- * defaults createSecureContext falls back to (`tls.DEFAULT_CIPHERS`, `DEFAULT_ECDH_CURVE`,
- * `DEFAULT_MIN_VERSION`, `DEFAULT_MAX_VERSION`, and the default CA set, which
- * `tls.setDefaultCACertificates` can replace on Node 22 and later).
+ * A bounded LRU of SecureContexts keyed by the values of every keyed option name, taken from the
+ * object `tls.connect` would pass to createSecureContext (its defaults spread under the caller's
+ * options), and by the process-wide defaults createSecureContext falls back to
+ * (`tls.DEFAULT_CIPHERS`, `DEFAULT_ECDH_CURVE`, `DEFAULT_MIN_VERSION`, `DEFAULT_MAX_VERSION`, and
+ * the default CA set, which `tls.setDefaultCACertificates` can replace on Node 22 and later).
  */
 export class SecureContextCache {
   readonly #max: number;
   readonly #contexts = new Map<string, tls.SecureContext>();
+  /** Keys whose builds look at the options' shape: every options object with such a key does, so none is reused. */
+  readonly #unreusable = new Set<string>();
   readonly #keys = new ValueKeys();
-  readonly #known: ReadonlySet<string>;
-  readonly #contextNames: ReadonlySet<string>;
+  /** The keyed names, in key order, each with whether its value is keyed only by digest. */
+  readonly #keyed: Array<[string, boolean]> = [];
+  readonly #keyedNames = new Set<string>();
+  /** Whether a keyed name has a tls.connect default besides `ciphers` (none does on 20 to 26). */
+  #defaultsKeyed = false;
   #enabled: boolean;
-  readonly #stats = { created: 0, reused: 0, userProvided: 0, stock: 0, evicted: 0 };
-  readonly #unknown: string[] = [];
+  readonly #stats = { created: 0, reused: 0, unshared: 0, userProvided: 0, stock: 0, evicted: 0 };
+  readonly #learned: string[] = [];
 
-  constructor(max: number) {
+  /**
+   * @param max the bound (`maxSecureContexts`); 0 turns reuse off.
+   * @param found the names to key from the start. Internal: tests pass a reduced discovery to stand
+   *   for a Node line whose createSecureContext reads a name the probes miss.
+   */
+  constructor(max: number, found: ContextOptionDiscovery = max > 0 ? contextOptionNames() : { names: [], enumerates: false }) {
     this.#max = max;
-    const found = max > 0 ? contextOptionNames() : { names: [], enumerates: true };
-    this.#enabled = max > 0 && !found.enumerates;
-    this.#contextNames = new Set(found.names.filter((n) => n !== 'singleUse'));
-    this.#known = new Set<string>([...CONNECTION_OPTIONS, ...found.names]);
+    this.#enabled = max > 0;
+    for (const name of found.names) this.#key(name, SECRET_OPTIONS.has(name));
   }
 
-  #fallBack(name: string | undefined): ContextChoice {
+  #key(name: string, secret: boolean): void {
+    this.#keyed.push([name, secret]);
+    this.#keyedNames.add(name);
+    if (CONNECT_DEFAULTS.has(name) && name !== 'ciphers') this.#defaultsKeyed = true;
+  }
+
+  #stock(): ContextChoice {
     this.#stats.stock++;
-    if (name !== undefined && !this.#unknown.includes(name)) {
-      if (this.#unknown.length >= MAX_UNKNOWN_NAMES) this.#unknown.shift();
-      this.#unknown.push(name);
-    }
     return { kind: 'stock', context: undefined };
   }
 
@@ -325,16 +275,9 @@ export class SecureContextCache {
       this.#stats.userProvided++;
       return { kind: 'userProvided', context: undefined };
     }
-    if (!this.#enabled) return this.#fallBack(undefined);
+    if (!this.#enabled) return this.#stock();
     try {
-      // tls.connect's own copy: `{ ciphers: tls.DEFAULT_CIPHERS, ...options }`, own enumerable keys.
-      const given: Record<string, unknown> = { ciphers: tls.DEFAULT_CIPHERS };
-      for (const name of Object.keys(o)) {
-        if (this.#contextNames.has(name)) given[name] = o[name];
-        else if (!this.#known.has(name)) return this.#fallBack(name);
-      }
-      let key = `${this.#keys.token(tls.DEFAULT_CIPHERS, false)}|${this.#keys.token(tls.DEFAULT_ECDH_CURVE, false)}|${tls.DEFAULT_MIN_VERSION}|${tls.DEFAULT_MAX_VERSION}|${this.#defaultCa(given)}`;
-      for (const name of this.#contextNames) key += `|${this.#keys.token(given[name], SECRET_OPTIONS.has(name))}`;
+      const key = this.#keyOf(this.#keyedValues(o));
       let context = this.#contexts.get(key);
       if (context) {
         this.#contexts.delete(key);
@@ -342,17 +285,106 @@ export class SecureContextCache {
         this.#stats.reused++;
         return { kind: 'reuse', context };
       }
-      context = tls.createSecureContext(given as tls.SecureContextOptions);
+      if (this.#unreusable.has(key)) return this.#stock();
+      // A miss: the whole object tls.connect would pass (lib/_tls_wrap.js, the same on 20 to 26),
+      // taken once and filed under its own key, so a context is always keyed by the values its
+      // build saw. `singleUse` stays unset: tls.connect sets it to have Node 24+ free the SSL_CTX
+      // when the socket closes, and these contexts outlive their socket.
+      const given: Record<string, unknown> = { ...this.#connectDefaults(), ...o, singleUse: undefined };
+      const filed = this.#keyOf(given);
+      const build = this.#build(given);
+      if (build.outside.length > 0 || build.symbol) return this.#learn(build, filed);
+      if (build.enumerated || !build.context) {
+        // Up to its first look at the shape, the build read only keyed names: every options
+        // object with this key walks to that same look.
+        if (build.enumerated) this.#remember(this.#unreusable, filed);
+        return this.#stock();
+      }
+      context = build.context;
       if (this.#contexts.size >= this.#max) {
         this.#contexts.delete(this.#contexts.keys().next().value as string);
         this.#stats.evicted++;
       }
-      this.#contexts.set(key, context);
+      this.#contexts.set(filed, context);
       this.#stats.created++;
       return { kind: 'created', context };
     } catch {
-      return this.#fallBack(undefined);
+      return this.#stock();
     }
+  }
+
+  /** The defaults tls.connect spreads the caller's options over. */
+  #connectDefaults(): Record<string, unknown> {
+    return {
+      rejectUnauthorized: process.env.NODE_TLS_REJECT_UNAUTHORIZED !== '0',
+      ciphers: tls.DEFAULT_CIPHERS,
+      checkServerIdentity: tls.checkServerIdentity,
+      minDHSize: 1024,
+    };
+  }
+
+  /**
+   * The keyed names' values in that object, without building it (this runs on every connection):
+   * the caller's own enumerable names as a spread copies them, the defaults under them.
+   */
+  #keyedValues(o: Record<string, unknown>): Record<string, unknown> {
+    const values: Record<string, unknown> = this.#defaultsKeyed ? this.#connectDefaults() : { ciphers: tls.DEFAULT_CIPHERS };
+    for (const name of Object.keys(o)) if (this.#keyedNames.has(name)) values[name] = o[name];
+    values.singleUse = undefined;
+    return values;
+  }
+
+  #keyOf(given: Record<string, unknown>): string {
+    let key = `${this.#keys.token(tls.DEFAULT_CIPHERS, false)}|${this.#keys.token(tls.DEFAULT_ECDH_CURVE, false)}|${tls.DEFAULT_MIN_VERSION}|${tls.DEFAULT_MAX_VERSION}|${this.#defaultCa(given)}`;
+    for (const [name, secret] of this.#keyed) key += `|${this.#keys.token(given[name], secret)}`;
+    return key;
+  }
+
+  /** `tls.createSecureContext(given)` behind a Proxy that records what it reads; Node's errors are swallowed (the stock path throws them again). */
+  #build(given: Record<string, unknown>): Build {
+    const out: Build = { context: undefined, outside: [], symbol: false, enumerated: false };
+    const read = (name: string | symbol) => {
+      if (out.enumerated) return; // reads after a look at the shape follow from it, not from a key
+      if (typeof name !== 'string') out.symbol = true;
+      else if (!this.#keyedNames.has(name) && !out.outside.includes(name)) out.outside.push(name);
+    };
+    try {
+      out.context = tls.createSecureContext(recordingReads(given, read, () => (out.enumerated = true)) as tls.SecureContextOptions);
+    } catch {
+      out.context = undefined;
+    }
+    return out;
+  }
+
+  /**
+   * A build read names the key does not hold: from now on it does. The contexts cached so far stay
+   * correct (their builds did not read those names) but their keys lack the new names, so no
+   * lookup can find them: they are dropped, and the next connection of each set builds once more.
+   * That happens once per name a Node line reads outside the discovery. This build's context is
+   * right for this connection (built from its own options, as tls.connect would) but not cached:
+   * other options with its new key may have taken another path, which the next build will show.
+   */
+  #learn(build: Build, key: string): ContextChoice {
+    if (build.symbol || this.#keyed.length + build.outside.length > MAX_KEYED_NAMES) {
+      // A name no key can hold: options with this key never share (Node builds their contexts).
+      this.#remember(this.#unreusable, key);
+      return this.#stock();
+    }
+    for (const name of build.outside) {
+      this.#key(name, true);
+      this.#learned.push(name);
+    }
+    this.#stats.evicted += this.#contexts.size;
+    this.#contexts.clear();
+    this.#unreusable.clear();
+    if (build.enumerated || !build.context) return this.#stock();
+    this.#stats.unshared++;
+    return { kind: 'unshared', context: build.context };
+  }
+
+  #remember(set: Set<string>, key: string): void {
+    if (set.size >= this.#max) set.delete(set.values().next().value as string);
+    set.add(key);
   }
 
   /** The identity of the default CA set when no `ca` is given and the set can be replaced at run time. */
@@ -365,12 +397,13 @@ export class SecureContextCache {
   }
 
   stats(): SecureContextStats {
-    return { ...this.#stats, size: this.#contexts.size, max: this.#max, unknownOptions: [...this.#unknown] };
+    return { ...this.#stats, size: this.#contexts.size, max: this.#max, learnedOptions: [...this.#learned] };
   }
 
   /** Drops every context (connections using one keep it) and builds no more: later connections get Node's own. */
   close(): void {
     this.#enabled = false;
     this.#contexts.clear();
+    this.#unreusable.clear();
   }
 }

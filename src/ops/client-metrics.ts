@@ -127,9 +127,17 @@ export const CLIENT_METRICS: readonly ClientMetricSpec[] = Object.freeze([
     points: (s) => [[{}, s.contexts.reused]],
   },
   {
+    name: 'secure_contexts_unshared_total',
+    type: 'counter',
+    help: 'Connections given a SecureContext built for them alone: its build read an option name the key did not hold yet (keyed from then on).',
+    unit: '{connection}',
+    labels: [],
+    points: (s) => [[{}, s.contexts.unshared]],
+  },
+  {
     name: 'secure_contexts_stock_total',
     type: 'counter',
-    help: "Connections left to Node's own new SecureContext (an option name not understood, reuse off, options Node refused).",
+    help: "Connections left to Node's own new SecureContext (reuse off, options Node refused, a build that enumerated the options).",
     unit: '{connection}',
     labels: [],
     points: (s) => [[{}, s.contexts.stock]],

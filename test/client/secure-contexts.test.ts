@@ -1,14 +1,15 @@
 /**
  * SecureContext reuse in the outbound cache, against real TLS servers on loopback: one context per
  * option set in every integration (tls.connect, https.Agent, undici/fetch, http2.connect), never
- * shared across option sets that differ, unknown option names left to Node, errors as stock.
+ * shared across option sets that differ, names createSecureContext does not read costing nothing,
+ * a name it reads that the discovery missed keyed from its first read on, errors as stock.
  */
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 
 import * as undici from 'undici';
 import { clientSessions } from '../../src/client';
-import { CONNECTION_OPTIONS, contextOptionNames } from '../../src/client/secure-contexts';
+import { contextOptionNames, SecureContextCache } from '../../src/client/secure-contexts';
 import { selfSignedCertificate } from '../../src/ops/certificate';
 import { expectBadInput } from '../support/bad-inputs';
 import { cert, http2Server, httpsServer, servedPerTest, tlsServer } from '../support/tls';
@@ -69,7 +70,6 @@ test('discovery: the option names this Node line reads when it builds a context'
   // None of the per-connection names: they reach the TLSSocket, not the context.
   for (const name of ['servername', 'session', 'ALPNProtocols', 'checkServerIdentity', 'rejectUnauthorized', 'host', 'port']) {
     expect(found.names).not.toContain(name);
-    expect(CONNECTION_OPTIONS).toContain(name);
   }
 });
 
@@ -112,7 +112,7 @@ describe('one context per option set, in every integration', () => {
           .on('error', reject),
       );
     }
-    expect(viaAgent.stats().contexts).toMatchObject({ created: 1, reused: 2, stock: 0, unknownOptions: [] });
+    expect(viaAgent.stats().contexts).toMatchObject({ created: 1, reused: 2, stock: 0, learnedOptions: [] });
 
     const viaFetch = clientSessions();
     const dispatcher = new undici.Agent({ connect: viaFetch.connector({ ...trusted }), pipelining: 0 });
@@ -121,7 +121,7 @@ describe('one context per option set, in every integration', () => {
       await res.arrayBuffer();
     }
     await dispatcher.close();
-    expect(viaFetch.stats().contexts).toMatchObject({ created: 1, stock: 0, unknownOptions: [] });
+    expect(viaFetch.stats().contexts).toMatchObject({ created: 1, stock: 0, learnedOptions: [] });
     expect(viaFetch.stats().contexts.reused).toBeGreaterThanOrEqual(1);
 
     const viaH2 = clientSessions();
@@ -135,7 +135,7 @@ describe('one context per option set, in every integration', () => {
         req.end();
       });
     }
-    expect(viaH2.stats().contexts).toMatchObject({ created: 1, reused: 2, stock: 0, unknownOptions: [] });
+    expect(viaH2.stats().contexts).toMatchObject({ created: 1, reused: 2, stock: 0, learnedOptions: [] });
     for (const s of [viaAgent, viaFetch, viaH2]) s.close();
   });
 });
@@ -219,16 +219,130 @@ describe('errors are stock errors', () => {
   });
 });
 
-describe('what falls back to Node’s own context', () => {
-  test('an option name neither Node’s context nor its connection reads; a secureContext of the user’s; maxSecureContexts: 0', async () => {
+describe('option names: read or not, known or not', () => {
+  test('names createSecureContext does not read (a library’s own fields) cost nothing: one context, reused', async () => {
     const port = await serve(tlsServer());
     const sessions = clientSessions();
     const connect = (o: tls.ConnectionOptions) => sessions.connect(o);
-    const odd = { port, ...trusted, notAnOption: 1 } as tls.ConnectionOptions;
-    for (let i = 0; i < 2; i++) expect((await attempt(connect, odd)).error).toBeUndefined();
+    // What axios (through follow-redirects) and got put into the options an https.Agent hands to tls.connect.
+    const library = {
+      notAnOption: 1,
+      maxRedirects: 21,
+      maxBodyLength: 1e6,
+      beforeRedirect: () => undefined,
+      agents: {},
+      cacheHeuristic: 0.1,
+    };
+    for (let i = 0; i < 3; i++)
+      expect((await attempt(connect, { port, ...trusted, ...library } as tls.ConnectionOptions)).error).toBeUndefined();
+    expect(sessions.stats().contexts).toMatchObject({ created: 1, reused: 2, unshared: 0, stock: 0, learnedOptions: [] });
+    sessions.close();
+  });
+
+  test('a name the discovery missed (`ca` here) is keyed from its first read: two CAs never share, a wrong one fails as stock', async () => {
+    const port = await serve(tlsServer());
+    const found = contextOptionNames();
+    // Stands for a Node line whose createSecureContext reads `ca` only in a branch the probes miss.
+    const contexts = new SecureContextCache(8, { names: found.names.filter((n) => n !== 'ca'), enumerates: false });
+    const kinds: string[] = [];
+    const used: (tls.SecureContext | undefined)[] = [];
+    const connect = (o: tls.ConnectionOptions) => {
+      const choice = contexts.contextFor(o);
+      kinds.push(choice.kind);
+      used.push(choice.context);
+      return tls.connect(choice.context ? { ...o, secureContext: choice.context } : o);
+    };
+    const wrong = { port, ca: selfSignedCertificate('localhost').cert, rejectUnauthorized: true };
+    const stockWrong = await attempt((o) => tls.connect(o), wrong);
+    expect(stockWrong.error?.code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+    const outcomes: Outcome[] = [];
+    for (const options of [{ port, ...trusted }, wrong, { port, ...trusted }, wrong, { port, ...trusted }])
+      outcomes.push(await attempt(connect, options));
+    // The first build reads `ca`: from then on it is in the key, and that context serves its own connection only.
+    expect(kinds).toEqual(['unshared', 'created', 'created', 'reuse', 'reuse']);
+    expect(outcomes.map((o) => o.error?.code)).toEqual([undefined, stockWrong.error?.code, undefined, stockWrong.error?.code, undefined]);
+    expect(outcomes[1]?.error?.message).toBe(stockWrong.error?.message);
+    expect(outcomes[3]?.error?.message).toBe(stockWrong.error?.message);
+    expect(used[3]).toBe(used[1]);
+    expect(used[4]).toBe(used[2]);
+    expect(used[1]).not.toBe(used[2]);
+    expect(contexts.stats()).toMatchObject({ created: 2, reused: 2, unshared: 1, stock: 0, size: 2, learnedOptions: ['ca'] });
+    contexts.close();
+  });
+
+  test('a name read only in a branch: keyed once a build takes the branch; contexts cached before are dropped, not wrongly shared', async () => {
+    const port = await serve(tlsServer());
+    const nodeTls = require('node:tls') as { createSecureContext: typeof tls.createSecureContext };
+    const original = nodeTls.createSecureContext;
+    // What a future Node line could do: read a name only on one path (here a wrapper the cache and Node both call).
+    nodeTls.createSecureContext = (o) => {
+      const options = o as tls.SecureContextOptions & { branchOnly?: string };
+      if (options?.minVersion === 'TLSv1.3' && options.branchOnly === 'refuse') throw new Error('branchOnly refused');
+      return original(o);
+    };
+    const sessions = clientSessions();
+    const connect = (o: tls.ConnectionOptions) => sessions.connect(o);
+    const branch = (branchOnly: string) => ({ port, ...trusted, minVersion: 'TLSv1.3', branchOnly }) as tls.ConnectionOptions;
+    try {
+      expect((await attempt(connect, { port, ...trusted })).error).toBeUndefined();
+      expect(sessions.stats().contexts).toMatchObject({ created: 1, learnedOptions: [] });
+      // The first build down the branch reads the name: keyed from now on, the context cached before dropped.
+      expect((await attempt(connect, branch('ok'))).error).toBeUndefined();
+      expect(sessions.stats().contexts).toMatchObject({ created: 1, unshared: 1, evicted: 1, size: 0, learnedOptions: ['branchOnly'] });
+      for (let i = 0; i < 2; i++) expect((await attempt(connect, branch('ok'))).error).toBeUndefined();
+      // Differing only in that name: never the context of 'ok', and Node's own path throws its error.
+      expect(() => connect(branch('refuse'))).toThrow('branchOnly refused');
+      expect((await attempt(connect, { port, ...trusted })).error).toBeUndefined();
+    } finally {
+      nodeTls.createSecureContext = original;
+    }
+    expect(sessions.stats().contexts).toMatchObject({
+      created: 3,
+      reused: 1,
+      unshared: 1,
+      stock: 1,
+      evicted: 1,
+      size: 2,
+      learnedOptions: ['branchOnly'],
+    });
+    sessions.close();
+  });
+
+  test('a build that looks at the options’ shape (a createSecureContext wrapper spreading them): that option set is never reused', async () => {
+    const port = await serve(tlsServer());
+    const nodeTls = require('node:tls') as { createSecureContext: typeof tls.createSecureContext };
+    const original = nodeTls.createSecureContext;
+    // As instrumentation wrappers do: every key of the options object reaches the real function.
+    let wrapped = 0;
+    nodeTls.createSecureContext = (o) => {
+      wrapped++;
+      return original({ ...o });
+    };
+    const sessions = clientSessions();
+    const connect = (o: tls.ConnectionOptions) => sessions.connect(o);
+    try {
+      for (let i = 0; i < 2; i++) expect((await attempt(connect, { port, ...trusted })).error).toBeUndefined();
+      const wrongCa = await attempt(connect, { port, ca: selfSignedCertificate('localhost').cert, rejectUnauthorized: true });
+      expect(wrongCa.error?.code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+    } finally {
+      nodeTls.createSecureContext = original;
+    }
+    // Each set: one build by the cache (it saw the spread), then Node's own per connection.
+    expect(sessions.stats().contexts).toMatchObject({ created: 0, reused: 0, unshared: 0, stock: 3, size: 0, learnedOptions: [] });
+    expect(wrapped).toBe(2 + 3);
+    // Without the wrapper, another option set is cached as usual; the set seen spread stays with Node.
+    for (let i = 0; i < 2; i++) expect((await attempt(connect, { port, ...trusted, minVersion: 'TLSv1.3' })).error).toBeUndefined();
+    expect((await attempt(connect, { port, ...trusted })).error).toBeUndefined();
+    expect(sessions.stats().contexts).toMatchObject({ created: 1, reused: 1, stock: 4 });
+    sessions.close();
+  });
+
+  test('a secureContext of the user’s is used as given; maxSecureContexts: 0 leaves every connection to Node', async () => {
+    const port = await serve(tlsServer());
+    const sessions = clientSessions();
     const own = tls.createSecureContext({ ca: cert.cert });
-    expect((await attempt(connect, { port, ...trusted, secureContext: own })).error).toBeUndefined();
-    expect(sessions.stats().contexts).toMatchObject({ created: 0, reused: 0, stock: 2, userProvided: 1, unknownOptions: ['notAnOption'] });
+    expect((await attempt((o) => sessions.connect(o), { port, ...trusted, secureContext: own })).error).toBeUndefined();
+    expect(sessions.stats().contexts).toMatchObject({ created: 0, reused: 0, stock: 0, userProvided: 1 });
     sessions.close();
 
     const off = clientSessions({ maxSecureContexts: 0 });

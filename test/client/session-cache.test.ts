@@ -3,11 +3,9 @@
  * a connected `socket`), https.Agent, undici and fetch, http2.connect; each TLS 1.3 ticket offered
  * once; keys that keep sessions to their peer and client identity; lifetimes, refusals, failures.
  */
-import { spawn } from 'node:child_process';
 import * as dc from 'node:diagnostics_channel';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import type * as tls from 'node:tls';
 
 import * as undici from 'undici';
@@ -17,6 +15,7 @@ import { selfSignedCertificate } from '../../src/ops/certificate';
 import { expectBadInput } from '../support/bad-inputs';
 import { startSServer } from '../support/s_server';
 import { cert, close, http2Server, httpsServer, listen, tlsServer, type Version } from '../support/tls';
+import { runSupportChild } from '../support/ts-child';
 
 interface Outcome {
   reused: boolean;
@@ -305,18 +304,7 @@ describe('undici and fetch', () => {
 
   test('setGlobalDispatcher in a real process: plain fetch() resumes (TLS 1.2)', async () => {
     const port = await serve(closingServer());
-    const child = spawn(process.execPath, [
-      '-r',
-      path.join(__dirname, '..', 'support', 'ts-register.js'),
-      path.join(__dirname, '..', 'support', 'client-fetch-child.ts'),
-      String(port),
-      '4',
-    ]);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    const code = await new Promise((resolve) => child.on('close', resolve));
+    const { code, out, err } = await runSupportChild('client-fetch-child.ts', [String(port), '4']);
     expect({ code, err }).toEqual({ code: 0, err: '' });
     expect(JSON.parse(out)).toMatchObject({ connections: 4, resumed: 3, full: 1 });
   });

@@ -4,7 +4,6 @@
  * (two processes in a row over a store at a path), entries that are corrupt or foreign, the file's
  * mode, and session bytes wiped from the file once they leave the cache.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +20,7 @@ import { LINE, localUser, runAs } from '../support/local-users';
 import { rootOnly } from '../support/root-only';
 import { startSServer } from '../support/s_server';
 import { cert, close, listen, tlsServer } from '../support/tls';
+import { runSupportChild } from '../support/ts-child';
 
 const TAG = `c${process.pid}`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsc-client-store-'));
@@ -37,19 +37,11 @@ function storeName(label: string): string {
   return `${TAG}-${label}`;
 }
 
-const WORKER = path.join(__dirname, '..', 'support', 'client-worker.ts');
-const REGISTER = path.join(__dirname, '..', 'support', 'ts-register.js');
-
 /** Runs test/support/client-worker.ts; resolves with what it printed, parsed. */
-function worker<T>(args: string[]): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', REGISTER, WORKER, ...args]);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`worker exited ${code}: ${err}`))));
-  });
+async function worker<T>(args: string[]): Promise<T> {
+  const { code, out, err } = await runSupportChild('client-worker.ts', args);
+  if (code !== 0) throw new Error(`worker exited ${code}: ${err}`);
+  return JSON.parse(out) as T;
 }
 
 function roundTrip(

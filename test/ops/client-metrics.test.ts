@@ -25,6 +25,8 @@ test('per-upstream counters, refusals by reason and the store level, read at scr
     // One SecureContext for the three connections.
     expect(text).toContain('tls_resumption_client_secure_contexts_created_total{cache="outbound"} 1');
     expect(text).toContain('tls_resumption_client_secure_contexts_reused_total{cache="outbound"} 2');
+    expect(text).toContain('tls_resumption_client_secure_contexts_unshared_total{cache="outbound"} 0');
+    expect(text).toContain('tls_resumption_client_secure_contexts_stock_total{cache="outbound"} 0');
     expect(text).toMatch(/# TYPE tls_resumption_client_offered_total counter/);
     metrics.unregister();
     expect((await registry.metrics()).trim()).toBe('');
