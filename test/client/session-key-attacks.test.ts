@@ -7,7 +7,7 @@
  * and then a second one under a stricter policy (or another client identity) to the same server,
  * and asserts that the second gets what a full handshake gives it.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -17,6 +17,7 @@ import * as tls from 'node:tls';
 import { type ClientSessionCache, clientSessions } from '../../src/client';
 import { selfSignedCertificate } from '../../src/ops/certificate';
 import { close, listen, type Version } from '../support/tls';
+import { runSupportChild } from '../support/ts-child';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsc-key-attacks-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -214,8 +215,6 @@ describe('the trust a session was verified under is part of its key', () => {
 });
 
 describe('in processes of their own', () => {
-  const WORKER = path.join(__dirname, '..', 'support', 'client-key-worker.ts');
-  const REGISTER = path.join(__dirname, '..', 'support', 'ts-register.js');
   // Child processes load the TypeScript sources through the transpiler: seconds each on a busy machine.
   jest.setTimeout(120_000);
 
@@ -226,17 +225,12 @@ describe('in processes of their own', () => {
   }
   let runs = 0;
   /** Runs test/support/client-key-worker.ts with `env` on top of this process's environment. */
-  function run(spec: { port: number; store?: string; steps: Step[] }, env: NodeJS.ProcessEnv = {}): Promise<Partial<Outcome>[]> {
+  async function run(spec: { port: number; store?: string; steps: Step[] }, env: NodeJS.ProcessEnv = {}): Promise<Partial<Outcome>[]> {
     const file = path.join(dir, `spec-${runs++}.json`);
     fs.writeFileSync(file, JSON.stringify(spec));
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['-r', REGISTER, WORKER, file], { env: { ...process.env, ...env } });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      child.stderr.on('data', (d: Buffer) => (err += d));
-      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}: ${err}`))));
-    });
+    const { code, out, err } = await runSupportChild('client-key-worker.ts', [file], { ...process.env, ...env });
+    if (code !== 0) throw new Error(`worker exited ${code}: ${err}`);
+    return JSON.parse(out);
   }
 
   test.each(VERSIONS)(
