@@ -89,6 +89,24 @@
           "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
         },
         {
+          # The server's CPU per TLS 1.3 handshake over memory BIOs (bench:psk-ke --handshake-only),
+          # against the SSL_CTX of a SecureContext the library is attached to: context_access.cc
+          # only to read that SSL_CTX out of Node's External.
+          "target_name": "tls_resumption_handshake_bench",
+          "sources": [
+            "tools/native/handshake/handshake_bench_addon.cc",
+            "tools/native/handshake/memory_handshake.cc",
+            "native/common/context_access.cc"
+          ],
+          "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=30000", "OPENSSL_NO_DEPRECATED"],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions"],
+          "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+          "ldflags": ["-Wl,-z,now"],
+          "xcode_settings": { "GCC_ENABLE_CPP_EXCEPTIONS": "YES" }
+        },
+        {
           # The shared store's multi-process micro-benchmark: a plain executable over the store
           # code (no Node, no OpenSSL), build/Release/store_bench; tools/store-bench.sh runs it.
           "target_name": "store_bench",

@@ -9,8 +9,10 @@
  * connections (4 in flight) and reads the server's utime + stime from /proc; phases alternate
  * --pairs times; the ratio is psk_ke / psk_dhe_ke over all phases. Needs OpenSSL 3.3+ (Node 22+).
  * `--json` prints the figures as JSON. `--callgrind` counts the server's instructions instead of
- * its CPU time (valgrind), split by part of the handshake (HANDSHAKE_PARTS). `--groups X25519` sets the client's ecdhCurve (Node 24 and 26 default to X25519MLKEM768).
+ * its CPU time (valgrind), split by part of the handshake (HANDSHAKE_PARTS). `--groups X25519` sets the client's ecdhCurve (Node 22, 24 and 26 default to X25519MLKEM768).
  * Absolute CPU moves with the machine's load: compare the ratio of one run.
+ * `--handshake-only` measures the server's handshake alone instead, on memory BIOs in one thread
+ * (psk-ke-handshake.ts; options --handshakes, --full, --pairs, --groups, --json).
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,22 +23,12 @@ import { type ClientSessionCache, clientSessions } from '../library';
 import { processCpuSplitMicros } from '../loadgen/procfs';
 import { compiled } from './harness';
 import { loopbackTls13Options } from './loopback-client';
+import { groupsArg, intArg } from './psk-ke-args';
+import { mainHandshakeOnly } from './psk-ke-handshake';
 
 const IN_FLIGHT = 4;
 
-/** `--groups X25519`: the client's ecdhCurve (default: Node's, X25519MLKEM768 on Node 24 and 26). */
-const groups = (() => {
-  const i = process.argv.indexOf('--groups');
-  return i < 0 ? undefined : process.argv[i + 1];
-})();
-
-function intArg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i < 0 ? fallback : Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1 || v > 1_000_000)
-    throw new RangeError(`--${name} must be an integer between 1 and 1000000, got ${process.argv[i + 1]}.`);
-  return v;
-}
+const groups = groupsArg();
 
 function connectOnce(sessions: ClientSessionCache, port: number): Promise<{ reused: boolean; group: string }> {
   return new Promise((resolve, reject) => {
@@ -107,6 +99,7 @@ function stopServer(server: ChildProcess): Promise<void> {
 
 export async function main(): Promise<void> {
   if (process.argv.includes('--callgrind')) return mainCallgrind();
+  if (process.argv.includes('--handshake-only')) return mainHandshakeOnly();
   const connections = intArg('connections', 1000);
   const pairs = intArg('pairs', 3);
   const { server, port } = await startServer();
