@@ -37,7 +37,9 @@ export interface ClientSessionsOptions {
    * Offer TLS 1.3 resumption without a key exchange (psk_ke): every connection through the cache
    * sets SSL_OP_ALLOW_NO_DHE_KEX, so a server that prefers psk_ke (`attach(server, { tickets:
    * { pskKe: true } })` on Node 22 or later, OpenSSL 3.3+) resumes without running (EC)DHE or
-   * X25519MLKEM768 again. Other servers go on with psk_dhe_ke. The trade-off: a session resumed
+   * X25519MLKEM768 again. Servers that do not prefer psk_ke go on with psk_dhe_ke; any server
+   * that prefers it (not only this package's) gets psk_ke, so use a cache with this option for
+   * your own upstreams only. The trade-off: a session resumed
    * this way has no forward secrecy of its own (its keys derive from the first handshake's), so
    * whoever later gets that handshake's secret reads the whole chain; the server's
    * `maxSessionAgeSeconds` bounds the chain. Works on every Node line (the client only offers).

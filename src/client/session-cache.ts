@@ -161,8 +161,11 @@ export class ClientSessionCache extends EventEmitter {
     this.#totals[field]++;
   }
 
-  /** Files a session Node handed out; returns false when it cannot be resumed. */
-  #file(offer: Offer, data: Buffer): boolean {
+  /**
+   * Files a session Node handed out; returns false when it cannot be resumed. `authorized`: the
+   * connection that received it verified the server (`socket.authorized`).
+   */
+  #file(offer: Offer, data: Buffer, authorized: boolean): boolean {
     const info = sessionFacts(data);
     if (!info || info.protocol === 'other') return false;
     const protocol = info.protocol as ClientProtocol;
@@ -172,16 +175,19 @@ export class ClientSessionCache extends EventEmitter {
     seconds = Math.min(seconds, this.options.maxLifetimeSeconds);
     if (seconds <= 0 || (!info.hasTicket && info.sessionIdLength === 0)) return false;
     // The certificate is most of what Node's setSession decodes on each offer, and a resumed TLS
-    // 1.3 connection does not use it (session-facts.ts).
-    if (protocol === 'TLSv1.3') data = withoutPeerCertificate(data);
+    // 1.3 connection does not use it (session-facts.ts): Node calls the connection authorized
+    // because it resumed. Only a verified session may lose it: with it, the connection resumed
+    // from an unverified one (rejectUnauthorized: false) reports the verdict the first one had,
+    // as stock Node does.
+    if (protocol === 'TLSv1.3' && authorized) data = withoutPeerCertificate(data);
     this.#store.put(offer.key.id, offer.key.digest, { data, protocol, expiresAtMs: Date.now() + seconds * 1000 });
     return true;
   }
 
-  #onSession(offer: Offer, data: Buffer): void {
+  #onSession(offer: Offer, data: Buffer, authorized: boolean): void {
     if (this.#closed) return;
     try {
-      this.#count(offer, this.#file(offer, data) ? 'received' : 'unusable');
+      this.#count(offer, this.#file(offer, data, authorized) ? 'received' : 'unusable');
     } catch {
       this.#count(offer, 'unusable');
     }
@@ -199,9 +205,19 @@ export class ClientSessionCache extends EventEmitter {
     this.#count(offer, 'connections');
     this.#count(offer, offer.session ? 'offered' : 'full');
     let done = false;
-    socket.on('session', (data: Buffer) => this.#onSession(offer, data));
+    // Sessions that arrive before the handshake is verified ('secureConnect': Node's own checks
+    // and checkServerIdentity passed, or rejectUnauthorized: false) wait for it; a connection
+    // that fails its checks files none.
+    let early: Buffer[] | undefined = [];
+    socket.on('session', (data: Buffer) => {
+      if (early) early.push(data);
+      else this.#onSession(offer, data, socket.authorized);
+    });
     socket.once('secureConnect', () => {
       done = true;
+      const waiting = early ?? [];
+      early = undefined;
+      for (const data of waiting) this.#onSession(offer, data, socket.authorized);
       // An (EC)DH ephemeral key shows a key exchange. Without one, a resumption was psk_ke, or
       // used a group Node does not report as a key: hybrid X25519MLKEM768 (Node 22: {}, Node 24
       // and 26: a 'TLSGroup', which they also report for psk_ke, naming the session's group). So
@@ -224,7 +240,7 @@ export class ClientSessionCache extends EventEmitter {
           // the ticket: file what the connection holds now if it changed.
           if (session.protocol === 'TLSv1.2' && !this.#closed) {
             const now = socket.getSession();
-            if (now && !now.equals(session.data)) this.#file(offer, now);
+            if (now && !now.equals(session.data)) this.#file(offer, now, socket.authorized);
           }
         } else {
           const protocol = socket.getProtocol();

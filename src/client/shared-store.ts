@@ -19,6 +19,14 @@ import { sessionFacts } from './session-facts';
 export const TLS12 = 0x12;
 export const TLS13 = 0x13;
 
+/**
+ * How often each process wipes the store's expired entries, in milliseconds. An expired entry is
+ * a miss when asked for, but one nobody asks for again would keep its resumption secret in the
+ * file (on disk, for a store at a path) until its slot is reused. One pass walks the index a
+ * stripe at a time, under that stripe's bounded lock.
+ */
+export const SWEEP_EVERY_MS = 1000;
+
 /** The store key of an upstream's place: 30 bytes of its digest, the kind, the place number. */
 export function placeKey(digest: Buffer, kind: number, place: number): Buffer {
   const key = Buffer.allocUnsafe(32);
@@ -34,6 +42,7 @@ export class SharedClientStore implements ClientSessionStore {
   readonly #tickets: number;
   /** Entries that came back from the file but do not decode as a session of this Node: dropped, a full handshake. */
   #unreadable = 0;
+  readonly #sweep: NodeJS.Timeout;
 
   constructor(options: ResolvedSharedOptions, ticketsPerUpstream: number) {
     this.options = options;
@@ -41,6 +50,7 @@ export class SharedClientStore implements ClientSessionStore {
     this.#store = openStoreFile(
       () => new native.ClientStore(options.path, options.sizeBytes, options.slotBytes, options.name !== undefined),
     );
+    this.#sweep = setInterval(() => this.#store.flush(false), SWEEP_EVERY_MS).unref();
   }
 
   /** The ticket places, starting at `first` (so workers filing at once spread over the places). */
@@ -96,6 +106,8 @@ export class SharedClientStore implements ClientSessionStore {
   }
 
   close(): void {
+    clearInterval(this.#sweep);
+    this.#store.flush(false);
     this.#store.close();
   }
 }

@@ -19,7 +19,7 @@ import { expectBadInput } from '../support/bad-inputs';
 import { LINE, localUser, runAs } from '../support/local-users';
 import { rootOnly } from '../support/root-only';
 import { startSServer } from '../support/s_server';
-import { close, listen, tlsServer } from '../support/tls';
+import { cert, close, listen, tlsServer } from '../support/tls';
 import { runSupportChild } from '../support/ts-child';
 
 const TAG = `c${process.pid}`;
@@ -182,13 +182,14 @@ describe('faults: a bad entry is a full handshake, never a failed connection', (
     const port13 = await listen(tls13);
     try {
       const sessions = clientSessions({ shared: { path: file, ...SHARED } });
-      const { received } = await roundTrip(sessions, port13);
+      const verified = { rejectUnauthorized: true, ca: cert.cert };
+      const { received } = await roundTrip(sessions, port13, verified);
       expect(received).toHaveLength(2);
-      // What the cache files: TLS 1.3 sessions without the server certificate (session-facts.ts).
+      // What the cache files: verified TLS 1.3 sessions without the server certificate (session-facts.ts).
       const inFile = () => received.map((r) => fs.readFileSync(file).includes(withoutPeerCertificate(r)));
       expect(inFile()).toEqual([true, true]);
       // Node's server issues no new ticket on a resumed TLS 1.3 connection: one ticket left.
-      expect((await roundTrip(sessions, port13)).reused).toBe(true);
+      expect((await roundTrip(sessions, port13, verified)).reused).toBe(true);
       expect(inFile().filter(Boolean)).toHaveLength(1);
       sessions.clear();
       expect(inFile()).toEqual([false, false]);
