@@ -136,12 +136,14 @@ const SECRET_OPTIONS = new Set(['key', 'passphrase', 'pfx', 'privateKeyIdentifie
 
 /**
  * Builds the key of a context from option values: identity first, a digest only when needed.
- * Buffers: a SHA-256 computed once per Buffer object (WeakMap); short strings by value; long or
+ * Buffers: a SHA-256 computed once per Buffer object and its bytes (a Buffer can be written in
+ * place: each use compares it with a copy taken with the digest, a memcmp; a secret one, a client
+ * key, is hashed again instead of copied); short strings by value; long or
  * secret strings through a memo of their SHA-256; arrays and plain objects element by element;
  * anything else (functions, class instances) by identity for the life of the process.
  */
 class ValueKeys {
-  readonly #bytes = new WeakMap<object, string>();
+  readonly #bytes = new WeakMap<object, { digest: string; copy: Buffer }>();
   readonly #objects = new WeakMap<object, number>();
   #nextObject = 1;
   readonly #strings = new Map<string, string>();
@@ -173,14 +175,12 @@ class ValueKeys {
     }
     if (value === null) return 'n';
     if (ArrayBuffer.isView(value)) {
-      let d = this.#bytes.get(value);
-      if (d === undefined) {
-        d = createHash('sha256')
-          .update(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))
-          .digest('base64');
-        this.#bytes.set(value, d);
-      }
-      return `b${d}`;
+      const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      const seen = secret ? undefined : this.#bytes.get(value);
+      if (seen?.copy.equals(bytes)) return `b${seen.digest}`;
+      const digest = createHash('sha256').update(bytes).digest('base64');
+      if (!secret) this.#bytes.set(value, { digest, copy: Buffer.from(bytes) });
+      return `b${digest}`;
     }
     if (Array.isArray(value)) {
       let out = `a${value.length}[`;
