@@ -114,6 +114,8 @@ export function describe(value: unknown): string {
     case 'number':
       return `the number ${value}`;
     case 'string':
+      // A PEM passed in the wrong place (a client key for `options`) must not reach a log.
+      if (value.includes('-----BEGIN')) return `a PEM string of ${value.length} characters`;
       return `the string ${JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)}`;
     case 'boolean':
       return `the boolean ${value}`;

@@ -364,6 +364,13 @@ describe('bad arguments to the methods', () => {
       [() => clientSessions(7 as never), 'TypeError', 'ERR_INVALID_ARG_TYPE', '"options" must be an object, got the number 7.'],
       [() => clientSessions({ shared: { name: '' } }), 'RangeError', 'ERR_OUT_OF_RANGE', /"shared.name" must be/],
       [() => sessions.connect(null as never), 'TypeError', 'ERR_INVALID_ARG_TYPE', '"options" must be an object, got null.'],
+      // A client key given where the options go: its bytes never reach the message.
+      [
+        () => sessions.connect(selfSignedCertificate('localhost').key as never),
+        'TypeError',
+        'ERR_INVALID_ARG_TYPE',
+        /^"options" must be an object, got a PEM string of \d+ characters\.$/,
+      ],
       [
         () => sessions.connect({ port: 1 }, 'cb' as never),
         'TypeError',
